@@ -1,0 +1,269 @@
+//! The tantivy index in `index/`: opening it (read-write for the daemon and `ingest`, read-only
+//! for `search`), adding documents with batched commits, and searching it with a query AST.
+
+mod compile;
+mod phrase;
+pub mod schema;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use tantivy::collector::{Count, TopDocs};
+use tantivy::directory::error::LockError;
+use tantivy::directory::MmapDirectory;
+use tantivy::schema::Term;
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, TantivyError};
+
+pub use compile::compile;
+use schema::{build_schema, from_tantivy, to_tantivy, Fields};
+
+use crate::analysis::{text_analyzer, Analyzer, ANALYZER_NAME};
+use crate::document::{DocId, Document};
+use crate::matcher::{summarize, DocAnalysis, MatchSummary};
+use crate::query::Query;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("no index at {0}: start the daemon (lookout run) or ingest files (lookout ingest PATH) first")]
+    Missing(PathBuf),
+    #[error("the index at {0} is in use by another lookout process (a running daemon?); drop files into its watch folder instead, or stop it first")]
+    Locked(PathBuf),
+    #[error("the index at {path} was built with a different schema; move it away to rebuild it")]
+    SchemaMismatch { path: PathBuf },
+    #[error("cannot create the index folder {path}: {source}")]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("index at {path}: {source}")]
+    Tantivy { path: PathBuf, source: TantivyError },
+}
+
+/// An open index.
+pub struct LookoutIndex {
+    path: PathBuf,
+    index: Index,
+    fields: Fields,
+    reader: IndexReader,
+}
+
+impl LookoutIndex {
+    /// Open the index at `path`, creating it if needed (for the daemon and `ingest`).
+    pub fn open_or_create(path: &Path) -> Result<LookoutIndex, IndexError> {
+        std::fs::create_dir_all(path).map_err(|source| IndexError::CreateDir {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let (schema, _) = build_schema();
+        let dir = MmapDirectory::open(path).map_err(|e| IndexError::Tantivy {
+            path: path.to_path_buf(),
+            source: e.into(),
+        })?;
+        let index = Index::open_or_create(dir, schema).map_err(|e| match e {
+            TantivyError::SchemaError(_) => IndexError::SchemaMismatch {
+                path: path.to_path_buf(),
+            },
+            source => IndexError::Tantivy {
+                path: path.to_path_buf(),
+                source,
+            },
+        })?;
+        Self::from_index(path, index)
+    }
+
+    /// Open an existing index for searching only.
+    pub fn open_read_only(path: &Path) -> Result<LookoutIndex, IndexError> {
+        if !path.join("meta.json").exists() {
+            return Err(IndexError::Missing(path.to_path_buf()));
+        }
+        let index = Index::open_in_dir(path).map_err(|source| IndexError::Tantivy {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_index(path, index)
+    }
+
+    fn from_index(path: &Path, index: Index) -> Result<LookoutIndex, IndexError> {
+        let (schema, fields) = build_schema();
+        if index.schema() != schema {
+            return Err(IndexError::SchemaMismatch {
+                path: path.to_path_buf(),
+            });
+        }
+        index.tokenizers().register(ANALYZER_NAME, text_analyzer());
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(|source| IndexError::Tantivy {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Ok(LookoutIndex {
+            path: path.to_path_buf(),
+            index,
+            fields,
+            reader,
+        })
+    }
+
+    fn err(&self, source: TantivyError) -> IndexError {
+        IndexError::Tantivy {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Take the index's single writer lock.
+    pub fn writer(
+        &self,
+        commit_every: Duration,
+        commit_docs: usize,
+    ) -> Result<DocWriter<'_>, IndexError> {
+        let writer = self
+            .index
+            .writer_with_num_threads::<TantivyDocument>(1, 64_000_000)
+            .map_err(|e| match e {
+                TantivyError::LockFailure(LockError::LockBusy, _) => {
+                    IndexError::Locked(self.path.clone())
+                }
+                source => self.err(source),
+            })?;
+        Ok(DocWriter {
+            index: self,
+            writer,
+            pending: 0,
+            last_commit: Instant::now(),
+            commit_every,
+            commit_docs,
+        })
+    }
+
+    /// Load the newest commit (the daemon commits while `search` runs).
+    pub fn reload(&self) -> Result<(), IndexError> {
+        self.reader.reload().map_err(|e| self.err(e))
+    }
+
+    /// Whether a document with this content id is committed.
+    pub fn contains(&self, id: &DocId) -> Result<bool, IndexError> {
+        let searcher = self.reader.searcher();
+        let term = Term::from_field_text(self.fields.id, &id.0);
+        searcher
+            .doc_freq(&term)
+            .map(|n| n > 0)
+            .map_err(|e| self.err(e))
+    }
+
+    /// Number of committed documents.
+    pub fn num_docs(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    /// Ranked hits for `query`, with snippets cut by the matcher.
+    pub fn search(
+        &self,
+        query: &Query,
+        limit: usize,
+        offset: usize,
+    ) -> Result<SearchResults, IndexError> {
+        let searcher = self.reader.searcher();
+        let compiled = compile(query, &self.fields);
+        let (total, top) = searcher
+            .search(
+                &compiled,
+                &(
+                    Count,
+                    TopDocs::with_limit(limit.max(1))
+                        .and_offset(offset)
+                        .order_by_score(),
+                ),
+            )
+            .map_err(|e| self.err(e))?;
+        let mut analyzer = Analyzer::default();
+        let mut hits = Vec::with_capacity(top.len());
+        for (score, address) in top.into_iter().take(limit) {
+            let stored: TantivyDocument = searcher.doc(address).map_err(|e| self.err(e))?;
+            let document = from_tantivy(&stored, &self.fields);
+            let analysis = DocAnalysis::new(&document, &mut analyzer);
+            let summary = summarize(query, &document, &analysis);
+            hits.push(Hit {
+                score,
+                document,
+                summary,
+            });
+        }
+        Ok(SearchResults { total, hits })
+    }
+}
+
+/// One search result.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    pub score: f32,
+    pub document: Document,
+    pub summary: MatchSummary,
+}
+
+#[derive(Debug, Clone)]
+pub struct SearchResults {
+    /// Every matching document, not just the page returned.
+    pub total: usize,
+    pub hits: Vec<Hit>,
+}
+
+/// The index writer with batched commits: on a timer or after a number of documents.
+pub struct DocWriter<'a> {
+    index: &'a LookoutIndex,
+    writer: IndexWriter,
+    pending: usize,
+    last_commit: Instant,
+    commit_every: Duration,
+    commit_docs: usize,
+}
+
+impl DocWriter<'_> {
+    pub fn add(&mut self, doc: &Document) -> Result<(), IndexError> {
+        self.writer
+            .add_document(to_tantivy(doc, &self.index.fields))
+            .map_err(|e| self.index.err(e))?;
+        self.pending += 1;
+        Ok(())
+    }
+
+    /// Documents added since the last commit.
+    pub fn pending(&self) -> usize {
+        self.pending
+    }
+
+    /// Commit if the batch is big enough or old enough. Returns whether it committed.
+    pub fn maybe_commit(&mut self) -> Result<bool, IndexError> {
+        if self.pending > 0
+            && (self.pending >= self.commit_docs || self.last_commit.elapsed() >= self.commit_every)
+        {
+            self.commit()?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// When the next timed commit is due, if documents are pending.
+    pub fn next_commit_in(&self) -> Option<Duration> {
+        (self.pending > 0).then(|| self.commit_every.saturating_sub(self.last_commit.elapsed()))
+    }
+
+    /// Make everything added durable and visible to searchers.
+    pub fn commit(&mut self) -> Result<(), IndexError> {
+        if self.pending > 0 {
+            self.writer.commit().map_err(|e| self.index.err(e))?;
+            self.index.reload()?;
+            tracing::debug!(documents = self.pending, "index commit");
+        }
+        self.pending = 0;
+        self.last_commit = Instant::now();
+        Ok(())
+    }
+}

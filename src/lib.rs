@@ -1,0 +1,19 @@
+//! lookout: a full-text search and alerting daemon.
+//!
+//! The pipeline, module by module:
+//! - [`watcher`]: turns a watched folder into a stream of complete files, losing none;
+//! - [`extract`]: reads a file (txt, md, html, json, jsonl) into [`document::Document`]s;
+//! - [`analysis`]: the one analyzer (letters/digits, lowercase, ASCII folding);
+//! - [`query`]: the query language (parser, AST, phrase semantics);
+//! - [`matcher`]: percolation, which saved queries a new document matches, and why;
+//! - [`index`]: the tantivy index, batched commits and search;
+//! - [`sinks`]: the alert record, the JSON Lines alert log, signed webhooks;
+//! - [`config`]: `config.toml` and saved-query files;
+//! - [`pipeline`]: one file in, documents indexed and alerts raised (daemon and `ingest` alike);
+//! - [`daemon`]: the long-running service wiring it all together.
+
+pub mod analysis;
+pub mod document;
+pub mod index;
+pub mod matcher;
+pub mod query;

@@ -1,0 +1,93 @@
+//! The matcher: which saved queries a new document matches (percolation), and why.
+//!
+//! A document is analyzed once ([`DocAnalysis`]); a [`Percolator`] returns the saved queries it
+//! matches, each verified by [`eval::matches`], the same semantics the index compiles for
+//! search. [`Engine::Brute`] checks every query and stays as the baseline.
+
+pub mod analysis;
+pub mod eval;
+pub mod snippet;
+
+pub use analysis::DocAnalysis;
+pub use eval::{explain, matches, Explanation};
+
+use crate::document::Document;
+use crate::query::{Query, TextField};
+
+/// Finds the saved queries a document matches.
+pub trait Percolator: Send + Sync {
+    /// Indexes (into the query list the percolator was built from) of every matching query,
+    /// ascending.
+    fn percolate(&self, doc: &DocAnalysis) -> Vec<usize>;
+    /// Number of queries loaded.
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The available percolation engines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Engine {
+    /// Every query against every document: the baseline.
+    #[default]
+    Brute,
+}
+
+impl Engine {
+    pub fn build(self, queries: Vec<Query>) -> Box<dyn Percolator> {
+        match self {
+            Engine::Brute => Box::new(BruteForce { queries }),
+        }
+    }
+}
+
+/// Checks every query against each document.
+pub struct BruteForce {
+    queries: Vec<Query>,
+}
+
+impl BruteForce {
+    pub fn new(queries: Vec<Query>) -> Self {
+        BruteForce { queries }
+    }
+}
+
+impl Percolator for BruteForce {
+    fn percolate(&self, doc: &DocAnalysis) -> Vec<usize> {
+        self.queries
+            .iter()
+            .enumerate()
+            .filter(|(_, q)| eval::matches(q, doc))
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    fn len(&self) -> usize {
+        self.queries.len()
+    }
+}
+
+/// The matched terms and a highlighted snippet, for an alert or a search hit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatchSummary {
+    pub terms: Vec<String>,
+    pub snippet: String,
+}
+
+/// Explain why `query` matches `doc` and cut a snippet from the body (or the title, when only
+/// the title matched).
+pub fn summarize(query: &Query, doc: &Document, analysis: &DocAnalysis) -> MatchSummary {
+    let explanation = explain(query, analysis);
+    let body = &explanation.highlights[TextField::Body.slot()];
+    let title = &explanation.highlights[TextField::Title.slot()];
+    let snippet = if !body.is_empty() || title.is_empty() {
+        snippet::snippet(&doc.body, analysis.field(TextField::Body), body)
+    } else {
+        snippet::snippet(&doc.title, analysis.field(TextField::Title), title)
+    };
+    MatchSummary {
+        terms: explanation.terms,
+        snippet,
+    }
+}

@@ -1,0 +1,92 @@
+//! Snippets: a short window of a field's text around the first match, with the matched words
+//! in `<b>…</b>` and the rest HTML-escaped. Alerts and search results use the same code.
+
+use super::analysis::FieldTerms;
+
+/// Characters of context kept before the first highlight.
+const LEAD: usize = 80;
+/// Length of the window, in characters.
+const WINDOW: usize = 240;
+
+/// Build a snippet of `text` (analyzed as `terms`) highlighting the token ranges `ranges`.
+/// Without ranges, the start of the text.
+pub fn snippet(text: &str, terms: &FieldTerms, ranges: &[(u32, u32)]) -> String {
+    let spans: Vec<(usize, usize)> = ranges
+        .iter()
+        .filter_map(|&(from, to)| {
+            let start = terms.spans.get(from as usize)?.0;
+            let end = terms.spans.get(to as usize)?.1;
+            Some((start, end))
+        })
+        .collect();
+    let first = spans.first().map_or(0, |s| s.0);
+    let start = window_start(text, first);
+    let end = window_end(text, start);
+    let mut out = String::new();
+    if start > 0 {
+        out.push('…');
+    }
+    let mut cursor = start;
+    for &(s, e) in &spans {
+        if s < cursor || e > end {
+            continue;
+        }
+        push_escaped(&mut out, &text[cursor..s]);
+        out.push_str("<b>");
+        push_escaped(&mut out, &text[s..e]);
+        out.push_str("</b>");
+        cursor = e;
+    }
+    push_escaped(&mut out, &text[cursor..end]);
+    if end < text.len() {
+        out.push('…');
+    }
+    out.trim().to_string()
+}
+
+/// Start the window about `LEAD` characters before `first`, at a word boundary.
+fn window_start(text: &str, first: usize) -> usize {
+    let before: Vec<(usize, char)> = text[..first].char_indices().collect();
+    if before.len() <= LEAD {
+        return 0;
+    }
+    let from = before.len() - LEAD;
+    before[from..]
+        .iter()
+        .find(|(_, c)| c.is_whitespace())
+        .map_or(before[from].0, |(i, c)| i + c.len_utf8())
+}
+
+/// End the window about `WINDOW` characters after `start`, at a word boundary.
+fn window_end(text: &str, start: usize) -> usize {
+    let rest = &text[start..];
+    let Some((limit, _)) = rest.char_indices().nth(WINDOW) else {
+        return text.len();
+    };
+    let cut = rest[..limit]
+        .char_indices()
+        .rev()
+        .find(|(_, c)| c.is_whitespace())
+        .map_or(limit, |(i, _)| i);
+    start + cut
+}
+
+fn push_escaped(out: &mut String, text: &str) {
+    let mut last_space = out.ends_with(' ');
+    for c in text.chars() {
+        if c.is_whitespace() {
+            if !last_space {
+                out.push(' ');
+            }
+            last_space = true;
+            continue;
+        }
+        last_space = false;
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            _ => out.push(c),
+        }
+    }
+}
