@@ -13,7 +13,14 @@
 //! - [`daemon`]: the long-running service wiring it all together.
 
 pub mod analysis;
+pub mod cli;
+pub mod config;
+pub mod daemon;
 pub mod document;
+pub mod extract;
 pub mod index;
 pub mod matcher;
+pub mod pipeline;
 pub mod query;
+pub mod sinks;
+pub mod watcher;

@@ -1,1 +1,17 @@
-fn main() {}
+//! The `lookout` binary: parses the command line and hands off to `lookout::cli`.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = lookout::cli::Cli::parse();
+    lookout::cli::init_logging(&cli);
+    match lookout::cli::run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("lookout: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}

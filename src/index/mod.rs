@@ -123,7 +123,7 @@ impl LookoutIndex {
         &self,
         commit_every: Duration,
         commit_docs: usize,
-    ) -> Result<DocWriter<'_>, IndexError> {
+    ) -> Result<DocWriter, IndexError> {
         let writer = self
             .index
             .writer_with_num_threads::<TantivyDocument>(1, 64_000_000)
@@ -134,7 +134,9 @@ impl LookoutIndex {
                 source => self.err(source),
             })?;
         Ok(DocWriter {
-            index: self,
+            path: self.path.clone(),
+            fields: self.fields.clone(),
+            reader: self.reader.clone(),
             writer,
             pending: 0,
             last_commit: Instant::now(),
@@ -216,8 +218,10 @@ pub struct SearchResults {
 }
 
 /// The index writer with batched commits: on a timer or after a number of documents.
-pub struct DocWriter<'a> {
-    index: &'a LookoutIndex,
+pub struct DocWriter {
+    path: PathBuf,
+    fields: Fields,
+    reader: IndexReader,
     writer: IndexWriter,
     pending: usize,
     last_commit: Instant,
@@ -225,11 +229,18 @@ pub struct DocWriter<'a> {
     commit_docs: usize,
 }
 
-impl DocWriter<'_> {
+impl DocWriter {
+    fn err(&self, source: TantivyError) -> IndexError {
+        IndexError::Tantivy {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
     pub fn add(&mut self, doc: &Document) -> Result<(), IndexError> {
         self.writer
-            .add_document(to_tantivy(doc, &self.index.fields))
-            .map_err(|e| self.index.err(e))?;
+            .add_document(to_tantivy(doc, &self.fields))
+            .map_err(|e| self.err(e))?;
         self.pending += 1;
         Ok(())
     }
@@ -258,8 +269,8 @@ impl DocWriter<'_> {
     /// Make everything added durable and visible to searchers.
     pub fn commit(&mut self) -> Result<(), IndexError> {
         if self.pending > 0 {
-            self.writer.commit().map_err(|e| self.index.err(e))?;
-            self.index.reload()?;
+            self.writer.commit().map_err(|e| self.err(e))?;
+            self.reader.reload().map_err(|e| self.err(e))?;
             tracing::debug!(documents = self.pending, "index commit");
         }
         self.pending = 0;

@@ -322,10 +322,7 @@ impl Parser {
             ));
         }
         let mut clauses: Vec<RawClause> = Vec::new();
-        loop {
-            let Some(token) = self.peek().cloned() else {
-                break;
-            };
+        while let Some(token) = self.peek().cloned() {
             if token.kind == TokenKind::RParen {
                 break;
             }

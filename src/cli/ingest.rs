@@ -1,0 +1,80 @@
+//! `lookout ingest PATH...`: index and match files or folders once, through the daemon's own
+//! pipeline, then exit (with a progress bar on a terminal for large folders).
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use crate::config::{compile_queries, Config};
+use crate::matcher::Engine;
+use crate::pipeline::{collect_files, FileOutcome, Pipeline};
+use crate::sinks::WebhookDispatcher;
+
+#[derive(Debug, clap::Args)]
+pub struct IngestArgs {
+    /// Files or folders (walked recursively).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+pub fn run(config: &Config, args: IngestArgs) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    let _guard = runtime.enter();
+    let (queries, problems) = compile_queries(&config.queries);
+    for problem in &problems {
+        tracing::error!("{problem} (left out)");
+    }
+    let webhooks = if config.webhooks.is_empty() {
+        None
+    } else {
+        Some(WebhookDispatcher::start(config.webhooks.clone())?)
+    };
+    let mut pipeline = Pipeline::open(config, queries, Engine::default(), webhooks)?;
+    let files = collect_files(&args.paths);
+    let bar = (files.len() >= 100 && std::io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new(files.len() as u64);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} files  {per_sec}  eta {eta}",
+        ) {
+            bar.set_style(style);
+        }
+        bar
+    });
+    let started = Instant::now();
+    let mut skipped = 0;
+    for file in &files {
+        if let FileOutcome::Skipped(_) = pipeline.process_file(file)? {
+            skipped += 1;
+        }
+        pipeline.tick()?;
+        if let Some(bar) = &bar {
+            bar.inc(1);
+        }
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let (stats, webhooks) = pipeline.finish()?;
+    if let Some(webhooks) = webhooks {
+        runtime.block_on(webhooks.shutdown(Duration::from_secs(30)));
+    }
+    eprintln!(
+        "ingested {} file{} in {:.1}s: {} new document{}, {} already indexed, {} alert{}, {} file{} skipped",
+        stats.files,
+        if stats.files == 1 { "" } else { "s" },
+        started.elapsed().as_secs_f64(),
+        stats.new_documents,
+        if stats.new_documents == 1 { "" } else { "s" },
+        stats.known_documents,
+        stats.alerts,
+        if stats.alerts == 1 { "" } else { "s" },
+        skipped,
+        if skipped == 1 { "" } else { "s" },
+    );
+    Ok(if skipped == 0 && problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

@@ -1,0 +1,77 @@
+//! `lookout match --queries FILE PATH...`: match files against saved queries with no index,
+//! printing `NAME<TAB>FILE` per match, so queries can be tried on sample articles.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use crate::analysis::Analyzer;
+use crate::config::{compile_queries, load_queries_file, Config};
+use crate::matcher::{DocAnalysis, Engine};
+use crate::pipeline::{collect_files, read_documents};
+
+#[derive(Debug, clap::Args)]
+pub struct MatchArgs {
+    /// Saved queries: TSV (NAME<TAB>QUERY) or TOML in the config's format. Default: the
+    /// config's saved queries.
+    #[arg(long, short)]
+    pub queries: Option<PathBuf>,
+    /// The percolation engine.
+    #[arg(long, value_enum, default_value_t = Engine::default())]
+    pub engine: Engine,
+    /// Files or folders (walked recursively).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+pub fn run(config_path: &Path, args: MatchArgs) -> anyhow::Result<ExitCode> {
+    let specs = match &args.queries {
+        Some(file) => load_queries_file(file)?,
+        None => {
+            Config::load(config_path)
+                .context("invalid configuration")?
+                .queries
+        }
+    };
+    let (saved, problems) = compile_queries(&specs);
+    for problem in &problems {
+        eprintln!("error: {problem}");
+    }
+    let percolator = args
+        .engine
+        .build(saved.iter().map(|q| q.query.clone()).collect());
+    let mut analyzer = Analyzer::default();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut failed = 0;
+    for file in collect_files(&args.paths) {
+        let documents = match read_documents(&file, u64::MAX) {
+            Ok(documents) => documents,
+            Err(reason) => {
+                eprintln!("skipped {}: {reason}", file.display());
+                failed += 1;
+                continue;
+            }
+        };
+        for document in documents {
+            let analysis = DocAnalysis::new(&document, &mut analyzer);
+            let name = document.file_name();
+            for i in percolator.percolate(&analysis) {
+                if let Err(e) = writeln!(out, "{}\t{name}", saved[i].name) {
+                    if e.kind() == std::io::ErrorKind::BrokenPipe {
+                        return Ok(ExitCode::SUCCESS);
+                    }
+                    return Err(e.into());
+                }
+            }
+        }
+    }
+    out.flush()?;
+    Ok(if problems.is_empty() && failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

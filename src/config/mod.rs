@@ -1,0 +1,217 @@
+//! `config.toml`: where to watch, where the index and the alert log live, the saved queries
+//! (inline or in TSV/TOML files the config names) and the webhooks. Unknown keys are refused;
+//! relative paths are relative to the config file; errors name the file, the key and the problem.
+
+mod queries;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+pub use queries::{compile_queries, load_queries_file, QueryProblem, QuerySpec, SavedQuery};
+
+use crate::sinks::WebhookConfig;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Syntax { path: PathBuf, message: String },
+    #[error("{path}: {key}: {problem}")]
+    Invalid {
+        path: PathBuf,
+        key: String,
+        problem: String,
+    },
+}
+
+/// One or several folders.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(PathBuf),
+    Many(Vec<PathBuf>),
+}
+
+/// The file as written. Field docs are the user documentation of each key.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    /// Folder(s) to watch for new articles (recursively). Default: `watch`.
+    watch: Option<OneOrMany>,
+    /// The tantivy index folder. Default: `index`.
+    index: Option<PathBuf>,
+    /// The JSON Lines alert log. Default: `alerts.jsonl`.
+    alert_log: Option<PathBuf>,
+    /// Poll the watch folders every this many milliseconds instead of using file events
+    /// (for network filesystems).
+    poll_interval_ms: Option<u64>,
+    /// Full rescan of the watch folders every this many seconds (events are hints). Default 60.
+    rescan_interval_s: Option<u64>,
+    /// Commit the index at least this often (milliseconds). Default 1000.
+    commit_interval_ms: Option<u64>,
+    /// Files larger than this (bytes) are skipped with an error. Default 20 MiB.
+    max_file_size: Option<u64>,
+    /// Saved queries in separate files: TSV (`NAME<TAB>QUERY`) or TOML (`[[queries]]` tables).
+    #[serde(default)]
+    queries_files: Vec<PathBuf>,
+    #[serde(default)]
+    queries: Vec<QueryEntry>,
+    #[serde(default)]
+    webhooks: Vec<WebhookConfig>,
+}
+
+/// A `[[queries]]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct QueryEntry {
+    pub name: String,
+    pub query: String,
+    /// Names of the webhooks to notify; default: every webhook.
+    pub webhooks: Option<Vec<String>>,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    pub watch: Vec<PathBuf>,
+    pub index: PathBuf,
+    pub alert_log: PathBuf,
+    pub poll_interval: Option<Duration>,
+    pub rescan_interval: Duration,
+    pub commit_interval: Duration,
+    pub max_file_size: u64,
+    pub queries: Vec<QuerySpec>,
+    pub webhooks: Vec<WebhookConfig>,
+}
+
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 20 * 1024 * 1024;
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(path, &text)
+    }
+
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let file: ConfigFile = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let resolve = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
+        let invalid = |key: &str, problem: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            key: key.to_string(),
+            problem,
+        };
+
+        let watch = match file.watch {
+            None => vec![PathBuf::from("watch")],
+            Some(OneOrMany::One(p)) => vec![p],
+            Some(OneOrMany::Many(ps)) => ps,
+        };
+        if watch.is_empty() {
+            return Err(invalid("watch", "name at least one folder".into()));
+        }
+        let mut queries = queries::from_entries(file.queries, path);
+        for file_path in &file.queries_files {
+            queries.extend(load_queries_file(&resolve(file_path.clone()))?);
+        }
+        queries::check_unique_names(&queries).map_err(|problem| invalid("queries", problem))?;
+
+        let mut names = std::collections::HashSet::new();
+        for hook in &file.webhooks {
+            if !names.insert(hook.name.as_str()) {
+                return Err(invalid(
+                    "webhooks",
+                    format!("the webhook name '{}' is used twice", hook.name),
+                ));
+            }
+            hook.validate()
+                .map_err(|e| invalid("webhooks", e.to_string()))?;
+        }
+        for query in &queries {
+            for hook in query.webhooks.iter().flatten() {
+                if !names.contains(hook.as_str()) {
+                    return Err(invalid(
+                        "queries",
+                        format!(
+                            "query '{}' names the webhook '{hook}', which is not configured",
+                            query.name
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(Config {
+            path: path.to_path_buf(),
+            watch: watch.into_iter().map(resolve).collect(),
+            index: resolve(file.index.unwrap_or_else(|| "index".into())),
+            alert_log: resolve(file.alert_log.unwrap_or_else(|| "alerts.jsonl".into())),
+            poll_interval: file.poll_interval_ms.map(Duration::from_millis),
+            rescan_interval: Duration::from_secs(file.rescan_interval_s.unwrap_or(60).max(1)),
+            commit_interval: Duration::from_millis(file.commit_interval_ms.unwrap_or(1000).max(10)),
+            max_file_size: file.max_file_size.unwrap_or(DEFAULT_MAX_FILE_SIZE),
+            queries,
+            webhooks: file.webhooks,
+        })
+    }
+}
+
+/// Read only the saved queries of a TOML file in the config's format (`[[queries]]` tables and
+/// `queries_files`), ignoring nothing: the file must still be a valid config.
+pub(crate) fn queries_of_toml(path: &Path, text: &str) -> Result<Vec<QuerySpec>, ConfigError> {
+    Ok(Config::parse(path, text)?.queries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_relative_paths() {
+        let config = Config::parse(
+            Path::new("/srv/lookout/config.toml"),
+            "[[queries]]\nname = \"niger\"\nquery = 'Niger AND \"security agreement\"'\n",
+        )
+        .unwrap();
+        assert_eq!(config.watch, vec![PathBuf::from("/srv/lookout/watch")]);
+        assert_eq!(config.index, PathBuf::from("/srv/lookout/index"));
+        assert_eq!(config.alert_log, PathBuf::from("/srv/lookout/alerts.jsonl"));
+        assert_eq!(config.queries.len(), 1);
+        assert_eq!(config.queries[0].origin, "/srv/lookout/config.toml");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_their_name() {
+        let err = Config::parse(Path::new("c.toml"), "watch = 'w'\nindx = 'i'\n").unwrap_err();
+        let text = err.to_string();
+        assert!(text.starts_with("c.toml: "), "{text}");
+        assert!(text.contains("unknown field `indx`"), "{text}");
+        assert!(text.contains("line 2"), "{text}");
+    }
+
+    #[test]
+    fn duplicate_names_and_unknown_webhooks_are_refused() {
+        let twice = "[[queries]]\nname='a'\nquery='x'\n[[queries]]\nname='a'\nquery='y'\n";
+        let err = Config::parse(Path::new("c.toml"), twice)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("'a'") && err.contains("twice"), "{err}");
+        let hook = "[[queries]]\nname='a'\nquery='x'\nwebhooks=['nope']\n";
+        let err = Config::parse(Path::new("c.toml"), hook)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("webhook 'nope'"), "{err}");
+    }
+}

@@ -1,0 +1,127 @@
+//! The daemon: watches the folders, feeds every complete file through the pipeline, commits on
+//! a timer, and shuts down cleanly on Ctrl-C or SIGTERM (finishing the files already taken,
+//! committing, and giving webhooks a moment to deliver).
+
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::mpsc;
+
+use crate::config::{compile_queries, Config};
+use crate::matcher::Engine;
+use crate::pipeline::Pipeline;
+use crate::sinks::WebhookDispatcher;
+use crate::watcher::{FolderWatcher, ReadyFile, WatchOptions};
+
+/// How long queued webhook deliveries may take at shutdown.
+const WEBHOOK_DRAIN: Duration = Duration::from_secs(10);
+
+pub fn run(config: Config, engine: Engine) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(config, engine))
+}
+
+async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
+    let (queries, problems) = compile_queries(&config.queries);
+    for problem in &problems {
+        tracing::error!("{problem} (left out; fix it and restart)");
+    }
+    let webhooks = if config.webhooks.is_empty() {
+        None
+    } else {
+        Some(WebhookDispatcher::start(config.webhooks.clone())?)
+    };
+    let query_count = queries.len();
+    let mut pipeline = Pipeline::open(&config, queries, engine, webhooks)?;
+    tracing::info!(
+        config = %config.path.display(),
+        index = %config.index.display(),
+        alert_log = %config.alert_log.display(),
+        queries = query_count,
+        invalid_queries = problems.len(),
+        documents = pipeline.index().num_docs(),
+        "lookout started, watching {}",
+        config.watch.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    );
+
+    for root in &config.watch {
+        std::fs::create_dir_all(root)
+            .with_context(|| format!("cannot create the watch folder {}", root.display()))?;
+    }
+    let (ready_tx, mut ready_rx) = mpsc::channel::<ReadyFile>(1024);
+    let watcher = FolderWatcher::start(
+        WatchOptions {
+            roots: config.watch.clone(),
+            quiet_period: Duration::from_millis(250),
+            rescan_interval: config.rescan_interval,
+            poll_interval: config.poll_interval,
+        },
+        ready_tx,
+    )?;
+
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        let commit_due = pipeline.next_commit_in();
+        tokio::select! {
+            ready = ready_rx.recv() => {
+                let Some(ready) = ready else { break };
+                tracing::debug!(file = %ready.path.display(), reason = ?ready.reason, "file ready");
+                tokio::task::block_in_place(|| pipeline.process_file(&ready.path))?;
+                tokio::task::block_in_place(|| pipeline.tick())?;
+            }
+            _ = tokio::time::sleep(commit_due.unwrap_or(Duration::from_secs(3600))), if commit_due.is_some() => {
+                tokio::task::block_in_place(|| pipeline.tick())?;
+            }
+            signal = &mut shutdown => {
+                tracing::info!("{signal}: finishing the files already taken, then stopping");
+                break;
+            }
+        }
+    }
+    watcher.stop().await;
+    // Files the watcher already declared ready are processed, not dropped.
+    while let Ok(ready) = ready_rx.try_recv() {
+        tokio::task::block_in_place(|| pipeline.process_file(&ready.path))?;
+    }
+    let (stats, webhooks) = tokio::task::block_in_place(|| pipeline.finish())?;
+    if let Some(webhooks) = webhooks {
+        webhooks.shutdown(WEBHOOK_DRAIN).await;
+    }
+    tracing::info!(
+        files = stats.files,
+        new_documents = stats.new_documents,
+        alerts = stats.alerts,
+        "lookout stopped"
+    );
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM, naming which.
+async fn shutdown_signal() -> &'static str {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+        "interrupted"
+    };
+    #[cfg(unix)]
+    {
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+            "terminated"
+        };
+        tokio::select! {
+            name = ctrl_c => name,
+            name = term => name,
+        }
+    }
+    #[cfg(not(unix))]
+    ctrl_c.await
+}

@@ -1,0 +1,24 @@
+//! Alert sinks: the alert record (`record`), the JSON Lines alert log that is the source of
+//! truth for alerts (`log`), and signed webhook delivery (`webhook`). Everything public is
+//! re-exported here, so callers write `crate::sinks::Alert`, `crate::sinks::AlertLog`, ...
+
+pub mod error;
+pub mod log;
+pub mod record;
+pub mod webhook;
+
+#[cfg(test)]
+mod test_support;
+#[cfg(test)]
+mod webhook_tests;
+
+pub use error::SinkError;
+pub use log::{follow, read_alerts, AlertFollower, AlertLog, AlertLogReader};
+pub use record::{
+    alert_id, Alert, AlertDoc, AlertQuery, Matched, MAX_LINE_BYTES, MAX_SNIPPET_CHARS, MAX_TERMS,
+    MAX_TERM_CHARS, MAX_TITLE_CHARS,
+};
+pub use webhook::{
+    default_max_attempts, default_timeout_ms, sign, verify, DispatchStats, RetryPolicy,
+    WebhookConfig, WebhookDispatcher, QUEUE_CAPACITY, USER_AGENT,
+};

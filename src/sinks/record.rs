@@ -1,0 +1,296 @@
+//! The alert record: what one "query Q matched document D" event looks like on the wire and in
+//! the alert log, its stable id (`alert_id`), and its bounded JSON Lines form
+//! (`Alert::to_json_line`), which every sink writes.
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Titles longer than this many chars are cut (the "…" counts toward the limit).
+pub const MAX_TITLE_CHARS: usize = 500;
+/// Snippets longer than this many chars are cut (the "…" counts toward the limit).
+pub const MAX_SNIPPET_CHARS: usize = 1_000;
+/// At most this many matched terms are written.
+pub const MAX_TERMS: usize = 50;
+/// Each matched term longer than this many chars is cut.
+pub const MAX_TERM_CHARS: usize = 200;
+/// Every line `to_json_line` returns is shorter than this many bytes (unless the identity
+/// fields alone, `alert_id`, `query.name` and `doc.id`, are larger: those are never cut).
+pub const MAX_LINE_BYTES: usize = 8 * 1024;
+
+/// Cap for the other free-text fields (query text, path, url, source), applied only when the
+/// line would otherwise reach `MAX_LINE_BYTES`; halved on each further shrinking pass.
+const MAX_OTHER_CHARS: usize = 2_000;
+
+/// One alert: saved query `query` matched document `doc`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    /// `"q:{query name}/d:{doc id}"`, see [`alert_id`]. Also the webhook message id.
+    pub alert_id: String,
+    /// When the match was found; written as RFC 3339 UTC with milliseconds,
+    /// e.g. `"2026-11-29T10:02:03.120Z"`.
+    #[serde(with = "rfc3339_millis")]
+    pub at: DateTime<Utc>,
+    pub query: AlertQuery,
+    pub doc: AlertDoc,
+    pub matched: Matched,
+}
+
+/// The saved query that matched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertQuery {
+    pub name: String,
+    pub text: String,
+}
+
+/// The document that matched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertDoc {
+    pub id: String,
+    pub path: String,
+    pub title: String,
+    /// Written as `"2024-03-28"`; left out when unknown.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub date: Option<NaiveDate>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub source: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub url: Option<String>,
+}
+
+/// What in the document matched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Matched {
+    pub terms: Vec<String>,
+    pub snippet: String,
+}
+
+/// The stable id of "query `query_name` matched document `doc_id`": `"q:{query_name}/d:{doc_id}"`.
+/// The same pair always gives the same id, so receivers can de-duplicate on it.
+pub fn alert_id(query_name: &str, doc_id: &str) -> String {
+    format!("q:{query_name}/d:{doc_id}")
+}
+
+impl Alert {
+    /// An alert found now (to the millisecond, so it survives a round trip through JSON), with
+    /// its id derived from the query name and the document id.
+    pub fn new(query: AlertQuery, doc: AlertDoc, matched: Matched) -> Alert {
+        Alert {
+            alert_id: alert_id(&query.name, &doc.id),
+            at: Utc::now().trunc_subsecs(3),
+            query,
+            doc,
+            matched,
+        }
+    }
+
+    /// The alert as one JSON line (no trailing newline), fields in declaration order.
+    ///
+    /// The title is cut to `MAX_TITLE_CHARS` chars, the snippet to `MAX_SNIPPET_CHARS` (both at
+    /// char boundaries, ending in "…"), the terms to `MAX_TERMS` entries of at most
+    /// `MAX_TERM_CHARS` chars each. If the line is still `MAX_LINE_BYTES` or longer (only with
+    /// pathological input, e.g. a huge path or text full of control characters that JSON
+    /// escapes six-fold), all free-text fields are cut further, halving the limits until it fits.
+    pub fn to_json_line(&self) -> String {
+        let mut line = String::new();
+        for pass in 0..8u32 {
+            line = serialize_line(&self.bounded(pass));
+            if line.len() < MAX_LINE_BYTES {
+                return line;
+            }
+        }
+        tracing::warn!(
+            alert_id = %self.alert_id,
+            bytes = line.len(),
+            "alert line is still over {MAX_LINE_BYTES} bytes after truncation (huge query name or doc id)"
+        );
+        line
+    }
+
+    /// Parse one line of the alert log (or a webhook body).
+    pub fn from_json_line(line: &str) -> Result<Alert, serde_json::Error> {
+        serde_json::from_str(line)
+    }
+
+    /// A copy with the free-text fields cut. Pass 0 applies the documented limits; each further
+    /// pass halves every limit and also cuts the query text, path, url and source.
+    fn bounded(&self, pass: u32) -> Alert {
+        let scale = 1usize << pass;
+        let lim = |max: usize| (max / scale).max(8);
+        let other = |s: &str| -> String {
+            if pass == 0 {
+                s.to_owned()
+            } else {
+                truncate_chars(s, lim(MAX_OTHER_CHARS)).into_owned()
+            }
+        };
+        let max_terms = (MAX_TERMS / scale).max(1);
+        Alert {
+            alert_id: self.alert_id.clone(),
+            at: self.at,
+            query: AlertQuery {
+                name: self.query.name.clone(),
+                text: other(&self.query.text),
+            },
+            doc: AlertDoc {
+                id: self.doc.id.clone(),
+                path: other(&self.doc.path),
+                title: truncate_chars(&self.doc.title, lim(MAX_TITLE_CHARS)).into_owned(),
+                date: self.doc.date,
+                source: self.doc.source.as_deref().map(other),
+                url: self.doc.url.as_deref().map(other),
+            },
+            matched: Matched {
+                terms: self
+                    .matched
+                    .terms
+                    .iter()
+                    .take(max_terms)
+                    .map(|t| truncate_chars(t, lim(MAX_TERM_CHARS)).into_owned())
+                    .collect(),
+                snippet: truncate_chars(&self.matched.snippet, lim(MAX_SNIPPET_CHARS)).into_owned(),
+            },
+        }
+    }
+}
+
+fn serialize_line(alert: &Alert) -> String {
+    match serde_json::to_string(alert) {
+        Ok(line) => line,
+        Err(err) => {
+            // Unreachable in practice: every field is a string, a list of strings or a date.
+            tracing::error!(alert_id = %alert.alert_id, error = %err, "cannot serialize alert");
+            let id = serde_json::Value::String(alert.alert_id.clone());
+            format!("{{\"alert_id\":{id},\"error\":\"unserializable alert\"}}")
+        }
+    }
+}
+
+/// `s` cut to at most `max` chars (at a char boundary); when cut, the last char is "…".
+pub(crate) fn truncate_chars(s: &str, max: usize) -> Cow<'_, str> {
+    if max == 0 {
+        return Cow::Borrowed("");
+    }
+    match s.char_indices().nth(max) {
+        None => Cow::Borrowed(s),
+        Some(_) => {
+            // Keep max - 1 chars and add the ellipsis.
+            let cut = s.char_indices().nth(max - 1).map_or(s.len(), |(i, _)| i);
+            Cow::Owned(format!("{}…", &s[..cut]))
+        }
+    }
+}
+
+/// `DateTime<Utc>` as RFC 3339 with exactly three fractional digits and a `Z`; reads any RFC 3339
+/// timestamp (any offset, any precision) back.
+mod rfc3339_millis {
+    use std::borrow::Cow;
+
+    use chrono::{DateTime, SecondsFormat, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(at: &DateTime<Utc>, ser: S) -> Result<S::Ok, S::Error> {
+        ser.serialize_str(&at.to_rfc3339_opts(SecondsFormat::Millis, true))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(de: D) -> Result<DateTime<Utc>, D::Error> {
+        let text = Cow::<str>::deserialize(de)?;
+        DateTime::parse_from_rfc3339(&text)
+            .map(|at| at.with_timezone(&Utc))
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn sample() -> Alert {
+        let mut alert = crate::sinks::test_support::alert(0);
+        alert.alert_id = alert_id("rust-news", "abc123");
+        alert.at = Utc.with_ymd_and_hms(2026, 11, 29, 10, 2, 3).unwrap()
+            + chrono::Duration::milliseconds(120);
+        alert.query = AlertQuery {
+            name: "rust-news".into(),
+            text: "rust AND release".into(),
+        };
+        alert.doc.id = "abc123".into();
+        alert.doc.url = None;
+        alert
+    }
+
+    #[test]
+    fn json_shape_and_order() {
+        let line = sample().to_json_line();
+        assert_eq!(
+            line,
+            r#"{"alert_id":"q:rust-news/d:abc123","at":"2026-11-29T10:02:03.120Z","query":{"name":"rust-news","text":"rust AND release"},"doc":{"id":"abc123","path":"inbox/a.md","title":"Rust 1.95 released","date":"2024-03-28","source":"blog"},"matched":{"terms":["rust","release"],"snippet":"…the <b>Rust</b> team is happy to announce…"}}"#
+        );
+        assert!(!line.ends_with('\n'));
+        assert_eq!(Alert::from_json_line(&line).unwrap(), sample());
+    }
+
+    #[test]
+    fn optional_fields_default_when_missing() {
+        let line = r#"{"alert_id":"q:a/d:b","at":"2026-01-02T03:04:05+01:00","query":{"name":"a","text":"x"},"doc":{"id":"b","path":"p","title":"t"},"matched":{"terms":[],"snippet":""}}"#;
+        let alert = Alert::from_json_line(line).unwrap();
+        assert_eq!(alert.doc.date, None);
+        assert_eq!(alert.doc.url, None);
+        assert_eq!(alert.at.to_rfc3339(), "2026-01-02T02:04:05+00:00");
+    }
+
+    #[test]
+    fn new_derives_id_and_keeps_millis() {
+        let s = sample();
+        let alert = Alert::new(s.query.clone(), s.doc.clone(), s.matched.clone());
+        assert_eq!(alert.alert_id, "q:rust-news/d:abc123");
+        assert_eq!(alert.at.timestamp_subsec_nanos() % 1_000_000, 0);
+        assert_eq!(Alert::from_json_line(&alert.to_json_line()).unwrap(), alert);
+    }
+
+    #[test]
+    fn giant_title_is_cut() {
+        let mut alert = sample();
+        alert.doc.title = "é".repeat(100_000);
+        alert.matched.snippet = "日本".repeat(50_000);
+        alert.matched.terms = (0..1000).map(|i| format!("term{i}")).collect();
+        let line = alert.to_json_line();
+        assert!(line.len() < MAX_LINE_BYTES, "{} bytes", line.len());
+        let back = Alert::from_json_line(&line).unwrap();
+        assert_eq!(back.doc.title.chars().count(), MAX_TITLE_CHARS);
+        assert!(back.doc.title.ends_with("é…"));
+        assert_eq!(back.matched.snippet.chars().count(), MAX_SNIPPET_CHARS);
+        assert!(back.matched.snippet.ends_with('…'));
+        assert_eq!(back.matched.terms.len(), MAX_TERMS);
+        assert_eq!(back.matched.terms[49], "term49");
+        assert_eq!(back.query, alert.query);
+    }
+
+    #[test]
+    fn pathological_alert_still_fits() {
+        let mut alert = sample();
+        let nasty = "\u{1}".repeat(20_000);
+        alert.doc.title = nasty.clone();
+        alert.matched.snippet = nasty.clone();
+        alert.query.text = nasty.clone();
+        alert.doc.path = nasty.clone();
+        alert.doc.url = Some(nasty.clone());
+        alert.doc.source = Some(nasty.clone());
+        alert.matched.terms = vec![nasty; 100];
+        let line = alert.to_json_line();
+        assert!(line.len() < MAX_LINE_BYTES, "{} bytes", line.len());
+        let back = Alert::from_json_line(&line).unwrap();
+        assert_eq!(back.alert_id, alert.alert_id);
+    }
+
+    #[test]
+    fn truncation_at_char_boundaries() {
+        assert_eq!(truncate_chars("abc", 3), "abc");
+        assert_eq!(truncate_chars("abcd", 3), "ab…");
+        assert_eq!(truncate_chars("ééééé", 2), "é…");
+        assert_eq!(truncate_chars("🦀🦀🦀", 1), "…");
+        assert_eq!(truncate_chars("", 5), "");
+    }
+}

@@ -1,0 +1,743 @@
+//! Signed webhook delivery (Standard Webhooks): the webhook configuration (`WebhookConfig`),
+//! signing and verifying (`sign`, `verify`), the retry schedule (`RetryPolicy`) and the
+//! asynchronous `WebhookDispatcher`, which queues alerts per webhook and POSTs them with retries
+//! without ever blocking its caller.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::alphabet;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
+use base64::engine::DecodePaddingMode;
+use base64::Engine as _;
+use chrono::Utc;
+use hmac::{Hmac, Mac};
+use reqwest::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::StatusCode;
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::sinks::error::SinkError;
+use crate::sinks::record::Alert;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Each webhook's queue holds at most this many alerts; more are dropped (with an ERROR).
+pub const QUEUE_CAPACITY: usize = 10_000;
+
+/// The `user-agent` of every webhook request.
+pub const USER_AGENT: &str = concat!("lookout/", env!("CARGO_PKG_VERSION"));
+
+/// Prefix of Standard Webhooks secrets; the rest is the base64 key.
+const SECRET_PREFIX: &str = "whsec_";
+
+/// Base64 that accepts keys with or without `=` padding.
+const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// The per-request timeout when the configuration gives none.
+pub fn default_timeout_ms() -> u64 {
+    5_000
+}
+
+/// The number of attempts (first try included) when the configuration gives none.
+pub fn default_max_attempts() -> u32 {
+    5
+}
+
+/// One webhook endpoint.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// How queries and logs refer to this webhook; unique.
+    pub name: String,
+    /// Where alerts are POSTed; http or https.
+    pub url: String,
+    /// Standard Webhooks secret: `"whsec_"` + base64 key. A secret without the prefix is used
+    /// as raw bytes. Without a secret, requests carry no `webhook-signature`.
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// Per-request timeout (connect, send and response), in milliseconds.
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Attempts in total, the first one included.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+}
+
+impl WebhookConfig {
+    /// A webhook with no secret and the default timeout and attempts.
+    pub fn new(name: impl Into<String>, url: impl Into<String>) -> WebhookConfig {
+        WebhookConfig {
+            name: name.into(),
+            url: url.into(),
+            secret: None,
+            timeout_ms: default_timeout_ms(),
+            max_attempts: default_max_attempts(),
+        }
+    }
+
+    /// Check the name, URL (http or https with a host), secret, timeout and attempts.
+    pub fn validate(&self) -> Result<(), SinkError> {
+        self.signer().map(|_| ())
+    }
+
+    /// Validate, and key the HMAC with the secret.
+    fn signer(&self) -> Result<Option<HmacSha256>, SinkError> {
+        let invalid = |reason: String| SinkError::InvalidWebhook {
+            name: self.name.clone(),
+            reason,
+        };
+        if self.name.trim().is_empty() {
+            return Err(invalid("the name is empty".into()));
+        }
+        let url = reqwest::Url::parse(&self.url)
+            .map_err(|e| invalid(format!("url {:?} is not a valid URL: {e}", self.url)))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(invalid(format!(
+                "url {:?} must start with http:// or https://",
+                self.url
+            )));
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(invalid(format!("url {:?} has no host", self.url)));
+        }
+        if self.timeout_ms == 0 {
+            return Err(invalid("timeout_ms must be at least 1".into()));
+        }
+        if self.max_attempts == 0 {
+            return Err(invalid("max_attempts must be at least 1".into()));
+        }
+        match &self.secret {
+            None => Ok(None),
+            Some(secret) => keyed_mac(secret)
+                .map(Some)
+                .map_err(|e| invalid(e.to_string())),
+        }
+    }
+}
+
+/// The HMAC key of a secret: base64-decoded after `whsec_`, else the secret's bytes.
+fn secret_key(secret: &str) -> Result<Vec<u8>, SinkError> {
+    let key = match secret.strip_prefix(SECRET_PREFIX) {
+        Some(encoded) => LENIENT_BASE64
+            .decode(encoded)
+            .map_err(|e| SinkError::InvalidSecret {
+                reason: format!("the part after {SECRET_PREFIX:?} is not valid base64: {e}"),
+            })?,
+        None => secret.as_bytes().to_vec(),
+    };
+    if key.is_empty() {
+        return Err(SinkError::InvalidSecret {
+            reason: "the secret is empty".into(),
+        });
+    }
+    Ok(key)
+}
+
+/// An HMAC-SHA256 keyed with the secret's key.
+fn keyed_mac(secret: &str) -> Result<HmacSha256, SinkError> {
+    let key = secret_key(secret)?;
+    HmacSha256::new_from_slice(&key).map_err(|e| SinkError::InvalidSecret {
+        reason: e.to_string(),
+    })
+}
+
+/// `keyed` fed with the signed content `"{msg_id}.{timestamp}.{body}"`.
+fn mac_of(keyed: &HmacSha256, msg_id: &str, timestamp: &str, body: &[u8]) -> HmacSha256 {
+    let mut mac = keyed.clone();
+    mac.update(msg_id.as_bytes());
+    mac.update(b".");
+    mac.update(timestamp.as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    mac
+}
+
+fn sign_with(keyed: &HmacSha256, msg_id: &str, timestamp: i64, body: &[u8]) -> String {
+    let tag = mac_of(keyed, msg_id, &timestamp.to_string(), body).finalize();
+    format!("v1,{}", STANDARD.encode(tag.into_bytes()))
+}
+
+/// The Standard Webhooks signature of a message: `"v1,"` + base64 of
+/// HMAC-SHA256(key, `"{msg_id}.{timestamp}.{body}"`). Fails only for an unusable secret.
+pub fn sign(secret: &str, msg_id: &str, timestamp: i64, body: &[u8]) -> Result<String, SinkError> {
+    Ok(sign_with(&keyed_mac(secret)?, msg_id, timestamp, body))
+}
+
+/// True if any `v1,...` entry of the space-separated `signature_header` is the signature of
+/// the message (compared in constant time). Does not check how old `timestamp` is: receivers
+/// should also reject timestamps far from their clock.
+pub fn verify(
+    secret: &str,
+    msg_id: &str,
+    timestamp: &str,
+    body: &[u8],
+    signature_header: &str,
+) -> bool {
+    if timestamp.parse::<i64>().is_err() {
+        return false;
+    }
+    let Ok(keyed) = keyed_mac(secret) else {
+        return false;
+    };
+    let mac = mac_of(&keyed, msg_id, timestamp, body);
+    signature_header.split_whitespace().any(|entry| {
+        let Some(("v1", encoded)) = entry.split_once(',') else {
+            return false;
+        };
+        match STANDARD.decode(encoded) {
+            Ok(candidate) => mac.clone().verify_slice(&candidate).is_ok(),
+            Err(_) => false,
+        }
+    })
+}
+
+/// When to retry: capped exponential backoff with full jitter, and how long a `Retry-After`
+/// may make a delivery wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Ceiling of the first retry's delay; doubles with each further failure.
+    pub base: Duration,
+    /// The ceiling never exceeds this.
+    pub cap: Duration,
+    /// A `Retry-After` on 429 or 503 is honoured up to this long.
+    pub max_retry_after: Duration,
+}
+
+impl RetryPolicy {
+    /// Backoff from `base` doubling up to `cap`; `Retry-After` honoured up to 5 minutes.
+    pub fn new(base: Duration, cap: Duration) -> RetryPolicy {
+        RetryPolicy {
+            base,
+            cap,
+            max_retry_after: Duration::from_secs(300),
+        }
+    }
+
+    /// The delay after the `failed_attempts`-th failure (1-based) for a jitter draw `unit` in
+    /// [0, 1): uniformly between 0 and min(cap, base * 2^(failed_attempts - 1)).
+    pub fn backoff(&self, failed_attempts: u32, unit: f64) -> Duration {
+        let exponent = failed_attempts.saturating_sub(1).min(62) as i32;
+        let ceiling = (self.base.as_secs_f64() * 2f64.powi(exponent)).min(self.cap.as_secs_f64());
+        Duration::try_from_secs_f64(ceiling * unit.clamp(0.0, 1.0)).unwrap_or(self.cap)
+    }
+}
+
+impl Default for RetryPolicy {
+    /// Base 500 ms, cap 30 s, `Retry-After` up to 5 min.
+    fn default() -> RetryPolicy {
+        RetryPolicy::new(Duration::from_millis(500), Duration::from_secs(30))
+    }
+}
+
+/// Counts of what the dispatcher did with the alerts it was given (all webhooks together).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DispatchStats {
+    /// Accepted into a webhook's queue.
+    pub enqueued: u64,
+    /// Answered with a 2xx.
+    pub delivered: u64,
+    /// Given up on: permanent error or attempts exhausted.
+    pub failed: u64,
+    /// Never queued: queue full, unknown webhook, or sent after shutdown.
+    pub dropped: u64,
+    /// Still queued or in flight when `shutdown`'s deadline passed (0 before shutdown).
+    pub abandoned: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    enqueued: AtomicU64,
+    delivered: AtomicU64,
+    failed: AtomicU64,
+    dropped: AtomicU64,
+    abandoned: AtomicU64,
+}
+
+impl Counters {
+    fn snapshot(&self) -> DispatchStats {
+        DispatchStats {
+            enqueued: self.enqueued.load(Ordering::SeqCst),
+            delivered: self.delivered.load(Ordering::SeqCst),
+            failed: self.failed.load(Ordering::SeqCst),
+            dropped: self.dropped.load(Ordering::SeqCst),
+            abandoned: self.abandoned.load(Ordering::SeqCst),
+        }
+    }
+
+    fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// One queued delivery.
+#[derive(Debug)]
+struct Job {
+    alert_id: String,
+    /// `alert_id` as it goes in the `webhook-id` header (and into the signature).
+    msg_id: String,
+    body: String,
+}
+
+/// A webhook with its keyed HMAC (when it has a secret).
+struct Hook {
+    config: WebhookConfig,
+    signer: Option<HmacSha256>,
+}
+
+/// Delivers alerts to webhooks in the background: one tokio task per webhook, fed by a bounded
+/// queue, delivering that webhook's alerts one at a time in order.
+#[derive(Debug)]
+pub struct WebhookDispatcher {
+    /// `None` once shut down.
+    queues: Mutex<Option<HashMap<String, mpsc::Sender<Job>>>>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    counters: Arc<Counters>,
+    warned_unknown: Mutex<HashSet<String>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl WebhookDispatcher {
+    /// Validate the webhooks, build the one HTTP client and start a delivery task per webhook,
+    /// with the default [`RetryPolicy`]. Must be called inside a tokio runtime.
+    pub fn start(webhooks: Vec<WebhookConfig>) -> Result<WebhookDispatcher, SinkError> {
+        WebhookDispatcher::start_with_policy(webhooks, RetryPolicy::default())
+    }
+
+    /// [`WebhookDispatcher::start`] with a given retry policy.
+    pub fn start_with_policy(
+        webhooks: Vec<WebhookConfig>,
+        policy: RetryPolicy,
+    ) -> Result<WebhookDispatcher, SinkError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| SinkError::NoRuntime)?;
+        let mut hooks = Vec::with_capacity(webhooks.len());
+        let mut names = HashSet::new();
+        for config in webhooks {
+            let signer = config.signer()?;
+            if !names.insert(config.name.clone()) {
+                return Err(SinkError::InvalidWebhook {
+                    name: config.name,
+                    reason: "the name is used by another webhook too".into(),
+                });
+            }
+            hooks.push(Hook { config, signer });
+        }
+        let client = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            // A redirected POST may turn into a GET without a body: treat 3xx as a failure.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|source| SinkError::HttpClient { source })?;
+
+        let counters = Arc::new(Counters::default());
+        let mut queues = HashMap::with_capacity(hooks.len());
+        let mut tasks = Vec::with_capacity(hooks.len());
+        for hook in hooks {
+            let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+            queues.insert(hook.config.name.clone(), tx);
+            tasks.push(runtime.spawn(run_worker(
+                hook,
+                rx,
+                client.clone(),
+                policy,
+                Arc::clone(&counters),
+            )));
+        }
+        Ok(WebhookDispatcher {
+            queues: Mutex::new(Some(queues)),
+            tasks: Mutex::new(tasks),
+            counters,
+            warned_unknown: Mutex::new(HashSet::new()),
+        })
+    }
+
+    /// Queue `alert` for the webhook named `webhook_name`; never blocks. If the queue is full,
+    /// the alert is dropped with an ERROR; an unknown name is warned about once per name.
+    pub fn send(&self, webhook_name: &str, alert: &Alert) {
+        let queue = match lock(&self.queues).as_ref() {
+            None => {
+                Counters::bump(&self.counters.dropped);
+                tracing::warn!(
+                    webhook = webhook_name,
+                    alert_id = %alert.alert_id,
+                    "webhook dispatcher is shut down; alert not sent"
+                );
+                return;
+            }
+            Some(queues) => queues.get(webhook_name).cloned(),
+        };
+        let Some(queue) = queue else {
+            Counters::bump(&self.counters.dropped);
+            if lock(&self.warned_unknown).insert(webhook_name.to_owned()) {
+                tracing::warn!(
+                    webhook = webhook_name,
+                    alert_id = %alert.alert_id,
+                    "no webhook has this name; its alerts are not sent"
+                );
+            }
+            return;
+        };
+        let job = Job {
+            alert_id: alert.alert_id.clone(),
+            msg_id: header_safe_id(&alert.alert_id),
+            body: alert.to_json_line(),
+        };
+        match queue.try_send(job) {
+            Ok(()) => Counters::bump(&self.counters.enqueued),
+            Err(mpsc::error::TrySendError::Full(job)) => {
+                Counters::bump(&self.counters.dropped);
+                tracing::error!(
+                    webhook = webhook_name,
+                    alert_id = %job.alert_id,
+                    "webhook queue is full ({QUEUE_CAPACITY} alerts); dropping the alert"
+                );
+            }
+            Err(mpsc::error::TrySendError::Closed(job)) => {
+                Counters::bump(&self.counters.dropped);
+                tracing::error!(
+                    webhook = webhook_name,
+                    alert_id = %job.alert_id,
+                    "webhook delivery task has stopped; dropping the alert"
+                );
+            }
+        }
+    }
+
+    /// What has happened so far.
+    pub fn stats(&self) -> DispatchStats {
+        self.counters.snapshot()
+    }
+
+    /// Stop accepting alerts and let the queued ones be delivered until `deadline` has passed;
+    /// then abort what is left and log how many alerts were not delivered. Returns the final
+    /// counts. Calling it again does nothing more.
+    pub async fn shutdown(&self, deadline: Duration) -> DispatchStats {
+        // Dropping the senders closes the queues: each task ends once its queue is empty.
+        drop(lock(&self.queues).take());
+        let tasks = std::mem::take(&mut *lock(&self.tasks));
+        let until = tokio::time::Instant::now() + deadline;
+        let mut unfinished = Vec::new();
+        for mut task in tasks {
+            if tokio::time::timeout_at(until, &mut task).await.is_err() {
+                unfinished.push(task);
+            }
+        }
+        let aborted = unfinished.len();
+        for task in &unfinished {
+            task.abort();
+        }
+        for task in unfinished {
+            // An aborted task ends with a cancellation error; nothing to report.
+            let _ = task.await;
+        }
+        if aborted > 0 {
+            let c = &self.counters;
+            let pending = c.enqueued.load(Ordering::SeqCst).saturating_sub(
+                c.delivered.load(Ordering::SeqCst) + c.failed.load(Ordering::SeqCst),
+            );
+            c.abandoned.store(pending, Ordering::SeqCst);
+            tracing::error!(
+                not_delivered = pending,
+                webhooks = aborted,
+                "webhook shutdown deadline of {deadline:?} passed; {pending} alerts were not delivered"
+            );
+        }
+        self.counters.snapshot()
+    }
+}
+
+/// The delivery task of one webhook: deliver each queued alert in turn until the queue closes.
+async fn run_worker(
+    hook: Hook,
+    mut queue: mpsc::Receiver<Job>,
+    client: reqwest::Client,
+    policy: RetryPolicy,
+    counters: Arc<Counters>,
+) {
+    let mut rng = XorShift64::seeded(&hook.config.name);
+    while let Some(job) = queue.recv().await {
+        rng.mix(&job.alert_id);
+        if deliver(&client, &hook, &policy, &job, &mut rng).await {
+            Counters::bump(&counters.delivered);
+        } else {
+            Counters::bump(&counters.failed);
+        }
+    }
+}
+
+/// What one attempt came to.
+enum Attempt {
+    Delivered(StatusCode),
+    /// Not worth retrying (4xx other than 408/409/425/429, or a redirect).
+    Permanent(String),
+    Retry {
+        problem: String,
+        retry_after: Option<Duration>,
+    },
+}
+
+/// Try to deliver one alert, with retries; true once a 2xx came back.
+async fn deliver(
+    client: &reqwest::Client,
+    hook: &Hook,
+    policy: &RetryPolicy,
+    job: &Job,
+    rng: &mut XorShift64,
+) -> bool {
+    let name = hook.config.name.as_str();
+    let max_attempts = hook.config.max_attempts.max(1);
+    for attempt in 1..=max_attempts {
+        let (problem, retry_after, permanent) = match attempt_once(client, hook, job).await {
+            Attempt::Delivered(status) => {
+                tracing::debug!(
+                    webhook = name,
+                    alert_id = %job.alert_id,
+                    attempt,
+                    status = status.as_u16(),
+                    "webhook delivered"
+                );
+                return true;
+            }
+            Attempt::Permanent(problem) => (problem, None, true),
+            Attempt::Retry {
+                problem,
+                retry_after,
+            } => (problem, retry_after, false),
+        };
+        if permanent || attempt == max_attempts {
+            tracing::warn!(
+                webhook = name,
+                alert_id = %job.alert_id,
+                attempt,
+                max_attempts,
+                error = %problem,
+                "webhook delivery attempt failed"
+            );
+            let why = if permanent {
+                "permanent error, not retried"
+            } else {
+                "attempts exhausted"
+            };
+            tracing::error!(
+                webhook = name,
+                alert_id = %job.alert_id,
+                attempts = attempt,
+                error = %problem,
+                "webhook delivery failed ({why})"
+            );
+            return false;
+        }
+        let delay = match retry_after {
+            Some(wait) => wait.min(policy.max_retry_after),
+            None => policy.backoff(attempt, rng.unit()),
+        };
+        tracing::warn!(
+            webhook = name,
+            alert_id = %job.alert_id,
+            attempt,
+            max_attempts,
+            error = %problem,
+            retry_in_ms = delay.as_millis() as u64,
+            "webhook delivery attempt failed; will retry"
+        );
+        tokio::time::sleep(delay).await;
+    }
+    false
+}
+
+async fn attempt_once(client: &reqwest::Client, hook: &Hook, job: &Job) -> Attempt {
+    let timestamp = Utc::now().timestamp();
+    let mut request = client
+        .post(&hook.config.url)
+        .timeout(Duration::from_millis(hook.config.timeout_ms))
+        .header(CONTENT_TYPE, "application/json")
+        .header("webhook-id", &job.msg_id)
+        .header("webhook-timestamp", timestamp.to_string());
+    if let Some(signer) = &hook.signer {
+        request = request.header(
+            "webhook-signature",
+            sign_with(signer, &job.msg_id, timestamp, job.body.as_bytes()),
+        );
+    }
+    let response = match request.body(job.body.clone()).send().await {
+        Ok(response) => response,
+        Err(err) => {
+            return Attempt::Retry {
+                problem: error_chain(&err),
+                retry_after: None,
+            }
+        }
+    };
+    let status = response.status();
+    if status.is_success() {
+        return Attempt::Delivered(status);
+    }
+    let problem = format!("HTTP {status}");
+    if status.is_redirection() {
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("?");
+        return Attempt::Permanent(format!(
+            "{problem} to {location}: redirects are not followed, update the webhook url"
+        ));
+    }
+    let retryable_4xx = [
+        StatusCode::REQUEST_TIMEOUT,
+        StatusCode::CONFLICT,
+        StatusCode::TOO_EARLY,
+        StatusCode::TOO_MANY_REQUESTS,
+    ];
+    if status.is_client_error() && !retryable_4xx.contains(&status) {
+        return Attempt::Permanent(problem);
+    }
+    let retry_after =
+        if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers()
+                .get(RETRY_AFTER)
+                .and_then(parse_retry_after)
+        } else {
+            None
+        };
+    Attempt::Retry {
+        problem,
+        retry_after,
+    }
+}
+
+/// `Retry-After` as delay-seconds or an HTTP date (a date in the past means "now").
+fn parse_retry_after(value: &HeaderValue) -> Option<Duration> {
+    let text = value.to_str().ok()?.trim();
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let when = chrono::DateTime::parse_from_rfc2822(text).ok()?;
+    let wait = when.with_timezone(&Utc) - Utc::now();
+    Some(wait.to_std().unwrap_or(Duration::ZERO))
+}
+
+/// An error and its causes, e.g. "error sending request: operation timed out".
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// `id` made fit for an HTTP header: bytes outside visible ASCII, and `%`, become `%XX`.
+/// Ids that are plain visible ASCII without `%` (the usual case) are unchanged.
+pub(crate) fn header_safe_id(id: &str) -> String {
+    if id.bytes().all(|b| b.is_ascii_graphic() && b != b'%') {
+        return id.to_owned();
+    }
+    let mut out = String::with_capacity(id.len() + 8);
+    for b in id.bytes() {
+        if b.is_ascii_graphic() && b != b'%' {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A tiny xorshift generator for backoff jitter; seeded from the clock and mixed with ids.
+#[derive(Debug)]
+struct XorShift64(u64);
+
+impl XorShift64 {
+    fn seeded(salt: &str) -> XorShift64 {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        let mut rng = XorShift64(nanos ^ 0x9E37_79B9_7F4A_7C15);
+        rng.mix(salt);
+        rng
+    }
+
+    /// Fold `salt` (FNV-1a) into the state.
+    fn mix(&mut self, salt: &str) {
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in salt.bytes() {
+            hash ^= u64::from(b);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 ^= hash;
+        if self.0 == 0 {
+            self.0 = 0x2545_F491_4F6C_DD1D;
+        }
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+
+    /// Uniform in [0, 1).
+    fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+#[cfg(test)]
+mod unit_tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_capped_and_jittered() {
+        let policy = RetryPolicy::default();
+        assert_eq!(policy.backoff(1, 0.0), Duration::ZERO);
+        assert!(policy.backoff(1, 0.999) <= Duration::from_millis(500));
+        assert!(policy.backoff(3, 0.999) > Duration::from_millis(1900));
+        assert!(policy.backoff(3, 0.999) <= Duration::from_secs(2));
+        assert!(policy.backoff(10, 0.999) <= Duration::from_secs(30));
+        assert!(policy.backoff(10, 0.999) > Duration::from_secs(29));
+        assert!(policy.backoff(u32::MAX, 0.999) <= Duration::from_secs(30));
+    }
+
+    #[test]
+    fn xorshift_spreads() {
+        let mut rng = XorShift64::seeded("hook");
+        let draws: Vec<f64> = (0..1000).map(|_| rng.unit()).collect();
+        assert!(draws.iter().all(|u| (0.0..1.0).contains(u)));
+        let mean = draws.iter().sum::<f64>() / draws.len() as f64;
+        assert!((0.4..0.6).contains(&mean), "mean {mean}");
+    }
+
+    #[test]
+    fn header_safe_ids() {
+        assert_eq!(header_safe_id("q:news/d:ab12"), "q:news/d:ab12");
+        assert_eq!(header_safe_id("q:café 1/d:x%"), "q:caf%C3%A9%201/d:x%25");
+        assert!(HeaderValue::from_str(&header_safe_id("q:\u{7f}\n/d:\u{1F980}")).is_ok());
+    }
+
+    #[test]
+    fn retry_after_forms() {
+        let secs = HeaderValue::from_static("7");
+        assert_eq!(parse_retry_after(&secs), Some(Duration::from_secs(7)));
+        let past = HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT");
+        assert_eq!(parse_retry_after(&past), Some(Duration::ZERO));
+        let junk = HeaderValue::from_static("soon");
+        assert_eq!(parse_retry_after(&junk), None);
+    }
+}

@@ -1,0 +1,134 @@
+//! Owns the blocking filesystem reads: walking a folder (walkdir, symlinks never followed,
+//! ignored names pruned) and stat'ing single paths. Everything here blocks; the watcher task
+//! calls it through `spawn_blocking`.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use tracing::{debug, warn};
+use walkdir::WalkDir;
+
+use super::ignore::is_ignored_name;
+
+/// What identifies one version of a file: its size and modification time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Stamp {
+    pub size: u64,
+    pub mtime: Option<SystemTime>,
+}
+
+impl Stamp {
+    fn of(meta: &fs::Metadata) -> Stamp {
+        Stamp {
+            size: meta.len(),
+            mtime: meta.modified().ok(),
+        }
+    }
+}
+
+/// What a path is right now (symlinks are not followed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum PathState {
+    File(Stamp),
+    Dir,
+    /// A symlink, fifo, socket, device, or a path that could not be read.
+    Other,
+    Missing,
+}
+
+/// `lstat` one path.
+pub(super) fn stat(path: &Path) -> PathState {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_file() => PathState::File(Stamp::of(&meta)),
+        Ok(meta) if meta.is_dir() => PathState::Dir,
+        Ok(_) => PathState::Other,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => PathState::Missing,
+        Err(err) => {
+            debug!(path = %path.display(), error = %err, "cannot stat path");
+            PathState::Other
+        }
+    }
+}
+
+/// `lstat` many paths at once.
+pub(super) fn stat_all(paths: Vec<PathBuf>) -> Vec<(PathBuf, PathState)> {
+    paths
+        .into_iter()
+        .map(|path| {
+            let state = stat(&path);
+            (path, state)
+        })
+        .collect()
+}
+
+/// Is the watch folder itself there? (The root may be a symlink to a folder: it is followed.)
+pub(super) fn root_is_dir(root: &Path) -> bool {
+    fs::metadata(root)
+        .map(|meta| meta.is_dir())
+        .unwrap_or(false)
+}
+
+/// The regular files found under one folder.
+#[derive(Debug, Default)]
+pub(super) struct FolderScan {
+    pub files: Vec<(PathBuf, Stamp)>,
+    /// The folder itself was not there (or not a folder) when the walk started.
+    pub folder_missing: bool,
+    /// Entries that could not be read (logged); their files may be missing from `files`.
+    pub errors: usize,
+}
+
+/// Walk `folder` (the root itself or a folder below it) and list its regular files.
+/// Symlinks are never followed (except a root that is itself a symlink) and are not listed;
+/// hidden / temporary names are pruned, folders included. The caller checks that `folder`'s
+/// own path below `root` is not ignored.
+pub(super) fn scan_folder(root: &Path, folder: &Path) -> FolderScan {
+    let mut scan = FolderScan::default();
+    let folder_meta = if folder == root {
+        fs::metadata(folder)
+    } else {
+        fs::symlink_metadata(folder)
+    };
+    if !folder_meta.map(|meta| meta.is_dir()).unwrap_or(false) {
+        scan.folder_missing = true;
+        return scan;
+    }
+    let walker = WalkDir::new(folder)
+        .follow_links(false)
+        .into_iter()
+        .filter_entry(|entry| entry.depth() == 0 || !is_ignored_name(entry.file_name()));
+    for entry in walker {
+        match entry {
+            Ok(entry) => {
+                if !entry.file_type().is_file() {
+                    continue;
+                }
+                match entry.metadata() {
+                    Ok(meta) => scan.files.push((entry.into_path(), Stamp::of(&meta))),
+                    Err(err) => note_walk_error(&mut scan, &err),
+                }
+            }
+            Err(err) => note_walk_error(&mut scan, &err),
+        }
+    }
+    scan
+}
+
+fn note_walk_error(scan: &mut FolderScan, err: &walkdir::Error) {
+    let path = err
+        .path()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let vanished = err
+        .io_error()
+        .is_some_and(|io| io.kind() == io::ErrorKind::NotFound);
+    if vanished {
+        // Deleted between listing and reading: not an error, just churn.
+        debug!(path = %path, "entry vanished during scan");
+    } else {
+        scan.errors += 1;
+        warn!(path = %path, error = %err, "cannot read entry while scanning watch folder");
+    }
+}

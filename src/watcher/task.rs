@@ -1,0 +1,737 @@
+//! Owns the background task and all watcher state: files waiting to settle (`pending`), what
+//! was already sent (`sent`), the health of each root, and the scan / rescan schedule.
+//! notify events only say where to look; every decision is made from a fresh `stat` or scan.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tokio::time::{self, Instant, MissedTickBehavior};
+use tracing::{debug, error, info, warn};
+
+use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind, RenameMode};
+
+use super::backend::{Backend, RawEvent, Signals};
+use super::is_ignored;
+use super::scan::{self, FolderScan, PathState, Stamp};
+use super::{ReadyFile, ReadyReason};
+
+/// How often pending files are checked (at most; less if the quiet period is shorter).
+const CHECK_INTERVAL: Duration = Duration::from_millis(50);
+/// How often the roots are checked for having vanished or come back.
+const ROOT_CHECK_INTERVAL: Duration = Duration::from_millis(500);
+/// Rescans caused by watcher errors run at most this often (a poll watcher on a flaky share
+/// can report errors on every poll).
+const ERROR_RESCAN_GAP: Duration = Duration::from_secs(2);
+/// Rescans caused by lost events run at most this often: during a burst that overflows the
+/// queue, one rescan after another would only slow the catching up. The need is remembered.
+const OVERFLOW_RESCAN_GAP: Duration = Duration::from_millis(250);
+/// Most events handled in one batch.
+const EVENT_BATCH: usize = 4096;
+
+/// The task's configuration.
+pub(super) struct Settings {
+    pub roots: Vec<PathBuf>,
+    pub quiet_period: Duration,
+    pub rescan_interval: Duration,
+}
+
+/// The task must end: stop was asked, or nobody receives ready files any more.
+struct Stopped;
+
+type Flow = Result<(), Stopped>;
+
+/// A watched root.
+struct Root {
+    path: PathBuf,
+    /// False while the folder is gone (reported once; it is re-watched when it comes back).
+    present: bool,
+}
+
+/// A file waiting for its size and mtime to stop changing.
+struct Pending {
+    seen: Stamp,
+    armed_at: Instant,
+    reason: ReadyReason,
+}
+
+/// Why a folder is scanned, which decides how its files become ready.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ScanPurpose {
+    /// Startup: files settle, then go out as `InitialScan`.
+    Initial,
+    /// Full rescan or a root that came back: files settle, then go out as `Rescan`.
+    Rescan,
+    /// A folder created inside a root: its files settle, then go out as `Settled`.
+    NewFolder,
+    /// A folder renamed into a root: its files go out at once as `RenamedIn`.
+    MovedFolder,
+}
+
+/// What the events of one batch say about one path (later events override earlier ones).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Last {
+    Changed,
+    Closed,
+    RenamedIn,
+    Gone,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Hint {
+    last: Last,
+    /// A create event was seen (a folder created: scan it).
+    created: bool,
+    /// A rename-in was seen (a folder moved in: its files are complete).
+    renamed_in: bool,
+}
+
+impl Hint {
+    fn new() -> Hint {
+        Hint {
+            last: Last::Changed,
+            created: false,
+            renamed_in: false,
+        }
+    }
+
+    fn apply(&mut self, last: Last, created: bool) {
+        match last {
+            Last::Gone => {
+                *self = Hint {
+                    last,
+                    ..Hint::new()
+                }
+            }
+            Last::RenamedIn => {
+                self.last = last;
+                self.renamed_in = true;
+            }
+            Last::Changed | Last::Closed => {
+                self.last = last;
+                self.created |= created;
+            }
+        }
+    }
+}
+
+/// The hints of one batch, in the order paths were first seen.
+#[derive(Default)]
+struct Hints {
+    order: Vec<PathBuf>,
+    by_path: HashMap<PathBuf, Hint>,
+}
+
+impl Hints {
+    fn add(&mut self, path: &Path, last: Last, created: bool) {
+        if let Some(hint) = self.by_path.get_mut(path) {
+            hint.apply(last, created);
+            return;
+        }
+        let mut hint = Hint::new();
+        hint.apply(last, created);
+        self.order.push(path.to_path_buf());
+        self.by_path.insert(path.to_path_buf(), hint);
+    }
+}
+
+pub(super) struct Task {
+    roots: Vec<Root>,
+    quiet_period: Duration,
+    rescan_interval: Option<Duration>,
+    backend: Arc<Mutex<Backend>>,
+    events: mpsc::Receiver<RawEvent>,
+    events_open: bool,
+    signals: Arc<Signals>,
+    ready_tx: mpsc::Sender<ReadyFile>,
+    shutdown: watch::Receiver<bool>,
+    pending: HashMap<PathBuf, Pending>,
+    sent: HashMap<PathBuf, Stamp>,
+    /// Events were lost (our queue or the kernel's overflowed): a rescan is owed.
+    lost_events: bool,
+    /// A watcher error asked for a (throttled) rescan.
+    rescan_after_error: bool,
+    /// Folders created or moved in, to be scanned once more when their watch surely exists
+    /// (notify adds it from its own thread, possibly after our first scan of the folder).
+    folder_rescans: Vec<(PathBuf, Instant)>,
+    last_full_scan: Instant,
+    next_root_check: Instant,
+    next_pending_check: Instant,
+}
+
+impl Task {
+    pub(super) fn new(
+        settings: Settings,
+        backend: Backend,
+        events: mpsc::Receiver<RawEvent>,
+        signals: Arc<Signals>,
+        ready_tx: mpsc::Sender<ReadyFile>,
+        shutdown: watch::Receiver<bool>,
+    ) -> Task {
+        let now = Instant::now();
+        Task {
+            roots: settings
+                .roots
+                .into_iter()
+                .map(|path| Root {
+                    path,
+                    present: true,
+                })
+                .collect(),
+            quiet_period: settings.quiet_period,
+            rescan_interval: Some(settings.rescan_interval).filter(|d| !d.is_zero()),
+            backend: Arc::new(Mutex::new(backend)),
+            events,
+            events_open: true,
+            signals,
+            ready_tx,
+            shutdown,
+            pending: HashMap::new(),
+            sent: HashMap::new(),
+            lost_events: false,
+            rescan_after_error: false,
+            folder_rescans: Vec::new(),
+            last_full_scan: now,
+            next_root_check: now + ROOT_CHECK_INTERVAL,
+            next_pending_check: now,
+        }
+    }
+
+    /// The task body: initial scan, then events, ticks and signals until stopped.
+    pub(super) async fn run(mut self) {
+        if self.run_inner().await.is_err() {
+            debug!("folder watcher task stopping");
+        }
+        // Dropping `self` drops the notify watcher, which stops its thread.
+    }
+
+    async fn run_inner(&mut self) -> Flow {
+        self.full_scan(ScanPurpose::Initial).await?;
+        let tick = CHECK_INTERVAL
+            .min(self.quiet_period)
+            .max(Duration::from_millis(5));
+        let mut ticker = time::interval(tick);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut batch = Vec::with_capacity(EVENT_BATCH);
+        loop {
+            tokio::select! {
+                biased;
+                _ = self.shutdown.changed() => return Err(Stopped),
+                received = self.events.recv_many(&mut batch, EVENT_BATCH), if self.events_open => {
+                    if received == 0 {
+                        error!("file watcher stopped sending events; relying on rescans only");
+                        self.events_open = false;
+                    } else {
+                        let events = std::mem::take(&mut batch);
+                        self.handle_events(events).await?;
+                    }
+                }
+                _ = self.signals.wake.notified() => {}
+                _ = ticker.tick() => {}
+            }
+            self.housekeeping().await?;
+        }
+    }
+
+    /// Everything time- or flag-driven: root checks, rescans, settling pending files.
+    async fn housekeeping(&mut self) -> Flow {
+        let now = Instant::now();
+        if now >= self.next_root_check {
+            self.next_root_check = now + ROOT_CHECK_INTERVAL;
+            self.check_roots().await?;
+        }
+
+        let mut why = None;
+        if Signals::take(&self.signals.overflow) {
+            self.lost_events = true;
+        }
+        if self.lost_events && now >= self.last_full_scan + OVERFLOW_RESCAN_GAP {
+            warn!("file events were lost (queue overflow); rescanning");
+            why = Some("lost events");
+        }
+        if Signals::take(&self.signals.rescan) {
+            why = Some("rescan requested");
+        }
+        if self.rescan_after_error && now >= self.last_full_scan + ERROR_RESCAN_GAP {
+            why = Some("watcher error");
+        }
+        if let Some(interval) = self.rescan_interval {
+            if now >= self.last_full_scan + interval {
+                why = Some("rescan timer");
+            }
+        }
+        if let Some(why) = why {
+            debug!(why, "full rescan");
+            self.full_scan(ScanPurpose::Rescan).await?;
+        }
+
+        let now = Instant::now();
+        if self.folder_rescans.iter().any(|(_, due)| now >= *due) {
+            let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.folder_rescans)
+                .into_iter()
+                .partition(|(_, due)| now >= *due);
+            self.folder_rescans = later;
+            let folders = due
+                .into_iter()
+                .map(|(folder, _)| (folder, ScanPurpose::NewFolder))
+                .collect();
+            self.scan_new_folders(folders, false).await?;
+        }
+
+        let now = Instant::now();
+        if now >= self.next_pending_check {
+            self.next_pending_check = now + CHECK_INTERVAL.min(self.quiet_period);
+            self.check_pending().await?;
+        }
+        Ok(())
+    }
+
+    // ---- events -------------------------------------------------------------------------
+
+    async fn handle_events(&mut self, events: Vec<RawEvent>) -> Flow {
+        let mut hints = Hints::default();
+        for event in events {
+            match event {
+                Ok(event) => self.collect_hints(&event, &mut hints),
+                Err(err) => self.on_watcher_error(&err),
+            }
+        }
+
+        let mut to_stat = Vec::new();
+        for path in hints.order {
+            let Some(hint) = hints.by_path.get(&path).copied() else {
+                continue;
+            };
+            let Some(root_index) = self.root_of(&path) else {
+                continue;
+            };
+            if path == self.roots[root_index].path {
+                // The root itself was deleted or moved away (inotify DELETE_SELF / MOVE_SELF,
+                // or the poll watcher seeing it vanish).
+                if hint.last == Last::Gone {
+                    self.root_vanished(root_index).await;
+                }
+                continue;
+            }
+            if hint.last == Last::Gone {
+                self.forget(&path);
+            } else {
+                to_stat.push((path, hint));
+            }
+        }
+        if to_stat.is_empty() {
+            return Ok(());
+        }
+
+        let paths: Vec<PathBuf> = to_stat.iter().map(|(path, _)| path.clone()).collect();
+        let Some(states) = blocking(move || scan::stat_all(paths)).await else {
+            return Ok(());
+        };
+        let mut folders = Vec::new();
+        let now = Instant::now();
+        for ((path, hint), (_, state)) in to_stat.into_iter().zip(states) {
+            match state {
+                PathState::File(stamp) => match hint.last {
+                    Last::Closed => {
+                        self.pending.remove(&path);
+                        self.emit(path, stamp, ReadyReason::ClosedAfterWrite)
+                            .await?;
+                    }
+                    Last::RenamedIn => {
+                        self.pending.remove(&path);
+                        self.emit(path, stamp, ReadyReason::RenamedIn).await?;
+                    }
+                    Last::Changed | Last::Gone => self.arm(path, stamp, now),
+                },
+                PathState::Dir => {
+                    if hint.renamed_in {
+                        folders.push((path, ScanPurpose::MovedFolder));
+                    } else if hint.created {
+                        folders.push((path, ScanPurpose::NewFolder));
+                    }
+                }
+                PathState::Other | PathState::Missing => {
+                    self.pending.remove(&path);
+                }
+            }
+        }
+        self.scan_new_folders(folders, true).await
+    }
+
+    /// Turn one notify event into per-path hints.
+    fn collect_hints(&mut self, event: &notify::Event, hints: &mut Hints) {
+        if event.need_rescan() || event.paths.is_empty() {
+            debug!(kind = ?event.kind, "watcher reported lost events; will rescan");
+            self.lost_events = true;
+        }
+        match event.kind {
+            EventKind::Access(AccessKind::Close(AccessMode::Write)) => {
+                for path in &event.paths {
+                    hints.add(path, Last::Closed, false);
+                }
+            }
+            // Opens and read-only closes (including our readers') say nothing.
+            EventKind::Access(_) => {}
+            EventKind::Create(_) => {
+                for path in &event.paths {
+                    hints.add(path, Last::Changed, true);
+                }
+            }
+            EventKind::Modify(ModifyKind::Name(RenameMode::From)) | EventKind::Remove(_) => {
+                for path in &event.paths {
+                    hints.add(path, Last::Gone, false);
+                }
+            }
+            EventKind::Modify(ModifyKind::Name(RenameMode::Both)) => {
+                if let [from, to] = event.paths.as_slice() {
+                    hints.add(from, Last::Gone, false);
+                    hints.add(to, Last::RenamedIn, false);
+                }
+            }
+            // `To`, and renames some backends cannot pair (`Any`, `Other`): the stat decides
+            // whether the path is the new name (there) or the old one (gone).
+            EventKind::Modify(ModifyKind::Name(_)) => {
+                for path in &event.paths {
+                    hints.add(path, Last::RenamedIn, false);
+                }
+            }
+            EventKind::Modify(_) => {
+                for path in &event.paths {
+                    hints.add(path, Last::Changed, false);
+                }
+            }
+            // Unknown kinds: look, and scan it if it is a folder.
+            EventKind::Any | EventKind::Other => {
+                for path in &event.paths {
+                    hints.add(path, Last::Changed, true);
+                }
+            }
+        }
+    }
+
+    fn on_watcher_error(&mut self, err: &notify::Error) {
+        let paths: Vec<String> = err.paths.iter().map(|p| p.display().to_string()).collect();
+        match &err.kind {
+            notify::ErrorKind::MaxFilesWatch => {
+                error!(
+                    error = %err,
+                    "file watch limit reached (raise fs.inotify.max_user_watches); new folders \
+                     may only be noticed by the periodic rescan"
+                );
+            }
+            notify::ErrorKind::PathNotFound => {
+                debug!(paths = ?paths, "watched path vanished");
+                return;
+            }
+            notify::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::NotFound => {
+                debug!(paths = ?paths, "watched path vanished");
+                return;
+            }
+            _ => warn!(error = %err, paths = ?paths, "file watcher error; will rescan"),
+        }
+        self.rescan_after_error = true;
+    }
+
+    /// A file changed (or appeared): (re)start its quiet timer.
+    fn arm(&mut self, path: PathBuf, stamp: Stamp, now: Instant) {
+        if let Some(pending) = self.pending.get_mut(&path) {
+            pending.seen = stamp;
+            pending.armed_at = now;
+            return;
+        }
+        if self.sent.get(&path) == Some(&stamp) {
+            return; // e.g. a chmod: nothing new to send
+        }
+        self.pending.insert(
+            path,
+            Pending {
+                seen: stamp,
+                armed_at: now,
+                reason: ReadyReason::Settled,
+            },
+        );
+    }
+
+    /// A path (file or folder) was deleted or moved away: drop what we knew about it.
+    /// No deletion is emitted in this version.
+    fn forget(&mut self, path: &Path) {
+        let was_sent = self.sent.remove(path).is_some();
+        let was_pending = self.pending.remove(path).is_some();
+        if !was_sent && !was_pending {
+            // Perhaps a folder: forget everything below it.
+            self.sent.retain(|p, _| !p.starts_with(path));
+            self.pending.retain(|p, _| !p.starts_with(path));
+        }
+    }
+
+    /// Scan folders that were created or moved in (the watch on them may have come after
+    /// their first files). Nested folders are covered by their outermost ancestor. With
+    /// `again`, each is scheduled for one more scan after the quiet period.
+    async fn scan_new_folders(
+        &mut self,
+        mut folders: Vec<(PathBuf, ScanPurpose)>,
+        again: bool,
+    ) -> Flow {
+        // Sorted, an ancestor comes before the folders below it.
+        folders.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut covered: HashSet<PathBuf> = HashSet::new();
+        let mut kept: Vec<(PathBuf, ScanPurpose)> = Vec::new();
+        for (folder, purpose) in folders {
+            if folder.ancestors().any(|a| covered.contains(a)) {
+                continue;
+            }
+            covered.insert(folder.clone());
+            kept.push((folder, purpose));
+        }
+        for (folder, purpose) in kept {
+            let Some(root_index) = self.root_of(&folder) else {
+                continue;
+            };
+            let root = self.roots[root_index].path.clone();
+            let walk_root = root.clone();
+            let walk_folder = folder.clone();
+            let Some(found) = blocking(move || scan::scan_folder(&walk_root, &walk_folder)).await
+            else {
+                continue;
+            };
+            debug!(folder = %folder.display(), files = found.files.len(), ?purpose, "scanned new folder");
+            if again && !found.folder_missing {
+                let due = Instant::now() + self.quiet_period;
+                self.folder_rescans.push((folder, due));
+            }
+            self.take_scan(found, purpose).await?;
+        }
+        Ok(())
+    }
+
+    // ---- scans --------------------------------------------------------------------------
+
+    /// Scan every present root.
+    async fn full_scan(&mut self, purpose: ScanPurpose) -> Flow {
+        self.rescan_after_error = false;
+        self.lost_events = false;
+        self.last_full_scan = Instant::now();
+        for index in 0..self.roots.len() {
+            if self.roots[index].present {
+                self.scan_root(index, purpose).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn scan_root(&mut self, index: usize, purpose: ScanPurpose) -> Flow {
+        let root = self.roots[index].path.clone();
+        let walk_root = root.clone();
+        let Some(found) = blocking(move || scan::scan_folder(&walk_root, &walk_root)).await else {
+            return Ok(());
+        };
+        if found.folder_missing {
+            self.root_vanished(index).await;
+            return Ok(());
+        }
+        debug!(root = %root.display(), files = found.files.len(), errors = found.errors, "scanned watch folder");
+        // Forget sent files that are gone (their remove event may have been lost), so the
+        // map does not grow forever. Nothing is emitted during the walk, so every entry
+        // predates it.
+        let seen: HashSet<&Path> = found.files.iter().map(|(p, _)| p.as_path()).collect();
+        self.sent
+            .retain(|path, _| !path.starts_with(&root) || seen.contains(path.as_path()));
+        self.take_scan(found, purpose).await
+    }
+
+    /// Feed scan results into the state: unknown or changed files start settling (or, for a
+    /// folder moved in, are ready at once); files already sent unchanged are skipped.
+    async fn take_scan(&mut self, found: FolderScan, purpose: ScanPurpose) -> Flow {
+        let reason = match purpose {
+            ScanPurpose::Initial => ReadyReason::InitialScan,
+            ScanPurpose::Rescan => ReadyReason::Rescan,
+            ScanPurpose::NewFolder => ReadyReason::Settled,
+            ScanPurpose::MovedFolder => ReadyReason::RenamedIn,
+        };
+        let now = Instant::now();
+        for (path, stamp) in found.files {
+            if self.sent.get(&path) == Some(&stamp) || self.pending.contains_key(&path) {
+                continue;
+            }
+            if purpose == ScanPurpose::MovedFolder {
+                self.emit(path, stamp, reason).await?;
+            } else {
+                self.pending.insert(
+                    path,
+                    Pending {
+                        seen: stamp,
+                        armed_at: now,
+                        reason,
+                    },
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Files whose quiet period has passed: emit those still unchanged, re-arm the others.
+    async fn check_pending(&mut self) -> Flow {
+        let now = Instant::now();
+        let quiet = self.quiet_period;
+        let due: Vec<PathBuf> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| now.saturating_duration_since(p.armed_at) >= quiet)
+            .map(|(path, _)| path.clone())
+            .collect();
+        if due.is_empty() {
+            return Ok(());
+        }
+        let Some(states) = blocking(move || scan::stat_all(due)).await else {
+            return Ok(());
+        };
+        let now = Instant::now();
+        for (path, state) in states {
+            let Some(pending) = self.pending.get_mut(&path) else {
+                continue;
+            };
+            match state {
+                PathState::File(stamp) if stamp == pending.seen => {
+                    let reason = pending.reason;
+                    self.pending.remove(&path);
+                    self.emit(path, stamp, reason).await?;
+                }
+                PathState::File(stamp) => {
+                    pending.seen = stamp;
+                    pending.armed_at = now;
+                }
+                PathState::Dir | PathState::Other | PathState::Missing => {
+                    self.pending.remove(&path);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    // ---- roots --------------------------------------------------------------------------
+
+    /// The root a path belongs to, if it is under a present root and not ignored.
+    fn root_of(&self, path: &Path) -> Option<usize> {
+        self.roots.iter().position(|root| {
+            root.present
+                && path
+                    .strip_prefix(&root.path)
+                    .is_ok_and(|relative| !is_ignored(relative))
+        })
+    }
+
+    /// Notice roots that vanished (including ones whose parent moved, which sends no event)
+    /// and re-watch and rescan roots that came back.
+    async fn check_roots(&mut self) -> Flow {
+        let paths: Vec<PathBuf> = self.roots.iter().map(|r| r.path.clone()).collect();
+        let Some(there) = blocking(move || {
+            paths
+                .iter()
+                .map(|p| scan::root_is_dir(p))
+                .collect::<Vec<bool>>()
+        })
+        .await
+        else {
+            return Ok(());
+        };
+        for (index, is_there) in there.into_iter().enumerate() {
+            let present = self.roots[index].present;
+            if present && !is_there {
+                self.root_vanished(index).await;
+            } else if !present && is_there {
+                let path = self.roots[index].path.clone();
+                let backend = Arc::clone(&self.backend);
+                let watch_path = path.clone();
+                let watched = blocking(move || {
+                    backend
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .watch(&watch_path)
+                })
+                .await;
+                match watched {
+                    Some(Ok(())) => {
+                        info!(root = %path.display(), "watch folder is back; watching and rescanning it");
+                        self.roots[index].present = true;
+                        self.scan_root(index, ScanPurpose::Rescan).await?;
+                    }
+                    Some(Err(err)) => {
+                        debug!(root = %path.display(), error = %err, "watch folder is back but cannot be watched yet");
+                    }
+                    None => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A root is gone: report it (once), stop watching it, wait for it to come back. This is
+    /// not a mass delete: what was sent is kept, so unchanged files are not re-sent later.
+    async fn root_vanished(&mut self, index: usize) {
+        if !self.roots[index].present {
+            return;
+        }
+        self.roots[index].present = false;
+        let path = self.roots[index].path.clone();
+        error!(
+            root = %path.display(),
+            "watch folder vanished; it will be watched again when it comes back"
+        );
+        self.pending.retain(|p, _| !p.starts_with(&path));
+        let backend = Arc::clone(&self.backend);
+        let unwatch_path = path.clone();
+        // Fails harmlessly when notify already dropped the watch (inotify DELETE_SELF).
+        let _ = blocking(move || {
+            backend
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .unwatch(&unwatch_path)
+        })
+        .await;
+    }
+
+    // ---- output -------------------------------------------------------------------------
+
+    /// Send a ready file unless this exact version was already sent. Waits for room in the
+    /// channel (back-pressure) but gives up when the watcher is stopped.
+    async fn emit(&mut self, path: PathBuf, stamp: Stamp, reason: ReadyReason) -> Flow {
+        if self.sent.get(&path) == Some(&stamp) {
+            return Ok(());
+        }
+        let file = ReadyFile {
+            path: path.clone(),
+            size: stamp.size,
+            reason,
+        };
+        debug!(path = %path.display(), size = stamp.size, ?reason, "file ready");
+        tokio::select! {
+            biased;
+            _ = self.shutdown.changed() => return Err(Stopped),
+            sent = self.ready_tx.send(file) => {
+                if sent.is_err() {
+                    debug!("ready-file receiver dropped");
+                    return Err(Stopped);
+                }
+            }
+        }
+        self.sent.insert(path, stamp);
+        Ok(())
+    }
+}
+
+/// Run blocking filesystem work off the runtime's worker threads.
+async fn blocking<T, F>(work: F) -> Option<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    match tokio::task::spawn_blocking(work).await {
+        Ok(value) => Some(value),
+        Err(err) => {
+            error!(error = %err, "blocking filesystem task failed");
+            None
+        }
+    }
+}

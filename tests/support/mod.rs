@@ -1,0 +1,243 @@
+//! Test helpers for end-to-end tests: the real `lookout` binary in a temp folder, a real
+//! webhook listener on 127.0.0.1, and files dropped the way users drop them.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_lookout");
+
+/// The seed article's shape: a leading ` date YYYY-MM-DD`, then the text.
+pub const SEED_ARTICLE: &str = " date 2024-03-28 In a move that has sent ripples across international security frameworks, Niger's military junta has officially terminated its longstanding security agreement with the United States. This decision marks a pivotal shift in the West African nation's foreign policy.\n\nBreaking Bonds: The End of US-Niger Security Pact\n\nThe security arrangement between Niger and the United States was instrumental in counter-terrorism operations.\n";
+
+pub const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+/// A lookout home: config, watch folder, index, alert log, daemon log.
+pub struct Home {
+    pub dir: tempfile::TempDir,
+}
+
+impl Home {
+    pub fn new(extra_config: &str) -> Home {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("watch")).unwrap();
+        let config = format!(
+            "watch = \"watch\"\nindex = \"index\"\nalert_log = \"alerts.jsonl\"\ncommit_interval_ms = 200\n{extra_config}"
+        );
+        std::fs::write(dir.path().join("config.toml"), config).unwrap();
+        Home { dir }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.path("config.toml")
+    }
+
+    pub fn lookout(&self, args: &[&str]) -> Output {
+        Command::new(BIN)
+            .arg("--config")
+            .arg(self.config())
+            .args(args)
+            .env("RUST_LOG", "info")
+            .output()
+            .unwrap()
+    }
+
+    /// Start the daemon; its stderr goes to `daemon-N.log`. Returns once it has started.
+    pub fn start_daemon(&self, n: usize) -> Daemon {
+        let log = self.path(&format!("daemon-{n}.log"));
+        let child = Command::new(BIN)
+            .arg("--config")
+            .arg(self.config())
+            .arg("run")
+            .env("RUST_LOG", "info,lookout=debug")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let daemon = Daemon { child, log };
+        daemon.wait_for_log("lookout started", Duration::from_secs(30));
+        daemon
+    }
+
+    /// Write `content` to a temporary name, then rename it into the watch folder.
+    pub fn drop_file(&self, name: &str, content: &[u8]) -> PathBuf {
+        let tmp = self.path(&format!(".{name}.part"));
+        std::fs::write(&tmp, content).unwrap();
+        let target = self.path("watch").join(name);
+        std::fs::rename(&tmp, &target).unwrap();
+        target
+    }
+
+    pub fn alert_lines(&self) -> Vec<serde_json::Value> {
+        let text = std::fs::read_to_string(self.path("alerts.jsonl")).unwrap_or_default();
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// Search with `--json`; the paths of the hits.
+    pub fn search(&self, query: &str) -> Vec<serde_json::Value> {
+        let out = self.lookout(&["search", "--json", "--limit", "1000000", query]);
+        assert!(
+            out.status.success(),
+            "search failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+pub struct Daemon {
+    pub child: Child,
+    pub log: PathBuf,
+}
+
+impl Daemon {
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) {
+        let ok = wait_until(timeout, || self.log_text().contains(needle));
+        assert!(
+            ok,
+            "daemon log never showed {needle:?}:\n{}",
+            self.log_text()
+        );
+    }
+
+    /// SIGTERM, then wait for a clean exit.
+    pub fn stop(mut self) -> String {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(
+                    status.success(),
+                    "daemon exited with {status}:\n{}",
+                    self.log_text()
+                );
+                return self.log_text();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "daemon did not stop:\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn wait_until(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if check() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// One request the webhook listener received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A real HTTP listener on 127.0.0.1 that answers 200 and records every request.
+pub struct WebhookListener {
+    pub url: String,
+    pub received: Arc<Mutex<Vec<Received>>>,
+    server: Arc<tiny_http::Server>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl WebhookListener {
+    pub fn start() -> WebhookListener {
+        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+        let port = server.server_addr().to_ip().unwrap().port();
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let (srv, rec) = (server.clone(), received.clone());
+        let thread = std::thread::spawn(move || {
+            for mut request in srv.incoming_requests() {
+                let mut body = Vec::new();
+                let _ = request.as_reader().read_to_end(&mut body);
+                let headers = request
+                    .headers()
+                    .iter()
+                    .map(|h| (h.field.to_string(), h.value.to_string()))
+                    .collect();
+                rec.lock().unwrap().push(Received { headers, body });
+                let _ = request.respond(tiny_http::Response::from_string("ok"));
+            }
+        });
+        WebhookListener {
+            url: format!("http://127.0.0.1:{port}/hook"),
+            received,
+            server,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn requests(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+}
+
+impl Drop for WebhookListener {
+    fn drop(&mut self) {
+        self.server.unblock();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+pub fn count_lines(path: &Path, needle: &str) -> usize {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains(needle))
+        .count()
+}
