@@ -1,6 +1,7 @@
 //! Invariant 1, alert iff search: for random queries of every shape over random documents, the
-//! matcher (alerts) and the tantivy index (search) select exactly the same documents. Also the
-//! regression tests for each trap of tantivy's own query parser listed in the design.
+//! percolators (presearch and brute force, which raise alerts) and the tantivy index (search)
+//! select exactly the same documents. Also the regression tests for each trap of tantivy's own
+//! query parser listed in the design.
 
 use chrono::NaiveDate;
 use proptest::prelude::*;
@@ -8,7 +9,7 @@ use proptest::prelude::*;
 use lookout::analysis::Analyzer;
 use lookout::document::{Document, DocumentFields};
 use lookout::index::LookoutIndex;
-use lookout::matcher::{BruteForce, DocAnalysis, Percolator};
+use lookout::matcher::{BruteForce, DocAnalysis, Percolator, Presearcher, TermStats};
 use lookout::query::{parse, Query};
 
 const WORDS: &[&str] = &[
@@ -309,7 +310,7 @@ fn arb_query() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
     #[test]
     fn search_returns_exactly_what_the_matcher_alerts_on(
         docs in prop::collection::vec(arb_doc(), 1..24),
@@ -322,9 +323,25 @@ proptest! {
             .map(|(i, (t, b, s, d))| document(i, &t, &b, s, d.map(|d| base + chrono::Days::new(d.into()))))
             .collect();
         let c = corpus(docs);
-        for text in queries {
-            let Ok(parsed) = parse(&text) else { continue };
-            prop_assert_eq!(c.searched(&parsed.query), c.matched(&parsed.query), "query {}", text);
+        let parsed: Vec<(String, Query)> = queries
+            .into_iter()
+            .filter_map(|text| parse(&text).ok().map(|p| (text, p.query)))
+            .collect();
+        for (text, query) in &parsed {
+            prop_assert_eq!(c.searched(query), c.matched(query), "query {}", text);
+        }
+        // The presearcher, planned with real statistics and with none, equals brute force.
+        let all: Vec<Query> = parsed.iter().map(|(_, q)| q.clone()).collect();
+        let brute = BruteForce::new(all.clone());
+        let mut stats = TermStats::empty();
+        for analysis in &c.analyses {
+            stats.add_document(analysis);
+        }
+        for stats in [stats, TermStats::empty()] {
+            let presearch = Presearcher::new(all.clone(), &stats);
+            for analysis in &c.analyses {
+                prop_assert_eq!(presearch.percolate(analysis), brute.percolate(analysis));
+            }
         }
     }
 }

@@ -9,7 +9,7 @@ use anyhow::Context;
 
 use crate::analysis::Analyzer;
 use crate::config::{compile_queries, load_queries_file, Config};
-use crate::matcher::{DocAnalysis, Engine};
+use crate::matcher::{DocAnalysis, Engine, TermStats};
 use crate::pipeline::{collect_files, read_documents};
 
 #[derive(Debug, clap::Args)]
@@ -39,14 +39,24 @@ pub fn run(config_path: &Path, args: MatchArgs) -> anyhow::Result<ExitCode> {
     for problem in &problems {
         eprintln!("error: {problem}");
     }
-    let percolator = args
-        .engine
-        .build(saved.iter().map(|q| q.query.clone()).collect());
+    let files = collect_files(&args.paths);
     let mut analyzer = Analyzer::default();
+    // First pass: term statistics of these documents, so the presearcher indexes each query
+    // under its rarest terms. (Only speed depends on them, never the matches.)
+    let mut stats = TermStats::empty();
+    if args.engine == Engine::Presearch {
+        for file in &files {
+            for document in read_documents(file, u64::MAX).unwrap_or_default() {
+                stats.add_document(&DocAnalysis::new(&document, &mut analyzer));
+            }
+        }
+    }
+    let queries = saved.iter().map(|q| q.query.clone()).collect();
+    let percolator = args.engine.build(queries, &stats);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut failed = 0;
-    for file in collect_files(&args.paths) {
+    for file in files {
         let documents = match read_documents(&file, u64::MAX) {
             Ok(documents) => documents,
             Err(reason) => {

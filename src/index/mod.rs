@@ -19,8 +19,8 @@ use schema::{build_schema, from_tantivy, to_tantivy, Fields};
 
 use crate::analysis::{text_analyzer, Analyzer, ANALYZER_NAME};
 use crate::document::{DocId, Document};
-use crate::matcher::{summarize, DocAnalysis, MatchSummary};
-use crate::query::Query;
+use crate::matcher::{summarize, DocAnalysis, MatchSummary, TermStats};
+use crate::query::{Query, Scope};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
@@ -158,6 +158,27 @@ impl LookoutIndex {
             .doc_freq(&term)
             .map(|n| n > 0)
             .map_err(|e| self.err(e))
+    }
+
+    /// Document frequencies of the title and body terms, for the presearcher's plans.
+    pub fn term_stats(&self) -> Result<TermStats, IndexError> {
+        let searcher = self.reader.searcher();
+        let mut stats = TermStats::empty();
+        stats.set_docs(searcher.num_docs());
+        for segment in searcher.segment_readers() {
+            for field in Scope::DEFAULT_FIELDS {
+                let inverted = segment
+                    .inverted_index(self.fields.text(field))
+                    .map_err(|e| self.err(e))?;
+                let mut terms = inverted.terms().stream().map_err(|e| self.err(e.into()))?;
+                while terms.advance() {
+                    if let Ok(term) = std::str::from_utf8(terms.key()) {
+                        stats.add_term(term, u64::from(terms.value().doc_freq));
+                    }
+                }
+            }
+        }
+        Ok(stats)
     }
 
     /// Number of committed documents.

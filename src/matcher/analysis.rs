@@ -1,46 +1,110 @@
 //! A document analyzed once for matching: per field, each term's positions, and each
 //! position's byte range (for highlighting). Every saved query is verified against this.
 
-use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 
 use chrono::NaiveDate;
+use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
 
 use crate::analysis::Analyzer;
 use crate::document::Document;
 use crate::query::TextField;
 
+const COLLISION: u32 = u32::MAX;
+
+fn hash_term(term: &str) -> u64 {
+    let mut hasher = FxHasher::default();
+    term.hash(&mut hasher);
+    hasher.finish()
+}
+
 /// One field's analysis.
 #[derive(Debug, Default, Clone)]
 pub struct FieldTerms {
-    /// term → its positions, ascending.
-    pub postings: HashMap<String, Vec<u32>>,
+    /// Each distinct term with its positions (ascending), sorted by term: lookups are binary
+    /// searches and a prefix is a contiguous range.
+    terms: Vec<(Box<str>, Vec<u32>)>,
+    /// Hash of a term → its index in `terms`, for O(1) exact lookups; `COLLISION` when two of
+    /// this field's terms share a hash (then a binary search decides).
+    by_hash: FxHashMap<u64, u32>,
     /// position → byte range in the field's text.
     pub spans: Vec<(usize, usize)>,
 }
 
 impl FieldTerms {
     fn analyze(analyzer: &mut Analyzer, text: &str) -> FieldTerms {
-        let mut field = FieldTerms::default();
+        let mut tokens: Vec<(Box<str>, u32)> = Vec::new();
+        let mut spans = Vec::new();
         analyzer.for_each_token(text, |token| {
-            match field.postings.get_mut(token.text.as_str()) {
-                Some(positions) => positions.push(token.position),
-                None => {
-                    field
-                        .postings
-                        .insert(token.text.clone(), vec![token.position]);
-                }
-            }
-            field.spans.push((token.start, token.end));
+            tokens.push((token.text.as_str().into(), token.position));
+            spans.push((token.start, token.end));
         });
-        field
+        // Stable: positions stay ascending within a term.
+        tokens.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut terms: Vec<(Box<str>, Vec<u32>)> = Vec::new();
+        for (term, position) in tokens {
+            match terms.last_mut() {
+                Some((last, positions)) if *last == term => positions.push(position),
+                _ => terms.push((term, vec![position])),
+            }
+        }
+        let mut by_hash = FxHashMap::with_capacity_and_hasher(terms.len(), Default::default());
+        for (i, (term, _)) in terms.iter().enumerate() {
+            let index = u32::try_from(i).unwrap_or(COLLISION);
+            by_hash
+                .entry(hash_term(term))
+                .and_modify(|slot| *slot = COLLISION)
+                .or_insert(index);
+        }
+        FieldTerms {
+            terms,
+            by_hash,
+            spans,
+        }
     }
 
     pub fn positions(&self, term: &str) -> Option<&[u32]> {
-        self.postings.get(term).map(Vec::as_slice)
+        if self.terms.is_empty() {
+            return None;
+        }
+        match self.by_hash.get(&hash_term(term)) {
+            None => None,
+            Some(&COLLISION) => self
+                .terms
+                .binary_search_by(|(t, _)| (**t).cmp(term))
+                .ok()
+                .map(|i| self.terms[i].1.as_slice()),
+            Some(&i) => {
+                let (t, positions) = &self.terms[i as usize];
+                (**t == *term).then_some(positions.as_slice())
+            }
+        }
     }
 
     pub fn contains(&self, term: &str) -> bool {
-        self.postings.contains_key(term)
+        self.positions(term).is_some()
+    }
+
+    /// The terms starting with `prefix`, with their positions.
+    pub fn with_prefix<'a>(
+        &'a self,
+        prefix: &'a str,
+    ) -> impl Iterator<Item = (&'a str, &'a [u32])> + 'a {
+        let start = self.terms.partition_point(|(t, _)| &**t < prefix);
+        self.terms[start..]
+            .iter()
+            .take_while(move |(t, _)| t.starts_with(prefix))
+            .map(|(t, ps)| (&**t, ps.as_slice()))
+    }
+
+    /// Whether some term starts with `prefix`.
+    pub fn has_prefix(&self, prefix: &str) -> bool {
+        self.with_prefix(prefix).next().is_some()
+    }
+
+    /// Every distinct term, sorted.
+    pub fn terms(&self) -> impl Iterator<Item = &str> {
+        self.terms.iter().map(|(t, _)| &**t)
     }
 }
 
@@ -48,6 +112,9 @@ impl FieldTerms {
 #[derive(Debug, Clone)]
 pub struct DocAnalysis {
     fields: [FieldTerms; TextField::ALL.len()],
+    /// Hashes of every term in any field: a fast "certainly absent" test (a collision only
+    /// answers "maybe present").
+    any_field: FxHashSet<u64>,
     pub date: Option<NaiveDate>,
 }
 
@@ -55,10 +122,20 @@ impl DocAnalysis {
     pub fn new(doc: &Document, analyzer: &mut Analyzer) -> DocAnalysis {
         let fields =
             TextField::ALL.map(|field| FieldTerms::analyze(analyzer, &field_text(doc, field)));
+        let any_field = fields
+            .iter()
+            .flat_map(|f| f.by_hash.keys().copied())
+            .collect();
         DocAnalysis {
             fields,
+            any_field,
             date: doc.date,
         }
+    }
+
+    /// False when no field holds `term`; true when some field may (hash test).
+    pub fn may_contain(&self, term: &str) -> bool {
+        self.any_field.contains(&hash_term(term))
     }
 
     pub fn field(&self, field: TextField) -> &FieldTerms {
@@ -67,9 +144,7 @@ impl DocAnalysis {
 
     /// Every distinct term of the document, in any field.
     pub fn distinct_terms(&self) -> impl Iterator<Item = &str> {
-        self.fields
-            .iter()
-            .flat_map(|f| f.postings.keys().map(String::as_str))
+        self.fields.iter().flat_map(FieldTerms::terms)
     }
 }
 

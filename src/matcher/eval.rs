@@ -1,7 +1,7 @@
 //! Evaluating a query AST against one analyzed document: the meaning of every query shape,
 //! mirrored one to one by the tantivy compilation in `index::compile`.
 
-use super::analysis::DocAnalysis;
+use super::analysis::{DocAnalysis, FieldTerms};
 use crate::query::positions;
 use crate::query::{Occur, Query};
 
@@ -9,17 +9,14 @@ use crate::query::{Occur, Query};
 pub fn matches(query: &Query, doc: &DocAnalysis) -> bool {
     match query {
         Query::Term { scope, term } => scope.fields().iter().any(|f| doc.field(*f).contains(term)),
-        Query::Phrase { scope, terms, slop } => scope.fields().iter().any(|f| {
-            let field = doc.field(*f);
-            let lists: Option<Vec<&[u32]>> = terms.iter().map(|t| field.positions(t)).collect();
-            lists.is_some_and(|lists| positions::phrase_matches(&lists, *slop))
-        }),
-        Query::Prefix { scope, prefix } => scope.fields().iter().any(|f| {
-            doc.field(*f)
-                .postings
-                .keys()
-                .any(|term| term.starts_with(prefix.as_str()))
-        }),
+        Query::Phrase { scope, terms, slop } => scope
+            .fields()
+            .iter()
+            .any(|f| phrase_in_field(doc.field(*f), terms, *slop)),
+        Query::Prefix { scope, prefix } => scope
+            .fields()
+            .iter()
+            .any(|f| doc.field(*f).has_prefix(prefix)),
         Query::DateRange(range) => doc.date.is_some_and(|date| range.contains(date)),
         Query::Bool(clauses) => {
             let mut has_must = false;
@@ -49,6 +46,23 @@ pub fn matches(query: &Query, doc: &DocAnalysis) -> bool {
             has_must || (has_should && any_should)
         }
     }
+}
+
+/// Whether the phrase occurs in one field (no allocation for phrases of up to 16 words).
+fn phrase_in_field(field: &FieldTerms, terms: &[String], slop: u32) -> bool {
+    const INLINE: usize = 16;
+    if terms.len() > INLINE {
+        let lists: Option<Vec<&[u32]>> = terms.iter().map(|t| field.positions(t)).collect();
+        return lists.is_some_and(|lists| positions::phrase_matches(&lists, slop));
+    }
+    let mut lists: [&[u32]; INLINE] = [&[]; INLINE];
+    for (slot, term) in lists.iter_mut().zip(terms) {
+        match field.positions(term) {
+            Some(positions) => *slot = positions,
+            None => return false,
+        }
+    }
+    positions::phrase_matches(&lists[..terms.len()], slop)
 }
 
 /// Why a document matched: the positive parts of the query that hold, and where.
@@ -104,11 +118,9 @@ fn collect(query: &Query, doc: &DocAnalysis, out: &mut Explanation) {
         }
         Query::Prefix { scope, prefix } => {
             for field in scope.fields() {
-                for (term, ps) in &doc.field(*field).postings {
-                    if term.starts_with(prefix.as_str()) {
-                        found = true;
-                        out.highlights[field.slot()].extend(ps.iter().map(|&p| (p, p)));
-                    }
+                for (_, ps) in doc.field(*field).with_prefix(prefix) {
+                    found = true;
+                    out.highlights[field.slot()].extend(ps.iter().map(|&p| (p, p)));
                 }
             }
         }

@@ -2,14 +2,19 @@
 //!
 //! A document is analyzed once ([`DocAnalysis`]); a [`Percolator`] returns the saved queries it
 //! matches, each verified by [`eval::matches`], the same semantics the index compiles for
-//! search. [`Engine::Brute`] checks every query and stays as the baseline.
+//! search. [`Engine::Presearch`] selects candidate queries by the terms they require
+//! ([`presearch`]); [`Engine::Brute`] checks every query and stays as the baseline.
 
 pub mod analysis;
 pub mod eval;
+pub mod presearch;
 pub mod snippet;
+pub mod stats;
 
 pub use analysis::DocAnalysis;
 pub use eval::{explain, matches, Explanation};
+pub use presearch::{Plan, Presearcher};
+pub use stats::TermStats;
 
 use crate::document::Document;
 use crate::query::{Query, TextField};
@@ -29,14 +34,19 @@ pub trait Percolator: Send + Sync {
 /// The available percolation engines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Engine {
-    /// Every query against every document: the baseline.
+    /// Candidate queries selected by the terms they require, then verified exactly.
     #[default]
+    Presearch,
+    /// Every query against every document: the baseline.
     Brute,
 }
 
 impl Engine {
-    pub fn build(self, queries: Vec<Query>) -> Box<dyn Percolator> {
+    /// Build the engine; `stats` guide the presearcher's choice of terms (speed only: the
+    /// matches are the same whatever the statistics).
+    pub fn build(self, queries: Vec<Query>, stats: &TermStats) -> Box<dyn Percolator> {
         match self {
+            Engine::Presearch => Box::new(Presearcher::new(queries, stats)),
             Engine::Brute => Box::new(BruteForce { queries }),
         }
     }

@@ -59,6 +59,10 @@ pub struct Pipeline {
     writer: DocWriter,
     queries: Vec<SavedQuery>,
     percolator: Box<dyn Percolator>,
+    engine: Engine,
+    /// Re-plan the percolator from the index's term statistics when it holds this many
+    /// documents (doubling each time): early plans are made on few or no statistics.
+    next_replan: u64,
     analyzer: Analyzer,
     alert_log: AlertLog,
     /// Alert ids already in the log: never written twice.
@@ -84,12 +88,16 @@ impl Pipeline {
         let writer = index.writer(config.commit_interval, 10_000)?;
         let alert_log = AlertLog::open(&config.alert_log)?;
         let alerted = alert_ids_in_log(&config.alert_log)?;
-        let percolator = engine.build(queries.iter().map(|q| q.query.clone()).collect());
+        let stats = index.term_stats()?;
+        let next_replan = stats.docs().max(500) * 2;
+        let percolator = engine.build(queries.iter().map(|q| q.query.clone()).collect(), &stats);
         Ok(Pipeline {
             index,
             writer,
             queries,
             percolator,
+            engine,
+            next_replan,
             analyzer: Analyzer::default(),
             alert_log,
             alerted,
@@ -215,6 +223,20 @@ impl Pipeline {
     fn after_commit(&mut self) -> Result<(), PipelineError> {
         self.uncommitted.clear();
         self.alert_log.sync()?;
+        let docs = self.index.num_docs();
+        if docs >= self.next_replan {
+            let started = std::time::Instant::now();
+            let stats = self.index.term_stats()?;
+            let queries = self.queries.iter().map(|q| q.query.clone()).collect();
+            self.percolator = self.engine.build(queries, &stats);
+            self.next_replan = docs * 2;
+            tracing::info!(
+                documents = docs,
+                queries = self.queries.len(),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "re-planned the saved queries on the index's term statistics"
+            );
+        }
         Ok(())
     }
 

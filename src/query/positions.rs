@@ -7,7 +7,23 @@
 
 /// `positions[i]` are the sorted positions of the i-th phrase term in one field.
 pub fn phrase_matches(positions: &[&[u32]], slop: u32) -> bool {
-    first_match(positions, slop).is_some()
+    if positions.is_empty() || positions.iter().any(|p| p.is_empty()) {
+        return false;
+    }
+    if slop == 0 {
+        // Exact: term i at p + i for some position p of the first term.
+        return positions[0].iter().any(|&p| {
+            positions[1..].iter().enumerate().all(|(i, ps)| {
+                p.checked_add(i as u32 + 1)
+                    .is_some_and(|want| ps.binary_search(&want).is_ok())
+            })
+        });
+    }
+    // Any anchor a phrase position reaches; trying one twice is harmless.
+    positions.iter().enumerate().any(|(i, ps)| {
+        ps.iter()
+            .any(|&p| window_at(positions, i64::from(p) - i as i64, i64::from(slop)).is_some())
+    })
 }
 
 /// The first window `[start, end]` (token positions) where the phrase matches, if any.
@@ -55,7 +71,15 @@ pub fn all_matches<'a>(
 /// distinct positions (greedy, smallest first: the intervals of one term are ordered, so greedy
 /// is optimal). Returns the span of the chosen positions.
 fn window_at(positions: &[&[u32]], anchor: i64, slop: i64) -> Option<(u32, u32)> {
-    let mut chosen: Vec<u32> = Vec::with_capacity(positions.len());
+    const INLINE: usize = 16;
+    let mut inline = [0u32; INLINE];
+    let mut spilled = Vec::new();
+    let chosen: &mut [u32] = if positions.len() <= INLINE {
+        &mut inline[..positions.len()]
+    } else {
+        spilled.resize(positions.len(), 0);
+        &mut spilled
+    };
     for (i, ps) in positions.iter().enumerate() {
         let low = anchor + i as i64;
         let high = low + slop;
@@ -72,7 +96,7 @@ fn window_at(positions: &[&[u32]], anchor: i64, slop: i64) -> Option<(u32, u32)>
         if i64::from(p) > high {
             return None;
         }
-        chosen.push(p);
+        chosen[i] = p;
     }
     let start = *chosen.iter().min()?;
     let end = *chosen.iter().max()?;
