@@ -6,7 +6,10 @@
 # Lucene's brute force on the same subset, and the daemon's drop-to-alert latency (p50/p99 over
 # DROPS write-then-rename drops). Single-threaded matching; one run measures ours and the baselines.
 #
-# usage: scripts/bench-percolate.sh   (env: SIZES="1000 10000 100000" DROPS=200 DOCS=all)
+# Then the full-size differential check: all articles x 10,000 queries, lookout (presearch and
+# brute) against Lucene (about 12 minutes of Lucene; FULL_DIFF=0 skips it).
+#
+# usage: scripts/bench-percolate.sh   (env: SIZES="1000 10000 100000" DROPS=200 FULL_DIFF=1)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 shared=${LOOKOUT_SHARED:-$root/../shared}
@@ -50,3 +53,8 @@ if r["differences_vs_brute"]:
     sys.exit(1)
 PY
 done
+
+if [ "${FULL_DIFF:-1}" != 0 ]; then
+  echo
+  DOCS=all QUERIES=10000 SAMPLE=100 REUTERS_DIR="$corpus" "$root/scripts/check-vs-lucene.sh" 2>/dev/null | tail -n 1
+fi

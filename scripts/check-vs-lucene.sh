@@ -4,11 +4,15 @@
 # (query, file) pairs Lucene prints, and `lookout search` must return exactly Lucene's files for
 # a sample of SAMPLE of those queries. Prints one summary line; exits 1 on any difference.
 #
-# usage: scripts/check-vs-lucene.sh            (env: DOCS=2000 QUERIES=1000 SAMPLE=100 SEED=1)
+# Both percolation engines (presearch, brute) are checked.
+#
+# usage: scripts/check-vs-lucene.sh   (env: DOCS=2000 QUERIES=1000 SAMPLE=100 SEED=1;
+#                                      DOCS=all for the whole corpus)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 shared=${LOOKOUT_SHARED:-$root/../shared}
 docs_n=${DOCS:-2000}
+[ "$docs_n" = all ] && docs_n=1000000000
 queries_n=${QUERIES:-1000}
 sample_n=${SAMPLE:-100}
 seed=${SEED:-1}
@@ -25,7 +29,9 @@ cargo build --release --quiet --manifest-path "$root/Cargo.toml"
 lookout="$root/target/release/lookout"
 
 "$shared/lucene-ref/run.sh" "$work/queries.tsv" "$work/docs" 2> "$work/lucene.err" | sort > "$work/lucene.tsv"
-"$lookout" match --queries "$work/queries.tsv" "$work/docs" | sort > "$work/lookout.tsv"
+for engine in presearch brute; do
+  "$lookout" match --engine "$engine" --queries "$work/queries.tsv" "$work/docs" | sort > "$work/lookout-$engine.tsv"
+done
 
 # Search: index the same files, then run a sample of the queries through `lookout search`.
 cat > "$work/config.toml" <<TOML
@@ -41,7 +47,7 @@ work, lookout, sample_n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 def pairs(name):
     with open(os.path.join(work, name)) as f:
         return {tuple(line.rstrip("\n").split("\t", 1)) for line in f if line.strip()}
-lucene, ours = pairs("lucene.tsv"), pairs("lookout.tsv")
+lucene, ours, brute = pairs("lucene.tsv"), pairs("lookout-presearch.tsv"), pairs("lookout-brute.tsv")
 queries = [line.rstrip("\n").split("\t", 1) for line in open(os.path.join(work, "queries.tsv")) if line.strip()]
 step = max(1, len(queries) // sample_n)
 sampled = queries[::step][:sample_n]
@@ -71,8 +77,10 @@ for pair in only_ours[:20]:
 for pair in only_lucene[:20]:
     print("only lucene: ", *pair, file=sys.stderr)
 docs = len(os.listdir(os.path.join(work, "docs")))
+brute_diffs = len(brute ^ lucene)
 print(f"check-vs-lucene: {docs} docs x {len(queries)} queries: lucene {len(lucene)} matches, lookout {len(ours)}, "
       f"differences {len(only_ours) + len(only_lucene)} (only lookout {len(only_ours)}, only lucene {len(only_lucene)}); "
+      f"brute engine differences {brute_diffs}; "
       f"search sample {len(sampled)} queries ({duplicates} duplicate files are one document), differences {search_diffs}")
-sys.exit(1 if only_ours or only_lucene or search_diffs else 0)
+sys.exit(1 if only_ours or only_lucene or brute_diffs or search_diffs else 0)
 PY
