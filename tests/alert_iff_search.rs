@@ -257,34 +257,16 @@ fn arb_doc() -> impl Strategy<Value = (String, String, Option<&'static str>, Opt
     )
 }
 
-fn arb_leaf() -> impl Strategy<Value = String> {
-    let word = prop::sample::select(
-        &[
-            "niger",
-            "mali",
-            "security",
-            "agreement",
-            "pact",
-            "junta",
-            "army",
-            "the",
-            "nigerien",
-            "cote",
-            "missing",
-        ][..],
-    );
+fn arb_leaf(words: Vec<String>, prefixes: Vec<String>) -> impl Strategy<Value = String> {
+    let word = prop::sample::select(words);
     let scope = prop::sample::select(&["", "", "", "title:", "body:", "source:"][..]);
     prop_oneof![
         (scope.clone(), word.clone()).prop_map(|(s, w)| format!("{s}{w}")),
         (scope.clone(), word.clone(), word.clone(), 0u32..4)
             .prop_map(|(s, a, b, slop)| format!("{s}\"{a} {b}\"~{slop}")),
-        (scope.clone(), word.clone(), word.clone(), word.clone())
+        (scope.clone(), word.clone(), word.clone(), word)
             .prop_map(|(s, a, b, c)| format!("{s}\"{a} {b} {c}\"")),
-        (
-            scope,
-            prop::sample::select(&["nig", "sec", "agr", "ju", "a", "re"][..])
-        )
-            .prop_map(|(s, p)| format!("{s}{p}*")),
+        (scope, prop::sample::select(prefixes)).prop_map(|(s, p)| format!("{s}{p}*")),
         (0u32..800, 0u32..400).prop_map(|(from, len)| {
             let base = NaiveDate::from_ymd_opt(2023, 1, 1).unwrap();
             let a = base + chrono::Days::new(from.into());
@@ -294,8 +276,8 @@ fn arb_leaf() -> impl Strategy<Value = String> {
     ]
 }
 
-fn arb_query() -> impl Strategy<Value = String> {
-    arb_leaf().prop_recursive(3, 16, 3, |inner| {
+fn arb_query_over(words: Vec<String>, prefixes: Vec<String>) -> impl Strategy<Value = String> {
+    arb_leaf(words, prefixes).prop_recursive(3, 16, 3, |inner| {
         prop_oneof![
             (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a} AND {b})")),
             (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a} OR {b})")),
@@ -307,6 +289,84 @@ fn arb_query() -> impl Strategy<Value = String> {
                 .prop_map(|(a, b, c)| format!("{a} OR {b} AND {c}")),
         ]
     })
+}
+
+fn arb_query() -> impl Strategy<Value = String> {
+    let words = [
+        "niger",
+        "mali",
+        "security",
+        "agreement",
+        "pact",
+        "junta",
+        "army",
+        "the",
+        "nigerien",
+        "cote",
+        "missing",
+    ];
+    let prefixes = ["nig", "sec", "agr", "ju", "a", "re"];
+    arb_query_over(
+        words.iter().map(|w| w.to_string()).collect(),
+        prefixes.iter().map(|p| p.to_string()).collect(),
+    )
+}
+
+/// The real articles of `tests/fixtures/articles`, read by the extractor.
+fn real_articles() -> Vec<Document> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/articles");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .flat_map(|f| lookout::extract::extract(f, &std::fs::read(f).unwrap()).unwrap())
+        .collect()
+}
+
+/// Their vocabulary, and prefixes of it, for queries that often match.
+fn real_vocabulary() -> (Vec<String>, Vec<String>) {
+    let mut analyzer = Analyzer::default();
+    let mut words: Vec<String> = real_articles()
+        .iter()
+        .flat_map(|d| analyzer.terms(&format!("{} {}", d.title, d.body)))
+        .collect();
+    words.sort();
+    words.dedup();
+    let mut prefixes: Vec<String> = words
+        .iter()
+        .filter(|w| w.len() >= 4)
+        .map(|w| w[..3].to_string())
+        .collect();
+    prefixes.sort();
+    prefixes.dedup();
+    (words, prefixes)
+}
+
+/// Percolators (presearch planned with and without statistics, brute force) and search agree.
+fn check_agreement(c: &Corpus, texts: Vec<String>) -> Result<(), TestCaseError> {
+    let parsed: Vec<(String, Query)> = texts
+        .into_iter()
+        .filter_map(|text| parse(&text).ok().map(|p| (text, p.query)))
+        .collect();
+    for (text, query) in &parsed {
+        prop_assert_eq!(c.searched(query), c.matched(query), "query {}", text);
+    }
+    let all: Vec<Query> = parsed.iter().map(|(_, q)| q.clone()).collect();
+    let brute = BruteForce::new(all.clone());
+    let mut stats = TermStats::empty();
+    for analysis in &c.analyses {
+        stats.add_document(analysis);
+    }
+    for stats in [stats, TermStats::empty()] {
+        let presearch = Presearcher::new(all.clone(), &stats);
+        for analysis in &c.analyses {
+            prop_assert_eq!(presearch.percolate(analysis), brute.percolate(analysis));
+        }
+    }
+    Ok(())
 }
 
 proptest! {
@@ -323,25 +383,20 @@ proptest! {
             .map(|(i, (t, b, s, d))| document(i, &t, &b, s, d.map(|d| base + chrono::Days::new(d.into()))))
             .collect();
         let c = corpus(docs);
-        let parsed: Vec<(String, Query)> = queries
-            .into_iter()
-            .filter_map(|text| parse(&text).ok().map(|p| (text, p.query)))
-            .collect();
-        for (text, query) in &parsed {
-            prop_assert_eq!(c.searched(query), c.matched(query), "query {}", text);
-        }
-        // The presearcher, planned with real statistics and with none, equals brute force.
-        let all: Vec<Query> = parsed.iter().map(|(_, q)| q.clone()).collect();
-        let brute = BruteForce::new(all.clone());
-        let mut stats = TermStats::empty();
-        for analysis in &c.analyses {
-            stats.add_document(analysis);
-        }
-        for stats in [stats, TermStats::empty()] {
-            let presearch = Presearcher::new(all.clone(), &stats);
-            for analysis in &c.analyses {
-                prop_assert_eq!(presearch.percolate(analysis), brute.percolate(analysis));
-            }
-        }
+        check_agreement(&c, queries)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #[test]
+    fn on_real_articles_percolators_and_search_agree(
+        queries in {
+            let (words, prefixes) = real_vocabulary();
+            prop::collection::vec(arb_query_over(words, prefixes), 1..16)
+        },
+    ) {
+        let c = corpus(real_articles());
+        check_agreement(&c, queries)?;
     }
 }

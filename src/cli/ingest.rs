@@ -6,10 +6,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use crate::config::{compile_queries, Config};
+use crate::config::Config;
 use crate::matcher::Engine;
 use crate::pipeline::{collect_files, FileOutcome, Pipeline};
-use crate::sinks::WebhookDispatcher;
 
 #[derive(Debug, clap::Args)]
 pub struct IngestArgs {
@@ -21,16 +20,7 @@ pub struct IngestArgs {
 pub fn run(config: &Config, args: IngestArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new()?;
     let _guard = runtime.enter();
-    let (queries, problems) = compile_queries(&config.queries);
-    for problem in &problems {
-        tracing::error!("{problem} (left out)");
-    }
-    let webhooks = if config.webhooks.is_empty() {
-        None
-    } else {
-        Some(WebhookDispatcher::start(config.webhooks.clone())?)
-    };
-    let mut pipeline = Pipeline::open(config, queries, Engine::default(), webhooks)?;
+    let (mut pipeline, problems) = Pipeline::from_config(config, Engine::default())?;
     let files = collect_files(&args.paths);
     let bar = (files.len() >= 100 && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(files.len() as u64);

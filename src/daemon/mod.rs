@@ -7,10 +7,9 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::sync::mpsc;
 
-use crate::config::{compile_queries, Config};
+use crate::config::Config;
 use crate::matcher::Engine;
 use crate::pipeline::Pipeline;
-use crate::sinks::WebhookDispatcher;
 use crate::watcher::{FolderWatcher, ReadyFile, WatchOptions};
 
 /// How long queued webhook deliveries may take at shutdown.
@@ -25,22 +24,12 @@ pub fn run(config: Config, engine: Engine) -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
-    let (queries, problems) = compile_queries(&config.queries);
-    for problem in &problems {
-        tracing::error!("{problem} (left out; fix it and restart)");
-    }
-    let webhooks = if config.webhooks.is_empty() {
-        None
-    } else {
-        Some(WebhookDispatcher::start(config.webhooks.clone())?)
-    };
-    let query_count = queries.len();
-    let mut pipeline = Pipeline::open(&config, queries, engine, webhooks)?;
+    let (mut pipeline, problems) = Pipeline::from_config(&config, engine)?;
     tracing::info!(
         config = %config.path.display(),
         index = %config.index.display(),
         alert_log = %config.alert_log.display(),
-        queries = query_count,
+        queries = pipeline.query_count(),
         invalid_queries = problems.len(),
         documents = pipeline.index().num_docs(),
         "lookout started, watching {}",

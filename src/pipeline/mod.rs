@@ -14,7 +14,7 @@ use std::time::Duration;
 use chrono::Utc;
 
 use crate::analysis::Analyzer;
-use crate::config::{Config, SavedQuery};
+use crate::config::{compile_queries, Config, QueryProblem, SavedQuery};
 use crate::document::{DocId, Document};
 use crate::extract;
 use crate::index::{DocWriter, IndexError, LookoutIndex};
@@ -76,6 +76,26 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
+    /// Compile the configured saved queries (the ones that do not parse are logged, named and
+    /// left out, and returned), start the webhooks, and open the index and the alert log.
+    /// Call from inside a tokio runtime: webhook deliveries run on it.
+    pub fn from_config(
+        config: &Config,
+        engine: Engine,
+    ) -> Result<(Pipeline, Vec<QueryProblem>), PipelineError> {
+        let (queries, problems) = compile_queries(&config.queries);
+        for problem in &problems {
+            tracing::error!("{problem} (left out; fix it and restart)");
+        }
+        let webhooks = if config.webhooks.is_empty() {
+            None
+        } else {
+            Some(WebhookDispatcher::start(config.webhooks.clone())?)
+        };
+        let pipeline = Pipeline::open(config, queries, engine, webhooks)?;
+        Ok((pipeline, problems))
+    }
+
     /// Open the index (taking its writer lock) and the alert log. `webhooks` must be started
     /// inside a tokio runtime by the caller (it may be `None` when there are none).
     pub fn open(
@@ -111,6 +131,11 @@ impl Pipeline {
 
     pub fn index(&self) -> &LookoutIndex {
         &self.index
+    }
+
+    /// Number of saved queries loaded.
+    pub fn query_count(&self) -> usize {
+        self.queries.len()
     }
 
     /// Read, extract, match and index one file. Bad files are logged and skipped; only a
