@@ -19,6 +19,7 @@ pub mod daemon;
 pub mod document;
 pub mod extract;
 pub mod index;
+pub mod ledger;
 pub mod matcher;
 pub mod pipeline;
 pub mod query;

@@ -6,6 +6,7 @@ mod ingest;
 mod match_files;
 mod queries;
 mod search;
+mod status;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -61,6 +62,8 @@ pub enum Command {
     Ingest(ingest::IngestArgs),
     /// Match files against saved queries without an index: prints NAME<TAB>FILE per match.
     Match(match_files::MatchArgs),
+    /// What the daemon has done: documents, alerts, last commit, quarantined files, webhooks.
+    Status(status::StatusArgs),
 }
 
 /// Logs go to stderr; `RUST_LOG` filters (default: info).
@@ -93,6 +96,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Alerts(args) => alerts::run(&load_config(&cli.config)?, args),
         Command::Ingest(args) => ingest::run(&load_config(&cli.config)?, args),
         Command::Match(args) => match_files::run(&cli.config, args),
+        Command::Status(args) => status::run(&load_config(&cli.config)?, args),
     }
 }
 

@@ -48,6 +48,11 @@ struct ConfigFile {
     index: Option<PathBuf>,
     /// The JSON Lines alert log. Default: `alerts.jsonl`.
     alert_log: Option<PathBuf>,
+    /// Where lookout keeps its durable progress (the ledger, webhook cursors). Default: `state`.
+    state_dir: Option<PathBuf>,
+    /// What happens to a deleted file's documents: `keep` them searchable (default) or
+    /// `remove` them from the index.
+    on_delete: Option<OnDelete>,
     /// Poll the watch folders every this many milliseconds instead of using file events
     /// (for network filesystems).
     poll_interval_ms: Option<u64>,
@@ -76,6 +81,15 @@ pub(crate) struct QueryEntry {
     pub webhooks: Option<Vec<String>>,
 }
 
+/// What happens to the documents of a file deleted from the watch folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnDelete {
+    #[default]
+    Keep,
+    Remove,
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -83,6 +97,8 @@ pub struct Config {
     pub watch: Vec<PathBuf>,
     pub index: PathBuf,
     pub alert_log: PathBuf,
+    pub state_dir: PathBuf,
+    pub on_delete: OnDelete,
     pub poll_interval: Option<Duration>,
     pub rescan_interval: Duration,
     pub commit_interval: Duration,
@@ -99,7 +115,10 @@ impl Config {
             path: path.to_path_buf(),
             source,
         })?;
-        Self::parse(path, &text)
+        // Absolute, so that every path derived from it is too (the watcher reports absolute
+        // paths; the ledger compares them with the watch folders).
+        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        Self::parse(&path, &text)
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
@@ -158,6 +177,8 @@ impl Config {
             watch: watch.into_iter().map(resolve).collect(),
             index: resolve(file.index.unwrap_or_else(|| "index".into())),
             alert_log: resolve(file.alert_log.unwrap_or_else(|| "alerts.jsonl".into())),
+            state_dir: resolve(file.state_dir.unwrap_or_else(|| "state".into())),
+            on_delete: file.on_delete.unwrap_or_default(),
             poll_interval: file.poll_interval_ms.map(Duration::from_millis),
             rescan_interval: Duration::from_secs(file.rescan_interval_s.unwrap_or(60).max(1)),
             commit_interval: Duration::from_millis(file.commit_interval_ms.unwrap_or(1000).max(10)),

@@ -36,9 +36,37 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
         config.watch.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
     );
 
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
     for root in &config.watch {
-        std::fs::create_dir_all(root)
-            .with_context(|| format!("cannot create the watch folder {}", root.display()))?;
+        if root.exists() {
+            continue;
+        }
+        if !pipeline.knows_folder(root)? {
+            // A first run: make the folder users drop files into.
+            std::fs::create_dir_all(root)
+                .with_context(|| format!("cannot create the watch folder {}", root.display()))?;
+            continue;
+        }
+        // Files were processed there: the folder vanished (an unmounted disk, a moved folder).
+        // That is not a mass delete: wait for it to come back.
+        tracing::error!(folder = %root.display(), "the watch folder is missing; its documents are kept, and lookout waits for it to come back");
+        let mut waited = 0u64;
+        while !root.exists() {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                signal = &mut shutdown => {
+                    tracing::info!("{signal} while waiting for {}", root.display());
+                    let _ = tokio::task::block_in_place(|| pipeline.finish())?;
+                    return Ok(());
+                }
+            }
+            waited += 1;
+            if waited.is_multiple_of(60) {
+                tracing::error!(folder = %root.display(), "the watch folder is still missing");
+            }
+        }
+        tracing::info!(folder = %root.display(), "the watch folder came back");
     }
     let (ready_tx, mut ready_rx) = mpsc::channel::<ReadyFile>(1024);
     let watcher = FolderWatcher::start(
@@ -51,8 +79,13 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
         ready_tx,
     )?;
 
-    let shutdown = shutdown_signal();
-    tokio::pin!(shutdown);
+    let gone = tokio::task::block_in_place(|| pipeline.reconcile())?;
+    if gone > 0 {
+        tracing::info!(files = gone, "files deleted while lookout was not running");
+    }
+    let mut reconcile = tokio::time::interval(config.rescan_interval);
+    reconcile.tick().await;
+
     loop {
         let commit_due = pipeline.next_commit_in();
         tokio::select! {
@@ -64,6 +97,9 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
             }
             _ = tokio::time::sleep(commit_due.unwrap_or(Duration::from_secs(3600))), if commit_due.is_some() => {
                 tokio::task::block_in_place(|| pipeline.tick())?;
+            }
+            _ = reconcile.tick() => {
+                tokio::task::block_in_place(|| pipeline.reconcile())?;
             }
             signal = &mut shutdown => {
                 tracing::info!("{signal}: finishing the files already taken, then stopping");

@@ -266,6 +266,13 @@ impl DocWriter {
         Ok(())
     }
 
+    /// Remove a document (by content id) at the next commit.
+    pub fn delete(&mut self, id: &DocId) {
+        self.writer
+            .delete_term(Term::from_field_text(self.fields.id, &id.0));
+        self.pending += 1;
+    }
+
     /// Documents added since the last commit.
     pub fn pending(&self) -> usize {
         self.pending

@@ -1,23 +1,30 @@
 //! One file in, documents indexed and alerts raised: the path every article takes, whether it
 //! was dropped into the watch folder (daemon) or named on the command line (`lookout ingest`).
 //!
-//! Order per document: skip it if its content is already indexed; match it against every saved
-//! query; write each new alert (alert log first, then the tracing line and the webhooks); then
-//! add it to the index. Alerts never wait for an index commit. A crash between the alert and
-//! the commit re-processes the document on restart, and the alert ids already in the log keep
-//! it from alerting twice.
+//! Per file: skip it if the ledger already holds these exact bytes for this path; extract it
+//! (a failure is reported once per content and quarantined). Per document: skip it if its
+//! content is already indexed (a rename or a copy: at most the stored path is updated); match it
+//! against every saved query; write each new alert (alert log first, then the tracing line and
+//! the webhooks); then add it to the index. A file that changed replaces its old documents.
+//! Alerts never wait for an index commit.
+//!
+//! Durability: a commit makes the index durable, then fsyncs the alert log, then records the
+//! progress in the ledger in one transaction. At start-up the ledger catches up with the alert
+//! log, so a crash anywhere re-processes at most the files since the last commit, and the alert
+//! ids already in the log keep them from alerting twice.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 
 use crate::analysis::Analyzer;
-use crate::config::{compile_queries, Config, QueryProblem, SavedQuery};
+use crate::config::{compile_queries, Config, OnDelete, QueryProblem, SavedQuery};
 use crate::document::{DocId, Document};
 use crate::extract;
 use crate::index::{DocWriter, IndexError, LookoutIndex};
+use crate::ledger::{FileRecord, Ledger, LedgerError, Progress, Quarantined};
 use crate::matcher::{summarize, DocAnalysis, Engine, Percolator};
 use crate::sinks::{
     self, Alert, AlertDoc, AlertLog, AlertQuery, Matched, SinkError, WebhookDispatcher,
@@ -29,6 +36,8 @@ pub enum PipelineError {
     Index(#[from] IndexError),
     #[error(transparent)]
     Sink(#[from] SinkError),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
 }
 
 /// What became of one file.
@@ -40,7 +49,9 @@ pub enum FileOutcome {
         known: usize,
         alerts: usize,
     },
-    /// Refused, with the one-line reason (already logged).
+    /// The same bytes were already processed at this path.
+    Unchanged,
+    /// Refused, with the one-line reason (logged once per content).
     Skipped(String),
 }
 
@@ -48,15 +59,21 @@ pub enum FileOutcome {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stats {
     pub files: u64,
+    pub unchanged_files: u64,
     pub skipped_files: u64,
     pub new_documents: u64,
     pub known_documents: u64,
+    pub removed_documents: u64,
     pub alerts: u64,
 }
+
+/// Commit at the latest after this many documents, whatever the timer says.
+const COMMIT_DOCS: usize = 10_000;
 
 pub struct Pipeline {
     index: LookoutIndex,
     writer: DocWriter,
+    ledger: Ledger,
     queries: Vec<SavedQuery>,
     percolator: Box<dyn Percolator>,
     engine: Engine,
@@ -65,20 +82,28 @@ pub struct Pipeline {
     next_replan: u64,
     analyzer: Analyzer,
     alert_log: AlertLog,
-    /// Alert ids already in the log: never written twice.
-    alerted: HashSet<String>,
+    alert_log_path: PathBuf,
+    /// Progress since the last commit, recorded in the ledger by the next one.
+    pending: Progress,
+    pending_alert_ids: HashSet<String>,
+    pending_path_alerts: HashSet<(String, String)>,
+    pending_files: HashMap<String, FileRecord>,
     /// Documents added since the last commit (not yet visible to `index.contains`).
     uncommitted: HashSet<DocId>,
+    last_commit: Instant,
+    commit_every: Duration,
     webhooks: Option<WebhookDispatcher>,
     webhook_names: Vec<String>,
     max_file_size: u64,
+    on_delete: OnDelete,
+    watch_roots: Vec<PathBuf>,
     pub stats: Stats,
 }
 
 impl Pipeline {
     /// Compile the configured saved queries (the ones that do not parse are logged, named and
-    /// left out, and returned), start the webhooks, and open the index and the alert log.
-    /// Call from inside a tokio runtime: webhook deliveries run on it.
+    /// left out, and returned), start the webhooks, and open the index, the ledger and the
+    /// alert log. Call from inside a tokio runtime: webhook deliveries run on it.
     pub fn from_config(
         config: &Config,
         engine: Engine,
@@ -96,8 +121,8 @@ impl Pipeline {
         Ok((pipeline, problems))
     }
 
-    /// Open the index (taking its writer lock) and the alert log. `webhooks` must be started
-    /// inside a tokio runtime by the caller (it may be `None` when there are none).
+    /// Open the index (taking its writer lock), the ledger and the alert log, and catch the
+    /// ledger up with the log. `webhooks` must be started inside a tokio runtime by the caller.
     pub fn open(
         config: &Config,
         queries: Vec<SavedQuery>,
@@ -105,26 +130,36 @@ impl Pipeline {
         webhooks: Option<WebhookDispatcher>,
     ) -> Result<Pipeline, PipelineError> {
         let index = LookoutIndex::open_or_create(&config.index)?;
-        let writer = index.writer(config.commit_interval, 10_000)?;
+        let writer = index.writer(config.commit_interval, COMMIT_DOCS)?;
         let alert_log = AlertLog::open(&config.alert_log)?;
-        let alerted = alert_ids_in_log(&config.alert_log)?;
+        let mut ledger = Ledger::open(&config.state_dir)?;
+        catch_up(&mut ledger, &config.alert_log)?;
         let stats = index.term_stats()?;
         let next_replan = stats.docs().max(500) * 2;
         let percolator = engine.build(queries.iter().map(|q| q.query.clone()).collect(), &stats);
         Ok(Pipeline {
             index,
             writer,
+            ledger,
             queries,
             percolator,
             engine,
             next_replan,
             analyzer: Analyzer::default(),
             alert_log,
-            alerted,
+            alert_log_path: config.alert_log.clone(),
+            pending: Progress::default(),
+            pending_alert_ids: HashSet::new(),
+            pending_path_alerts: HashSet::new(),
+            pending_files: HashMap::new(),
             uncommitted: HashSet::new(),
+            last_commit: Instant::now(),
+            commit_every: config.commit_interval,
             webhooks,
             webhook_names: config.webhooks.iter().map(|w| w.name.clone()).collect(),
             max_file_size: config.max_file_size,
+            on_delete: config.on_delete,
+            watch_roots: config.watch.clone(),
             stats: Stats::default(),
         })
     }
@@ -133,25 +168,47 @@ impl Pipeline {
         &self.index
     }
 
+    /// Whether files were processed under this folder (then its absence is a vanished folder,
+    /// not a first run).
+    pub fn knows_folder(&self, folder: &Path) -> Result<bool, PipelineError> {
+        Ok(self.ledger.has_files_under(folder)?)
+    }
+
     /// Number of saved queries loaded.
     pub fn query_count(&self) -> usize {
         self.queries.len()
     }
 
-    /// Read, extract, match and index one file. Bad files are logged and skipped; only a
-    /// failure of the index or the alert log is an error.
+    /// Read, extract, match and index one file. Bad files are logged and quarantined; only a
+    /// failure of the index, the ledger or the alert log is an error.
     pub fn process_file(&mut self, path: &Path) -> Result<FileOutcome, PipelineError> {
         self.stats.files += 1;
-        let documents = match read_documents(path, self.max_file_size) {
+        let key = path.to_string_lossy().into_owned();
+        let bytes = match read_bytes(path, self.max_file_size) {
+            Ok(bytes) => bytes,
+            Err(reason) => return self.refuse(&key, String::new(), reason),
+        };
+        let content_hash = blake3::hash(&bytes).to_hex().to_string();
+        let previous = match self.pending_files.get(&key) {
+            Some(record) => Some(record.clone()),
+            None => self.ledger.file(&key)?,
+        };
+        if previous
+            .as_ref()
+            .is_some_and(|p| p.content_hash == content_hash)
+        {
+            self.stats.unchanged_files += 1;
+            tracing::debug!(file = %key, "unchanged since it was processed");
+            return Ok(FileOutcome::Unchanged);
+        }
+        let documents = match extract::extract(path, &bytes) {
             Ok(documents) => documents,
-            Err(reason) => {
-                self.stats.skipped_files += 1;
-                tracing::error!("skipped {}: {reason}", path.display());
-                return Ok(FileOutcome::Skipped(reason));
-            }
+            Err(e) => return self.refuse(&key, content_hash, e.to_string()),
         };
         let (mut new, mut known, mut alerts) = (0, 0, 0);
+        let mut ids = Vec::with_capacity(documents.len());
         for document in documents {
+            ids.push(document.id.clone());
             match self.process_document(document)? {
                 Some(raised) => {
                     new += 1;
@@ -160,7 +217,55 @@ impl Pipeline {
                 None => known += 1,
             }
         }
+        // A changed file: the documents it no longer holds go, unless another file holds them.
+        if let Some(previous) = previous {
+            for old in previous.docs.iter().filter(|d| !ids.contains(d)) {
+                self.remove_if_orphan(old, &key)?;
+            }
+        }
+        let record = FileRecord {
+            path: key.clone(),
+            content_hash,
+            docs: ids,
+        };
+        self.pending_files.insert(key, record);
         Ok(FileOutcome::Processed { new, known, alerts })
+    }
+
+    /// Report a file that cannot be read or parsed: once per content, then quarantined.
+    fn refuse(
+        &mut self,
+        key: &str,
+        content_hash: String,
+        reason: String,
+    ) -> Result<FileOutcome, PipelineError> {
+        self.stats.skipped_files += 1;
+        let known = self
+            .pending
+            .quarantined
+            .iter()
+            .rev()
+            .find(|q| q.path == key)
+            .cloned()
+            .map_or_else(|| self.ledger.quarantined(key), |q| Ok(Some(q)))?;
+        let attempts = match known {
+            Some(q) if q.content_hash == content_hash && q.reason == reason => {
+                tracing::debug!(file = %key, "still failing: {reason}");
+                q.attempts + 1
+            }
+            _ => {
+                tracing::error!("skipped {key}: {reason}");
+                1
+            }
+        };
+        self.pending.quarantined.push(Quarantined {
+            path: key.to_string(),
+            content_hash,
+            reason: reason.clone(),
+            attempts,
+            at: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        });
+        Ok(FileOutcome::Skipped(reason))
     }
 
     /// Match and index one document. `None` when its content is already indexed; otherwise the
@@ -168,15 +273,22 @@ impl Pipeline {
     pub fn process_document(&mut self, document: Document) -> Result<Option<usize>, PipelineError> {
         if self.uncommitted.contains(&document.id) || self.index.contains(&document.id)? {
             self.stats.known_documents += 1;
+            self.follow_rename(&document)?;
             tracing::debug!(file = %document.location(), id = %document.id, "already indexed");
             return Ok(None);
         }
         let analysis = DocAnalysis::new(&document, &mut self.analyzer);
+        let location = document.location();
         let mut raised = 0;
         for query_index in self.percolator.percolate(&analysis) {
             let saved = &self.queries[query_index];
             let alert_id = sinks::alert_id(&saved.name, &document.id.0);
-            if self.alerted.contains(&alert_id) {
+            let path_query = (location.clone(), saved.name.clone());
+            if self.pending_alert_ids.contains(&alert_id)
+                || self.pending_path_alerts.contains(&path_query)
+                || self.ledger.has_alert(&alert_id)?
+                || self.ledger.path_alerted(&location, &saved.name)?
+            {
                 continue;
             }
             let summary = summarize(&saved.query, &document, &analysis);
@@ -189,7 +301,7 @@ impl Pipeline {
                 },
                 doc: AlertDoc {
                     id: document.id.0.clone(),
-                    path: document.location(),
+                    path: location.clone(),
                     title: document.title.clone(),
                     date: document.date,
                     source: document.source.clone(),
@@ -215,42 +327,132 @@ impl Pipeline {
                     dispatcher.send(hook, &alert);
                 }
             }
-            self.alerted.insert(alert_id);
+            self.pending
+                .alerts
+                .push((alert_id.clone(), location.clone(), saved.name.clone()));
+            self.pending_alert_ids.insert(alert_id);
+            self.pending_path_alerts.insert(path_query);
             raised += 1;
         }
         self.writer.add(&document)?;
         self.uncommitted.insert(document.id.clone());
         self.stats.new_documents += 1;
         self.stats.alerts += raised as u64;
-        tracing::debug!(file = %document.location(), id = %document.id, alerts = raised, "indexed");
+        tracing::debug!(file = %location, id = %document.id, alerts = raised, "indexed");
         Ok(Some(raised))
     }
 
-    /// Commit if a batch is due. Call this regularly.
-    pub fn tick(&mut self) -> Result<(), PipelineError> {
-        if self.writer.maybe_commit()? {
-            self.after_commit()?;
+    /// A known document under a new path: when every path it was seen at is gone (a rename),
+    /// the index entry moves to the new path. No alert either way.
+    fn follow_rename(&mut self, document: &Document) -> Result<(), PipelineError> {
+        if self.uncommitted.contains(&document.id) {
+            return Ok(());
+        }
+        let key = document.path.to_string_lossy();
+        let others = self.ledger.paths_of(&document.id, &key)?;
+        let pending_elsewhere = self
+            .pending_files
+            .values()
+            .any(|f| f.path != key && f.docs.contains(&document.id));
+        if !others.is_empty() && !pending_elsewhere && others.iter().all(|p| !Path::new(p).exists())
+        {
+            self.writer.delete(&document.id);
+            self.writer.add(document)?;
+            self.uncommitted.insert(document.id.clone());
+            tracing::info!(from = %others.join(", "), to = %document.location(), "renamed");
         }
         Ok(())
     }
 
-    /// How long until a timed commit is due, when documents are pending.
-    pub fn next_commit_in(&self) -> Option<Duration> {
-        self.writer.next_commit_in()
+    /// Remove a document from the index unless another file still holds it.
+    fn remove_if_orphan(&mut self, id: &DocId, except: &str) -> Result<(), PipelineError> {
+        let held_elsewhere = !self.ledger.paths_of(id, except)?.is_empty()
+            || self
+                .pending_files
+                .values()
+                .any(|f| f.path != except && f.docs.contains(id));
+        if !held_elsewhere {
+            self.writer.delete(id);
+            self.uncommitted.remove(id);
+            self.stats.removed_documents += 1;
+        }
+        Ok(())
     }
 
-    /// Commit everything and make the alert log durable.
+    /// Compare the ledger with the watch folders: files that are gone are forgotten (their
+    /// documents kept, or removed with `on_delete = "remove"`). A watch folder that is missing
+    /// is skipped: a vanished folder is not a mass delete.
+    pub fn reconcile(&mut self) -> Result<usize, PipelineError> {
+        let roots: Vec<PathBuf> = self
+            .watch_roots
+            .iter()
+            .filter(|r| r.is_dir())
+            .cloned()
+            .collect();
+        let mut gone = 0;
+        for path in self.ledger.file_paths()? {
+            let p = Path::new(&path);
+            if !roots.iter().any(|r| p.starts_with(r)) || p.exists() {
+                continue;
+            }
+            if self.pending_files.contains_key(&path) {
+                continue;
+            }
+            gone += 1;
+            if self.on_delete == OnDelete::Remove {
+                if let Some(record) = self.ledger.file(&path)? {
+                    for id in &record.docs {
+                        self.remove_if_orphan(id, &path)?;
+                    }
+                }
+            }
+            tracing::info!(file = %path, on_delete = ?self.on_delete, "file deleted");
+            self.pending.removed_files.push(path);
+        }
+        Ok(gone)
+    }
+
+    /// Commit if a batch is due. Call this regularly.
+    pub fn tick(&mut self) -> Result<(), PipelineError> {
+        let has_work =
+            self.writer.pending() > 0 || !self.pending_files.is_empty() || !self.pending.is_empty();
+        if has_work
+            && (self.writer.pending() >= COMMIT_DOCS
+                || self.last_commit.elapsed() >= self.commit_every)
+        {
+            self.commit()?;
+        }
+        Ok(())
+    }
+
+    /// How long until a timed commit is due, when there is work pending.
+    pub fn next_commit_in(&self) -> Option<Duration> {
+        let has_work =
+            self.writer.pending() > 0 || !self.pending_files.is_empty() || !self.pending.is_empty();
+        has_work.then(|| self.commit_every.saturating_sub(self.last_commit.elapsed()))
+    }
+
+    /// Make the index durable, then the alert log, then record the progress in the ledger.
     pub fn commit(&mut self) -> Result<(), PipelineError> {
         self.writer.commit()?;
-        self.after_commit()
+        self.alert_log.sync()?;
+        let mut progress = std::mem::take(&mut self.pending);
+        progress.files = self.pending_files.drain().map(|(_, f)| f).collect();
+        progress.alert_log_offset = std::fs::metadata(&self.alert_log_path)
+            .map(|m| m.len())
+            .unwrap_or(0);
+        self.ledger.record(&progress)?;
+        self.pending_alert_ids.clear();
+        self.pending_path_alerts.clear();
+        self.uncommitted.clear();
+        self.last_commit = Instant::now();
+        self.maybe_replan()
     }
 
-    fn after_commit(&mut self) -> Result<(), PipelineError> {
-        self.uncommitted.clear();
-        self.alert_log.sync()?;
+    fn maybe_replan(&mut self) -> Result<(), PipelineError> {
         let docs = self.index.num_docs();
         if docs >= self.next_replan {
-            let started = std::time::Instant::now();
+            let started = Instant::now();
             let stats = self.index.term_stats()?;
             let queries = self.queries.iter().map(|q| q.query.clone()).collect();
             self.percolator = self.engine.build(queries, &stats);
@@ -272,23 +474,36 @@ impl Pipeline {
     }
 }
 
-/// The ids of the alerts already in the log. A corrupt line is reported and passed over: the
-/// alerts around it still count.
-fn alert_ids_in_log(path: &Path) -> Result<HashSet<String>, PipelineError> {
-    let mut ids = HashSet::new();
-    for alert in sinks::AlertLogReader::open(path)? {
-        match alert {
-            Ok(alert) => {
-                ids.insert(alert.alert_id);
-            }
-            Err(error) => tracing::warn!("{error} (line ignored)"),
-        }
+/// Bring the ledger's alert tables up to the end of the alert log (what a crash after the log
+/// write and before the ledger transaction left behind).
+fn catch_up(ledger: &mut Ledger, alert_log: &Path) -> Result<(), PipelineError> {
+    let length = std::fs::metadata(alert_log).map(|m| m.len()).unwrap_or(0);
+    let mut offset = ledger.alert_log_offset()?;
+    if offset > length {
+        tracing::warn!(log = %alert_log.display(), "the alert log is shorter than the ledger remembers (replaced?): reading it all again");
+        offset = 0;
     }
-    Ok(ids)
+    if offset == length {
+        return Ok(());
+    }
+    let mut follower = sinks::follow(alert_log, offset);
+    let alerts = follower.poll()?;
+    let caught = alerts.len();
+    let progress = Progress {
+        alerts: alerts
+            .into_iter()
+            .map(|a| (a.alert_id, a.doc.path, a.query.name))
+            .collect(),
+        alert_log_offset: follower.offset(),
+        ..Default::default()
+    };
+    ledger.record(&progress)?;
+    tracing::info!(alerts = caught, "ledger caught up with the alert log");
+    Ok(())
 }
 
-/// Read and extract a file, as one line of reason on failure.
-pub fn read_documents(path: &Path, max_file_size: u64) -> Result<Vec<Document>, String> {
+/// Read a file's bytes, refusing what is not a regular file or too large.
+fn read_bytes(path: &Path, max_file_size: u64) -> Result<Vec<u8>, String> {
     let metadata = std::fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?;
     if !metadata.is_file() {
         return Err("not a regular file".into());
@@ -300,7 +515,12 @@ pub fn read_documents(path: &Path, max_file_size: u64) -> Result<Vec<Document>, 
             max_file_size
         ));
     }
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    std::fs::read(path).map_err(|e| format!("cannot read: {e}"))
+}
+
+/// Read and extract a file, as one line of reason on failure.
+pub fn read_documents(path: &Path, max_file_size: u64) -> Result<Vec<Document>, String> {
+    let bytes = read_bytes(path, max_file_size)?;
     extract::extract(path, &bytes).map_err(|e| e.to_string())
 }
 

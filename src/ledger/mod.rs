@@ -1,0 +1,419 @@
+//! The ledger: what lookout has durably done, in one SQLite database (`state/ledger.sqlite`).
+//!
+//! - `files`: each watched file's last processed content (hash of its bytes) and the documents
+//!   it held, so unchanged files are skipped, changed ones re-indexed and deleted ones noticed;
+//! - `alerts` and `path_alerts`: every alert id in the alert log, and which (path, query) pairs
+//!   already alerted, so nothing alerts twice;
+//! - `quarantine`: files that failed to parse, with the reason, reported once per content;
+//! - `meta`: how far into the alert log the alert tables are caught up, the last commit.
+//!
+//! The alert log stays the source of truth: the ledger records an alert only once the log line
+//! is durable, and at start-up it catches up with whatever the log holds past its offset, so a
+//! crash between the two never doubles an alert. Progress is written only after the step it
+//! records is durable (index commit, log fsync), in one transaction.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+
+use crate::document::DocId;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("ledger {path}: {source}")]
+    Sqlite {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("cannot create the state folder {path}: {source}")]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("no ledger at {0} yet (the daemon creates it on its first run)")]
+    Missing(PathBuf),
+}
+
+/// What the ledger remembers of a processed file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRecord {
+    pub path: String,
+    /// blake3 of the file's bytes.
+    pub content_hash: String,
+    pub docs: Vec<DocId>,
+}
+
+/// A quarantined file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quarantined {
+    pub path: String,
+    pub content_hash: String,
+    pub reason: String,
+    pub attempts: u64,
+    pub at: String,
+}
+
+/// Everything one commit records, written in one transaction.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub alerts: Vec<(String, String, String)>,
+    pub files: Vec<FileRecord>,
+    pub removed_files: Vec<String>,
+    pub quarantined: Vec<Quarantined>,
+    pub released: Vec<String>,
+    /// The alert log's length once durable: alerts before it are in `alerts`.
+    pub alert_log_offset: u64,
+}
+
+impl Progress {
+    pub fn is_empty(&self) -> bool {
+        self.alerts.is_empty()
+            && self.files.is_empty()
+            && self.removed_files.is_empty()
+            && self.quarantined.is_empty()
+            && self.released.is_empty()
+    }
+}
+
+pub struct Ledger {
+    path: PathBuf,
+    db: Connection,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS alerts (alert_id TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS path_alerts (path TEXT NOT NULL, query TEXT NOT NULL, PRIMARY KEY (path, query)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, content_hash TEXT NOT NULL, processed_at TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS file_docs (path TEXT NOT NULL, doc_id TEXT NOT NULL, PRIMARY KEY (path, doc_id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS file_docs_by_doc ON file_docs (doc_id);
+CREATE TABLE IF NOT EXISTS quarantine (path TEXT PRIMARY KEY, content_hash TEXT NOT NULL, reason TEXT NOT NULL, attempts INTEGER NOT NULL, at TEXT NOT NULL) WITHOUT ROWID;
+";
+
+impl Ledger {
+    /// Open (or create) the ledger in `state_dir`, for the one process that writes.
+    pub fn open(state_dir: &Path) -> Result<Ledger, LedgerError> {
+        std::fs::create_dir_all(state_dir).map_err(|source| LedgerError::CreateDir {
+            path: state_dir.to_path_buf(),
+            source,
+        })?;
+        let path = state_dir.join("ledger.sqlite");
+        let db = Connection::open(&path).map_err(|source| LedgerError::Sqlite {
+            path: path.clone(),
+            source,
+        })?;
+        let ledger = Ledger { path, db };
+        ledger.run(|db| {
+            db.pragma_update(None, "journal_mode", "WAL")?;
+            db.pragma_update(None, "synchronous", "FULL")?;
+            db.busy_timeout(std::time::Duration::from_secs(5))?;
+            db.execute_batch(SCHEMA)
+        })?;
+        Ok(ledger)
+    }
+
+    /// Open for reading beside a running daemon (`lookout status`).
+    pub fn open_read_only(state_dir: &Path) -> Result<Ledger, LedgerError> {
+        let path = state_dir.join("ledger.sqlite");
+        if !path.exists() {
+            return Err(LedgerError::Missing(path));
+        }
+        let db = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(
+            |source| LedgerError::Sqlite {
+                path: path.clone(),
+                source,
+            },
+        )?;
+        let ledger = Ledger { path, db };
+        ledger.run(|db| db.busy_timeout(std::time::Duration::from_secs(5)))?;
+        Ok(ledger)
+    }
+
+    fn run<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, LedgerError> {
+        f(&self.db).map_err(|source| LedgerError::Sqlite {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    pub fn meta(&self, key: &str) -> Result<Option<String>, LedgerError> {
+        self.run(|db| {
+            db.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+                .optional()
+        })
+    }
+
+    /// How far into the alert log the alert tables are caught up.
+    pub fn alert_log_offset(&self) -> Result<u64, LedgerError> {
+        Ok(self
+            .meta("alert_log_offset")?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0))
+    }
+
+    pub fn has_alert(&self, alert_id: &str) -> Result<bool, LedgerError> {
+        self.run(|db| {
+            db.prepare_cached("SELECT 1 FROM alerts WHERE alert_id = ?1")?
+                .exists([alert_id])
+        })
+    }
+
+    pub fn path_alerted(&self, path: &str, query: &str) -> Result<bool, LedgerError> {
+        self.run(|db| {
+            db.prepare_cached("SELECT 1 FROM path_alerts WHERE path = ?1 AND query = ?2")?
+                .exists([path, query])
+        })
+    }
+
+    pub fn file(&self, path: &str) -> Result<Option<FileRecord>, LedgerError> {
+        self.run(|db| {
+            let hash: Option<String> = db
+                .prepare_cached("SELECT content_hash FROM files WHERE path = ?1")?
+                .query_row([path], |r| r.get(0))
+                .optional()?;
+            let Some(content_hash) = hash else {
+                return Ok(None);
+            };
+            let mut stmt = db.prepare_cached("SELECT doc_id FROM file_docs WHERE path = ?1")?;
+            let docs = stmt
+                .query_map([path], |r| r.get::<_, String>(0).map(DocId))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(Some(FileRecord {
+                path: path.to_string(),
+                content_hash,
+                docs,
+            }))
+        })
+    }
+
+    /// The paths (other than `except`) whose last content held this document.
+    pub fn paths_of(&self, doc: &DocId, except: &str) -> Result<Vec<String>, LedgerError> {
+        self.run(|db| {
+            let mut stmt =
+                db.prepare_cached("SELECT path FROM file_docs WHERE doc_id = ?1 AND path != ?2")?;
+            let paths = stmt
+                .query_map([doc.0.as_str(), except], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()?;
+            Ok(paths)
+        })
+    }
+
+    /// Whether any processed file lies under `folder`.
+    pub fn has_files_under(&self, folder: &Path) -> Result<bool, LedgerError> {
+        let prefix = format!("{}/", folder.to_string_lossy().trim_end_matches('/'));
+        // Every path starting with "prefix" sorts in [prefix, prefix with '/' bumped to '0').
+        let upper = format!("{}0", &prefix[..prefix.len() - 1]);
+        self.run(|db| {
+            db.prepare_cached("SELECT 1 FROM files WHERE path >= ?1 AND path < ?2 LIMIT 1")?
+                .exists([prefix.as_str(), upper.as_str()])
+        })
+    }
+
+    /// Every processed file's path.
+    pub fn file_paths(&self) -> Result<Vec<String>, LedgerError> {
+        self.run(|db| {
+            let mut stmt = db.prepare("SELECT path FROM files")?;
+            let paths = stmt
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()?;
+            Ok(paths)
+        })
+    }
+
+    pub fn quarantined(&self, path: &str) -> Result<Option<Quarantined>, LedgerError> {
+        self.run(|db| {
+            db.prepare_cached(
+                "SELECT path, content_hash, reason, attempts, at FROM quarantine WHERE path = ?1",
+            )?
+            .query_row([path], quarantined_row)
+            .optional()
+        })
+    }
+
+    pub fn all_quarantined(&self) -> Result<Vec<Quarantined>, LedgerError> {
+        self.run(|db| {
+            let mut stmt = db.prepare(
+                "SELECT path, content_hash, reason, attempts, at FROM quarantine ORDER BY path",
+            )?;
+            let rows = stmt
+                .query_map([], quarantined_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+    }
+
+    /// Counts for `lookout status`: (files, alerts).
+    pub fn counts(&self) -> Result<(u64, u64), LedgerError> {
+        self.run(|db| {
+            let files: i64 = db.query_row("SELECT count(*) FROM files", [], |r| r.get(0))?;
+            let alerts: i64 = db.query_row("SELECT count(*) FROM alerts", [], |r| r.get(0))?;
+            Ok((files.max(0) as u64, alerts.max(0) as u64))
+        })
+    }
+
+    /// Record one commit's progress in a single durable transaction.
+    pub fn record(&mut self, progress: &Progress) -> Result<(), LedgerError> {
+        let path = self.path.clone();
+        let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let result = (|| -> rusqlite::Result<()> {
+            let tx = self.db.transaction()?;
+            {
+                let mut alert =
+                    tx.prepare_cached("INSERT OR IGNORE INTO alerts (alert_id) VALUES (?1)")?;
+                let mut path_alert = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO path_alerts (path, query) VALUES (?1, ?2)",
+                )?;
+                for (alert_id, path, query) in &progress.alerts {
+                    alert.execute([alert_id])?;
+                    path_alert.execute([path, query])?;
+                }
+                let mut drop_docs = tx.prepare_cached("DELETE FROM file_docs WHERE path = ?1")?;
+                let mut drop_file = tx.prepare_cached("DELETE FROM files WHERE path = ?1")?;
+                for removed in &progress.removed_files {
+                    drop_docs.execute([removed])?;
+                    drop_file.execute([removed])?;
+                }
+                let mut file = tx.prepare_cached(
+                    "INSERT OR REPLACE INTO files (path, content_hash, processed_at) VALUES (?1, ?2, ?3)",
+                )?;
+                let mut doc = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO file_docs (path, doc_id) VALUES (?1, ?2)",
+                )?;
+                let mut release = tx.prepare_cached("DELETE FROM quarantine WHERE path = ?1")?;
+                for record in &progress.files {
+                    drop_docs.execute([&record.path])?;
+                    file.execute(params![record.path, record.content_hash, at])?;
+                    for id in &record.docs {
+                        doc.execute([&record.path, &id.0])?;
+                    }
+                    release.execute([&record.path])?;
+                }
+                for released in &progress.released {
+                    release.execute([released])?;
+                }
+                let mut quarantine = tx.prepare_cached(
+                    "INSERT OR REPLACE INTO quarantine (path, content_hash, reason, attempts, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?;
+                for q in &progress.quarantined {
+                    quarantine.execute(params![
+                        q.path,
+                        q.content_hash,
+                        q.reason,
+                        q.attempts as i64,
+                        q.at
+                    ])?;
+                }
+                let mut meta =
+                    tx.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")?;
+                meta.execute(["alert_log_offset", &progress.alert_log_offset.to_string()])?;
+                meta.execute(["last_commit", &at])?;
+            }
+            tx.commit()
+        })();
+        result.map_err(|source| LedgerError::Sqlite { path, source })
+    }
+}
+
+fn quarantined_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Quarantined> {
+    Ok(Quarantined {
+        path: r.get(0)?,
+        content_hash: r.get(1)?,
+        reason: r.get(2)?,
+        attempts: r.get::<_, i64>(3)?.max(0) as u64,
+        at: r.get(4)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ledger = Ledger::open(dir.path()).unwrap();
+        assert_eq!(ledger.alert_log_offset().unwrap(), 0);
+        let progress = Progress {
+            alerts: vec![("q:a/d:1".into(), "/w/x.txt".into(), "a".into())],
+            files: vec![FileRecord {
+                path: "/w/x.txt".into(),
+                content_hash: "h1".into(),
+                docs: vec![DocId("1".into())],
+            }],
+            quarantined: vec![Quarantined {
+                path: "/w/bad.txt".into(),
+                content_hash: "h2".into(),
+                reason: "binary file".into(),
+                attempts: 1,
+                at: "now".into(),
+            }],
+            alert_log_offset: 120,
+            ..Default::default()
+        };
+        ledger.record(&progress).unwrap();
+        drop(ledger);
+        let ledger = Ledger::open(dir.path()).unwrap();
+        assert!(ledger.has_alert("q:a/d:1").unwrap());
+        assert!(!ledger.has_alert("q:b/d:1").unwrap());
+        assert!(ledger.path_alerted("/w/x.txt", "a").unwrap());
+        assert_eq!(
+            ledger.file("/w/x.txt").unwrap().unwrap().docs,
+            vec![DocId("1".into())]
+        );
+        assert_eq!(
+            ledger.paths_of(&DocId("1".into()), "/other").unwrap(),
+            vec!["/w/x.txt".to_string()]
+        );
+        assert_eq!(ledger.alert_log_offset().unwrap(), 120);
+        assert_eq!(ledger.all_quarantined().unwrap()[0].reason, "binary file");
+        let reader = Ledger::open_read_only(dir.path()).unwrap();
+        assert_eq!(reader.counts().unwrap(), (1, 1));
+    }
+
+    #[test]
+    fn a_changed_file_replaces_its_documents_and_leaves_quarantine() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ledger = Ledger::open(dir.path()).unwrap();
+        let record = |hash: &str, doc: &str| FileRecord {
+            path: "/w/x.txt".into(),
+            content_hash: hash.into(),
+            docs: vec![DocId(doc.into())],
+        };
+        ledger
+            .record(&Progress {
+                quarantined: vec![Quarantined {
+                    path: "/w/x.txt".into(),
+                    content_hash: "h0".into(),
+                    reason: "empty file".into(),
+                    attempts: 1,
+                    at: "now".into(),
+                }],
+                ..Default::default()
+            })
+            .unwrap();
+        ledger
+            .record(&Progress {
+                files: vec![record("h1", "1")],
+                ..Default::default()
+            })
+            .unwrap();
+        ledger
+            .record(&Progress {
+                files: vec![record("h2", "2")],
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(
+            ledger.file("/w/x.txt").unwrap().unwrap().docs,
+            vec![DocId("2".into())]
+        );
+        assert!(ledger.all_quarantined().unwrap().is_empty());
+        ledger
+            .record(&Progress {
+                removed_files: vec!["/w/x.txt".into()],
+                ..Default::default()
+            })
+            .unwrap();
+        assert!(ledger.file("/w/x.txt").unwrap().is_none());
+    }
+}
