@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""The crash loop behind scripts/crash-test.sh (see there). usage:
+crash_test.py LOOKOUT DOCS_DIR GEN_QUERIES FILES KILLS QUERIES SEED"""
+import collections, http.server, json, os, random, shutil, signal, subprocess, sys, tempfile, threading, time
+
+lookout, docs_dir, gen_queries = sys.argv[1], sys.argv[2], sys.argv[3]
+n_files, min_kills, n_queries, seed = (int(x) for x in sys.argv[4:8])
+rng = random.Random(seed)
+work = tempfile.mkdtemp(prefix="lookout-crash.")
+watch, source = os.path.join(work, "watch"), os.path.join(work, "source")
+os.makedirs(watch)
+os.makedirs(source)
+for name in sorted(os.listdir(docs_dir))[:n_files]:
+    shutil.copy(os.path.join(docs_dir, name), source)
+queries = os.path.join(work, "queries.tsv")
+with open(queries, "w") as f:
+    subprocess.run([sys.executable, gen_queries, source, str(n_queries), "--seed", str(seed)], stdout=f, check=True)
+
+# The test webhook: counts deliveries by webhook-id.
+received = collections.Counter()
+lock = threading.Lock()
+class Hook(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        with lock:
+            received[self.headers.get("webhook-id")] += 1
+        self.send_response(200)
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+
+config = os.path.join(work, "config.toml")
+with open(config, "w") as f:
+    f.write(f'watch = "watch"\nindex = "index"\nalert_log = "alerts.jsonl"\ncommit_interval_ms = 200\n'
+            f'queries_files = ["queries.tsv"]\n\n[[webhooks]]\nname = "test"\nurl = "http://127.0.0.1:{server.server_port}/hook"\n'
+            f'secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"\ntimeout_ms = 2000\nmax_attempts = 20\n')
+
+def start():
+    log = open(os.path.join(work, "daemon.log"), "a")
+    return subprocess.Popen([lookout, "--config", config, "run"], stdout=subprocess.DEVNULL, stderr=log,
+                            env=dict(os.environ, RUST_LOG="warn"))
+
+# Drop the articles at a steady pace, as users do: write to a temporary name, rename in.
+names = sorted(os.listdir(source))
+def dropper():
+    for name in names:
+        tmp = os.path.join(watch, "." + name + ".part")
+        shutil.copy(os.path.join(source, name), tmp)
+        os.rename(tmp, os.path.join(watch, name))
+        time.sleep(rng.uniform(0, 0.02))
+dropping = threading.Thread(target=dropper)
+dropping.start()
+
+kills = 0
+daemon = start()
+while dropping.is_alive() or kills < min_kills:
+    time.sleep(rng.uniform(0.2, 1.2))
+    daemon.send_signal(signal.SIGKILL)
+    daemon.wait()
+    kills += 1
+    daemon = start()
+dropping.join()
+
+def status():
+    out = subprocess.run([lookout, "--config", config, "status", "--json"], capture_output=True, text=True)
+    return json.loads(out.stdout) if out.returncode == 0 else {}
+def alert_lines():
+    path = os.path.join(work, "alerts.jsonl")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(l) for l in f if l.strip()]
+
+# Let the last daemon finish: every file processed, every alert delivered.
+deadline = time.time() + 180
+while time.time() < deadline:
+    alerts = alert_lines()
+    with lock:
+        delivered = set(received)
+    if status().get("files", 0) >= len(names) and {a["alert_id"] for a in alerts} <= delivered:
+        break
+    time.sleep(0.5)
+time.sleep(1)
+daemon.send_signal(signal.SIGTERM)
+daemon.wait(timeout=60)
+
+# Expected: what `lookout match` predicts, per (query, content): duplicate files are one document.
+def content(name):
+    with open(os.path.join(source, name), encoding="utf-8", errors="replace") as f:
+        return " ".join(f.read().split())
+out = subprocess.run([lookout, "match", "--queries", queries, source], capture_output=True, text=True, check=True).stdout
+expected = {(q, content(f)) for q, f in (l.split("\t", 1) for l in out.splitlines() if l.strip())}
+alerts = alert_lines()
+by_pair = collections.Counter((a["query"]["name"], content(os.path.basename(a["doc"]["path"]))) for a in alerts)
+ids = collections.Counter(a["alert_id"] for a in alerts)
+lost_alerts = len(expected - set(by_pair))
+unexpected = len(set(by_pair) - expected)
+duplicated = sum(c - 1 for c in by_pair.values() if c > 1) + sum(c - 1 for c in ids.values() if c > 1)
+indexed = status().get("documents", -1)
+distinct = len({content(n) for n in names})
+with lock:
+    undelivered = len(set(ids) - set(received))
+    redeliveries = sum(received.values()) - len(received)
+lost = lost_alerts + unexpected + undelivered + abs(distinct - indexed)
+print(f"crash-test: files {len(names)}, kills {kills}, indexed {indexed} of {distinct} distinct articles, "
+      f"alerts {len(alerts)} of {len(expected)} expected, lost {lost} "
+      f"(alerts missing {lost_alerts}, unexpected {unexpected}, undelivered {undelivered}), "
+      f"duplicated alerts {duplicated}, raw redeliveries {redeliveries}")
+if lost or duplicated:
+    print(f"work folder kept: {work}", file=sys.stderr)
+    sys.exit(1)
+shutil.rmtree(work)
