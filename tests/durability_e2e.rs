@@ -209,12 +209,18 @@ Mali article.
 
 #[test]
 fn junk_gets_one_clear_error_each_and_is_quarantined() {
-    let home = Home::new(&format!("max_file_size = 1048576\n{QUERIES}"));
+    let home = Home::new(QUERIES);
     let mut daemon = home.start_daemon(1);
+    // 100 MiB (sparse), beyond the default max_file_size of 20 MiB.
+    let big = home.path(".big.txt.part");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(100 * 1024 * 1024)
+        .unwrap();
+    std::fs::rename(&big, home.path("watch/big.txt")).unwrap();
     home.drop_file("empty.txt", b"");
     home.drop_file("binary.txt", b"\x7fELF\x00\x00\x01\x02");
     home.drop_file("latin1.txt", b"Caf\xe9 in Niger\n");
-    home.drop_file("big.txt", &vec![b'a'; 2 * 1024 * 1024]);
     home.drop_file(
         "deep.html",
         format!(
@@ -289,5 +295,45 @@ fn a_second_daemon_on_the_same_index_exits_with_a_clear_message() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("in use by another lookout process"), "{err}");
+    daemon.stop();
+}
+
+#[test]
+fn a_hanging_webhook_never_delays_ingest_or_the_alert_log() {
+    // A listener that accepts connections and never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = held.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            keep.lock().unwrap().push(stream);
+        }
+    });
+    let home = Home::new(&format!(
+        "{QUERIES}\n[[webhooks]]\nname = \"stuck\"\nurl = \"http://127.0.0.1:{port}/hook\"\ntimeout_ms = 30000\n"
+    ));
+    let daemon = home.start_daemon(1);
+    for i in 0..5 {
+        let started = std::time::Instant::now();
+        home.drop_file(
+            &format!("n{i}.txt"),
+            format!("News {i}\n\nNiger report number {i}.\n").as_bytes(),
+        );
+        assert!(
+            wait_until(Duration::from_secs(3), || home.alert_lines().len() == i + 1),
+            "alert {i} delayed by the webhook:\n{}",
+            daemon.log_text()
+        );
+        assert!(started.elapsed() < Duration::from_secs(3));
+    }
+    assert!(wait_until(Duration::from_secs(5), || home
+        .search("report")
+        .len()
+        == 5));
+    assert!(
+        !held.lock().unwrap().is_empty(),
+        "the webhook was never called"
+    );
     daemon.stop();
 }
