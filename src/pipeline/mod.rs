@@ -186,6 +186,11 @@ impl Pipeline {
         let key = path.to_string_lossy().into_owned();
         let bytes = match read_bytes(path, self.max_file_size) {
             Ok(bytes) => bytes,
+            Err(_) if !path.exists() => {
+                // Gone between its event and now (a temp file, a quick delete): nothing to do.
+                tracing::debug!(file = %key, "vanished before it was read");
+                return Ok(FileOutcome::Skipped("vanished before it was read".into()));
+            }
             Err(reason) => return self.refuse(&key, String::new(), reason),
         };
         let content_hash = blake3::hash(&bytes).to_hex().to_string();
@@ -408,6 +413,12 @@ impl Pipeline {
             }
             tracing::info!(file = %path, on_delete = ?self.on_delete, "file deleted");
             self.pending.removed_files.push(path);
+        }
+        // Quarantined files that are gone leave the quarantine.
+        for q in self.ledger.all_quarantined()? {
+            if !Path::new(&q.path).exists() && !self.pending.released.contains(&q.path) {
+                self.pending.released.push(q.path);
+            }
         }
         Ok(gone)
     }
