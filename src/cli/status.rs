@@ -40,13 +40,10 @@ pub fn run(config: &Config, args: StatusArgs) -> anyhow::Result<ExitCode> {
         .webhooks
         .iter()
         .filter_map(|w| {
-            let marker = config
-                .state_dir
-                .join("webhooks")
-                .join(format!("{}.disabled", w.name));
-            std::fs::read_to_string(marker)
+            crate::sinks::disabled_reason(&config.state_dir, &w.name)
                 .ok()
-                .map(|reason| (w.name.clone(), reason.trim().to_string()))
+                .flatten()
+                .map(|reason| (w.name.clone(), reason))
         })
         .collect();
     if args.json {

@@ -27,7 +27,8 @@ use crate::index::{DocWriter, IndexError, LookoutIndex};
 use crate::ledger::{FileRecord, Ledger, LedgerError, Progress, Quarantined};
 use crate::matcher::{summarize, DocAnalysis, Engine, Percolator};
 use crate::sinks::{
-    self, Alert, AlertDoc, AlertLog, AlertQuery, Matched, SinkError, WebhookDispatcher,
+    self, Alert, AlertDoc, AlertLog, AlertQuery, LogDelivery, Matched, RetryPolicy, Routes,
+    SinkError,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -92,8 +93,8 @@ pub struct Pipeline {
     uncommitted: HashSet<DocId>,
     last_commit: Instant,
     commit_every: Duration,
-    webhooks: Option<WebhookDispatcher>,
-    webhook_names: Vec<String>,
+    /// Webhook delivery, fed from the alert log: told when lines were appended.
+    webhooks: Option<LogDelivery>,
     max_file_size: u64,
     on_delete: OnDelete,
     watch_roots: Vec<PathBuf>,
@@ -102,8 +103,8 @@ pub struct Pipeline {
 
 impl Pipeline {
     /// Compile the configured saved queries (the ones that do not parse are logged, named and
-    /// left out, and returned), start the webhooks, and open the index, the ledger and the
-    /// alert log. Call from inside a tokio runtime: webhook deliveries run on it.
+    /// left out, and returned), open the index, the ledger and the alert log, and start webhook
+    /// delivery from the alert log. Call from inside a tokio runtime: deliveries run on it.
     pub fn from_config(
         config: &Config,
         engine: Engine,
@@ -112,12 +113,11 @@ impl Pipeline {
         for problem in &problems {
             tracing::error!("{problem} (left out; fix it and restart)");
         }
-        let webhooks = if config.webhooks.is_empty() {
-            None
-        } else {
-            Some(WebhookDispatcher::start(config.webhooks.clone())?)
-        };
-        let pipeline = Pipeline::open(config, queries, engine, webhooks)?;
+        // The index writer lock is taken first: one process at a time delivers from the log.
+        let mut pipeline = Pipeline::open(config, queries, engine, None)?;
+        if !config.webhooks.is_empty() {
+            pipeline.webhooks = Some(start_delivery(config)?);
+        }
         Ok((pipeline, problems))
     }
 
@@ -127,7 +127,7 @@ impl Pipeline {
         config: &Config,
         queries: Vec<SavedQuery>,
         engine: Engine,
-        webhooks: Option<WebhookDispatcher>,
+        webhooks: Option<LogDelivery>,
     ) -> Result<Pipeline, PipelineError> {
         let index = LookoutIndex::open_or_create(&config.index)?;
         let writer = index.writer(config.commit_interval, COMMIT_DOCS)?;
@@ -156,7 +156,6 @@ impl Pipeline {
             last_commit: Instant::now(),
             commit_every: config.commit_interval,
             webhooks,
-            webhook_names: config.webhooks.iter().map(|w| w.name.clone()).collect(),
             max_file_size: config.max_file_size,
             on_delete: config.on_delete,
             watch_roots: config.watch.clone(),
@@ -326,11 +325,8 @@ impl Pipeline {
                 alert_id = %alert.alert_id,
                 "alert: '{}' matched {}", saved.name, alert.doc.path
             );
-            if let Some(dispatcher) = &self.webhooks {
-                let targets = saved.webhooks.as_ref().unwrap_or(&self.webhook_names);
-                for hook in targets {
-                    dispatcher.send(hook, &alert);
-                }
+            if let Some(delivery) = &self.webhooks {
+                delivery.notify();
             }
             self.pending
                 .alerts
@@ -478,11 +474,29 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Commit and hand back the webhook dispatcher for a graceful shutdown.
-    pub fn finish(mut self) -> Result<(Stats, Option<WebhookDispatcher>), PipelineError> {
+    /// Commit and hand back the webhook delivery for a graceful shutdown.
+    pub fn finish(mut self) -> Result<(Stats, Option<LogDelivery>), PipelineError> {
         self.commit()?;
         Ok((self.stats.clone(), self.webhooks.take()))
     }
+}
+
+/// Start delivering the alert log to the configured webhooks, routed by each saved query's
+/// `webhooks` (every webhook when it has none).
+pub fn start_delivery(config: &Config) -> Result<LogDelivery, SinkError> {
+    let names: Vec<String> = config.webhooks.iter().map(|w| w.name.clone()).collect();
+    let routes: Vec<(String, Option<Vec<String>>)> = config
+        .queries
+        .iter()
+        .map(|q| (q.name.clone(), q.webhooks.clone()))
+        .collect();
+    LogDelivery::start(
+        config.alert_log.clone(),
+        config.state_dir.clone(),
+        config.webhooks.clone(),
+        Routes::new(&routes, &names),
+        RetryPolicy::default(),
+    )
 }
 
 /// Bring the ledger's alert tables up to the end of the alert log (what a crash after the log

@@ -39,9 +39,24 @@ pub enum SinkError {
         source: reqwest::Error,
     },
 
-    /// `WebhookDispatcher::start` was called outside a tokio runtime.
-    #[error("the webhook dispatcher must be started inside a tokio runtime")]
+    /// `WebhookDispatcher::start` or `LogDelivery::start` was called outside a tokio runtime.
+    #[error("webhook delivery must be started inside a tokio runtime")]
     NoRuntime,
+
+    /// A file of the webhook delivery state (a cursor, a `.disabled` marker, the dead-letter
+    /// file, or their folder) could not be read or written; `action` says which.
+    #[error("webhook delivery state {}: cannot {action}: {source}", .path.display())]
+    State {
+        path: PathBuf,
+        action: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A cursor file exists but cannot be understood. Not guessed around: delete the file to
+    /// deliver the whole alert log to that webhook again.
+    #[error("webhook cursor {}: {reason}", .path.display())]
+    CorruptCursor { path: PathBuf, reason: String },
 }
 
 impl SinkError {

@@ -1,7 +1,9 @@
 //! Alert sinks: the alert record (`record`), the JSON Lines alert log that is the source of
-//! truth for alerts (`log`), and signed webhook delivery (`webhook`). Everything public is
+//! truth for alerts (`log`), signed webhook requests (`webhook`), and webhook delivery fed from
+//! the log with a persisted cursor per webhook (`delivery`). Everything public is
 //! re-exported here, so callers write `crate::sinks::Alert`, `crate::sinks::AlertLog`, ...
 
+pub mod delivery;
 pub mod error;
 pub mod log;
 pub mod record;
@@ -12,6 +14,10 @@ mod test_support;
 #[cfg(test)]
 mod webhook_tests;
 
+pub use delivery::{
+    cursor_path, dead_letter_path, disabled_path, disabled_reason, replay, DeadLetter,
+    DeliveryStats, LogDelivery, ReplayStats, Routes, WebhookStats,
+};
 pub use error::SinkError;
 pub use log::{follow, read_alerts, AlertFollower, AlertLog, AlertLogReader};
 pub use record::{

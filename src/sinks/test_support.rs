@@ -96,8 +96,13 @@ pub struct TestServer {
 
 impl TestServer {
     pub fn start(script: Vec<Reply>) -> TestServer {
+        TestServer::start_on("127.0.0.1:0", script)
+    }
+
+    /// A server on a given address, e.g. a port reserved earlier (to be down, then up).
+    pub fn start_on(addr: &str, script: Vec<Reply>) -> TestServer {
         assert!(!script.is_empty());
-        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+        let server = Arc::new(tiny_http::Server::http(addr).unwrap());
         let port = server.server_addr().to_ip().unwrap().port();
         let requests = Arc::new(Mutex::new(Vec::new()));
         let thread = {

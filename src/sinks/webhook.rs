@@ -1,7 +1,9 @@
 //! Signed webhook delivery (Standard Webhooks): the webhook configuration (`WebhookConfig`),
-//! signing and verifying (`sign`, `verify`), the retry schedule (`RetryPolicy`) and the
-//! asynchronous `WebhookDispatcher`, which queues alerts per webhook and POSTs them with retries
-//! without ever blocking its caller.
+//! signing and verifying (`sign`, `verify`), the retry schedule (`RetryPolicy`), the one request
+//! and retry loop every sender shares (`Endpoint`, `Message`, `deliver_once`,
+//! `deliver_with_retries`), and the asynchronous in-memory `WebhookDispatcher`, which queues alerts
+//! per webhook and POSTs them with retries without ever blocking its caller. Delivery fed from the
+//! alert log with persisted cursors lives in `delivery`.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,7 +20,7 @@ use reqwest::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::sinks::error::SinkError;
@@ -277,19 +279,59 @@ impl Counters {
     }
 }
 
-/// One queued delivery.
-#[derive(Debug)]
-struct Job {
-    alert_id: String,
+/// One message to POST: an alert's JSON line, with its id.
+#[derive(Debug, Clone)]
+pub(crate) struct Message {
+    /// The alert id, as logged.
+    pub(crate) alert_id: String,
     /// `alert_id` as it goes in the `webhook-id` header (and into the signature).
-    msg_id: String,
-    body: String,
+    pub(crate) msg_id: String,
+    /// The request body: the alert's JSON line, without its newline.
+    pub(crate) body: String,
 }
 
-/// A webhook with its keyed HMAC (when it has a secret).
-struct Hook {
-    config: WebhookConfig,
+impl Message {
+    /// The message of `alert`, its body serialized as the alert log writes it.
+    pub(crate) fn of_alert(alert: &Alert) -> Message {
+        Message::from_line(&alert.alert_id, alert.to_json_line())
+    }
+
+    /// The message of an alert line as read from the alert log (without its newline).
+    pub(crate) fn from_line(alert_id: &str, line: String) -> Message {
+        Message {
+            alert_id: alert_id.to_owned(),
+            msg_id: header_safe_id(alert_id),
+            body: line,
+        }
+    }
+}
+
+/// A validated webhook with its keyed HMAC (when it has a secret): what requests are sent to.
+pub(crate) struct Endpoint {
+    pub(crate) config: WebhookConfig,
     signer: Option<HmacSha256>,
+}
+
+impl Endpoint {
+    /// Validate `config` and key its HMAC.
+    pub(crate) fn new(config: WebhookConfig) -> Result<Endpoint, SinkError> {
+        let signer = config.signer()?;
+        Ok(Endpoint { config, signer })
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.config.name
+    }
+}
+
+/// The HTTP client all webhook requests go through: lookout's user agent, no redirects.
+pub(crate) fn http_client() -> Result<reqwest::Client, SinkError> {
+    reqwest::Client::builder()
+        .user_agent(USER_AGENT)
+        // A redirected POST may turn into a GET without a body: treat 3xx as a failure.
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|source| SinkError::HttpClient { source })
 }
 
 /// Delivers alerts to webhooks in the background: one tokio task per webhook, fed by a bounded
@@ -297,7 +339,7 @@ struct Hook {
 #[derive(Debug)]
 pub struct WebhookDispatcher {
     /// `None` once shut down.
-    queues: Mutex<Option<HashMap<String, mpsc::Sender<Job>>>>,
+    queues: Mutex<Option<HashMap<String, mpsc::Sender<Message>>>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     counters: Arc<Counters>,
     warned_unknown: Mutex<HashSet<String>>,
@@ -320,31 +362,15 @@ impl WebhookDispatcher {
         policy: RetryPolicy,
     ) -> Result<WebhookDispatcher, SinkError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| SinkError::NoRuntime)?;
-        let mut hooks = Vec::with_capacity(webhooks.len());
-        let mut names = HashSet::new();
-        for config in webhooks {
-            let signer = config.signer()?;
-            if !names.insert(config.name.clone()) {
-                return Err(SinkError::InvalidWebhook {
-                    name: config.name,
-                    reason: "the name is used by another webhook too".into(),
-                });
-            }
-            hooks.push(Hook { config, signer });
-        }
-        let client = reqwest::Client::builder()
-            .user_agent(USER_AGENT)
-            // A redirected POST may turn into a GET without a body: treat 3xx as a failure.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|source| SinkError::HttpClient { source })?;
+        let hooks = endpoints(webhooks)?;
+        let client = http_client()?;
 
         let counters = Arc::new(Counters::default());
         let mut queues = HashMap::with_capacity(hooks.len());
         let mut tasks = Vec::with_capacity(hooks.len());
         for hook in hooks {
             let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
-            queues.insert(hook.config.name.clone(), tx);
+            queues.insert(hook.name().to_owned(), tx);
             tasks.push(runtime.spawn(run_worker(
                 hook,
                 rx,
@@ -387,12 +413,7 @@ impl WebhookDispatcher {
             }
             return;
         };
-        let job = Job {
-            alert_id: alert.alert_id.clone(),
-            msg_id: header_safe_id(&alert.alert_id),
-            body: alert.to_json_line(),
-        };
-        match queue.try_send(job) {
+        match queue.try_send(Message::of_alert(alert)) {
             Ok(()) => Counters::bump(&self.counters.enqueued),
             Err(mpsc::error::TrySendError::Full(job)) => {
                 Counters::bump(&self.counters.dropped);
@@ -456,86 +477,220 @@ impl WebhookDispatcher {
     }
 }
 
+/// Validate each webhook and check that no two share a name.
+pub(crate) fn endpoints(webhooks: Vec<WebhookConfig>) -> Result<Vec<Endpoint>, SinkError> {
+    let mut endpoints = Vec::with_capacity(webhooks.len());
+    let mut names = HashSet::new();
+    for config in webhooks {
+        if !names.insert(config.name.clone()) {
+            return Err(SinkError::InvalidWebhook {
+                name: config.name,
+                reason: "the name is used by another webhook too".into(),
+            });
+        }
+        endpoints.push(Endpoint::new(config)?);
+    }
+    Ok(endpoints)
+}
+
 /// The delivery task of one webhook: deliver each queued alert in turn until the queue closes.
 async fn run_worker(
-    hook: Hook,
-    mut queue: mpsc::Receiver<Job>,
+    hook: Endpoint,
+    mut queue: mpsc::Receiver<Message>,
     client: reqwest::Client,
     policy: RetryPolicy,
     counters: Arc<Counters>,
 ) {
-    let mut rng = XorShift64::seeded(&hook.config.name);
-    while let Some(job) = queue.recv().await {
-        rng.mix(&job.alert_id);
-        if deliver(&client, &hook, &policy, &job, &mut rng).await {
-            Counters::bump(&counters.delivered);
-        } else {
-            Counters::bump(&counters.failed);
+    let mut rng = XorShift64::seeded(hook.name());
+    let failed_attempts = AtomicU64::new(0);
+    while let Some(message) = queue.recv().await {
+        rng.mix(&message.alert_id);
+        let outcome = deliver_with_retries(
+            &client,
+            &hook,
+            &policy,
+            &message,
+            &mut rng,
+            None,
+            &failed_attempts,
+        )
+        .await;
+        match outcome {
+            Outcome::Delivered => Counters::bump(&counters.delivered),
+            Outcome::Failed {
+                attempts,
+                last_error,
+                permanent,
+            }
+            | Outcome::Gone {
+                attempts,
+                last_error,
+                permanent,
+            } => {
+                Counters::bump(&counters.failed);
+                let why = if permanent {
+                    "permanent error, not retried"
+                } else {
+                    "attempts exhausted"
+                };
+                tracing::error!(
+                    webhook = hook.name(),
+                    alert_id = %message.alert_id,
+                    attempts,
+                    error = %last_error,
+                    "webhook delivery failed ({why})"
+                );
+            }
+            // Without a stop signal the retry loop is never interrupted; counted as failed.
+            Outcome::Interrupted { attempts } => {
+                Counters::bump(&counters.failed);
+                tracing::error!(
+                    webhook = hook.name(),
+                    alert_id = %message.alert_id,
+                    attempts,
+                    "webhook delivery interrupted"
+                );
+            }
         }
     }
 }
 
 /// What one attempt came to.
-enum Attempt {
+#[derive(Debug)]
+pub(crate) enum Attempt {
     Delivered(StatusCode),
-    /// Not worth retrying (4xx other than 408/409/425/429, or a redirect).
+    /// 410 Gone: the receiver asks not to be sent anything more.
+    Gone(String),
+    /// Not worth retrying (4xx other than 408/409/410/425/429, or a redirect).
     Permanent(String),
     Retry {
         problem: String,
         retry_after: Option<Duration>,
     },
+    /// No connection could be made: the receiver is down, not refusing this message.
+    Unreachable(String),
 }
 
-/// Try to deliver one alert, with retries; true once a 2xx came back.
-async fn deliver(
+/// How one message was settled by [`deliver_with_retries`].
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// A 2xx came back.
+    Delivered,
+    /// Given up: a permanent error, or `max_attempts` used up.
+    Failed {
+        attempts: u32,
+        last_error: String,
+        permanent: bool,
+    },
+    /// The endpoint answered 410 Gone (never retried; `permanent` is always true).
+    Gone {
+        attempts: u32,
+        last_error: String,
+        permanent: bool,
+    },
+    /// The stop signal came before the message was settled (between attempts).
+    Interrupted { attempts: u32 },
+}
+
+/// True once the stop signal is set (or its sender is gone).
+fn is_stopped(stop: &Option<&mut watch::Receiver<bool>>) -> bool {
+    stop.as_ref()
+        .is_some_and(|rx| *rx.borrow() || rx.has_changed().is_err())
+}
+
+/// Deliver one message with retries: capped exponential backoff with full jitter, `Retry-After`
+/// honoured on 429 and 503 (up to `policy.max_retry_after`), at most `max_attempts` attempts,
+/// only a 2xx counts. Each failed attempt is logged (WARN) and counted in `failed_attempts`;
+/// the final outcome is left to the caller to report. With a `stop` signal, a set signal ends
+/// the loop before the next attempt or during a wait (an attempt in flight is finished).
+///
+/// A receiver that cannot be reached at all (connection refused, no route) is down, and a sink
+/// that is down only delays delivery: with a `stop` signal (the long-running delivery tasks),
+/// such attempts do not use up `max_attempts`; the loop keeps retrying at the capped backoff
+/// until the receiver answers or the task is stopped. Without one (`replay`), they count.
+pub(crate) async fn deliver_with_retries(
     client: &reqwest::Client,
-    hook: &Hook,
+    hook: &Endpoint,
     policy: &RetryPolicy,
-    job: &Job,
+    message: &Message,
     rng: &mut XorShift64,
-) -> bool {
-    let name = hook.config.name.as_str();
+    mut stop: Option<&mut watch::Receiver<bool>>,
+    failed_attempts: &AtomicU64,
+) -> Outcome {
+    let name = hook.name();
     let max_attempts = hook.config.max_attempts.max(1);
-    for attempt in 1..=max_attempts {
-        let (problem, retry_after, permanent) = match attempt_once(client, hook, job).await {
+    let wait_while_down = stop.is_some();
+    let mut attempt = 0;
+    // Attempts that reached the receiver (or all of them, without a stop signal).
+    let mut counted = 0;
+    loop {
+        if is_stopped(&stop) {
+            return Outcome::Interrupted { attempts: attempt };
+        }
+        attempt += 1;
+        let (problem, retry_after) = match deliver_once(client, hook, message).await {
             Attempt::Delivered(status) => {
                 tracing::debug!(
                     webhook = name,
-                    alert_id = %job.alert_id,
+                    alert_id = %message.alert_id,
                     attempt,
                     status = status.as_u16(),
                     "webhook delivered"
                 );
-                return true;
+                return Outcome::Delivered;
             }
-            Attempt::Permanent(problem) => (problem, None, true),
+            Attempt::Gone(problem) => {
+                failed_attempts.fetch_add(1, Ordering::Relaxed);
+                return Outcome::Gone {
+                    attempts: attempt,
+                    last_error: problem,
+                    permanent: true,
+                };
+            }
+            Attempt::Permanent(problem) => {
+                failed_attempts.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    webhook = name,
+                    alert_id = %message.alert_id,
+                    attempt,
+                    error = %problem,
+                    "webhook delivery attempt failed permanently; not retried"
+                );
+                return Outcome::Failed {
+                    attempts: attempt,
+                    last_error: problem,
+                    permanent: true,
+                };
+            }
             Attempt::Retry {
                 problem,
                 retry_after,
-            } => (problem, retry_after, false),
+            } => {
+                counted += 1;
+                (problem, retry_after)
+            }
+            Attempt::Unreachable(problem) => {
+                if !wait_while_down {
+                    counted += 1;
+                }
+                (problem, None)
+            }
         };
-        if permanent || attempt == max_attempts {
+        failed_attempts.fetch_add(1, Ordering::Relaxed);
+        if counted >= max_attempts {
             tracing::warn!(
                 webhook = name,
-                alert_id = %job.alert_id,
+                alert_id = %message.alert_id,
                 attempt,
                 max_attempts,
                 error = %problem,
-                "webhook delivery attempt failed"
+                "webhook delivery attempt failed; no attempts left"
             );
-            let why = if permanent {
-                "permanent error, not retried"
-            } else {
-                "attempts exhausted"
+            return Outcome::Failed {
+                attempts: attempt,
+                last_error: problem,
+                permanent: false,
             };
-            tracing::error!(
-                webhook = name,
-                alert_id = %job.alert_id,
-                attempts = attempt,
-                error = %problem,
-                "webhook delivery failed ({why})"
-            );
-            return false;
         }
         let delay = match retry_after {
             Some(wait) => wait.min(policy.max_retry_after),
@@ -543,34 +698,50 @@ async fn deliver(
         };
         tracing::warn!(
             webhook = name,
-            alert_id = %job.alert_id,
+            alert_id = %message.alert_id,
             attempt,
             max_attempts,
             error = %problem,
             retry_in_ms = delay.as_millis() as u64,
             "webhook delivery attempt failed; will retry"
         );
-        tokio::time::sleep(delay).await;
+        match stop.as_deref_mut() {
+            None => tokio::time::sleep(delay).await,
+            Some(rx) => {
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    // Set, or the sender is gone: either way, stop waiting.
+                    _ = rx.wait_for(|stopped| *stopped) => {
+                        return Outcome::Interrupted { attempts: attempt };
+                    }
+                }
+            }
+        }
     }
-    false
 }
 
-async fn attempt_once(client: &reqwest::Client, hook: &Hook, job: &Job) -> Attempt {
+/// One signed POST of `message` to `hook`, classified.
+pub(crate) async fn deliver_once(
+    client: &reqwest::Client,
+    hook: &Endpoint,
+    message: &Message,
+) -> Attempt {
     let timestamp = Utc::now().timestamp();
     let mut request = client
         .post(&hook.config.url)
         .timeout(Duration::from_millis(hook.config.timeout_ms))
         .header(CONTENT_TYPE, "application/json")
-        .header("webhook-id", &job.msg_id)
+        .header("webhook-id", &message.msg_id)
         .header("webhook-timestamp", timestamp.to_string());
     if let Some(signer) = &hook.signer {
         request = request.header(
             "webhook-signature",
-            sign_with(signer, &job.msg_id, timestamp, job.body.as_bytes()),
+            sign_with(signer, &message.msg_id, timestamp, message.body.as_bytes()),
         );
     }
-    let response = match request.body(job.body.clone()).send().await {
+    let response = match request.body(message.body.clone()).send().await {
         Ok(response) => response,
+        Err(err) if err.is_connect() => return Attempt::Unreachable(error_chain(&err)),
         Err(err) => {
             return Attempt::Retry {
                 problem: error_chain(&err),
@@ -583,6 +754,9 @@ async fn attempt_once(client: &reqwest::Client, hook: &Hook, job: &Job) -> Attem
         return Attempt::Delivered(status);
     }
     let problem = format!("HTTP {status}");
+    if status == StatusCode::GONE {
+        return Attempt::Gone(problem);
+    }
     if status.is_redirection() {
         let location = response
             .headers()
@@ -659,10 +833,10 @@ pub(crate) fn header_safe_id(id: &str) -> String {
 
 /// A tiny xorshift generator for backoff jitter; seeded from the clock and mixed with ids.
 #[derive(Debug)]
-struct XorShift64(u64);
+pub(crate) struct XorShift64(u64);
 
 impl XorShift64 {
-    fn seeded(salt: &str) -> XorShift64 {
+    pub(crate) fn seeded(salt: &str) -> XorShift64 {
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
@@ -672,7 +846,7 @@ impl XorShift64 {
     }
 
     /// Fold `salt` (FNV-1a) into the state.
-    fn mix(&mut self, salt: &str) {
+    pub(crate) fn mix(&mut self, salt: &str) {
         let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
         for b in salt.bytes() {
             hash ^= u64::from(b);
@@ -694,7 +868,7 @@ impl XorShift64 {
     }
 
     /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
+    pub(crate) fn unit(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 }

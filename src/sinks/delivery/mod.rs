@@ -1,0 +1,853 @@
+//! Webhook delivery fed from the alert log, the source of truth for alerts: which webhooks want
+//! which saved query's alerts (`Routes`), one tokio task per webhook reading the log from its
+//! persisted cursor and delivering in log order (`LogDelivery`), and redelivery on demand
+//! (`replay`). A crash re-delivers at most the alerts after the last persisted cursor, with the
+//! same `webhook-id`s (at-least-once, deduplicable by id); a webhook that is down only delays
+//! its own deliveries. The HTTP request, signature and retry loop are `webhook.rs`'s.
+//!
+//! Files under the state folder (see `state.rs`): `webhooks/<name>.cursor`,
+//! `webhooks/<name>.disabled` (410 Gone), `dead-letter.jsonl`.
+
+mod source;
+mod state;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::sinks::error::SinkError;
+use crate::sinks::record::Alert;
+use crate::sinks::webhook::{
+    deliver_with_retries, endpoints, http_client, Endpoint, Message, Outcome, RetryPolicy,
+    WebhookConfig, XorShift64,
+};
+
+use source::{Batch, Line, LogIdentity, LogSource};
+use state::{CursorFile, DeadLetterFile};
+
+pub use state::{cursor_path, dead_letter_path, disabled_path, disabled_reason, DeadLetter};
+
+/// Each task looks at the log this often even without [`LogDelivery::notify`].
+pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
+/// A cursor is persisted at most this often...
+const PERSIST_INTERVAL: Duration = Duration::from_millis(100);
+/// ...unless this many lines were settled since it last was.
+const PERSIST_LINES: u64 = 100;
+/// Lines (and bytes) read from the log at a time.
+const BATCH_LINES: usize = 256;
+const BATCH_BYTES: usize = 1 << 20;
+/// A persisting problem (unreadable log, unwritable cursor) is logged again at most this often.
+const ERROR_REPEAT: Duration = Duration::from_secs(60);
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Which webhooks get the alerts of which saved query.
+#[derive(Debug, Clone, Default)]
+pub struct Routes {
+    /// Query name → `Some(webhook names)`, or `None` for every webhook.
+    queries: HashMap<String, Option<HashSet<String>>>,
+    webhooks: HashSet<String>,
+}
+
+impl Routes {
+    /// `queries`: (query name, Some(webhook names) | None = every webhook); `webhooks`: all
+    /// configured names. Alerts of a query not in the table (e.g. removed since) go to every
+    /// webhook. A name listed twice keeps its last entry; a route to a webhook that is not
+    /// configured is warned about and can never match.
+    pub fn new(queries: &[(String, Option<Vec<String>>)], webhooks: &[String]) -> Routes {
+        let webhooks: HashSet<String> = webhooks.iter().cloned().collect();
+        let mut table = HashMap::with_capacity(queries.len());
+        for (query, targets) in queries {
+            if let Some(targets) = targets {
+                for target in targets.iter().filter(|t| !webhooks.contains(*t)) {
+                    tracing::warn!(
+                        query = %query,
+                        webhook = %target,
+                        "query routes alerts to a webhook that is not configured"
+                    );
+                }
+            }
+            let targets = targets.as_ref().map(|t| t.iter().cloned().collect());
+            table.insert(query.clone(), targets);
+        }
+        Routes {
+            queries: table,
+            webhooks,
+        }
+    }
+
+    /// True if webhook `webhook` (a configured one) gets the alerts of query `query`.
+    pub fn wants(&self, webhook: &str, query: &str) -> bool {
+        if !self.webhooks.contains(webhook) {
+            return false;
+        }
+        match self.queries.get(query) {
+            Some(Some(targets)) => targets.contains(webhook),
+            Some(None) | None => true,
+        }
+    }
+}
+
+/// What delivery has done since [`LogDelivery::start`], all webhooks together and per webhook.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryStats {
+    /// Alerts answered with a 2xx.
+    pub delivered: u64,
+    /// Attempts that did not get a 2xx (each retry counts).
+    pub failed_attempts: u64,
+    /// Alerts given up on and written to the dead-letter file.
+    pub dead_lettered: u64,
+    /// Log lines that are not alerts (skipped; counted once per webhook that met them).
+    pub malformed: u64,
+    /// One entry per configured webhook, in configuration order.
+    pub webhooks: Vec<WebhookStats>,
+}
+
+impl DeliveryStats {
+    /// The counts of the webhook named `name`.
+    pub fn webhook(&self, name: &str) -> Option<&WebhookStats> {
+        self.webhooks.iter().find(|w| w.name == name)
+    }
+}
+
+/// What delivery has done for one webhook.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WebhookStats {
+    pub name: String,
+    pub delivered: u64,
+    pub failed_attempts: u64,
+    pub dead_lettered: u64,
+    pub malformed: u64,
+    /// Byte offset in the alert log of the next line to settle (it may be ahead of the one on
+    /// disk by up to 100 ms / 100 lines, until shutdown).
+    pub cursor: u64,
+    /// Why it is disabled (410 Gone, now or in an earlier run), if it is.
+    pub disabled: Option<String>,
+    /// `shutdown`'s deadline passed while an attempt was in flight; that alert is delivered
+    /// again at the next start.
+    pub cut_off: bool,
+}
+
+/// The shared state of one webhook: its counters and cursor, seen by its task and by
+/// `LogDelivery` (stats, shutdown).
+#[derive(Debug)]
+struct Hook {
+    name: String,
+    cursor_path: PathBuf,
+    disabled_path: PathBuf,
+    delivered: AtomicU64,
+    failed_attempts: AtomicU64,
+    dead_lettered: AtomicU64,
+    malformed: AtomicU64,
+    disabled: Mutex<Option<String>>,
+    cut_off: AtomicBool,
+    /// Where the webhook is: every line before it is settled.
+    position: Mutex<Position>,
+    /// `position.generation` last written to the cursor file.
+    persisted: AtomicU64,
+    /// Held while the cursor file is written (the task and `shutdown` may both write it).
+    writing: Mutex<()>,
+    notify: Notify,
+}
+
+#[derive(Debug, Clone)]
+struct Position {
+    offset: u64,
+    log: LogIdentity,
+    /// Bumped on every change.
+    generation: u64,
+}
+
+impl Hook {
+    fn settle_to(&self, offset: u64, log: &LogIdentity) {
+        let mut position = lock(&self.position);
+        if position.offset != offset || position.log != *log {
+            position.offset = offset;
+            position.log = log.clone();
+            position.generation += 1;
+        }
+    }
+
+    fn dirty(&self) -> bool {
+        lock(&self.position).generation != self.persisted.load(Ordering::SeqCst)
+    }
+
+    /// Write the cursor file if the position changed since it was last written. Blocking.
+    fn persist(&self) -> Result<(), SinkError> {
+        let _writing = lock(&self.writing);
+        let position = lock(&self.position).clone();
+        if position.generation == self.persisted.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        state::write_cursor(
+            &self.cursor_path,
+            &CursorFile {
+                webhook: self.name.clone(),
+                offset: position.offset,
+                log: position.log,
+                written: state::rfc3339_now(),
+            },
+        )?;
+        self.persisted.store(position.generation, Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn stats(&self) -> WebhookStats {
+        WebhookStats {
+            name: self.name.clone(),
+            delivered: self.delivered.load(Ordering::SeqCst),
+            failed_attempts: self.failed_attempts.load(Ordering::SeqCst),
+            dead_lettered: self.dead_lettered.load(Ordering::SeqCst),
+            malformed: self.malformed.load(Ordering::SeqCst),
+            cursor: lock(&self.position).offset,
+            disabled: lock(&self.disabled).clone(),
+            cut_off: self.cut_off.load(Ordering::SeqCst),
+        }
+    }
+}
+
+/// Persist `hook`'s cursor off the async threads; problems are returned.
+async fn persist_hook(hook: &Arc<Hook>) -> Result<(), SinkError> {
+    let hook = Arc::clone(hook);
+    let path = hook.cursor_path.clone();
+    tokio::task::spawn_blocking(move || hook.persist())
+        .await
+        .unwrap_or_else(|e| Err(state::state_error(path, "write", std::io::Error::other(e))))
+}
+
+/// Webhook delivery from the alert log: one task per webhook, each with a persisted cursor.
+///
+/// Dropping it without [`LogDelivery::shutdown`] stops the tasks at once, like a crash: cursors
+/// keep their last persisted value and the alerts after it are delivered again next time.
+#[derive(Debug)]
+pub struct LogDelivery {
+    hooks: Vec<Arc<Hook>>,
+    tasks: Vec<(Arc<Hook>, JoinHandle<()>)>,
+    stop: watch::Sender<bool>,
+}
+
+impl LogDelivery {
+    /// Spawns one tokio task per webhook on the current runtime. Each task reads the alert log
+    /// from its persisted cursor (a byte offset of the start of the next line; start of the
+    /// file if none), delivers every alert its route wants, and persists the cursor after each
+    /// alert is settled (delivered, or dead-lettered), at most every 100 ms or 100 lines.
+    ///
+    /// A cursor that no longer fits the log (another file, shorter, not at a line start) is
+    /// warned about and the log is delivered from its start. A webhook with a `.disabled`
+    /// marker is not started (logged as an ERROR). Fails on an invalid or duplicate webhook, an
+    /// unreadable or corrupt cursor, a state folder that cannot be created, or outside a runtime.
+    pub fn start(
+        alert_log: PathBuf,
+        state_dir: PathBuf,
+        webhooks: Vec<WebhookConfig>,
+        routes: Routes,
+        policy: RetryPolicy,
+    ) -> Result<LogDelivery, SinkError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| SinkError::NoRuntime)?;
+        let endpoints = endpoints(webhooks)?;
+        let client = http_client()?;
+        state::ensure_webhooks_dir(&state_dir)?;
+
+        // Read every cursor before starting anything: a bad one fails the start as a whole.
+        let mut prepared = Vec::with_capacity(endpoints.len());
+        for endpoint in endpoints {
+            let name = endpoint.name().to_owned();
+            let cursor_path = cursor_path(&state_dir, &name);
+            let cursor = state::read_cursor(&cursor_path)?;
+            let disabled = disabled_reason(&state_dir, &name)?;
+            let (offset, log) = cursor
+                .as_ref()
+                .map_or((0, LogIdentity::default()), |c| (c.offset, c.log.clone()));
+            let mut position = Position {
+                offset,
+                log,
+                generation: 0,
+            };
+            let source = if let Some(reason) = &disabled {
+                tracing::error!(
+                    webhook = %name,
+                    reason = %reason,
+                    marker = %disabled_path(&state_dir, &name).display(),
+                    "webhook is disabled and is sent nothing; remove the marker file and restart to deliver to it again"
+                );
+                None
+            } else {
+                let (source, restarted) =
+                    LogSource::resume(&alert_log, position.offset, position.log.clone())?;
+                if let Some(reason) = restarted {
+                    tracing::warn!(
+                        webhook = %name,
+                        cursor = position.offset,
+                        "the webhook's cursor does not fit the alert log ({reason}); delivering the log from its start (receivers may see webhook-ids again)"
+                    );
+                    position.generation = 1;
+                } else if cursor.is_some() {
+                    tracing::info!(webhook = %name, offset = position.offset, "resuming webhook delivery from its cursor");
+                }
+                let (offset, log) = source.position();
+                position.offset = offset;
+                position.log = log.clone();
+                Some(source)
+            };
+            let hook = Arc::new(Hook {
+                disabled_path: disabled_path(&state_dir, &name),
+                name,
+                cursor_path,
+                delivered: AtomicU64::new(0),
+                failed_attempts: AtomicU64::new(0),
+                dead_lettered: AtomicU64::new(0),
+                malformed: AtomicU64::new(0),
+                disabled: Mutex::new(disabled),
+                cut_off: AtomicBool::new(false),
+                position: Mutex::new(position),
+                persisted: AtomicU64::new(0),
+                writing: Mutex::new(()),
+                notify: Notify::new(),
+            });
+            prepared.push((hook, endpoint, source));
+        }
+
+        let routes = Arc::new(routes);
+        let dead_letters = Arc::new(DeadLetterFile::new(&state_dir));
+        let (stop, stop_rx) = watch::channel(false);
+        let mut hooks = Vec::with_capacity(prepared.len());
+        let mut tasks = Vec::new();
+        for (hook, endpoint, source) in prepared {
+            hooks.push(Arc::clone(&hook));
+            let Some(source) = source else { continue };
+            let worker = Worker {
+                rng: XorShift64::seeded(&hook.name),
+                hook: Arc::clone(&hook),
+                endpoint,
+                client: client.clone(),
+                policy,
+                routes: Arc::clone(&routes),
+                log_path: alert_log.clone(),
+                source: Arc::new(Mutex::new(source)),
+                dead_letters: Arc::clone(&dead_letters),
+                stop: stop_rx.clone(),
+                since_persist: 0,
+                last_persist: Instant::now(),
+                read_problem: Throttle::default(),
+                persist_problem: Throttle::default(),
+            };
+            tasks.push((hook, runtime.spawn(worker.run())));
+        }
+        Ok(LogDelivery { hooks, tasks, stop })
+    }
+
+    /// New lines were appended to the log: wake the tasks now (they also poll every 250 ms).
+    /// Never blocks.
+    pub fn notify(&self) {
+        for hook in &self.hooks {
+            hook.notify.notify_one();
+        }
+    }
+
+    /// What has happened so far.
+    pub fn stats(&self) -> DeliveryStats {
+        let webhooks: Vec<WebhookStats> = self.hooks.iter().map(|h| h.stats()).collect();
+        DeliveryStats {
+            delivered: webhooks.iter().map(|w| w.delivered).sum(),
+            failed_attempts: webhooks.iter().map(|w| w.failed_attempts).sum(),
+            dead_lettered: webhooks.iter().map(|w| w.dead_lettered).sum(),
+            malformed: webhooks.iter().map(|w| w.malformed).sum(),
+            webhooks,
+        }
+    }
+
+    /// Stop: no new alert is taken; attempts in flight may finish until `deadline` (a task
+    /// waiting to retry stops at once, its alert unsettled); then the rest are aborted (their
+    /// alert is delivered again next time), every cursor is persisted, and the counts returned.
+    pub async fn shutdown(mut self, deadline: Duration) -> DeliveryStats {
+        // Receivers only see `true` or a dropped sender; either stops them.
+        let _ = self.stop.send(true);
+        let until = Instant::now() + deadline;
+        for (hook, mut task) in std::mem::take(&mut self.tasks) {
+            if tokio::time::timeout_at(until, &mut task).await.is_err() {
+                task.abort();
+                // An aborted task ends with a cancellation error; nothing to report.
+                let _ = task.await;
+                hook.cut_off.store(true, Ordering::SeqCst);
+                tracing::warn!(
+                    webhook = %hook.name,
+                    "webhook shutdown deadline of {deadline:?} passed with a delivery in flight; it is delivered again at the next start"
+                );
+            }
+        }
+        for hook in &self.hooks {
+            if hook.dirty() {
+                if let Err(err) = persist_hook(hook).await {
+                    tracing::error!(webhook = %hook.name, error = %err, "cannot persist the webhook's cursor at shutdown; alerts after the last persisted cursor will be delivered again");
+                }
+            }
+        }
+        let stats = self.stats();
+        tracing::info!(
+            delivered = stats.delivered,
+            failed_attempts = stats.failed_attempts,
+            dead_lettered = stats.dead_lettered,
+            "webhook delivery stopped"
+        );
+        stats
+    }
+}
+
+impl Drop for LogDelivery {
+    fn drop(&mut self) {
+        for (_, task) in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Logs a lasting problem once, then at most every `ERROR_REPEAT`.
+#[derive(Debug, Default)]
+struct Throttle {
+    /// When the ongoing problem was last logged; `None` when there is none.
+    last_logged: Option<Instant>,
+}
+
+impl Throttle {
+    /// The problem happened (again): true if this occurrence should be logged.
+    fn hit(&mut self) -> bool {
+        let now = Instant::now();
+        let due = self
+            .last_logged
+            .is_none_or(|t| now.duration_since(t) >= ERROR_REPEAT);
+        if due {
+            self.last_logged = Some(now);
+        }
+        due
+    }
+
+    /// The problem is gone; true if there was one.
+    fn clear(&mut self) -> bool {
+        self.last_logged.take().is_some()
+    }
+}
+
+/// What became of one line.
+enum Step {
+    /// Settled: move the cursor past it.
+    Next,
+    /// Stop asked for before it was settled: the cursor stays before it.
+    Stop,
+    /// The webhook answered 410 Gone: disabled, the cursor stays before it.
+    Disabled,
+}
+
+/// A line of the log, understood.
+enum Parsed {
+    Blank,
+    Malformed,
+    /// The alert and its line (the request body).
+    Alert(Box<Alert>, String),
+}
+
+/// Parse one log line; a malformed one is warned about (naming `who` and its byte offset).
+fn parse_line(line: &Line, log: &Path, who: &str) -> Parsed {
+    let text = match std::str::from_utf8(&line.bytes) {
+        Ok(text) => text.trim(),
+        Err(err) => {
+            tracing::warn!(webhook = who, path = %log.display(), byte_offset = line.start, error = %err, "skipping a line of the alert log that is not UTF-8");
+            return Parsed::Malformed;
+        }
+    };
+    if text.is_empty() {
+        return Parsed::Blank;
+    }
+    match Alert::from_json_line(text) {
+        Ok(alert) => Parsed::Alert(Box::new(alert), text.to_owned()),
+        Err(err) => {
+            tracing::warn!(webhook = who, path = %log.display(), byte_offset = line.start, error = %err, "skipping a line of the alert log that is not an alert");
+            Parsed::Malformed
+        }
+    }
+}
+
+/// Read the next batch off the async threads.
+async fn read_batch(source: &Arc<Mutex<LogSource>>) -> Result<Batch, SinkError> {
+    let path = lock(source).path().to_path_buf();
+    let source = Arc::clone(source);
+    tokio::task::spawn_blocking(move || lock(&source).next_batch(BATCH_LINES, BATCH_BYTES))
+        .await
+        .unwrap_or_else(|e| Err(SinkError::io(path, "read", std::io::Error::other(e))))
+}
+
+/// The task of one webhook.
+struct Worker {
+    hook: Arc<Hook>,
+    endpoint: Endpoint,
+    client: reqwest::Client,
+    policy: RetryPolicy,
+    routes: Arc<Routes>,
+    log_path: PathBuf,
+    source: Arc<Mutex<LogSource>>,
+    dead_letters: Arc<DeadLetterFile>,
+    stop: watch::Receiver<bool>,
+    rng: XorShift64,
+    /// Lines settled since the cursor was last persisted.
+    since_persist: u64,
+    last_persist: Instant,
+    read_problem: Throttle,
+    persist_problem: Throttle,
+}
+
+impl Worker {
+    async fn run(mut self) {
+        'lines: loop {
+            if self.stopped() {
+                break;
+            }
+            let batch = match read_batch(&self.source).await {
+                Ok(batch) => {
+                    if self.read_problem.clear() {
+                        tracing::info!(webhook = %self.hook.name, "the alert log is readable again");
+                    }
+                    batch
+                }
+                Err(err) => {
+                    if self.read_problem.hit() {
+                        tracing::error!(webhook = %self.hook.name, error = %err, "cannot read the alert log; trying again");
+                    }
+                    self.idle().await;
+                    continue;
+                }
+            };
+            if batch.reset {
+                self.hook.settle_to(0, &batch.identity);
+            }
+            if batch.lines.is_empty() {
+                self.idle().await;
+                continue;
+            }
+            for line in &batch.lines {
+                match self.settle(line).await {
+                    Step::Next => {
+                        self.hook.settle_to(line.end, &batch.identity);
+                        self.since_persist += 1;
+                        if self.since_persist >= PERSIST_LINES
+                            || self.last_persist.elapsed() >= PERSIST_INTERVAL
+                        {
+                            self.persist().await;
+                        }
+                    }
+                    Step::Stop | Step::Disabled => break 'lines,
+                }
+            }
+        }
+        self.persist().await;
+    }
+
+    fn stopped(&self) -> bool {
+        *self.stop.borrow() || self.stop.has_changed().is_err()
+    }
+
+    /// Wait for a notification, the poll interval or stop; persist a lagging cursor when due.
+    async fn idle(&mut self) {
+        let mut wait = POLL_INTERVAL;
+        if self.hook.dirty() {
+            let due_in = PERSIST_INTERVAL.saturating_sub(self.last_persist.elapsed());
+            if due_in.is_zero() {
+                self.persist().await;
+            } else {
+                wait = wait.min(due_in);
+            }
+        }
+        tokio::select! {
+            () = self.hook.notify.notified() => {}
+            () = tokio::time::sleep(wait) => {}
+            _ = self.stop.wait_for(|stopped| *stopped) => {}
+        }
+    }
+
+    async fn persist(&mut self) {
+        self.since_persist = 0;
+        self.last_persist = Instant::now();
+        match persist_hook(&self.hook).await {
+            Ok(()) => {
+                if self.persist_problem.clear() {
+                    tracing::info!(webhook = %self.hook.name, "the webhook's cursor is persisted again");
+                }
+            }
+            Err(err) => {
+                if self.persist_problem.hit() {
+                    tracing::error!(webhook = %self.hook.name, error = %err, "cannot persist the webhook's cursor; delivery goes on, but a restart would deliver again what was sent since the last persisted cursor");
+                }
+            }
+        }
+    }
+
+    /// Deliver one line (if it is an alert this webhook wants) until it is settled.
+    async fn settle(&mut self, line: &Line) -> Step {
+        let (alert, text) = match parse_line(line, &self.log_path, &self.hook.name) {
+            Parsed::Blank => return Step::Next,
+            Parsed::Malformed => {
+                self.hook.malformed.fetch_add(1, Ordering::SeqCst);
+                return Step::Next;
+            }
+            Parsed::Alert(alert, text) => (alert, text),
+        };
+        if !self.routes.wants(&self.hook.name, &alert.query.name) {
+            return Step::Next;
+        }
+        let message = Message::from_line(&alert.alert_id, text);
+        self.rng.mix(&alert.alert_id);
+        let outcome = deliver_with_retries(
+            &self.client,
+            &self.endpoint,
+            &self.policy,
+            &message,
+            &mut self.rng,
+            Some(&mut self.stop),
+            &self.hook.failed_attempts,
+        )
+        .await;
+        match outcome {
+            Outcome::Delivered => {
+                self.hook.delivered.fetch_add(1, Ordering::SeqCst);
+                Step::Next
+            }
+            Outcome::Failed {
+                attempts,
+                last_error,
+                permanent,
+            } => {
+                self.dead_letter(&alert, attempts, &last_error, permanent)
+                    .await;
+                Step::Next
+            }
+            Outcome::Gone { last_error, .. } => {
+                self.disable(&alert, &last_error).await;
+                Step::Disabled
+            }
+            Outcome::Interrupted { attempts } => {
+                tracing::info!(
+                    webhook = %self.hook.name,
+                    alert_id = %alert.alert_id,
+                    attempts,
+                    "stopping before this alert was delivered; it is delivered at the next start"
+                );
+                Step::Stop
+            }
+        }
+    }
+
+    async fn dead_letter(
+        &mut self,
+        alert: &Alert,
+        attempts: u32,
+        last_error: &str,
+        permanent: bool,
+    ) {
+        let record = DeadLetter::new(
+            &self.hook.name,
+            &alert.alert_id,
+            &alert.query.name,
+            alert.at,
+            attempts,
+            last_error,
+        );
+        self.hook.dead_lettered.fetch_add(1, Ordering::SeqCst);
+        let why = if permanent {
+            "permanent error, not retried"
+        } else {
+            "attempts exhausted"
+        };
+        let file = Arc::clone(&self.dead_letters);
+        let path = file.path().to_path_buf();
+        let written = {
+            let record = record.clone();
+            tokio::task::spawn_blocking(move || file.append(&record))
+                .await
+                .unwrap_or_else(|e| {
+                    Err(state::state_error(
+                        path.clone(),
+                        "append to",
+                        std::io::Error::other(e),
+                    ))
+                })
+        };
+        match written {
+            Ok(()) => tracing::error!(
+                webhook = %self.hook.name,
+                alert_id = %alert.alert_id,
+                attempts,
+                error = %last_error,
+                dead_letter = %path.display(),
+                "webhook delivery failed ({why}); alert written to the dead-letter file"
+            ),
+            Err(err) => tracing::error!(
+                webhook = %self.hook.name,
+                alert_id = %alert.alert_id,
+                attempts,
+                error = %last_error,
+                record = %serde_json::to_string(&record).unwrap_or_default(),
+                "webhook delivery failed ({why}), and the dead-letter record cannot be written: {err}"
+            ),
+        }
+    }
+
+    async fn disable(&mut self, alert: &Alert, last_error: &str) {
+        let reason = format!(
+            "{last_error} from {} at {} (alert {})",
+            self.endpoint.config.url,
+            state::rfc3339_now(),
+            alert.alert_id
+        );
+        *lock(&self.hook.disabled) = Some(reason.clone());
+        let marker = self.hook.disabled_path.clone();
+        let written = {
+            let marker = marker.clone();
+            let reason = reason.clone();
+            tokio::task::spawn_blocking(move || state::write_disabled(&marker, &reason))
+                .await
+                .unwrap_or_else(|e| {
+                    Err(state::state_error(
+                        self.hook.disabled_path.clone(),
+                        "write",
+                        std::io::Error::other(e),
+                    ))
+                })
+        };
+        match written {
+            Ok(()) => tracing::error!(
+                webhook = %self.hook.name,
+                reason = %reason,
+                marker = %marker.display(),
+                "webhook answered 410 Gone: disabled; it is sent nothing until the marker file is removed (its cursor stays at this alert)"
+            ),
+            Err(err) => tracing::error!(
+                webhook = %self.hook.name,
+                reason = %reason,
+                "webhook answered 410 Gone: disabled until restart; the marker cannot be written: {err}"
+            ),
+        }
+    }
+}
+
+/// What [`replay`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReplayStats {
+    /// Alerts the webhook's route wants at or after `since`: the ones sent.
+    pub selected: u64,
+    /// Of those, answered with a 2xx.
+    pub delivered: u64,
+    /// Of those, given up on (attempts exhausted or a permanent error; logged as ERRORs).
+    pub failed: u64,
+    /// Attempts that did not get a 2xx (each retry counts).
+    pub failed_attempts: u64,
+    /// Alerts passed over: another route, or before `since`.
+    pub skipped: u64,
+    /// Lines that are not alerts.
+    pub malformed: u64,
+    /// The webhook answered 410 Gone: replay stopped there. Nothing is written about it.
+    pub gone: Option<String>,
+}
+
+/// Redeliver alerts from the log to one webhook (for `lookout alerts replay --webhook NAME
+/// [--since T]`): every alert its route wants with `at >= since` (all if None), in log order,
+/// each with the same retries; returns counts. Reads the log as it is when replay starts (a
+/// missing log is empty). Does not touch the cursor, the dead-letter file or `.disabled`
+/// markers (a 410 stops the replay and is reported in [`ReplayStats::gone`]).
+pub async fn replay(
+    alert_log: &Path,
+    webhook: &WebhookConfig,
+    routes: &Routes,
+    since: Option<DateTime<Utc>>,
+    policy: RetryPolicy,
+) -> Result<ReplayStats, SinkError> {
+    let endpoint = Endpoint::new(webhook.clone())?;
+    let client = http_client()?;
+    let end = match std::fs::metadata(alert_log) {
+        Ok(meta) => meta.len(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+        Err(e) => return Err(SinkError::io(alert_log, "inspect", e)),
+    };
+    let source = Arc::new(Mutex::new(LogSource::new(alert_log, false)));
+    let failed_attempts = AtomicU64::new(0);
+    let mut rng = XorShift64::seeded(&webhook.name);
+    let mut stats = ReplayStats::default();
+    'lines: loop {
+        let batch = read_batch(&source).await?;
+        if batch.lines.is_empty() {
+            break;
+        }
+        for line in &batch.lines {
+            if line.start >= end {
+                break 'lines;
+            }
+            let (alert, text) = match parse_line(line, alert_log, &webhook.name) {
+                Parsed::Blank => continue,
+                Parsed::Malformed => {
+                    stats.malformed += 1;
+                    continue;
+                }
+                Parsed::Alert(alert, text) => (alert, text),
+            };
+            if !routes.wants(&webhook.name, &alert.query.name)
+                || since.is_some_and(|since| alert.at < since)
+            {
+                stats.skipped += 1;
+                continue;
+            }
+            stats.selected += 1;
+            let message = Message::from_line(&alert.alert_id, text);
+            rng.mix(&alert.alert_id);
+            let outcome = deliver_with_retries(
+                &client,
+                &endpoint,
+                &policy,
+                &message,
+                &mut rng,
+                None,
+                &failed_attempts,
+            )
+            .await;
+            match outcome {
+                Outcome::Delivered => stats.delivered += 1,
+                Outcome::Failed {
+                    attempts,
+                    last_error,
+                    ..
+                } => {
+                    stats.failed += 1;
+                    tracing::error!(
+                        webhook = %webhook.name,
+                        alert_id = %alert.alert_id,
+                        attempts,
+                        error = %last_error,
+                        "replay: webhook delivery failed"
+                    );
+                }
+                Outcome::Gone { last_error, .. } => {
+                    stats.failed += 1;
+                    tracing::error!(
+                        webhook = %webhook.name,
+                        alert_id = %alert.alert_id,
+                        error = %last_error,
+                        "replay: webhook answered 410 Gone; replay stopped"
+                    );
+                    stats.gone = Some(last_error);
+                    break 'lines;
+                }
+                // No stop signal: never happens.
+                Outcome::Interrupted { .. } => stats.failed += 1,
+            }
+        }
+    }
+    stats.failed_attempts = failed_attempts.load(Ordering::SeqCst);
+    Ok(stats)
+}
