@@ -38,7 +38,8 @@ pub use state::{cursor_path, dead_letter_path, disabled_path, disabled_reason, D
 
 /// Each task looks at the log this often even without [`LogDelivery::notify`].
 pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
-/// A cursor is persisted at most this often...
+/// After every settled line the cursor file is replaced (write, rename: it survives a crash of
+/// the process); it is made durable on disk (fsync) at most this often...
 const PERSIST_INTERVAL: Duration = Duration::from_millis(100);
 /// ...unless this many lines were settled since it last was.
 const PERSIST_LINES: u64 = 100;
@@ -154,8 +155,10 @@ struct Hook {
     cut_off: AtomicBool,
     /// Where the webhook is: every line before it is settled.
     position: Mutex<Position>,
-    /// `position.generation` last written to the cursor file.
+    /// `position.generation` last made durable in the cursor file.
     persisted: AtomicU64,
+    /// `position.generation` last written to the cursor file (durable or not).
+    written: AtomicU64,
     /// Held while the cursor file is written (the task and `shutdown` may both write it).
     writing: Mutex<()>,
     notify: Notify,
@@ -183,11 +186,17 @@ impl Hook {
         lock(&self.position).generation != self.persisted.load(Ordering::SeqCst)
     }
 
-    /// Write the cursor file if the position changed since it was last written. Blocking.
-    fn persist(&self) -> Result<(), SinkError> {
+    /// Write the cursor file if the position changed since it was last written; `durable`
+    /// also fsyncs it (else it survives a process crash, not a power loss). Blocking.
+    fn persist(&self, durable: bool) -> Result<(), SinkError> {
         let _writing = lock(&self.writing);
         let position = lock(&self.position).clone();
-        if position.generation == self.persisted.load(Ordering::SeqCst) {
+        let last = if durable {
+            &self.persisted
+        } else {
+            &self.written
+        };
+        if position.generation == last.load(Ordering::SeqCst) {
             return Ok(());
         }
         state::write_cursor(
@@ -198,8 +207,12 @@ impl Hook {
                 log: position.log,
                 written: state::rfc3339_now(),
             },
+            durable,
         )?;
-        self.persisted.store(position.generation, Ordering::SeqCst);
+        self.written.store(position.generation, Ordering::SeqCst);
+        if durable {
+            self.persisted.store(position.generation, Ordering::SeqCst);
+        }
         Ok(())
     }
 
@@ -217,11 +230,11 @@ impl Hook {
     }
 }
 
-/// Persist `hook`'s cursor off the async threads; problems are returned.
-async fn persist_hook(hook: &Arc<Hook>) -> Result<(), SinkError> {
+/// Persist `hook`'s cursor off the async threads (durably or not); problems are returned.
+async fn persist_hook(hook: &Arc<Hook>, durable: bool) -> Result<(), SinkError> {
     let hook = Arc::clone(hook);
     let path = hook.cursor_path.clone();
-    tokio::task::spawn_blocking(move || hook.persist())
+    tokio::task::spawn_blocking(move || hook.persist(durable))
         .await
         .unwrap_or_else(|e| Err(state::state_error(path, "write", std::io::Error::other(e))))
 }
@@ -312,6 +325,7 @@ impl LogDelivery {
                 cut_off: AtomicBool::new(false),
                 position: Mutex::new(position),
                 persisted: AtomicU64::new(0),
+                written: AtomicU64::new(0),
                 writing: Mutex::new(()),
                 notify: Notify::new(),
             });
@@ -388,7 +402,7 @@ impl LogDelivery {
         }
         for hook in &self.hooks {
             if hook.dirty() {
-                if let Err(err) = persist_hook(hook).await {
+                if let Err(err) = persist_hook(hook, true).await {
                     tracing::error!(webhook = %hook.name, error = %err, "cannot persist the webhook's cursor at shutdown; alerts after the last persisted cursor will be delivered again");
                 }
             }
@@ -542,6 +556,10 @@ impl Worker {
                             || self.last_persist.elapsed() >= PERSIST_INTERVAL
                         {
                             self.persist().await;
+                        } else if let Err(err) = persist_hook(&self.hook, false).await {
+                            if self.persist_problem.hit() {
+                                tracing::error!(webhook = %self.hook.name, error = %err, "cannot write the webhook's cursor");
+                            }
                         }
                     }
                     Step::Stop | Step::Disabled => break 'lines,
@@ -576,7 +594,7 @@ impl Worker {
     async fn persist(&mut self) {
         self.since_persist = 0;
         self.last_persist = Instant::now();
-        match persist_hook(&self.hook).await {
+        match persist_hook(&self.hook, true).await {
             Ok(()) => {
                 if self.persist_problem.clear() {
                     tracing::info!(webhook = %self.hook.name, "the webhook's cursor is persisted again");

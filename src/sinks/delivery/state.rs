@@ -116,11 +116,30 @@ pub(crate) fn read_cursor(path: &Path) -> Result<Option<CursorFile>, SinkError> 
 }
 
 /// Replace the cursor at `path`, atomically and durably.
-pub(crate) fn write_cursor(path: &Path, cursor: &CursorFile) -> Result<(), SinkError> {
+/// Replace the cursor file: `durable` fsyncs it (power-loss safe); without, the rename alone
+/// still survives a crash of the process.
+pub(crate) fn write_cursor(
+    path: &Path,
+    cursor: &CursorFile,
+    durable: bool,
+) -> Result<(), SinkError> {
     let mut text = serde_json::to_string(cursor)
         .map_err(|e| state_error(path, "serialize", io::Error::other(e.to_string())))?;
     text.push('\n');
-    write_atomically(path, text.as_bytes())
+    if durable {
+        write_atomically(path, text.as_bytes())
+    } else {
+        replace_file(path, text.as_bytes())
+    }
+}
+
+/// Write a temp file and rename it over `path`, without fsync.
+fn replace_file(path: &Path, bytes: &[u8]) -> Result<(), SinkError> {
+    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
+    tmp_name.push(".tmp");
+    let tmp = path.with_file_name(tmp_name);
+    fs::write(&tmp, bytes).map_err(|e| state_error(&tmp, "write", e))?;
+    fs::rename(&tmp, path).map_err(|e| state_error(path, "replace", e))
 }
 
 /// Mark a webhook disabled: the marker holds `reason` on one line (`lookout status` shows it).
@@ -274,7 +293,7 @@ mod tests {
             },
             written: rfc3339_now(),
         };
-        write_cursor(&path, &cursor).unwrap();
+        write_cursor(&path, &cursor, true).unwrap();
         assert_eq!(read_cursor(&path).unwrap(), Some(cursor));
         let names: Vec<_> = fs::read_dir(path.parent().unwrap())
             .unwrap()
