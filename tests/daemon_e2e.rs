@@ -282,3 +282,49 @@ fn an_invalid_config_is_refused_with_file_key_and_problem() {
         "{err}"
     );
 }
+
+#[test]
+fn alerts_replay_redelivers_to_a_webhook() {
+    let listener = WebhookListener::start();
+    let home = Home::new(&config_with_webhook(&listener.url));
+    let daemon = home.start_daemon(1);
+    home.drop_file("a.txt", b"A\n\nMali news.\n");
+    home.drop_file("b.txt", SEED_ARTICLE.as_bytes());
+    assert!(wait_until(Duration::from_secs(10), || listener
+        .requests()
+        .len()
+        == 2));
+    daemon.stop();
+    let out = home.lookout(&["alerts", "replay", "--webhook", "desk"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("2 alerts selected, 2 delivered, 0 failed"),
+        "{text}"
+    );
+    let requests = listener.requests();
+    assert_eq!(requests.len(), 4);
+    // The same ids: a receiver deduplicating by webhook-id sees each alert once.
+    let mut ids: Vec<_> = requests
+        .iter()
+        .map(|r| r.header("webhook-id").unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 2);
+    let out = home.lookout(&[
+        "alerts",
+        "replay",
+        "--webhook",
+        "desk",
+        "--since",
+        "2999-01-01",
+    ]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0 alerts selected"));
+    let out = home.lookout(&["alerts", "replay", "--webhook", "nope"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no webhook named 'nope'"));
+}

@@ -4,11 +4,16 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use chrono::{DateTime, NaiveDate, Utc};
+
 use crate::config::Config;
 use crate::sinks::{self, Alert};
 
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct AlertsArgs {
+    #[command(subcommand)]
+    pub command: Option<AlertsCommand>,
     /// Keep printing new alerts as they are written.
     #[arg(long, short)]
     pub follow: bool,
@@ -20,7 +25,39 @@ pub struct AlertsArgs {
     pub json: bool,
 }
 
+#[derive(Debug, clap::Subcommand)]
+pub enum AlertsCommand {
+    /// Deliver alerts from the log to a webhook again (those its route wants), with the same
+    /// signing and retries as the daemon. The webhook's cursor is not changed.
+    Replay {
+        /// The webhook's name in the config.
+        #[arg(long)]
+        webhook: String,
+        /// Only alerts at or after this time (RFC 3339, or a date YYYY-MM-DD).
+        #[arg(long, value_parser = parse_since)]
+        since: Option<DateTime<Utc>>,
+    },
+}
+
+fn parse_since(text: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
+        return Ok(at.with_timezone(&Utc));
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|dt| dt.and_utc())
+        .ok_or_else(|| {
+            format!(
+                "expected a time like 2026-11-29T10:00:00Z or a date like 2026-11-29, got '{text}'"
+            )
+        })
+}
+
 pub fn run(config: &Config, args: AlertsArgs) -> anyhow::Result<ExitCode> {
+    if let Some(AlertsCommand::Replay { webhook, since }) = args.command {
+        return replay(config, &webhook, since);
+    }
     let terminal = super::stdout_is_terminal();
     let stdout = std::io::stdout();
     let keep = |alert: &Alert| args.query.as_ref().is_none_or(|q| &alert.query.name == q);
@@ -76,4 +113,44 @@ fn write_alert(out: &mut impl Write, alert: &Alert, terminal: bool) -> std::io::
         "    {}",
         super::render_snippet(&alert.matched.snippet, terminal)
     )
+}
+
+fn replay(config: &Config, name: &str, since: Option<DateTime<Utc>>) -> anyhow::Result<ExitCode> {
+    let Some(webhook) = config.webhooks.iter().find(|w| w.name == name) else {
+        let names: Vec<&str> = config.webhooks.iter().map(|w| w.name.as_str()).collect();
+        anyhow::bail!(
+            "no webhook named '{name}' in {} (configured: {})",
+            config.path.display(),
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
+        );
+    };
+    let runtime = tokio::runtime::Runtime::new()?;
+    let stats = runtime.block_on(sinks::replay(
+        &config.alert_log,
+        webhook,
+        &config.webhook_routes(),
+        since,
+        sinks::RetryPolicy::default(),
+    ))?;
+    println!(
+        "replayed to '{name}': {} alert{} selected, {} delivered, {} failed ({} failed attempts), {} skipped",
+        stats.selected,
+        if stats.selected == 1 { "" } else { "s" },
+        stats.delivered,
+        stats.failed,
+        stats.failed_attempts,
+        stats.skipped
+    );
+    if let Some(gone) = &stats.gone {
+        eprintln!("lookout: webhook '{name}' answered 410 Gone ({gone}): replay stopped");
+    }
+    Ok(if stats.failed == 0 && stats.gone.is_none() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

@@ -189,6 +189,20 @@ impl Config {
     }
 }
 
+impl Config {
+    /// Which webhooks get the alerts of which saved query (every webhook for a query that
+    /// names none).
+    pub fn webhook_routes(&self) -> crate::sinks::Routes {
+        let names: Vec<String> = self.webhooks.iter().map(|w| w.name.clone()).collect();
+        let routes: Vec<(String, Option<Vec<String>>)> = self
+            .queries
+            .iter()
+            .map(|q| (q.name.clone(), q.webhooks.clone()))
+            .collect();
+        crate::sinks::Routes::new(&routes, &names)
+    }
+}
+
 /// Read only the saved queries of a TOML file in the config's format (`[[queries]]` tables and
 /// `queries_files`), ignoring nothing: the file must still be a valid config.
 pub(crate) fn queries_of_toml(path: &Path, text: &str) -> Result<Vec<QuerySpec>, ConfigError> {

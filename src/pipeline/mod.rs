@@ -27,8 +27,7 @@ use crate::index::{DocWriter, IndexError, LookoutIndex};
 use crate::ledger::{FileRecord, Ledger, LedgerError, Progress, Quarantined};
 use crate::matcher::{summarize, DocAnalysis, Engine, Percolator};
 use crate::sinks::{
-    self, Alert, AlertDoc, AlertLog, AlertQuery, LogDelivery, Matched, RetryPolicy, Routes,
-    SinkError,
+    self, Alert, AlertDoc, AlertLog, AlertQuery, LogDelivery, Matched, RetryPolicy, SinkError,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -484,17 +483,11 @@ impl Pipeline {
 /// Start delivering the alert log to the configured webhooks, routed by each saved query's
 /// `webhooks` (every webhook when it has none).
 pub fn start_delivery(config: &Config) -> Result<LogDelivery, SinkError> {
-    let names: Vec<String> = config.webhooks.iter().map(|w| w.name.clone()).collect();
-    let routes: Vec<(String, Option<Vec<String>>)> = config
-        .queries
-        .iter()
-        .map(|q| (q.name.clone(), q.webhooks.clone()))
-        .collect();
     LogDelivery::start(
         config.alert_log.clone(),
         config.state_dir.clone(),
         config.webhooks.clone(),
-        Routes::new(&routes, &names),
+        config.webhook_routes(),
         RetryPolicy::default(),
     )
 }
