@@ -39,7 +39,7 @@ pub enum SinkError {
         source: reqwest::Error,
     },
 
-    /// `WebhookDispatcher::start` or `LogDelivery::start` was called outside a tokio runtime.
+    /// `LogDelivery::start` was called outside a tokio runtime.
     #[error("webhook delivery must be started inside a tokio runtime")]
     NoRuntime,
 

@@ -25,6 +25,5 @@ pub use record::{
     MAX_TERM_CHARS, MAX_TITLE_CHARS,
 };
 pub use webhook::{
-    default_max_attempts, default_timeout_ms, sign, verify, DispatchStats, RetryPolicy,
-    WebhookConfig, WebhookDispatcher, QUEUE_CAPACITY, USER_AGENT,
+    default_max_attempts, default_timeout_ms, sign, verify, RetryPolicy, WebhookConfig, USER_AGENT,
 };

@@ -1,13 +1,11 @@
-//! Signed webhook delivery (Standard Webhooks): the webhook configuration (`WebhookConfig`),
-//! signing and verifying (`sign`, `verify`), the retry schedule (`RetryPolicy`), the one request
-//! and retry loop every sender shares (`Endpoint`, `Message`, `deliver_once`,
-//! `deliver_with_retries`), and the asynchronous in-memory `WebhookDispatcher`, which queues alerts
-//! per webhook and POSTs them with retries without ever blocking its caller. Delivery fed from the
-//! alert log with persisted cursors lives in `delivery`.
+//! Signed webhook requests (Standard Webhooks): the webhook configuration (`WebhookConfig`),
+//! signing and verifying (`sign`, `verify`), the retry schedule (`RetryPolicy`), and the one
+//! request and retry loop every sender shares (`Endpoint`, `Message`, `deliver_once`,
+//! `deliver_with_retries`). The senders themselves, delivery fed from the alert log with a
+//! persisted cursor per webhook (`LogDelivery`) and `replay`, live in `delivery`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::alphabet;
@@ -20,16 +18,11 @@ use reqwest::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
-use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
+use tokio::sync::watch;
 
 use crate::sinks::error::SinkError;
-use crate::sinks::record::Alert;
 
 type HmacSha256 = Hmac<Sha256>;
-
-/// Each webhook's queue holds at most this many alerts; more are dropped (with an ERROR).
-pub const QUEUE_CAPACITY: usize = 10_000;
 
 /// The `user-agent` of every webhook request.
 pub const USER_AGENT: &str = concat!("lookout/", env!("CARGO_PKG_VERSION"));
@@ -239,46 +232,6 @@ impl Default for RetryPolicy {
     }
 }
 
-/// Counts of what the dispatcher did with the alerts it was given (all webhooks together).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct DispatchStats {
-    /// Accepted into a webhook's queue.
-    pub enqueued: u64,
-    /// Answered with a 2xx.
-    pub delivered: u64,
-    /// Given up on: permanent error or attempts exhausted.
-    pub failed: u64,
-    /// Never queued: queue full, unknown webhook, or sent after shutdown.
-    pub dropped: u64,
-    /// Still queued or in flight when `shutdown`'s deadline passed (0 before shutdown).
-    pub abandoned: u64,
-}
-
-#[derive(Debug, Default)]
-struct Counters {
-    enqueued: AtomicU64,
-    delivered: AtomicU64,
-    failed: AtomicU64,
-    dropped: AtomicU64,
-    abandoned: AtomicU64,
-}
-
-impl Counters {
-    fn snapshot(&self) -> DispatchStats {
-        DispatchStats {
-            enqueued: self.enqueued.load(Ordering::SeqCst),
-            delivered: self.delivered.load(Ordering::SeqCst),
-            failed: self.failed.load(Ordering::SeqCst),
-            dropped: self.dropped.load(Ordering::SeqCst),
-            abandoned: self.abandoned.load(Ordering::SeqCst),
-        }
-    }
-
-    fn bump(counter: &AtomicU64) {
-        counter.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
 /// One message to POST: an alert's JSON line, with its id.
 #[derive(Debug, Clone)]
 pub(crate) struct Message {
@@ -291,11 +244,6 @@ pub(crate) struct Message {
 }
 
 impl Message {
-    /// The message of `alert`, its body serialized as the alert log writes it.
-    pub(crate) fn of_alert(alert: &Alert) -> Message {
-        Message::from_line(&alert.alert_id, alert.to_json_line())
-    }
-
     /// The message of an alert line as read from the alert log (without its newline).
     pub(crate) fn from_line(alert_id: &str, line: String) -> Message {
         Message {
@@ -334,149 +282,6 @@ pub(crate) fn http_client() -> Result<reqwest::Client, SinkError> {
         .map_err(|source| SinkError::HttpClient { source })
 }
 
-/// Delivers alerts to webhooks in the background: one tokio task per webhook, fed by a bounded
-/// queue, delivering that webhook's alerts one at a time in order.
-#[derive(Debug)]
-pub struct WebhookDispatcher {
-    /// `None` once shut down.
-    queues: Mutex<Option<HashMap<String, mpsc::Sender<Message>>>>,
-    tasks: Mutex<Vec<JoinHandle<()>>>,
-    counters: Arc<Counters>,
-    warned_unknown: Mutex<HashSet<String>>,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-impl WebhookDispatcher {
-    /// Validate the webhooks, build the one HTTP client and start a delivery task per webhook,
-    /// with the default [`RetryPolicy`]. Must be called inside a tokio runtime.
-    pub fn start(webhooks: Vec<WebhookConfig>) -> Result<WebhookDispatcher, SinkError> {
-        WebhookDispatcher::start_with_policy(webhooks, RetryPolicy::default())
-    }
-
-    /// [`WebhookDispatcher::start`] with a given retry policy.
-    pub fn start_with_policy(
-        webhooks: Vec<WebhookConfig>,
-        policy: RetryPolicy,
-    ) -> Result<WebhookDispatcher, SinkError> {
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| SinkError::NoRuntime)?;
-        let hooks = endpoints(webhooks)?;
-        let client = http_client()?;
-
-        let counters = Arc::new(Counters::default());
-        let mut queues = HashMap::with_capacity(hooks.len());
-        let mut tasks = Vec::with_capacity(hooks.len());
-        for hook in hooks {
-            let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
-            queues.insert(hook.name().to_owned(), tx);
-            tasks.push(runtime.spawn(run_worker(
-                hook,
-                rx,
-                client.clone(),
-                policy,
-                Arc::clone(&counters),
-            )));
-        }
-        Ok(WebhookDispatcher {
-            queues: Mutex::new(Some(queues)),
-            tasks: Mutex::new(tasks),
-            counters,
-            warned_unknown: Mutex::new(HashSet::new()),
-        })
-    }
-
-    /// Queue `alert` for the webhook named `webhook_name`; never blocks. If the queue is full,
-    /// the alert is dropped with an ERROR; an unknown name is warned about once per name.
-    pub fn send(&self, webhook_name: &str, alert: &Alert) {
-        let queue = match lock(&self.queues).as_ref() {
-            None => {
-                Counters::bump(&self.counters.dropped);
-                tracing::warn!(
-                    webhook = webhook_name,
-                    alert_id = %alert.alert_id,
-                    "webhook dispatcher is shut down; alert not sent"
-                );
-                return;
-            }
-            Some(queues) => queues.get(webhook_name).cloned(),
-        };
-        let Some(queue) = queue else {
-            Counters::bump(&self.counters.dropped);
-            if lock(&self.warned_unknown).insert(webhook_name.to_owned()) {
-                tracing::warn!(
-                    webhook = webhook_name,
-                    alert_id = %alert.alert_id,
-                    "no webhook has this name; its alerts are not sent"
-                );
-            }
-            return;
-        };
-        match queue.try_send(Message::of_alert(alert)) {
-            Ok(()) => Counters::bump(&self.counters.enqueued),
-            Err(mpsc::error::TrySendError::Full(job)) => {
-                Counters::bump(&self.counters.dropped);
-                tracing::error!(
-                    webhook = webhook_name,
-                    alert_id = %job.alert_id,
-                    "webhook queue is full ({QUEUE_CAPACITY} alerts); dropping the alert"
-                );
-            }
-            Err(mpsc::error::TrySendError::Closed(job)) => {
-                Counters::bump(&self.counters.dropped);
-                tracing::error!(
-                    webhook = webhook_name,
-                    alert_id = %job.alert_id,
-                    "webhook delivery task has stopped; dropping the alert"
-                );
-            }
-        }
-    }
-
-    /// What has happened so far.
-    pub fn stats(&self) -> DispatchStats {
-        self.counters.snapshot()
-    }
-
-    /// Stop accepting alerts and let the queued ones be delivered until `deadline` has passed;
-    /// then abort what is left and log how many alerts were not delivered. Returns the final
-    /// counts. Calling it again does nothing more.
-    pub async fn shutdown(&self, deadline: Duration) -> DispatchStats {
-        // Dropping the senders closes the queues: each task ends once its queue is empty.
-        drop(lock(&self.queues).take());
-        let tasks = std::mem::take(&mut *lock(&self.tasks));
-        let until = tokio::time::Instant::now() + deadline;
-        let mut unfinished = Vec::new();
-        for mut task in tasks {
-            if tokio::time::timeout_at(until, &mut task).await.is_err() {
-                unfinished.push(task);
-            }
-        }
-        let aborted = unfinished.len();
-        for task in &unfinished {
-            task.abort();
-        }
-        for task in unfinished {
-            // An aborted task ends with a cancellation error; nothing to report.
-            let _ = task.await;
-        }
-        if aborted > 0 {
-            let c = &self.counters;
-            let pending = c.enqueued.load(Ordering::SeqCst).saturating_sub(
-                c.delivered.load(Ordering::SeqCst) + c.failed.load(Ordering::SeqCst),
-            );
-            c.abandoned.store(pending, Ordering::SeqCst);
-            tracing::error!(
-                not_delivered = pending,
-                webhooks = aborted,
-                "webhook shutdown deadline of {deadline:?} passed; {pending} alerts were not delivered"
-            );
-        }
-        self.counters.snapshot()
-    }
-}
-
 /// Validate each webhook and check that no two share a name.
 pub(crate) fn endpoints(webhooks: Vec<WebhookConfig>) -> Result<Vec<Endpoint>, SinkError> {
     let mut endpoints = Vec::with_capacity(webhooks.len());
@@ -491,68 +296,6 @@ pub(crate) fn endpoints(webhooks: Vec<WebhookConfig>) -> Result<Vec<Endpoint>, S
         endpoints.push(Endpoint::new(config)?);
     }
     Ok(endpoints)
-}
-
-/// The delivery task of one webhook: deliver each queued alert in turn until the queue closes.
-async fn run_worker(
-    hook: Endpoint,
-    mut queue: mpsc::Receiver<Message>,
-    client: reqwest::Client,
-    policy: RetryPolicy,
-    counters: Arc<Counters>,
-) {
-    let mut rng = XorShift64::seeded(hook.name());
-    let failed_attempts = AtomicU64::new(0);
-    while let Some(message) = queue.recv().await {
-        rng.mix(&message.alert_id);
-        let outcome = deliver_with_retries(
-            &client,
-            &hook,
-            &policy,
-            &message,
-            &mut rng,
-            None,
-            &failed_attempts,
-        )
-        .await;
-        match outcome {
-            Outcome::Delivered => Counters::bump(&counters.delivered),
-            Outcome::Failed {
-                attempts,
-                last_error,
-                permanent,
-            }
-            | Outcome::Gone {
-                attempts,
-                last_error,
-                permanent,
-            } => {
-                Counters::bump(&counters.failed);
-                let why = if permanent {
-                    "permanent error, not retried"
-                } else {
-                    "attempts exhausted"
-                };
-                tracing::error!(
-                    webhook = hook.name(),
-                    alert_id = %message.alert_id,
-                    attempts,
-                    error = %last_error,
-                    "webhook delivery failed ({why})"
-                );
-            }
-            // Without a stop signal the retry loop is never interrupted; counted as failed.
-            Outcome::Interrupted { attempts } => {
-                Counters::bump(&counters.failed);
-                tracing::error!(
-                    webhook = hook.name(),
-                    alert_id = %message.alert_id,
-                    attempts,
-                    "webhook delivery interrupted"
-                );
-            }
-        }
-    }
 }
 
 /// What one attempt came to.
@@ -582,12 +325,8 @@ pub(crate) enum Outcome {
         last_error: String,
         permanent: bool,
     },
-    /// The endpoint answered 410 Gone (never retried; `permanent` is always true).
-    Gone {
-        attempts: u32,
-        last_error: String,
-        permanent: bool,
-    },
+    /// The endpoint answered 410 Gone (never retried).
+    Gone { last_error: String },
     /// The stop signal came before the message was settled (between attempts).
     Interrupted { attempts: u32 },
 }
@@ -642,9 +381,7 @@ pub(crate) async fn deliver_with_retries(
             Attempt::Gone(problem) => {
                 failed_attempts.fetch_add(1, Ordering::Relaxed);
                 return Outcome::Gone {
-                    attempts: attempt,
                     last_error: problem,
-                    permanent: true,
                 };
             }
             Attempt::Permanent(problem) => {

@@ -1,13 +1,17 @@
-//! Tests of webhook signing and delivery against a real HTTP listener on 127.0.0.1 (see
-//! `test_support::TestServer`): signatures, headers, retries, `Retry-After`, timeouts,
-//! permanent errors, the full-queue and shutdown paths, and configuration checks.
+//! Tests of webhook signing, configuration checks, and the shared request and retry loop
+//! (`deliver_with_retries`) against a real HTTP listener on 127.0.0.1 (see
+//! `test_support::TestServer`): signatures, headers, ids, and which answers are retried. What
+//! the loop does inside `LogDelivery` and `replay` (order, 5xx retries, `Retry-After`, timeouts,
+//! attempts exhausted, 404 and 410) is tested in `delivery::tests`.
 
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use crate::sinks::record::Alert;
 use crate::sinks::test_support::{alert, Recorded, Reply, TestServer};
 use crate::sinks::webhook::{
-    sign, verify, RetryPolicy, WebhookConfig, WebhookDispatcher, QUEUE_CAPACITY, USER_AGENT,
+    deliver_with_retries, endpoints, http_client, sign, verify, Endpoint, Message, Outcome,
+    RetryPolicy, WebhookConfig, XorShift64, USER_AGENT,
 };
 use crate::sinks::SinkError;
 
@@ -23,6 +27,31 @@ fn hook(name: &str, url: &str) -> WebhookConfig {
         secret: Some(SECRET.into()),
         ..WebhookConfig::new(name, url)
     }
+}
+
+/// The message of `alert`: its line as the alert log writes it.
+fn message_of(alert: &Alert) -> Message {
+    Message::from_line(&alert.alert_id, alert.to_json_line())
+}
+
+/// Send `message` to `config` through the shared retry loop as `replay` does (no stop
+/// signal), with fast retries. Returns the outcome and the number of failed attempts.
+async fn deliver(config: WebhookConfig, message: &Message) -> (Outcome, u64) {
+    let hook = Endpoint::new(config).unwrap();
+    let client = http_client().unwrap();
+    let mut rng = XorShift64::seeded(hook.name());
+    let failed_attempts = AtomicU64::new(0);
+    let outcome = deliver_with_retries(
+        &client,
+        &hook,
+        &quick(),
+        message,
+        &mut rng,
+        None,
+        &failed_attempts,
+    )
+    .await;
+    (outcome, failed_attempts.load(Ordering::SeqCst))
 }
 
 /// Check a recorded request is a correctly signed POST of `expected`.
@@ -144,50 +173,47 @@ fn config_validation() {
 }
 
 #[test]
-fn start_needs_a_runtime() {
-    let result = WebhookDispatcher::start(vec![]);
-    assert!(matches!(result, Err(SinkError::NoRuntime)));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn start_rejects_bad_and_duplicate_webhooks() {
-    let bad = WebhookDispatcher::start(vec![WebhookConfig::new("a", "file:///etc/passwd")]);
+fn endpoints_reject_bad_and_duplicate_webhooks() {
+    let bad = endpoints(vec![WebhookConfig::new("a", "file:///etc/passwd")]);
     assert!(matches!(bad, Err(SinkError::InvalidWebhook { .. })));
-    let dup = WebhookDispatcher::start(vec![
+    let dup = endpoints(vec![
         WebhookConfig::new("a", "http://127.0.0.1:9/"),
         WebhookConfig::new("a", "http://127.0.0.1:10/"),
     ]);
-    let err = dup.unwrap_err().to_string();
-    assert!(err.contains("\"a\""), "{err}");
+    let err = dup.err().expect("duplicate names are refused");
+    assert!(matches!(err, SinkError::InvalidWebhook { .. }), "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("\"a\"") && msg.contains("another webhook"),
+        "{msg}"
+    );
+    let two = endpoints(vec![
+        WebhookConfig::new("a", "http://127.0.0.1:9/"),
+        WebhookConfig::new("b", "http://127.0.0.1:9/"),
+    ]);
+    assert_eq!(two.unwrap().len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn delivers_signed_alerts_in_order() {
-    let server = TestServer::start(vec![Reply::status(200)]);
-    let dispatcher = WebhookDispatcher::start(vec![hook("ops", &server.url)]).unwrap();
-    let alerts: Vec<Alert> = (0..5).map(alert).collect();
-    for a in &alerts {
-        dispatcher.send("ops", a);
-    }
-    let stats = dispatcher.shutdown(Duration::from_secs(10)).await;
-    assert_eq!(stats.enqueued, 5);
-    assert_eq!(stats.delivered, 5);
-    assert_eq!(stats.failed + stats.dropped + stats.abandoned, 0);
+async fn every_attempt_is_a_signed_post_with_the_standard_headers() {
+    let server = TestServer::start(vec![Reply::status(500), Reply::status(200)]);
+    let (outcome, failed) = deliver(hook("ops", &server.url), &message_of(&alert(7))).await;
+    assert!(matches!(outcome, Outcome::Delivered), "{outcome:?}");
+    assert_eq!(failed, 1);
     let requests = server.requests();
-    assert_eq!(requests.len(), 5);
-    for (req, expected) in requests.iter().zip(&alerts) {
-        assert_signed_delivery(req, expected);
+    assert_eq!(requests.len(), 2);
+    // The retry is signed afresh, like the first attempt.
+    for req in &requests {
+        assert_signed_delivery(req, &alert(7));
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_means_no_signature() {
     let server = TestServer::start(vec![Reply::status(204)]);
-    let dispatcher =
-        WebhookDispatcher::start(vec![WebhookConfig::new("plain", &server.url)]).unwrap();
-    dispatcher.send("plain", &alert(1));
-    let stats = dispatcher.shutdown(Duration::from_secs(10)).await;
-    assert_eq!(stats.delivered, 1);
+    let config = WebhookConfig::new("plain", &server.url);
+    let (outcome, _) = deliver(config, &message_of(&alert(1))).await;
+    assert!(matches!(outcome, Outcome::Delivered), "{outcome:?}");
     let req = &server.requests()[0];
     assert!(req.header("webhook-signature").is_none());
     assert!(req.header("webhook-id").is_some());
@@ -197,15 +223,11 @@ async fn no_secret_means_no_signature() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn non_ascii_ids_are_header_safe_and_still_verify() {
     let server = TestServer::start(vec![Reply::status(200)]);
-    let dispatcher = WebhookDispatcher::start(vec![hook("ops", &server.url)]).unwrap();
     let mut a = alert(1);
     a.query.name = "café news".into();
     a.alert_id = crate::sinks::alert_id(&a.query.name, &a.doc.id);
-    dispatcher.send("ops", &a);
-    assert_eq!(
-        dispatcher.shutdown(Duration::from_secs(10)).await.delivered,
-        1
-    );
+    let (outcome, _) = deliver(hook("ops", &server.url), &message_of(&a)).await;
+    assert!(matches!(outcome, Outcome::Delivered), "{outcome:?}");
     let req = &server.requests()[0];
     let id = req.header("webhook-id").unwrap();
     assert!(id.starts_with("q:caf%C3%A9%20news/d:"), "{id}");
@@ -217,164 +239,31 @@ async fn non_ascii_ids_are_header_safe_and_still_verify() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn retries_server_errors_until_delivered() {
-    let server = TestServer::start(vec![
-        Reply::status(500),
-        Reply::status(500),
-        Reply::status(200),
-    ]);
-    let dispatcher =
-        WebhookDispatcher::start_with_policy(vec![hook("ops", &server.url)], quick()).unwrap();
-    dispatcher.send("ops", &alert(7));
-    let stats = dispatcher.shutdown(Duration::from_secs(10)).await;
-    assert_eq!((stats.delivered, stats.failed), (1, 0));
-    let requests = server.requests();
-    assert_eq!(requests.len(), 3);
-    for req in &requests {
-        assert_signed_delivery(req, &alert(7));
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn gives_up_after_max_attempts() {
-    let server = TestServer::start(vec![Reply::status(503)]);
-    let config = WebhookConfig {
-        max_attempts: 3,
-        ..hook("ops", &server.url)
-    };
-    let dispatcher = WebhookDispatcher::start_with_policy(vec![config], quick()).unwrap();
-    dispatcher.send("ops", &alert(1));
-    let stats = dispatcher.shutdown(Duration::from_secs(10)).await;
-    assert_eq!((stats.delivered, stats.failed), (0, 1));
-    assert_eq!(server.requests().len(), 3);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn honours_retry_after_on_429() {
-    let server = TestServer::start(vec![
-        Reply::status(429).header("Retry-After", "1"),
-        Reply::status(200),
-    ]);
-    let dispatcher =
-        WebhookDispatcher::start_with_policy(vec![hook("ops", &server.url)], quick()).unwrap();
-    dispatcher.send("ops", &alert(1));
-    let stats = dispatcher.shutdown(Duration::from_secs(10)).await;
-    assert_eq!(stats.delivered, 1);
-    let requests = server.requests();
-    assert_eq!(requests.len(), 2);
-    let gap = requests[1].at - requests[0].at;
-    assert!(gap >= Duration::from_millis(950), "waited only {gap:?}");
-    assert!(gap < Duration::from_secs(3), "waited {gap:?}");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn retries_after_a_timeout() {
-    let server = TestServer::start(vec![
-        Reply::status(200).delay(Duration::from_secs(3)),
-        Reply::status(200),
-    ]);
-    let config = WebhookConfig {
-        timeout_ms: 300,
-        ..hook("ops", &server.url)
-    };
-    let dispatcher = WebhookDispatcher::start_with_policy(vec![config], quick()).unwrap();
-    let started = Instant::now();
-    dispatcher.send("ops", &alert(1));
-    let stats = dispatcher.shutdown(Duration::from_secs(10)).await;
-    assert_eq!((stats.delivered, stats.failed), (1, 0));
-    let requests = server.requests();
-    assert_eq!(requests.len(), 2);
-    let gap = requests[1].at - requests[0].at;
-    assert!(
-        gap >= Duration::from_millis(290),
-        "retried after only {gap:?}"
-    );
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "did not time out"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn client_errors_are_permanent_except_the_retryable_ones() {
-    let not_found = TestServer::start(vec![Reply::status(404), Reply::status(200)]);
+async fn retryable_client_errors_are_retried_and_redirects_are_not_followed() {
     let timeout = TestServer::start(vec![Reply::status(408), Reply::status(200)]);
+    let (outcome, failed) = deliver(hook("408", &timeout.url), &message_of(&alert(1))).await;
+    assert!(matches!(outcome, Outcome::Delivered), "{outcome:?}");
+    assert_eq!(failed, 1);
+    assert_eq!(timeout.requests().len(), 2, "408 is retried");
+
+    let target = TestServer::start(vec![Reply::status(200)]);
     let moved = TestServer::start(vec![
-        Reply::status(301).header("Location", "http://127.0.0.1:9/"),
+        Reply::status(301).header("Location", &target.url),
         Reply::status(200),
     ]);
-    let dispatcher = WebhookDispatcher::start_with_policy(
-        vec![
-            hook("404", &not_found.url),
-            hook("408", &timeout.url),
-            hook("301", &moved.url),
-        ],
-        quick(),
-    )
-    .unwrap();
-    dispatcher.send("404", &alert(1));
-    dispatcher.send("408", &alert(2));
-    dispatcher.send("301", &alert(3));
-    let stats = dispatcher.shutdown(Duration::from_secs(10)).await;
-    assert_eq!((stats.delivered, stats.failed), (1, 2));
-    assert_eq!(not_found.requests().len(), 1, "404 must not be retried");
-    assert_eq!(timeout.requests().len(), 2, "408 is retried");
-    assert_eq!(
-        moved.requests().len(),
-        1,
-        "redirects are not followed or retried"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_webhook_gets_its_own_alerts() {
-    let a = TestServer::start(vec![Reply::status(200)]);
-    let b = TestServer::start(vec![Reply::status(200)]);
-    let dispatcher = WebhookDispatcher::start(vec![hook("a", &a.url), hook("b", &b.url)]).unwrap();
-    dispatcher.send("a", &alert(1));
-    dispatcher.send("b", &alert(2));
-    dispatcher.send("a", &alert(3));
-    dispatcher.send("nobody", &alert(4));
-    dispatcher.send("nobody", &alert(5));
-    let stats = dispatcher.shutdown(Duration::from_secs(10)).await;
-    assert_eq!((stats.enqueued, stats.delivered, stats.dropped), (3, 3, 2));
-    assert_eq!(a.requests().len(), 2);
-    assert_eq!(b.requests().len(), 1);
-    assert_signed_delivery(&a.requests()[1], &alert(3));
-    assert_signed_delivery(&b.requests()[0], &alert(2));
-    // After shutdown nothing more is accepted.
-    dispatcher.send("a", &alert(6));
-    assert_eq!(dispatcher.stats().dropped, 3);
-    assert_eq!(a.requests().len(), 2);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn full_queue_drops_and_shutdown_deadline_abandons() {
-    // A listener that never accepts: connections sit in the backlog, requests hang.
-    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/hook", silent.local_addr().unwrap());
-    let dispatcher = WebhookDispatcher::start(vec![WebhookConfig::new("slow", url)]).unwrap();
-    let started = Instant::now();
-    let extra = 50;
-    for n in 0..QUEUE_CAPACITY + extra {
-        dispatcher.send("slow", &alert(n));
+    let (outcome, failed) = deliver(hook("301", &moved.url), &message_of(&alert(2))).await;
+    match &outcome {
+        Outcome::Failed {
+            attempts: 1,
+            last_error,
+            permanent: true,
+        } => assert!(
+            last_error.contains("301") && last_error.contains("redirects are not followed"),
+            "{last_error}"
+        ),
+        other => panic!("a redirect must fail permanently at once: {other:?}"),
     }
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "send must not block"
-    );
-    let stats = dispatcher.stats();
-    assert_eq!(
-        stats.enqueued + stats.dropped,
-        (QUEUE_CAPACITY + extra) as u64
-    );
-    // The task may have taken one alert off the queue already.
-    assert!((extra as u64 - 1..=extra as u64).contains(&stats.dropped));
-
-    let shutting = Instant::now();
-    let stats = dispatcher.shutdown(Duration::from_millis(300)).await;
-    assert!(shutting.elapsed() < Duration::from_secs(3));
-    assert_eq!(stats.delivered, 0);
-    assert_eq!(stats.abandoned, stats.enqueued - stats.failed);
-    assert!(stats.abandoned >= QUEUE_CAPACITY as u64);
+    assert_eq!(failed, 1);
+    assert_eq!(moved.requests().len(), 1, "redirects are not retried");
+    assert!(target.requests().is_empty(), "redirects are not followed");
 }
