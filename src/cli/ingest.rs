@@ -10,6 +10,9 @@ use crate::config::Config;
 use crate::matcher::Engine;
 use crate::pipeline::{collect_files, FileOutcome, Pipeline};
 
+/// How long `ingest` waits for its alerts to reach the webhooks before exiting.
+const WEBHOOK_WAIT: Duration = Duration::from_secs(30);
+
 #[derive(Debug, clap::Args)]
 pub struct IngestArgs {
     /// Files or folders (walked recursively).
@@ -47,7 +50,20 @@ pub fn run(config: &Config, args: IngestArgs) -> anyhow::Result<ExitCode> {
     }
     let (stats, webhooks) = pipeline.finish()?;
     if let Some(webhooks) = webhooks {
-        runtime.block_on(webhooks.shutdown(Duration::from_secs(30)));
+        // Give the webhooks the time to deliver what this run wrote; what they have not
+        // delivered by then stays behind their cursor for the next run.
+        let log_length = std::fs::metadata(&config.alert_log).map_or(0, |m| m.len());
+        let deadline = Instant::now() + WEBHOOK_WAIT;
+        while Instant::now() < deadline
+            && webhooks
+                .stats()
+                .webhooks
+                .iter()
+                .any(|w| w.disabled.is_none() && w.cursor < log_length)
+        {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        runtime.block_on(webhooks.shutdown(Duration::from_secs(2)));
     }
     eprintln!(
         "ingested {} file{} in {:.1}s: {} new document{}, {} already indexed, {} alert{}, {} file{} skipped",

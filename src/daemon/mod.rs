@@ -12,8 +12,9 @@ use crate::matcher::Engine;
 use crate::pipeline::Pipeline;
 use crate::watcher::{FolderWatcher, ReadyFile, WatchOptions};
 
-/// How long queued webhook deliveries may take at shutdown.
-const WEBHOOK_DRAIN: Duration = Duration::from_secs(10);
+/// How long a webhook request in flight may take at shutdown (what is not delivered then is
+/// delivered from the alert log at the next start).
+const WEBHOOK_DRAIN: Duration = Duration::from_secs(3);
 
 pub fn run(config: Config, engine: Engine) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
