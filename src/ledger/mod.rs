@@ -82,7 +82,8 @@ pub struct Ledger {
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS alerts (alert_id TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS alerts (alert_id TEXT PRIMARY KEY, doc_id TEXT NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS alerts_by_doc ON alerts (doc_id);
 CREATE TABLE IF NOT EXISTS path_alerts (path TEXT NOT NULL, query TEXT NOT NULL, PRIMARY KEY (path, query)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, content_hash TEXT NOT NULL, processed_at TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS file_docs (path TEXT NOT NULL, doc_id TEXT NOT NULL, PRIMARY KEY (path, doc_id)) WITHOUT ROWID;
@@ -155,6 +156,22 @@ impl Ledger {
         self.run(|db| {
             db.prepare_cached("SELECT 1 FROM alerts WHERE alert_id = ?1")?
                 .exists([alert_id])
+        })
+    }
+
+    /// Whether any alert names this document (a fast test before checking alert by alert).
+    pub fn doc_has_alerts(&self, doc: &DocId) -> Result<bool, LedgerError> {
+        self.run(|db| {
+            db.prepare_cached("SELECT 1 FROM alerts WHERE doc_id = ?1 LIMIT 1")?
+                .exists([doc.0.as_str()])
+        })
+    }
+
+    /// Whether any query alerted on this path.
+    pub fn path_has_alerts(&self, path: &str) -> Result<bool, LedgerError> {
+        self.run(|db| {
+            db.prepare_cached("SELECT 1 FROM path_alerts WHERE path = ?1 LIMIT 1")?
+                .exists([path])
         })
     }
 
@@ -258,13 +275,14 @@ impl Ledger {
         let result = (|| -> rusqlite::Result<()> {
             let tx = self.db.transaction()?;
             {
-                let mut alert =
-                    tx.prepare_cached("INSERT OR IGNORE INTO alerts (alert_id) VALUES (?1)")?;
+                let mut alert = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO alerts (alert_id, doc_id) VALUES (?1, ?2)",
+                )?;
                 let mut path_alert = tx.prepare_cached(
                     "INSERT OR IGNORE INTO path_alerts (path, query) VALUES (?1, ?2)",
                 )?;
                 for (alert_id, path, query) in &progress.alerts {
-                    alert.execute([alert_id])?;
+                    alert.execute([alert_id.as_str(), doc_of_alert(alert_id)])?;
                     path_alert.execute([path, query])?;
                 }
                 let mut drop_docs = tx.prepare_cached("DELETE FROM file_docs WHERE path = ?1")?;
@@ -314,6 +332,11 @@ impl Ledger {
     }
 }
 
+/// The document id inside an alert id (`q:{query}/d:{doc}`).
+fn doc_of_alert(alert_id: &str) -> &str {
+    alert_id.rsplit_once("/d:").map_or(alert_id, |(_, doc)| doc)
+}
+
 fn quarantined_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Quarantined> {
     Ok(Quarantined {
         path: r.get(0)?,
@@ -354,6 +377,9 @@ mod tests {
         drop(ledger);
         let ledger = Ledger::open(dir.path()).unwrap();
         assert!(ledger.has_alert("q:a/d:1").unwrap());
+        assert!(ledger.doc_has_alerts(&DocId("1".into())).unwrap());
+        assert!(!ledger.doc_has_alerts(&DocId("2".into())).unwrap());
+        assert!(ledger.path_has_alerts("/w/x.txt").unwrap());
         assert!(!ledger.has_alert("q:b/d:1").unwrap());
         assert!(ledger.path_alerted("/w/x.txt", "a").unwrap());
         assert_eq!(

@@ -282,15 +282,22 @@ impl Pipeline {
         }
         let analysis = DocAnalysis::new(&document, &mut self.analyzer);
         let location = document.location();
+        let matches = self.percolator.percolate(&analysis);
+        // Usually neither this content nor this path ever alerted: then the ledger need not be
+        // asked match by match (only a crash before the commit, or a changed file, gets here).
+        let check_ledger = !matches.is_empty()
+            && (self.ledger.doc_has_alerts(&document.id)?
+                || self.ledger.path_has_alerts(&location)?);
         let mut raised = 0;
-        for query_index in self.percolator.percolate(&analysis) {
+        for query_index in matches {
             let saved = &self.queries[query_index];
             let alert_id = sinks::alert_id(&saved.name, &document.id.0);
             let path_query = (location.clone(), saved.name.clone());
             if self.pending_alert_ids.contains(&alert_id)
                 || self.pending_path_alerts.contains(&path_query)
-                || self.ledger.has_alert(&alert_id)?
-                || self.ledger.path_alerted(&location, &saved.name)?
+                || (check_ledger
+                    && (self.ledger.has_alert(&alert_id)?
+                        || self.ledger.path_alerted(&location, &saved.name)?))
             {
                 continue;
             }
