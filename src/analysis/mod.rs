@@ -3,9 +3,14 @@
 //!
 //! It reproduces the reference (Lucene's `CharTokenizer` on `Character.isLetterOrDigit`,
 //! `LowerCaseFilter`, `ASCIIFoldingFilter`) so that `Nigérien` matches `nigerien` in both, and a
-//! token is at most 255 UTF-16 units long, as in Lucene.
+//! token is at most 255 UTF-16 units long, as in Lucene. One deliberate difference: letters
+//! are lowercased again after folding, because the folding table maps a few letters (small
+//! capitals like `ᴀ`, and `ǧ`) to uppercase ASCII; Lucene keeps `AND` for `ᴀɴᴅ`, lookout gives
+//! `and`, so every term is lowercase and a query prints back as itself.
 
-use tantivy::tokenizer::{AsciiFoldingFilter, TextAnalyzer, Token, TokenStream, Tokenizer};
+use tantivy::tokenizer::{
+    AsciiFoldingFilter, LowerCaser, TextAnalyzer, Token, TokenStream, Tokenizer,
+};
 use unicode_general_category::{get_general_category, GeneralCategory};
 
 /// The name under which the analyzer is registered in the tantivy index.
@@ -121,6 +126,7 @@ impl TokenStream for LetterDigitTokenStream<'_> {
 pub fn text_analyzer() -> TextAnalyzer {
     TextAnalyzer::builder(LetterDigitTokenizer::default())
         .filter(AsciiFoldingFilter)
+        .filter(LowerCaser)
         .build()
 }
 
@@ -222,6 +228,8 @@ mod tests {
         // '_' is a connector punctuation, not a letter: Java splits on it.
         assert_eq!(terms("snake_case x²y"), vec!["snake", "case", "x", "y"]);
         assert_eq!(terms("İstanbul ǅemal"), vec!["istanbul", "dzemal"]);
+        // Folding maps small capitals to uppercase ASCII: lowercased again.
+        assert_eq!(terms("ᴀɴᴅ ǧ"), vec!["and", "g"]);
     }
 
     #[test]

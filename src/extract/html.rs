@@ -359,14 +359,140 @@ pub(super) fn tag_break(tag: &str) -> Break {
 // ---------------------------------------------------------------------------------------------
 // Depth guard
 
-/// Elements that never nest (void elements) or that the parser closes implicitly when a sibling
-/// starts, so they do not add depth.
+/// Elements that never nest: void elements, the document's frame, `p` (a `p` closes an open
+/// one), and table parts (the parser drops them outside a table and closes them inside one).
 const NON_NESTING: &[&str] = &[
     "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track",
     "wbr", "param", "keygen", "basefont", "bgsound", "frame", "image", "html", "head", "body", "p",
-    "li", "dt", "dd", "option", "optgroup", "tr", "td", "th", "thead", "tbody", "tfoot",
-    "colgroup", "caption", "rb", "rt", "rtc", "rp",
+    "tr", "td", "th", "thead", "tbody", "tfoot", "colgroup", "caption",
 ];
+
+/// The HTML standard's "special" elements: they stop the search for an `li`/`dd`/`dt` to close.
+const SPECIAL: &[&str] = &[
+    "applet",
+    "area",
+    "article",
+    "aside",
+    "base",
+    "basefont",
+    "bgsound",
+    "blockquote",
+    "body",
+    "br",
+    "button",
+    "caption",
+    "center",
+    "col",
+    "colgroup",
+    "dd",
+    "details",
+    "dir",
+    "dl",
+    "dt",
+    "embed",
+    "fieldset",
+    "figcaption",
+    "figure",
+    "footer",
+    "form",
+    "frame",
+    "frameset",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "head",
+    "header",
+    "hgroup",
+    "hr",
+    "html",
+    "iframe",
+    "img",
+    "input",
+    "keygen",
+    "li",
+    "link",
+    "listing",
+    "main",
+    "marquee",
+    "menu",
+    "meta",
+    "nav",
+    "noembed",
+    "noframes",
+    "noscript",
+    "object",
+    "ol",
+    "param",
+    "plaintext",
+    "pre",
+    "script",
+    "search",
+    "section",
+    "select",
+    "source",
+    "style",
+    "summary",
+    "table",
+    "tbody",
+    "td",
+    "template",
+    "textarea",
+    "tfoot",
+    "th",
+    "thead",
+    "title",
+    "tr",
+    "track",
+    "ul",
+    "wbr",
+    "xmp",
+];
+
+/// Elements closed implicitly by a sibling, the way the HTML parser does it: an `li` (or
+/// `dd`/`dt`) start closes an open one unless a special element lies between; ruby parts close
+/// each other only inside a `ruby`; options only inside a `select`. Elsewhere they nest, and
+/// count (the parser nests them too, and its cost grows with the square of the depth).
+fn close_implied(open: &mut Vec<String>, name: &str) {
+    let closes = |n: &str| match name {
+        "li" => n == "li",
+        "dd" | "dt" => n == "dd" || n == "dt",
+        _ => false,
+    };
+    match name {
+        "li" | "dd" | "dt" => {
+            for at in (0..open.len()).rev() {
+                let n = open[at].as_str();
+                if closes(n) {
+                    open.truncate(at);
+                    return;
+                }
+                if SPECIAL.contains(&n) && !matches!(n, "address" | "div" | "p") {
+                    return;
+                }
+            }
+        }
+        "rb" | "rt" | "rtc" | "rp"
+            if open.iter().any(|n| n == "ruby")
+                && open
+                    .last()
+                    .is_some_and(|n| matches!(n.as_str(), "rb" | "rt" | "rtc" | "rp")) =>
+        {
+            open.pop();
+        }
+        "option" | "optgroup" if open.iter().any(|n| n == "select") => {
+            if open.last().is_some_and(|n| n == "option") {
+                open.pop();
+            }
+            if name == "optgroup" && open.last().is_some_and(|n| n == "optgroup") {
+                open.pop();
+            }
+        }
+        _ => {}
+    }
+}
 
 /// Elements whose content is text up to their end tag.
 const RAW_TEXT: &[&str] = &[
@@ -418,6 +544,7 @@ fn estimated_depth_exceeds(text: &str, limit: usize) -> bool {
             if NON_NESTING.contains(&name.as_str()) || (self_closing && foreign) {
                 continue;
             }
+            close_implied(&mut open, &name);
             open.push(name);
             if open.len() > limit {
                 return true;
@@ -484,6 +611,41 @@ fn find_ignore_case(haystack: &[u8], from: usize, needle: &[u8]) -> Option<usize
         .windows(needle.len())
         .position(|w| w.eq_ignore_ascii_case(needle))
         .map(|n| from + n)
+}
+
+#[cfg(test)]
+mod depth_guard_tests {
+    use super::*;
+
+    #[test]
+    fn implied_closes_do_not_add_depth_but_real_nesting_does() {
+        let list: String = "<ul>".to_string() + &"<li><b>item</b>".repeat(5_000) + "</ul>";
+        assert!(!estimated_depth_exceeds(&list, MAX_HTML_DEPTH));
+        let dl = "<dl>".to_string() + &"<dt>term<dd>definition".repeat(5_000) + "</dl>";
+        assert!(!estimated_depth_exceeds(&dl, MAX_HTML_DEPTH));
+        let ruby = "<ruby>".to_string() + &"漢<rt>kan".repeat(5_000) + "</ruby>";
+        assert!(!estimated_depth_exceeds(&ruby, MAX_HTML_DEPTH));
+        // What the HTML parser nests (found by fuzzing: quadratic parse times).
+        for nested in [
+            "<rb>",
+            "<rt>",
+            "<optgroup>",
+            "<li><dd>",
+            "<li><dt>",
+            "<dt><li>",
+        ] {
+            let text = nested.repeat(5_000) + "text";
+            assert!(estimated_depth_exceeds(&text, MAX_HTML_DEPTH), "{nested}");
+        }
+    }
+
+    #[test]
+    fn ruby_bombs_are_refused_fast() {
+        let text = "<rb>".repeat(100_000) + "text";
+        let started = std::time::Instant::now();
+        assert!(matches!(extract(&text), Err(ExtractError::TooDeep { .. })));
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    }
 }
 
 #[cfg(test)]

@@ -755,12 +755,24 @@ impl Parser {
 }
 
 fn parse_date(text: &str, column: usize) -> Result<NaiveDate, QueryError> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
-        QueryError::new(
-            column,
-            format!("expected a date like 2024-03-28, found '{text}'"),
-        )
-    })
+    // YYYY-MM-DD exactly: chrono alone would also take signed and longer years.
+    let shaped = text.len() == 10
+        && text.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    shaped
+        .then(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
+        .flatten()
+        .ok_or_else(|| {
+            QueryError::new(
+                column,
+                format!("expected a date like 2024-03-28, found '{text}'"),
+            )
+        })
 }
 
 /// Lucene's `addClause` with the default operator AND.
@@ -837,6 +849,27 @@ fn build_bool(
             column,
             "a query of only exclusions (NOT/-) matches nothing by itself: add a term to match, like 'niger AND NOT mali'",
         ));
+    }
+    // A lone optional clause beside exclusions (`a OR -b`) is required: say so, so the query
+    // has one form (it prints as `a AND NOT b`).
+    if clauses.iter().filter(|c| c.occur == Occur::Should).count() == 1
+        && !clauses.iter().any(|c| c.occur == Occur::Must)
+    {
+        let mut spliced = Vec::with_capacity(clauses.len());
+        for mut clause in clauses {
+            if clause.occur == Occur::Should {
+                clause.occur = Occur::Must;
+            }
+            match clause {
+                // A required group of required clauses is spliced like any other.
+                Clause {
+                    occur: Occur::Must,
+                    query: Query::Bool(inner),
+                } if inner.iter().all(|c| c.occur != Occur::Should) => spliced.extend(inner),
+                other => spliced.push(other),
+            }
+        }
+        clauses = spliced;
     }
     // Positive clauses first: the order of clauses does not change the meaning.
     clauses.sort_by_key(|c| c.occur == Occur::MustNot);

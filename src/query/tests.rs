@@ -61,14 +61,24 @@ fn or_not_and_exclusions() {
     assert_eq!(q("niger NOT mali"), niger_not_mali);
     assert_eq!(q("niger -mali"), niger_not_mali);
     assert_eq!(q("niger !mali"), niger_not_mali);
-    // Lucene: `a OR NOT b` is `a -b`
-    assert_eq!(
-        q("niger OR NOT mali"),
-        Query::Bool(vec![
-            clause(Occur::Should, term("niger")),
-            clause(Occur::MustNot, term("mali"))
-        ])
-    );
+    // Lucene: `a OR NOT b` is `a -b`: the lone optional clause is required.
+    assert_eq!(q("niger OR NOT mali"), niger_not_mali);
+    assert_eq!(q("niger OR -mali"), niger_not_mali);
+}
+
+#[test]
+fn fuzz_findings_round_trip_or_are_refused() {
+    for text in ["a OR -b", "x OR -y OR -z", "a -(b OR -c)", "ᴀɴᴅ", "ǧ"] {
+        let parsed = parse(text).unwrap();
+        let printed = parsed.query.to_string();
+        assert_eq!(
+            parse(&printed).unwrap().query,
+            parsed.query,
+            "{text} printed as {printed}"
+        );
+    }
+    assert!(parse("date:\\-0001-01-01").is_err());
+    assert!(parse("date:\\+12345-01-01").is_err());
 }
 
 #[test]
@@ -249,8 +259,9 @@ pub(crate) fn arb_query_text() -> impl Strategy<Value = String> {
             (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a} OR {b})")),
             (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a} AND NOT {b})")),
             (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a} {b})")),
-            (inner.clone(), inner.clone(), inner)
+            (inner.clone(), inner.clone(), inner.clone())
                 .prop_map(|(a, b, c)| format!("({a} OR {b} -{c})")),
+            (inner.clone(), inner).prop_map(|(a, b)| format!("({a} OR -{b})")),
         ]
     })
 }
