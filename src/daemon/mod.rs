@@ -89,12 +89,15 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
 
     loop {
         let commit_due = pipeline.next_commit_in();
+        // Files first: a commit (index, alert log fsync, ledger) runs when no file waits, or
+        // when it is long overdue, so a commit rarely stands between a drop and its alert.
         tokio::select! {
+            biased;
             ready = ready_rx.recv() => {
                 let Some(ready) = ready else { break };
                 tracing::debug!(file = %ready.path.display(), reason = ?ready.reason, "file ready");
                 tokio::task::block_in_place(|| pipeline.process_file(&ready.path))?;
-                tokio::task::block_in_place(|| pipeline.tick())?;
+                tokio::task::block_in_place(|| pipeline.tick_if_overdue())?;
             }
             _ = tokio::time::sleep(commit_due.unwrap_or(Duration::from_secs(3600))), if commit_due.is_some() => {
                 tokio::task::block_in_place(|| pipeline.tick())?;

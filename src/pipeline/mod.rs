@@ -438,6 +438,17 @@ impl Pipeline {
         Ok(())
     }
 
+    /// Commit only if the batch is full or the commit is twice overdue (for a caller that
+    /// prefers to commit when idle).
+    pub fn tick_if_overdue(&mut self) -> Result<(), PipelineError> {
+        if self.writer.pending() >= COMMIT_DOCS
+            || self.last_commit.elapsed() >= 2 * self.commit_every
+        {
+            self.tick()?;
+        }
+        Ok(())
+    }
+
     /// How long until a timed commit is due, when there is work pending.
     pub fn next_commit_in(&self) -> Option<Duration> {
         let has_work =
