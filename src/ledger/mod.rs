@@ -2,8 +2,9 @@
 //!
 //! - `files`: each watched file's last processed content (hash of its bytes) and the documents
 //!   it held, so unchanged files are skipped, changed ones re-indexed and deleted ones noticed;
-//! - `alerts` and `path_alerts`: every alert id in the alert log, and which (path, query) pairs
-//!   already alerted, so nothing alerts twice;
+//! - `doc_alerts` and `path_alerts`: which saved queries already alerted on each document and on
+//!   each path (one row per document or path, not per alert: an article can raise hundreds), so
+//!   nothing alerts twice;
 //! - `quarantine`: files that failed to parse, with the reason, reported once per content;
 //! - `meta`: how far into the alert log the alert tables are caught up, the last commit.
 //!
@@ -12,6 +13,7 @@
 //! crash between the two never doubles an alert. Progress is written only after the step it
 //! records is durable (index commit, log fsync), in one transaction.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
@@ -82,9 +84,8 @@ pub struct Ledger {
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS alerts (alert_id TEXT PRIMARY KEY, doc_id TEXT NOT NULL) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS alerts_by_doc ON alerts (doc_id);
-CREATE TABLE IF NOT EXISTS path_alerts (path TEXT NOT NULL, query TEXT NOT NULL, PRIMARY KEY (path, query)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS doc_alerts (doc_id TEXT PRIMARY KEY, queries TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS path_alerts (path TEXT PRIMARY KEY, queries TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, content_hash TEXT NOT NULL, processed_at TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS file_docs (path TEXT NOT NULL, doc_id TEXT NOT NULL, PRIMARY KEY (path, doc_id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS file_docs_by_doc ON file_docs (doc_id);
@@ -155,34 +156,25 @@ impl Ledger {
             .unwrap_or(0))
     }
 
-    pub fn has_alert(&self, alert_id: &str) -> Result<bool, LedgerError> {
-        self.run(|db| {
-            db.prepare_cached("SELECT 1 FROM alerts WHERE alert_id = ?1")?
-                .exists([alert_id])
-        })
+    /// The saved queries that already alerted on this document.
+    pub fn doc_alerts(&self, doc: &DocId) -> Result<Vec<String>, LedgerError> {
+        self.query_list("SELECT queries FROM doc_alerts WHERE doc_id = ?1", &doc.0)
     }
 
-    /// Whether any alert names this document (a fast test before checking alert by alert).
-    pub fn doc_has_alerts(&self, doc: &DocId) -> Result<bool, LedgerError> {
-        self.run(|db| {
-            db.prepare_cached("SELECT 1 FROM alerts WHERE doc_id = ?1 LIMIT 1")?
-                .exists([doc.0.as_str()])
-        })
+    /// The saved queries that already alerted on this path.
+    pub fn path_alerts(&self, path: &str) -> Result<Vec<String>, LedgerError> {
+        self.query_list("SELECT queries FROM path_alerts WHERE path = ?1", path)
     }
 
-    /// Whether any query alerted on this path.
-    pub fn path_has_alerts(&self, path: &str) -> Result<bool, LedgerError> {
-        self.run(|db| {
-            db.prepare_cached("SELECT 1 FROM path_alerts WHERE path = ?1 LIMIT 1")?
-                .exists([path])
-        })
-    }
-
-    pub fn path_alerted(&self, path: &str, query: &str) -> Result<bool, LedgerError> {
-        self.run(|db| {
-            db.prepare_cached("SELECT 1 FROM path_alerts WHERE path = ?1 AND query = ?2")?
-                .exists([path, query])
-        })
+    fn query_list(&self, sql: &str, key: &str) -> Result<Vec<String>, LedgerError> {
+        let text: Option<String> = self.run(|db| {
+            db.prepare_cached(sql)?
+                .query_row([key], |r| r.get(0))
+                .optional()
+        })?;
+        Ok(text
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default())
     }
 
     pub fn file(&self, path: &str) -> Result<Option<FileRecord>, LedgerError> {
@@ -266,7 +258,11 @@ impl Ledger {
     pub fn counts(&self) -> Result<(u64, u64), LedgerError> {
         self.run(|db| {
             let files: i64 = db.query_row("SELECT count(*) FROM files", [], |r| r.get(0))?;
-            let alerts: i64 = db.query_row("SELECT count(*) FROM alerts", [], |r| r.get(0))?;
+            let alerts: i64 = db.query_row(
+                "SELECT coalesce(sum(json_array_length(queries)), 0) FROM doc_alerts",
+                [],
+                |r| r.get(0),
+            )?;
             Ok((files.max(0) as u64, alerts.max(0) as u64))
         })
     }
@@ -278,16 +274,18 @@ impl Ledger {
         let result = (|| -> rusqlite::Result<()> {
             let tx = self.db.transaction()?;
             {
-                let mut alert = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO alerts (alert_id, doc_id) VALUES (?1, ?2)",
-                )?;
-                let mut path_alert = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO path_alerts (path, query) VALUES (?1, ?2)",
-                )?;
+                // One row per document and per path, merged with what is there.
+                let mut by_doc: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+                let mut by_path: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
                 for (alert_id, path, query) in &progress.alerts {
-                    alert.execute([alert_id.as_str(), doc_of_alert(alert_id)])?;
-                    path_alert.execute([path, query])?;
+                    by_doc
+                        .entry(doc_of_alert(alert_id))
+                        .or_default()
+                        .push(query);
+                    by_path.entry(path.as_str()).or_default().push(query);
                 }
+                merge_lists(&tx, "doc_alerts", "doc_id", by_doc)?;
+                merge_lists(&tx, "path_alerts", "path", by_path)?;
                 let mut drop_docs = tx.prepare_cached("DELETE FROM file_docs WHERE path = ?1")?;
                 let mut drop_file = tx.prepare_cached("DELETE FROM files WHERE path = ?1")?;
                 for removed in &progress.removed_files {
@@ -335,6 +333,33 @@ impl Ledger {
     }
 }
 
+/// Add `queries` to each key's stored list (a JSON array of query names, sorted, unique).
+fn merge_lists(
+    tx: &rusqlite::Transaction<'_>,
+    table: &str,
+    key_column: &str,
+    additions: BTreeMap<&str, Vec<&str>>,
+) -> rusqlite::Result<()> {
+    let mut read = tx.prepare_cached(&format!(
+        "SELECT queries FROM {table} WHERE {key_column} = ?1"
+    ))?;
+    let mut write = tx.prepare_cached(&format!(
+        "INSERT OR REPLACE INTO {table} ({key_column}, queries) VALUES (?1, ?2)"
+    ))?;
+    for (key, queries) in additions {
+        let stored: Option<String> = read.query_row([key], |r| r.get(0)).optional()?;
+        let mut list: Vec<String> = stored
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default();
+        list.extend(queries.into_iter().map(str::to_string));
+        list.sort_unstable();
+        list.dedup();
+        let text = serde_json::to_string(&list).unwrap_or_else(|_| "[]".to_string());
+        write.execute([key, text.as_str()])?;
+    }
+    Ok(())
+}
+
 /// The document id inside an alert id (`q:{query}/d:{doc}`).
 fn doc_of_alert(alert_id: &str) -> &str {
     alert_id.rsplit_once("/d:").map_or(alert_id, |(_, doc)| doc)
@@ -353,6 +378,17 @@ fn quarantined_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Quarantined> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ledger_add_alert(dir: &Path, alert_id: &str, path: &str, query: &str) {
+        let mut ledger = Ledger::open(dir).unwrap();
+        ledger
+            .record(&Progress {
+                alerts: vec![(alert_id.into(), path.into(), query.into())],
+                alert_log_offset: 120,
+                ..Default::default()
+            })
+            .unwrap();
+    }
 
     #[test]
     fn records_survive_reopening() {
@@ -379,12 +415,21 @@ mod tests {
         ledger.record(&progress).unwrap();
         drop(ledger);
         let ledger = Ledger::open(dir.path()).unwrap();
-        assert!(ledger.has_alert("q:a/d:1").unwrap());
-        assert!(ledger.doc_has_alerts(&DocId("1".into())).unwrap());
-        assert!(!ledger.doc_has_alerts(&DocId("2".into())).unwrap());
-        assert!(ledger.path_has_alerts("/w/x.txt").unwrap());
-        assert!(!ledger.has_alert("q:b/d:1").unwrap());
-        assert!(ledger.path_alerted("/w/x.txt", "a").unwrap());
+        assert_eq!(
+            ledger.doc_alerts(&DocId("1".into())).unwrap(),
+            vec!["a".to_string()]
+        );
+        assert!(ledger.doc_alerts(&DocId("2".into())).unwrap().is_empty());
+        assert_eq!(
+            ledger.path_alerts("/w/x.txt").unwrap(),
+            vec!["a".to_string()]
+        );
+        ledger_add_alert(dir.path(), "q:b/d:1", "/w/x.txt", "b");
+        let ledger = Ledger::open(dir.path()).unwrap();
+        assert_eq!(
+            ledger.doc_alerts(&DocId("1".into())).unwrap(),
+            vec!["a".to_string(), "b".to_string()]
+        );
         assert_eq!(
             ledger.file("/w/x.txt").unwrap().unwrap().docs,
             vec![DocId("1".into())]
@@ -396,7 +441,7 @@ mod tests {
         assert_eq!(ledger.alert_log_offset().unwrap(), 120);
         assert_eq!(ledger.all_quarantined().unwrap()[0].reason, "binary file");
         let reader = Ledger::open_read_only(dir.path()).unwrap();
-        assert_eq!(reader.counts().unwrap(), (1, 1));
+        assert_eq!(reader.counts().unwrap(), (1, 2));
     }
 
     #[test]

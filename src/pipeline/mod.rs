@@ -283,11 +283,16 @@ impl Pipeline {
         let analysis = DocAnalysis::new(&document, &mut self.analyzer);
         let location = document.location();
         let matches = self.percolator.percolate(&analysis);
-        // Usually neither this content nor this path ever alerted: then the ledger need not be
-        // asked match by match (only a crash before the commit, or a changed file, gets here).
-        let check_ledger = !matches.is_empty()
-            && (self.ledger.doc_has_alerts(&document.id)?
-                || self.ledger.path_has_alerts(&location)?);
+        // Usually neither this content nor this path ever alerted: only a crash before the
+        // commit, or a changed file, finds queries here.
+        let (doc_alerted, path_alerted) = if matches.is_empty() {
+            (Vec::new(), Vec::new())
+        } else {
+            (
+                self.ledger.doc_alerts(&document.id)?,
+                self.ledger.path_alerts(&location)?,
+            )
+        };
         let mut raised = 0;
         for query_index in matches {
             let saved = &self.queries[query_index];
@@ -295,9 +300,8 @@ impl Pipeline {
             let path_query = (location.clone(), saved.name.clone());
             if self.pending_alert_ids.contains(&alert_id)
                 || self.pending_path_alerts.contains(&path_query)
-                || (check_ledger
-                    && (self.ledger.has_alert(&alert_id)?
-                        || self.ledger.path_alerted(&location, &saved.name)?))
+                || doc_alerted.contains(&saved.name)
+                || path_alerted.contains(&saved.name)
             {
                 continue;
             }
