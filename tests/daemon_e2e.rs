@@ -131,7 +131,7 @@ fn dropped_article_alerts_once_in_log_webhook_and_search() {
     std::thread::sleep(Duration::from_millis(1500));
     // The same content under another name (a copy or a rename) does not alert either.
     home.drop_file("copy-of-niger.txt", SEED_ARTICLE.as_bytes());
-    daemon.wait_for_log("copy-of-niger.txt", Duration::from_secs(10));
+    daemon.wait_for_log("already indexed file=", Duration::from_secs(10));
     std::thread::sleep(Duration::from_millis(500));
     let log = daemon.stop();
     assert_eq!(
@@ -221,8 +221,9 @@ query = 'niger AND '
 
     home.drop_file("binary.txt", &[0x7f, b'E', b'L', b'F', 0, 0, 1, 2, 3]);
     home.drop_file("empty.txt", b"");
-    daemon.wait_for_log("binary.txt", Duration::from_secs(10));
-    daemon.wait_for_log("empty.txt", Duration::from_secs(10));
+    // Wait for the pipeline's verdicts, not just the watcher's "file ready".
+    daemon.wait_for_log("binary.txt: binary file", Duration::from_secs(10));
+    daemon.wait_for_log("empty.txt: empty file", Duration::from_secs(10));
     let log = daemon.log_text();
     assert_eq!(count_lines(&daemon.log, "skipped"), 2, "{log}");
     assert!(
