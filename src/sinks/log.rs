@@ -348,39 +348,43 @@ impl AlertFollower {
         Ok(())
     }
 
-    /// True when `path` now names a different file than the one open (rotation by rename).
-    /// A missing path is not (yet) a rotation: the writer may still be writing the old file.
     fn rotated(&self) -> Result<bool, SinkError> {
-        let Some(file) = self.file.as_ref() else {
-            return Ok(false);
-        };
-        let current = match fs::metadata(&self.path) {
-            Ok(meta) => meta,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
-            Err(e) => return Err(SinkError::io(&self.path, "inspect", e)),
-        };
-        let open = file
-            .metadata()
-            .map_err(|e| SinkError::io(&self.path, "inspect", e))?;
-        Ok(match (file_id(&open), file_id(&current)) {
-            (Some(a), Some(b)) => a != b,
-            // Without inode numbers, only a file shorter than what was read shows a new file.
-            _ => current.len() < self.offset,
-        })
+        match self.file.as_ref() {
+            Some(file) => rotated(&self.path, file, self.offset),
+            None => Ok(false),
+        }
     }
 }
 
+/// True when `path` now names a different file than `open` (rotation by rename). A missing path
+/// is not (yet) a rotation: the writer may still be writing the old file. Without inode
+/// numbers, only a file shorter than what was read (`read_to`) shows a new file.
+pub(crate) fn rotated(path: &Path, open: &File, read_to: u64) -> Result<bool, SinkError> {
+    let current = match fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(SinkError::io(path, "inspect", e)),
+    };
+    let open = open
+        .metadata()
+        .map_err(|e| SinkError::io(path, "inspect", e))?;
+    Ok(match (file_id(&open), file_id(&current)) {
+        (Some(a), Some(b)) => a != b,
+        _ => current.len() < read_to,
+    })
+}
+
+/// A file's device and inode, where the platform has them.
 #[cfg(unix)]
-fn file_id(meta: &Metadata) -> Option<(u64, u64)> {
+pub(crate) fn file_id(meta: &Metadata) -> Option<(u64, u64)> {
     use std::os::unix::fs::MetadataExt;
     Some((meta.dev(), meta.ino()))
 }
 
 #[cfg(not(unix))]
-fn file_id(_meta: &Metadata) -> Option<(u64, u64)> {
+pub(crate) fn file_id(_meta: &Metadata) -> Option<(u64, u64)> {
     None
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;

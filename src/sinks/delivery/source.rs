@@ -2,13 +2,14 @@
 //! just past its newline; which file is being read (`LogIdentity`), so that a cursor is never
 //! applied to another file; rotation by rename and truncation in place while following.
 
-use std::fs::{self, File, Metadata};
+use std::fs::{File, Metadata};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::sinks::error::SinkError;
+use crate::sinks::log::{file_id, rotated};
 
 /// Which file a byte offset belongs to: the device and inode (where the platform has them) and a
 /// hash of the file's first line. A log replaced by another file (rotation, a restore, `rm` and a
@@ -293,31 +294,9 @@ impl LogSource {
 
     /// True when `path` now names a different file than the one open.
     fn rotated(&self) -> Result<bool, SinkError> {
-        let Some(file) = self.file.as_ref() else {
-            return Ok(false);
-        };
-        let current = match fs::metadata(&self.path) {
-            Ok(meta) => meta,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
-            Err(e) => return Err(SinkError::io(&self.path, "inspect", e)),
-        };
-        let open = file
-            .metadata()
-            .map_err(|e| SinkError::io(&self.path, "inspect", e))?;
-        Ok(match (file_id(&open), file_id(&current)) {
-            (Some(a), Some(b)) => a != b,
-            _ => false,
-        })
+        match self.file.as_ref() {
+            Some(file) => rotated(&self.path, file, self.offset),
+            None => Ok(false),
+        }
     }
-}
-
-#[cfg(unix)]
-fn file_id(meta: &Metadata) -> Option<(u64, u64)> {
-    use std::os::unix::fs::MetadataExt;
-    Some((meta.dev(), meta.ino()))
-}
-
-#[cfg(not(unix))]
-fn file_id(_meta: &Metadata) -> Option<(u64, u64)> {
-    None
 }
