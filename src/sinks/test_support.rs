@@ -8,6 +8,24 @@ use std::time::{Duration, Instant};
 use chrono::{NaiveDate, TimeZone, Utc};
 
 use crate::sinks::record::{alert_id, Alert, AlertDoc, AlertQuery, Matched};
+use crate::sinks::webhook::{RetryPolicy, WebhookConfig};
+
+/// The Standard Webhooks test secret.
+pub const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+/// Fast retries for tests.
+pub fn quick() -> RetryPolicy {
+    RetryPolicy::new(Duration::from_millis(10), Duration::from_millis(50))
+}
+
+/// A webhook signed with [`SECRET`] and a 2 s timeout.
+pub fn hook(name: &str, url: &str) -> WebhookConfig {
+    WebhookConfig {
+        secret: Some(SECRET.into()),
+        timeout_ms: 2_000,
+        ..WebhookConfig::new(name, url)
+    }
+}
 
 /// A distinct, realistic alert for each `n`.
 pub fn alert(n: usize) -> Alert {

@@ -5,29 +5,15 @@
 //! attempts exhausted, 404 and 410) is tested in `delivery::tests`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use crate::sinks::record::Alert;
 use crate::sinks::test_support::{alert, Recorded, Reply, TestServer};
+use crate::sinks::test_support::{hook, quick, SECRET};
 use crate::sinks::webhook::{
     deliver_with_retries, endpoints, http_client, sign, verify, Endpoint, Message, Outcome,
-    RetryPolicy, WebhookConfig, XorShift64, USER_AGENT,
+    WebhookConfig, XorShift64, USER_AGENT,
 };
 use crate::sinks::SinkError;
-
-const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-
-/// Fast retries for tests.
-fn quick() -> RetryPolicy {
-    RetryPolicy::new(Duration::from_millis(10), Duration::from_millis(50))
-}
-
-fn hook(name: &str, url: &str) -> WebhookConfig {
-    WebhookConfig {
-        secret: Some(SECRET.into()),
-        ..WebhookConfig::new(name, url)
-    }
-}
 
 /// The message of `alert`: its line as the alert log writes it.
 fn message_of(alert: &Alert) -> Message {

@@ -13,21 +13,8 @@ use super::*;
 use crate::sinks::log::AlertLog;
 use crate::sinks::record::{alert_id, Alert};
 use crate::sinks::test_support::{alert, Recorded, Reply, TestServer};
+use crate::sinks::test_support::{hook, quick, SECRET};
 use crate::sinks::webhook::verify;
-
-const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-
-fn quick() -> RetryPolicy {
-    RetryPolicy::new(Duration::from_millis(10), Duration::from_millis(50))
-}
-
-fn hook(name: &str, url: &str) -> WebhookConfig {
-    WebhookConfig {
-        secret: Some(SECRET.into()),
-        timeout_ms: 2_000,
-        ..WebhookConfig::new(name, url)
-    }
-}
 
 /// Alert `n` of saved query `query`.
 fn alert_of(query: &str, n: usize) -> Alert {
