@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::matcher::Engine;
-use crate::pipeline::{collect_files, FileOutcome, Pipeline};
+use crate::pipeline::{collect_files, Pipeline};
 
 /// How long `ingest` waits for its alerts to reach the webhooks before exiting.
 const WEBHOOK_WAIT: Duration = Duration::from_secs(30);
@@ -35,11 +35,8 @@ pub fn run(config: &Config, args: IngestArgs) -> anyhow::Result<ExitCode> {
         bar
     });
     let started = Instant::now();
-    let mut skipped = 0;
     for file in &files {
-        if let FileOutcome::Skipped(_) = pipeline.process_file(file)? {
-            skipped += 1;
-        }
+        pipeline.process_file(file)?;
         pipeline.tick()?;
         if let Some(bar) = &bar {
             bar.inc(1);
@@ -66,19 +63,21 @@ pub fn run(config: &Config, args: IngestArgs) -> anyhow::Result<ExitCode> {
         runtime.block_on(webhooks.shutdown(Duration::from_secs(2)));
     }
     eprintln!(
-        "ingested {} file{} in {:.1}s: {} new document{}, {} already indexed, {} alert{}, {} file{} skipped",
+        "ingested {} file{} in {:.1}s: {} new document{}, {} already indexed, {} file{} unchanged, {} alert{}, {} file{} skipped",
         stats.files,
         if stats.files == 1 { "" } else { "s" },
         started.elapsed().as_secs_f64(),
         stats.new_documents,
         if stats.new_documents == 1 { "" } else { "s" },
         stats.known_documents,
+        stats.unchanged_files,
+        if stats.unchanged_files == 1 { "" } else { "s" },
         stats.alerts,
         if stats.alerts == 1 { "" } else { "s" },
-        skipped,
-        if skipped == 1 { "" } else { "s" },
+        stats.skipped_files,
+        if stats.skipped_files == 1 { "" } else { "s" },
     );
-    Ok(if skipped == 0 && problems.is_empty() {
+    Ok(if stats.skipped_files == 0 && problems.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
