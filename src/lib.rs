@@ -10,7 +10,8 @@
 //! - [`sinks`]: the alert record, the JSON Lines alert log, signed webhooks;
 //! - [`config`]: `config.toml` and saved-query files;
 //! - [`pipeline`]: one file in, documents indexed and alerts raised (daemon and `ingest` alike);
-//! - [`daemon`]: the long-running service wiring it all together.
+//! - [`daemon`]: the long-running service wiring it all together;
+//! - [`metrics`]: the Prometheus metrics registry and its text exposition (`GET /metrics`).
 
 pub mod analysis;
 pub mod cli;
@@ -21,6 +22,7 @@ pub mod extract;
 pub mod index;
 pub mod ledger;
 pub mod matcher;
+pub mod metrics;
 pub mod pipeline;
 pub mod query;
 pub mod sinks;
