@@ -7,6 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::sinks::{self, Alert};
 
 #[derive(Debug, clap::Args)]
@@ -135,6 +136,8 @@ fn replay(config: &Config, name: &str, since: Option<DateTime<Utc>>) -> anyhow::
         &config.webhook_routes(),
         since,
         sinks::RetryPolicy::default(),
+        // A one-off command: nothing scrapes its metrics.
+        &Metrics::new(),
     ))?;
     println!(
         "replayed to '{name}': {} alert{} selected, {} delivered, {} failed ({} failed attempts), {} skipped",

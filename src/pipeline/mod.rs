@@ -26,6 +26,7 @@ use crate::extract;
 use crate::index::{DocWriter, IndexError, LookoutIndex};
 use crate::ledger::{FileRecord, Ledger, LedgerError, Progress, Quarantined};
 use crate::matcher::{summarize, DocAnalysis, Engine, Percolator};
+use crate::metrics::Metrics;
 use crate::sinks::{
     self, Alert, AlertDoc, AlertLog, AlertQuery, LogDelivery, Matched, RetryPolicy, SinkError,
 };
@@ -115,7 +116,8 @@ impl Pipeline {
         // The index writer lock is taken first: one process at a time delivers from the log.
         let mut pipeline = Pipeline::open(config, queries, engine, None)?;
         if !config.webhooks.is_empty() {
-            pipeline.webhooks = Some(start_delivery(config)?);
+            // TODO(#5): the daemon's Metrics, once the pipeline holds them.
+            pipeline.webhooks = Some(start_delivery(config, Metrics::new())?);
         }
         Ok((pipeline, problems))
     }
@@ -503,14 +505,15 @@ impl Pipeline {
 }
 
 /// Start delivering the alert log to the configured webhooks, routed by each saved query's
-/// `webhooks` (every webhook when it has none).
-pub fn start_delivery(config: &Config) -> Result<LogDelivery, SinkError> {
+/// `webhooks` (every webhook when it has none), counting in `metrics`.
+pub fn start_delivery(config: &Config, metrics: Metrics) -> Result<LogDelivery, SinkError> {
     LogDelivery::start(
         config.alert_log.clone(),
         config.state_dir.clone(),
         config.webhooks.clone(),
         config.webhook_routes(),
         RetryPolicy::default(),
+        metrics,
     )
 }
 

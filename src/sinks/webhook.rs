@@ -1,8 +1,9 @@
 //! Signed webhook requests (Standard Webhooks): the webhook configuration (`WebhookConfig`),
 //! signing and verifying (`sign`, `verify`), the retry schedule (`RetryPolicy`), and the one
 //! request and retry loop every sender shares (`Endpoint`, `Message`, `deliver_once`,
-//! `deliver_with_retries`). The senders themselves, delivery fed from the alert log with a
-//! persisted cursor per webhook (`LogDelivery`) and `replay`, live in `delivery`.
+//! `deliver_with_retries`, which counts every attempt and failure in the `Metrics`). The senders
+//! themselves, delivery fed from the alert log with a persisted cursor per webhook
+//! (`LogDelivery`) and `replay`, live in `delivery`.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use tokio::sync::watch;
 
+use crate::metrics::{Metrics, WebhookFailure};
 use crate::sinks::error::SinkError;
 
 type HmacSha256 = Hmac<Sha256>;
@@ -309,9 +311,25 @@ pub(crate) enum Attempt {
     Retry {
         problem: String,
         retry_after: Option<Duration>,
+        /// A status, a timeout or another transport error.
+        reason: WebhookFailure,
     },
     /// No connection could be made: the receiver is down, not refusing this message.
     Unreachable(String),
+}
+
+/// Where [`deliver_with_retries`] counts: the sender's own tally of failed attempts (its
+/// stats) and the metrics (every attempt, every failure by reason).
+pub(crate) struct Tally<'a> {
+    pub(crate) failed_attempts: &'a AtomicU64,
+    pub(crate) metrics: &'a Metrics,
+}
+
+impl Tally<'_> {
+    fn failed(&self, webhook: &str, reason: WebhookFailure) {
+        self.failed_attempts.fetch_add(1, Ordering::Relaxed);
+        self.metrics.webhook_failure(webhook, reason);
+    }
 }
 
 /// How one message was settled by [`deliver_with_retries`].
@@ -339,9 +357,10 @@ fn is_stopped(stop: &Option<&mut watch::Receiver<bool>>) -> bool {
 
 /// Deliver one message with retries: capped exponential backoff with full jitter, `Retry-After`
 /// honoured on 429 and 503 (up to `policy.max_retry_after`), at most `max_attempts` attempts,
-/// only a 2xx counts. Each failed attempt is logged (WARN) and counted in `failed_attempts`;
-/// the final outcome is left to the caller to report. With a `stop` signal, a set signal ends
-/// the loop before the next attempt or during a wait (an attempt in flight is finished).
+/// only a 2xx counts. Each attempt is counted in the metrics, and each failed one is logged
+/// (WARN) and counted in `tally` (in the metrics by reason); the final outcome is left to the
+/// caller to report. With a `stop` signal, a set signal ends the loop before the next attempt
+/// or during a wait (an attempt in flight is finished).
 ///
 /// A receiver that cannot be reached at all (connection refused, no route) is down, and a sink
 /// that is down only delays delivery: with a `stop` signal (the long-running delivery tasks),
@@ -354,7 +373,7 @@ pub(crate) async fn deliver_with_retries(
     message: &Message,
     rng: &mut XorShift64,
     mut stop: Option<&mut watch::Receiver<bool>>,
-    failed_attempts: &AtomicU64,
+    tally: &Tally<'_>,
 ) -> Outcome {
     let name = hook.name();
     let max_attempts = hook.config.max_attempts.max(1);
@@ -367,7 +386,8 @@ pub(crate) async fn deliver_with_retries(
             return Outcome::Interrupted { attempts: attempt };
         }
         attempt += 1;
-        let (problem, retry_after) = match deliver_once(client, hook, message).await {
+        tally.metrics.webhook_attempt(name);
+        let (problem, retry_after, reason) = match deliver_once(client, hook, message).await {
             Attempt::Delivered(status) => {
                 tracing::debug!(
                     webhook = name,
@@ -379,13 +399,13 @@ pub(crate) async fn deliver_with_retries(
                 return Outcome::Delivered;
             }
             Attempt::Gone(problem) => {
-                failed_attempts.fetch_add(1, Ordering::Relaxed);
+                tally.failed(name, WebhookFailure::Status);
                 return Outcome::Gone {
                     last_error: problem,
                 };
             }
             Attempt::Permanent(problem) => {
-                failed_attempts.fetch_add(1, Ordering::Relaxed);
+                tally.failed(name, WebhookFailure::Status);
                 tracing::warn!(
                     webhook = name,
                     alert_id = %message.alert_id,
@@ -402,18 +422,19 @@ pub(crate) async fn deliver_with_retries(
             Attempt::Retry {
                 problem,
                 retry_after,
+                reason,
             } => {
                 counted += 1;
-                (problem, retry_after)
+                (problem, retry_after, reason)
             }
             Attempt::Unreachable(problem) => {
                 if !wait_while_down {
                     counted += 1;
                 }
-                (problem, None)
+                (problem, None, WebhookFailure::Connect)
             }
         };
-        failed_attempts.fetch_add(1, Ordering::Relaxed);
+        tally.failed(name, reason);
         if counted >= max_attempts {
             tracing::warn!(
                 webhook = name,
@@ -480,10 +501,16 @@ pub(crate) async fn deliver_once(
         Ok(response) => response,
         Err(err) if err.is_connect() => return Attempt::Unreachable(error_chain(&err)),
         Err(err) => {
+            let reason = if err.is_timeout() {
+                WebhookFailure::Timeout
+            } else {
+                WebhookFailure::Other
+            };
             return Attempt::Retry {
                 problem: error_chain(&err),
                 retry_after: None,
-            }
+                reason,
+            };
         }
     };
     let status = response.status();
@@ -525,6 +552,7 @@ pub(crate) async fn deliver_once(
     Attempt::Retry {
         problem,
         retry_after,
+        reason: WebhookFailure::Status,
     }
 }
 

@@ -5,12 +5,15 @@
 //! attempts exhausted, 404 and 410) is tested in `delivery::tests`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
+use crate::metrics::test_support::count;
+use crate::metrics::Metrics;
 use crate::sinks::record::Alert;
 use crate::sinks::test_support::{alert, Recorded, Reply, TestServer};
 use crate::sinks::test_support::{hook, quick, SECRET};
 use crate::sinks::webhook::{
-    deliver_with_retries, endpoints, http_client, sign, verify, Endpoint, Message, Outcome,
+    deliver_with_retries, endpoints, http_client, sign, verify, Endpoint, Message, Outcome, Tally,
     WebhookConfig, XorShift64, USER_AGENT,
 };
 use crate::sinks::SinkError;
@@ -23,6 +26,15 @@ fn message_of(alert: &Alert) -> Message {
 /// Send `message` to `config` through the shared retry loop as `replay` does (no stop
 /// signal), with fast retries. Returns the outcome and the number of failed attempts.
 async fn deliver(config: WebhookConfig, message: &Message) -> (Outcome, u64) {
+    deliver_counted(config, message, &Metrics::new()).await
+}
+
+/// [`deliver`], counting in `metrics`.
+async fn deliver_counted(
+    config: WebhookConfig,
+    message: &Message,
+    metrics: &Metrics,
+) -> (Outcome, u64) {
     let hook = Endpoint::new(config).unwrap();
     let client = http_client().unwrap();
     let mut rng = XorShift64::seeded(hook.name());
@@ -34,7 +46,10 @@ async fn deliver(config: WebhookConfig, message: &Message) -> (Outcome, u64) {
         message,
         &mut rng,
         None,
-        &failed_attempts,
+        &Tally {
+            failed_attempts: &failed_attempts,
+            metrics,
+        },
     )
     .await;
     (outcome, failed_attempts.load(Ordering::SeqCst))
@@ -252,4 +267,102 @@ async fn retryable_client_errors_are_retried_and_redirects_are_not_followed() {
     assert_eq!(failed, 1);
     assert_eq!(moved.requests().len(), 1, "redirects are not retried");
     assert!(target.requests().is_empty(), "redirects are not followed");
+}
+
+/// A listener that accepts connections and closes them without answering.
+fn hang_up_listener() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            drop(stream);
+        }
+    });
+    format!("http://127.0.0.1:{port}/hook")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_attempt_and_failure_is_counted_by_reason() {
+    let metrics = Metrics::new();
+    let attempts = |name: &str| {
+        count(
+            &metrics,
+            "lookout_webhook_attempts_total",
+            &[("webhook", name)],
+        )
+    };
+    let failures = |name: &str, reason: &str| {
+        let labels = [("webhook", name), ("reason", reason)];
+        count(&metrics, "lookout_webhook_failures_total", &labels)
+    };
+
+    // An answer that is not a 2xx, then a 2xx.
+    let status = TestServer::start(vec![Reply::status(503), Reply::status(200)]);
+    let (outcome, failed) = deliver_counted(
+        hook("status", &status.url),
+        &message_of(&alert(1)),
+        &metrics,
+    )
+    .await;
+    assert!(matches!(outcome, Outcome::Delivered), "{outcome:?}");
+    assert_eq!(failed, 1);
+    assert_eq!(
+        (attempts("status"), failures("status", "status")),
+        (2.0, 1.0)
+    );
+
+    // No answer within the timeout, then an answer in time.
+    let slow = TestServer::start(vec![
+        Reply::status(200).delay(Duration::from_secs(1)),
+        Reply::status(200),
+    ]);
+    let config = WebhookConfig {
+        timeout_ms: 200,
+        ..hook("slow", &slow.url)
+    };
+    let (outcome, _) = deliver_counted(config, &message_of(&alert(2)), &metrics).await;
+    assert!(matches!(outcome, Outcome::Delivered), "{outcome:?}");
+    assert_eq!((attempts("slow"), failures("slow", "timeout")), (2.0, 1.0));
+
+    // Nobody listening: without a stop signal (replay) these attempts count, and run out.
+    let closed = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let config = WebhookConfig {
+        max_attempts: 2,
+        ..hook("down", &format!("http://127.0.0.1:{closed}/hook"))
+    };
+    let (outcome, _) = deliver_counted(config, &message_of(&alert(3)), &metrics).await;
+    assert!(
+        matches!(outcome, Outcome::Failed { attempts: 2, .. }),
+        "{outcome:?}"
+    );
+    assert_eq!((attempts("down"), failures("down", "connect")), (2.0, 2.0));
+
+    // Connected, then hung up on without an answer.
+    let config = WebhookConfig {
+        max_attempts: 2,
+        ..hook("rude", &hang_up_listener())
+    };
+    let (outcome, _) = deliver_counted(config, &message_of(&alert(4)), &metrics).await;
+    assert!(
+        matches!(outcome, Outcome::Failed { attempts: 2, .. }),
+        "{outcome:?}"
+    );
+    assert_eq!((attempts("rude"), failures("rude", "other")), (2.0, 2.0));
+
+    // Each failure has exactly one reason.
+    for name in ["status", "slow", "down", "rude"] {
+        let all: f64 = ["status", "timeout", "connect", "other"]
+            .iter()
+            .map(|reason| failures(name, reason))
+            .sum();
+        let delivered = if matches!(name, "status" | "slow") {
+            1.0
+        } else {
+            0.0
+        };
+        assert_eq!(all + delivered, attempts(name), "{name}");
+    }
 }

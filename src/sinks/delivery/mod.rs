@@ -3,7 +3,9 @@
 //! persisted cursor and delivering in log order (`LogDelivery`), and redelivery on demand
 //! (`replay`). A crash re-delivers at most the alerts after the last persisted cursor, with the
 //! same `webhook-id`s (at-least-once, deduplicable by id); a webhook that is down only delays
-//! its own deliveries. The HTTP request, signature and retry loop are `webhook.rs`'s.
+//! its own deliveries. The HTTP request, signature and retry loop are `webhook.rs`'s. Every
+//! attempt, failure, delivery and dead letter is also counted in the process's `Metrics`, with
+//! each webhook's backlog and whether it is disabled.
 //!
 //! Files under the state folder (see `state.rs`): `webhooks/<name>.cursor`,
 //! `webhooks/<name>.disabled` (410 Gone), `dead-letter.jsonl`.
@@ -24,10 +26,11 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::metrics::{webhook_sink, Metrics};
 use crate::sinks::error::SinkError;
 use crate::sinks::record::Alert;
 use crate::sinks::webhook::{
-    deliver_with_retries, endpoints, http_client, Endpoint, Message, Outcome, RetryPolicy,
+    deliver_with_retries, endpoints, http_client, Endpoint, Message, Outcome, RetryPolicy, Tally,
     WebhookConfig, XorShift64,
 };
 
@@ -260,12 +263,16 @@ impl LogDelivery {
     /// warned about and the log is delivered from its start. A webhook with a `.disabled`
     /// marker is not started (logged as an ERROR). Fails on an invalid or duplicate webhook, an
     /// unreadable or corrupt cursor, a state folder that cannot be created, or outside a runtime.
+    ///
+    /// `metrics` gets every webhook's series at start (at zero), then its attempts, failures,
+    /// deliveries, dead letters, backlog and disabled state.
     pub fn start(
         alert_log: PathBuf,
         state_dir: PathBuf,
         webhooks: Vec<WebhookConfig>,
         routes: Routes,
         policy: RetryPolicy,
+        metrics: Metrics,
     ) -> Result<LogDelivery, SinkError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| SinkError::NoRuntime)?;
         let endpoints = endpoints(webhooks)?;
@@ -339,8 +346,12 @@ impl LogDelivery {
         let mut tasks = Vec::new();
         for (hook, endpoint, source) in prepared {
             hooks.push(Arc::clone(&hook));
+            metrics.init_webhook(&hook.name);
+            metrics.set_webhook_disabled(&hook.name, source.is_none());
             let Some(source) = source else { continue };
             let worker = Worker {
+                sink: webhook_sink(&hook.name),
+                metrics: metrics.clone(),
                 rng: XorShift64::seeded(&hook.name),
                 hook: Arc::clone(&hook),
                 endpoint,
@@ -517,6 +528,9 @@ struct Worker {
     last_persist: Instant,
     read_problem: Throttle,
     persist_problem: Throttle,
+    metrics: Metrics,
+    /// This webhook's `sink` label in the metrics.
+    sink: String,
 }
 
 impl Worker {
@@ -543,6 +557,7 @@ impl Worker {
             if batch.reset {
                 self.hook.settle_to(0, &batch.identity);
             }
+            self.report_backlog(batch.len);
             if batch.lines.is_empty() {
                 self.idle().await;
                 continue;
@@ -551,6 +566,7 @@ impl Worker {
                 match self.settle(line).await {
                     Step::Next => {
                         self.hook.settle_to(line.end, &batch.identity);
+                        self.report_backlog(batch.len);
                         self.since_persist += 1;
                         if self.since_persist >= PERSIST_LINES
                             || self.last_persist.elapsed() >= PERSIST_INTERVAL
@@ -567,6 +583,13 @@ impl Worker {
             }
         }
         self.persist().await;
+    }
+
+    /// The bytes of the log (`len` long when last read) that this webhook has not settled.
+    fn report_backlog(&self, len: u64) {
+        let offset = lock(&self.hook.position).offset;
+        self.metrics
+            .set_webhook_backlog(&self.hook.name, len.saturating_sub(offset));
     }
 
     fn stopped(&self) -> bool {
@@ -630,12 +653,16 @@ impl Worker {
             &message,
             &mut self.rng,
             Some(&mut self.stop),
-            &self.hook.failed_attempts,
+            &Tally {
+                failed_attempts: &self.hook.failed_attempts,
+                metrics: &self.metrics,
+            },
         )
         .await;
         match outcome {
             Outcome::Delivered => {
                 self.hook.delivered.fetch_add(1, Ordering::SeqCst);
+                self.metrics.sink_delivered(&self.sink);
                 Step::Next
             }
             Outcome::Failed {
@@ -679,6 +706,7 @@ impl Worker {
             last_error,
         );
         self.hook.dead_lettered.fetch_add(1, Ordering::SeqCst);
+        self.metrics.dead_letter(&self.hook.name);
         let why = if permanent {
             "permanent error, not retried"
         } else {
@@ -726,6 +754,7 @@ impl Worker {
             alert.alert_id
         );
         *lock(&self.hook.disabled) = Some(reason.clone());
+        self.metrics.set_webhook_disabled(&self.hook.name, true);
         let marker = self.hook.disabled_path.clone();
         let written = {
             let marker = marker.clone();
@@ -779,13 +808,15 @@ pub struct ReplayStats {
 /// [--since T]`): every alert its route wants with `at >= since` (all if None), in log order,
 /// each with the same retries; returns counts. Reads the log as it is when replay starts (a
 /// missing log is empty). Does not touch the cursor, the dead-letter file or `.disabled`
-/// markers (a 410 stops the replay and is reported in [`ReplayStats::gone`]).
+/// markers (a 410 stops the replay and is reported in [`ReplayStats::gone`]). Attempts,
+/// failures and deliveries are counted in `metrics` too.
 pub async fn replay(
     alert_log: &Path,
     webhook: &WebhookConfig,
     routes: &Routes,
     since: Option<DateTime<Utc>>,
     policy: RetryPolicy,
+    metrics: &Metrics,
 ) -> Result<ReplayStats, SinkError> {
     let endpoint = Endpoint::new(webhook.clone())?;
     let client = http_client()?;
@@ -796,6 +827,11 @@ pub async fn replay(
     };
     let source = Arc::new(Mutex::new(LogSource::new(alert_log, false)));
     let failed_attempts = AtomicU64::new(0);
+    let tally = Tally {
+        failed_attempts: &failed_attempts,
+        metrics,
+    };
+    let sink = webhook_sink(&webhook.name);
     let mut rng = XorShift64::seeded(&webhook.name);
     let mut stats = ReplayStats::default();
     'lines: loop {
@@ -825,17 +861,14 @@ pub async fn replay(
             let message = Message::from_line(&alert.alert_id, text);
             rng.mix(&alert.alert_id);
             let outcome = deliver_with_retries(
-                &client,
-                &endpoint,
-                &policy,
-                &message,
-                &mut rng,
-                None,
-                &failed_attempts,
+                &client, &endpoint, &policy, &message, &mut rng, None, &tally,
             )
             .await;
             match outcome {
-                Outcome::Delivered => stats.delivered += 1,
+                Outcome::Delivered => {
+                    stats.delivered += 1;
+                    metrics.sink_delivered(&sink);
+                }
                 Outcome::Failed {
                     attempts,
                     last_error,

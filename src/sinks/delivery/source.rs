@@ -72,6 +72,8 @@ pub(crate) struct Batch {
     pub reset: bool,
     /// The file the lines are from.
     pub identity: LogIdentity,
+    /// That file's length when the lines were read (0 when there is no log).
+    pub len: u64,
     pub lines: Vec<Line>,
 }
 
@@ -186,6 +188,7 @@ impl LogSource {
             return Ok(batch);
         }
         let len = self.open_len()?;
+        batch.len = len;
         if len < self.offset {
             if !self.follow {
                 batch.identity = self.identity.clone();
@@ -263,6 +266,7 @@ impl LogSource {
         };
         let io_err = |e| SinkError::io(&self.path, "read", e);
         let len = file.metadata().map_err(io_err)?.len();
+        batch.len = len;
         if len <= self.offset {
             return Ok(());
         }

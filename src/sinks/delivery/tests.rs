@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::source::{LogIdentity, LogSource};
 use super::*;
+use crate::metrics::test_support::{count, value};
 use crate::sinks::log::AlertLog;
 use crate::sinks::record::{alert_id, Alert};
 use crate::sinks::test_support::{alert, Recorded, Reply, TestServer};
@@ -24,12 +25,13 @@ fn alert_of(query: &str, n: usize) -> Alert {
     a
 }
 
-/// A temp folder with an alert log and a state folder.
+/// A temp folder with an alert log and a state folder, and the metrics deliveries count in.
 struct Home {
     _dir: tempfile::TempDir,
     log_path: PathBuf,
     state: PathBuf,
     log: AlertLog,
+    metrics: Metrics,
 }
 
 impl Home {
@@ -43,6 +45,7 @@ impl Home {
             log_path,
             state,
             log,
+            metrics: Metrics::new(),
         }
     }
 
@@ -59,6 +62,7 @@ impl Home {
             webhooks,
             routes,
             quick(),
+            self.metrics.clone(),
         )
         .unwrap()
     }
@@ -156,6 +160,7 @@ fn start_needs_a_runtime() {
         vec![],
         Routes::default(),
         quick(),
+        Metrics::new(),
     );
     assert!(matches!(result, Err(SinkError::NoRuntime)));
 }
@@ -357,6 +362,107 @@ async fn gone_disables_the_webhook_across_restarts() {
     expected.insert(0, alerts[0].alert_id.clone());
     expected.push(alert(3).alert_id);
     assert_eq!(ids(&server.requests()), expected);
+}
+
+/// `metric{webhook="name"}` in `metrics`, if it is exported.
+fn per_webhook(metrics: &Metrics, metric: &str, name: &str) -> Option<f64> {
+    value(metrics, metric, &[("webhook", name)])
+}
+
+/// `lookout_webhook_failures_total{webhook="name", reason}` (0 if not exported).
+fn failures(metrics: &Metrics, name: &str, reason: &str) -> f64 {
+    let labels = [("webhook", name), ("reason", reason)];
+    count(metrics, "lookout_webhook_failures_total", &labels)
+}
+
+/// `lookout_sink_alerts_total{sink="webhook:name"}`, if it is exported.
+fn delivered(metrics: &Metrics, name: &str) -> Option<f64> {
+    let sink = format!("webhook:{name}");
+    value(metrics, "lookout_sink_alerts_total", &[("sink", &sink)])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_attempts_failures_deliveries_dead_letters_and_backlog() {
+    const ATTEMPTS: &str = "lookout_webhook_attempts_total";
+    const DEAD: &str = "lookout_webhook_dead_letters_total";
+    const BACKLOG: &str = "lookout_webhook_backlog_bytes";
+    const DISABLED: &str = "lookout_webhook_disabled";
+    // ops: alert 0 gets a 503 then a 200, alert 1 a 404 (dead letter), alerts 2 and 3 a 200.
+    let ops = TestServer::start(vec![
+        Reply::status(503),
+        Reply::status(200),
+        Reply::status(404),
+        Reply::status(200),
+    ]);
+    let gone = TestServer::start(vec![Reply::status(410)]);
+    // Nobody listens there: delivery keeps retrying, and the whole log is its backlog.
+    let down = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = probe.local_addr().unwrap().port();
+        format!("http://127.0.0.1:{port}/hook")
+    };
+    let mut home = Home::new();
+    home.append((0..4).map(alert));
+    let log_len = home.log_len() as f64;
+    let m = home.metrics.clone();
+    let webhooks = vec![
+        hook("ops", &ops.url),
+        hook("gone", &gone.url),
+        hook("down", &down),
+    ];
+    let routes = everyone(&["ops", "gone", "down"]);
+    let delivery = home.start(webhooks.clone(), routes.clone());
+    // The backlog is reported after each settled line, so ops's reaching 0 means it is done.
+    let settled = || {
+        delivered(&m, "ops") == Some(3.0)
+            && per_webhook(&m, DEAD, "ops") == Some(1.0)
+            && per_webhook(&m, BACKLOG, "ops") == Some(0.0)
+            && per_webhook(&m, DISABLED, "gone") == Some(1.0)
+            && per_webhook(&m, BACKLOG, "down") == Some(log_len)
+    };
+    assert!(
+        wait_until(Duration::from_secs(5), settled).await,
+        "{:?}\n{}",
+        delivery.stats(),
+        m.encode_prometheus_text()
+    );
+
+    assert_eq!(per_webhook(&m, ATTEMPTS, "ops"), Some(5.0));
+    assert_eq!(failures(&m, "ops", "status"), 2.0);
+    assert_eq!(per_webhook(&m, DISABLED, "ops"), Some(0.0));
+    // The metrics and the delivery's own stats agree.
+    let stats = delivery.stats();
+    let ops_stats = stats.webhook("ops").unwrap();
+    assert_eq!((ops_stats.delivered, ops_stats.failed_attempts), (3, 2));
+
+    assert_eq!(per_webhook(&m, ATTEMPTS, "gone"), Some(1.0));
+    assert_eq!(failures(&m, "gone", "status"), 1.0);
+    // Its other series exist from the start, at zero.
+    assert_eq!(delivered(&m, "gone"), Some(0.0));
+    assert_eq!(per_webhook(&m, DEAD, "gone"), Some(0.0));
+
+    // Still retrying: read the failures first, then the attempts (which only grow).
+    let refused = failures(&m, "down", "connect");
+    assert!(refused >= 1.0);
+    assert!(per_webhook(&m, ATTEMPTS, "down").unwrap() >= refused);
+    assert_eq!(delivered(&m, "down"), Some(0.0));
+    assert_eq!(failures(&m, "down", "status"), 0.0);
+    delivery.shutdown(Duration::from_secs(5)).await;
+
+    // A restart reports the disabled webhook at once (its marker), in a fresh registry too.
+    let fresh = Metrics::new();
+    let delivery = LogDelivery::start(
+        home.log_path.clone(),
+        home.state.clone(),
+        webhooks,
+        routes,
+        quick(),
+        fresh.clone(),
+    )
+    .unwrap();
+    assert_eq!(per_webhook(&fresh, DISABLED, "gone"), Some(1.0));
+    assert_eq!(per_webhook(&fresh, ATTEMPTS, "gone"), Some(0.0));
+    delivery.shutdown(Duration::from_secs(5)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -637,9 +743,16 @@ async fn replay_all_or_since_a_time_without_touching_the_cursor() {
     home.append(alerts.clone());
     let config = hook("ops", &server.url);
 
-    let all = replay(&home.log_path, &config, &routes, None, quick())
-        .await
-        .unwrap();
+    let all = replay(
+        &home.log_path,
+        &config,
+        &routes,
+        None,
+        quick(),
+        &home.metrics,
+    )
+    .await
+    .unwrap();
     assert_eq!((all.selected, all.delivered, all.skipped), (5, 5, 1));
     let mine: Vec<String> = (0..5).map(|n| alert(n).alert_id).collect();
     assert_eq!(ids(&server.requests()), mine);
@@ -648,9 +761,16 @@ async fn replay_all_or_since_a_time_without_touching_the_cursor() {
     }
 
     let since = alert(3).at;
-    let recent = replay(&home.log_path, &config, &routes, Some(since), quick())
-        .await
-        .unwrap();
+    let recent = replay(
+        &home.log_path,
+        &config,
+        &routes,
+        Some(since),
+        quick(),
+        &home.metrics,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         (recent.selected, recent.delivered, recent.skipped),
         (2, 2, 4)
@@ -673,6 +793,7 @@ async fn replay_counts_failures_and_stops_at_gone() {
         &routes,
         None,
         quick(),
+        &home.metrics,
     )
     .await
     .unwrap();
@@ -680,12 +801,28 @@ async fn replay_counts_failures_and_stops_at_gone() {
         (stats.delivered, stats.failed, stats.failed_attempts),
         (2, 1, 1)
     );
+    let f = [("webhook", "f")];
+    assert_eq!(
+        count(&home.metrics, "lookout_webhook_attempts_total", &f),
+        3.0
+    );
+    let status = [("webhook", "f"), ("reason", "status")];
+    assert_eq!(
+        count(&home.metrics, "lookout_webhook_failures_total", &status),
+        1.0
+    );
+    let sink = [("sink", "webhook:f")];
+    assert_eq!(
+        count(&home.metrics, "lookout_sink_alerts_total", &sink),
+        2.0
+    );
     let stats = replay(
         &home.log_path,
         &hook("g", &gone.url),
         &routes,
         None,
         quick(),
+        &home.metrics,
     )
     .await
     .unwrap();
@@ -705,6 +842,7 @@ async fn start_refuses_a_corrupt_cursor_and_bad_webhooks() {
         vec![hook("ops", "http://127.0.0.1:9/")],
         everyone(&["ops"]),
         quick(),
+        Metrics::new(),
     )
     .unwrap_err();
     assert!(matches!(err, SinkError::CorruptCursor { .. }), "{err}");
@@ -717,6 +855,7 @@ async fn start_refuses_a_corrupt_cursor_and_bad_webhooks() {
         ],
         everyone(&["a"]),
         quick(),
+        Metrics::new(),
     );
     assert!(matches!(dup, Err(SinkError::InvalidWebhook { .. })));
 }
