@@ -103,6 +103,8 @@ pub struct Config {
     pub rescan_interval: Duration,
     pub commit_interval: Duration,
     pub max_file_size: u64,
+    /// The `queries_files`, resolved, in the config's order.
+    pub queries_files: Vec<PathBuf>,
     pub queries: Vec<QuerySpec>,
     pub webhooks: Vec<WebhookConfig>,
 }
@@ -142,9 +144,10 @@ impl Config {
         if watch.is_empty() {
             return Err(invalid("watch", "name at least one folder".into()));
         }
+        let queries_files: Vec<PathBuf> = file.queries_files.into_iter().map(resolve).collect();
         let mut queries = queries::from_entries(file.queries, path);
-        for file_path in &file.queries_files {
-            queries.extend(load_queries_file(&resolve(file_path.clone()))?);
+        for file_path in &queries_files {
+            queries.extend(load_queries_file(file_path)?);
         }
         queries::check_unique_names(&queries).map_err(|problem| invalid("queries", problem))?;
 
@@ -183,6 +186,7 @@ impl Config {
             rescan_interval: Duration::from_secs(file.rescan_interval_s.unwrap_or(60).max(1)),
             commit_interval: Duration::from_millis(file.commit_interval_ms.unwrap_or(1000).max(10)),
             max_file_size: file.max_file_size.unwrap_or(DEFAULT_MAX_FILE_SIZE),
+            queries_files,
             queries,
             webhooks: file.webhooks,
         })
@@ -190,6 +194,29 @@ impl Config {
 }
 
 impl Config {
+    /// The saved query named `name`.
+    pub fn query_spec(&self, name: &str) -> Option<&QuerySpec> {
+        self.queries.iter().find(|q| q.name == name)
+    }
+
+    /// Where a new saved query goes: the first of `queries_files`, else the config file itself.
+    pub fn file_for_new_queries(&self) -> &Path {
+        self.queries_files.first().unwrap_or(&self.path)
+    }
+
+    /// The files whose change calls for a reload: the config file, then its `queries_files`.
+    pub fn watched_files(&self) -> Vec<PathBuf> {
+        let mut files = vec![self.path.clone()];
+        // A TOML queries file may name queries files of its own: their queries say where.
+        let nested = self.queries.iter().map(|q| &q.file);
+        for file in self.queries_files.iter().chain(nested) {
+            if !files.contains(file) {
+                files.push(file.clone());
+            }
+        }
+        files
+    }
+
     /// Which webhooks get the alerts of which saved query (every webhook for a query that
     /// names none).
     pub fn webhook_routes(&self) -> crate::sinks::Routes {
@@ -248,5 +275,41 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("webhook 'nope'"), "{err}");
+    }
+
+    #[test]
+    fn each_query_knows_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("q.tsv"), "tsv\tbeta\n").unwrap();
+        std::fs::write(dir.path().join("more.tsv"), "more\tgamma\n").unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(
+            &path,
+            "queries_files = ['q.tsv', 'more.tsv']\n[[queries]]\nname = 'inline'\nquery = 'alpha'\n",
+        )
+        .unwrap();
+        let config = Config::load(&path).unwrap();
+        let inline = config.query_spec("inline").unwrap();
+        assert_eq!(inline.file, path);
+        assert_eq!(
+            config.query_spec("tsv").unwrap().file,
+            dir.path().join("q.tsv")
+        );
+        assert_eq!(config.query_spec("tsv").unwrap().text, "beta");
+        assert!(config.query_spec("nope").is_none());
+        assert_eq!(config.file_for_new_queries(), dir.path().join("q.tsv"));
+        assert_eq!(
+            config.watched_files(),
+            vec![
+                path.clone(),
+                dir.path().join("q.tsv"),
+                dir.path().join("more.tsv")
+            ]
+        );
+
+        std::fs::write(&path, "[[queries]]\nname = 'inline'\nquery = 'alpha'\n").unwrap();
+        let config = Config::load(&path).unwrap();
+        assert_eq!(config.file_for_new_queries(), path);
+        assert_eq!(config.watched_files(), vec![path]);
     }
 }

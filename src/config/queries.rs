@@ -3,7 +3,7 @@
 //! and left out; the others keep working.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::{ConfigError, QueryEntry};
 use crate::query::{self, Lint, Query, QueryError};
@@ -15,8 +15,11 @@ pub struct QuerySpec {
     pub text: String,
     /// Webhooks to notify; `None`: every webhook.
     pub webhooks: Option<Vec<String>>,
-    /// Where it was defined: `config.toml` or `queries.tsv:12`.
+    /// Where it was defined, for messages: `config.toml` or `queries.tsv:12`.
     pub origin: String,
+    /// The file that holds it (the config file itself for an inline `[[queries]]` table, else
+    /// the queries file): where a change to it is saved.
+    pub file: PathBuf,
 }
 
 /// A saved query ready to run.
@@ -54,6 +57,7 @@ pub(crate) fn from_entries(entries: Vec<QueryEntry>, path: &Path) -> Vec<QuerySp
             text: e.query,
             webhooks: e.webhooks,
             origin: path.display().to_string(),
+            file: path.to_path_buf(),
         })
         .collect()
 }
@@ -105,6 +109,7 @@ pub fn load_queries_file(path: &Path) -> Result<Vec<QuerySpec>, ConfigError> {
             text: query.to_string(),
             webhooks: None,
             origin: format!("{}:{}", path.display(), i + 1),
+            file: path.to_path_buf(),
         });
     }
     check_unique_names(&specs).map_err(|problem| ConfigError::Invalid {
