@@ -123,7 +123,21 @@ impl Config {
         Self::parse(&path, &text)
     }
 
+    /// Parse a config's text; `path` is where it lives (relative paths are relative to it).
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let config = Self::parse_nested(path, text, &mut Vec::new())?;
+        config.check_webhook_references()?;
+        Ok(config)
+    }
+
+    /// Parse without checking the webhooks the queries name: a TOML queries file is parsed
+    /// like a config, but its queries name the webhooks of the config that includes it.
+    /// `including` holds the files being parsed around this one (to refuse a cycle).
+    fn parse_nested(
+        path: &Path,
+        text: &str,
+        including: &mut Vec<PathBuf>,
+    ) -> Result<Config, ConfigError> {
         let file: ConfigFile = toml::from_str(text).map_err(|e| ConfigError::Syntax {
             path: path.to_path_buf(),
             message: e.to_string().trim_end().to_string(),
@@ -146,9 +160,17 @@ impl Config {
         }
         let queries_files: Vec<PathBuf> = file.queries_files.into_iter().map(resolve).collect();
         let mut queries = queries::from_entries(file.queries, path);
+        including.push(canonical(path));
         for file_path in &queries_files {
-            queries.extend(load_queries_file(file_path)?);
+            if including.contains(&canonical(file_path)) {
+                return Err(invalid(
+                    "queries_files",
+                    format!("{} includes itself (a cycle)", file_path.display()),
+                ));
+            }
+            queries.extend(queries::load_queries_file_in(file_path, including)?);
         }
+        including.pop();
         queries::check_unique_names(&queries).map_err(|problem| invalid("queries", problem))?;
 
         let mut names = std::collections::HashSet::new();
@@ -161,19 +183,6 @@ impl Config {
             }
             hook.validate()
                 .map_err(|e| invalid("webhooks", e.to_string()))?;
-        }
-        for query in &queries {
-            for hook in query.webhooks.iter().flatten() {
-                if !names.contains(hook.as_str()) {
-                    return Err(invalid(
-                        "queries",
-                        format!(
-                            "query '{}' names the webhook '{hook}', which is not configured",
-                            query.name
-                        ),
-                    ));
-                }
-            }
         }
         Ok(Config {
             path: path.to_path_buf(),
@@ -194,6 +203,25 @@ impl Config {
 }
 
 impl Config {
+    /// Every webhook a query names (whichever file it is in) must be configured here.
+    fn check_webhook_references(&self) -> Result<(), ConfigError> {
+        for query in &self.queries {
+            for hook in query.webhooks.iter().flatten() {
+                if !self.webhooks.iter().any(|w| &w.name == hook) {
+                    return Err(ConfigError::Invalid {
+                        path: self.path.clone(),
+                        key: "queries".into(),
+                        problem: format!(
+                            "query '{}' ({}) names the webhook '{hook}', which is not configured",
+                            query.name, query.origin
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The saved query named `name`.
     pub fn query_spec(&self, name: &str) -> Option<&QuerySpec> {
         self.queries.iter().find(|q| q.name == name)
@@ -231,9 +259,20 @@ impl Config {
 }
 
 /// Read only the saved queries of a TOML file in the config's format (`[[queries]]` tables and
-/// `queries_files`), ignoring nothing: the file must still be a valid config.
-pub(crate) fn queries_of_toml(path: &Path, text: &str) -> Result<Vec<QuerySpec>, ConfigError> {
-    Ok(Config::parse(path, text)?.queries)
+/// `queries_files`), ignoring nothing: the file must still be a valid config. The webhooks its
+/// queries name are checked by the config that includes it.
+pub(crate) fn queries_of_toml(
+    path: &Path,
+    text: &str,
+    including: &mut Vec<PathBuf>,
+) -> Result<Vec<QuerySpec>, ConfigError> {
+    Ok(Config::parse_nested(path, text, including)?.queries)
+}
+
+/// `path` with symbolic links and `..` resolved when it exists (to recognize a file named two
+/// ways), else as it is.
+fn canonical(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 #[cfg(test)]
@@ -311,5 +350,48 @@ mod tests {
         let config = Config::load(&path).unwrap();
         assert_eq!(config.file_for_new_queries(), path);
         assert_eq!(config.watched_files(), vec![path]);
+    }
+
+    #[test]
+    fn queries_in_a_toml_file_name_the_configs_webhooks() {
+        let dir = tempfile::tempdir().unwrap();
+        let queries = dir.path().join("queries.toml");
+        std::fs::write(
+            &queries,
+            "[[queries]]\nname = 'q'\nquery = 'x'\nwebhooks = ['slack']\n",
+        )
+        .unwrap();
+        let path = dir.path().join("config.toml");
+        let hook = "[[webhooks]]\nname = 'slack'\nurl = 'http://127.0.0.1:9/'\n";
+        std::fs::write(&path, format!("queries_files = ['queries.toml']\n{hook}")).unwrap();
+        let config = Config::load(&path).unwrap();
+        assert_eq!(
+            config.query_spec("q").unwrap().webhooks,
+            Some(vec!["slack".to_string()])
+        );
+        assert_eq!(config.query_spec("q").unwrap().file, queries);
+
+        std::fs::write(&path, "queries_files = ['queries.toml']\n").unwrap();
+        let err = Config::load(&path).unwrap_err().to_string();
+        assert!(err.contains("webhook 'slack'"), "{err}");
+    }
+
+    #[test]
+    fn a_queries_file_that_includes_itself_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "queries_files = ['sub/../config.toml']\n").unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        let err = Config::load(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("queries_files") && err.contains("cycle"),
+            "{err}"
+        );
+
+        let other = dir.path().join("other.toml");
+        std::fs::write(&other, "queries_files = ['config.toml']\n").unwrap();
+        std::fs::write(&path, "queries_files = ['other.toml']\n").unwrap();
+        let err = Config::load(&path).unwrap_err().to_string();
+        assert!(err.contains("cycle"), "{err}");
     }
 }

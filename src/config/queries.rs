@@ -81,6 +81,15 @@ pub(crate) fn check_unique_names(specs: &[QuerySpec]) -> Result<(), String> {
 /// Load a queries file: `.toml` in the config's format, anything else as TSV
 /// (`NAME<TAB>QUERY` a line; blank lines and lines starting with `#` are skipped).
 pub fn load_queries_file(path: &Path) -> Result<Vec<QuerySpec>, ConfigError> {
+    load_queries_file_in(path, &mut Vec::new())
+}
+
+/// `load_queries_file` for a file included by the files in `including` (a TOML file may
+/// include others).
+pub(crate) fn load_queries_file_in(
+    path: &Path,
+    including: &mut Vec<PathBuf>,
+) -> Result<Vec<QuerySpec>, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
         source,
@@ -89,7 +98,7 @@ pub fn load_queries_file(path: &Path) -> Result<Vec<QuerySpec>, ConfigError> {
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("toml"))
     {
-        return super::queries_of_toml(path, &text);
+        return super::queries_of_toml(path, &text, including);
     }
     let mut specs = Vec::new();
     for (i, line) in text.lines().enumerate() {
