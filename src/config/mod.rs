@@ -2,6 +2,7 @@
 //! (inline or in TSV/TOML files the config names) and the webhooks. Unknown keys are refused;
 //! relative paths are relative to the config file; errors name the file, the key and the problem.
 
+mod api;
 mod queries;
 
 use std::path::{Path, PathBuf};
@@ -9,6 +10,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use api::{ApiConfig, API_TOKEN_ENV, DEFAULT_API_LISTEN, DEFAULT_MAX_BODY_BYTES};
 pub use queries::{compile_queries, load_queries_file, QueryProblem, QuerySpec, SavedQuery};
 
 use crate::sinks::WebhookConfig;
@@ -69,6 +71,9 @@ struct ConfigFile {
     queries: Vec<QueryEntry>,
     #[serde(default)]
     webhooks: Vec<WebhookConfig>,
+    /// The HTTP API (`[api]` table; see `ApiConfig`).
+    #[serde(default)]
+    api: ApiConfig,
 }
 
 /// A `[[queries]]` table.
@@ -107,12 +112,25 @@ pub struct Config {
     pub queries_files: Vec<PathBuf>,
     pub queries: Vec<QuerySpec>,
     pub webhooks: Vec<WebhookConfig>,
+    /// The HTTP API; its token never shows in `Debug` output.
+    pub api: ApiConfig,
 }
 
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 20 * 1024 * 1024;
 
 impl Config {
+    /// Read and check the config file, taking the API token from `LOOKOUT_API_TOKEN` when that
+    /// is set and not empty.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        Self::load_with_env_token(path, std::env::var_os(API_TOKEN_ENV))
+    }
+
+    /// `load`, with the value of `LOOKOUT_API_TOKEN` given (tests do not touch the process's
+    /// environment).
+    fn load_with_env_token(
+        path: &Path,
+        env_token: Option<std::ffi::OsString>,
+    ) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
@@ -120,10 +138,19 @@ impl Config {
         // Absolute, so that every path derived from it is too (the watcher reports absolute
         // paths; the ledger compares them with the watch folders).
         let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-        Self::parse(&path, &text)
+        let mut config = Self::parse(&path, &text)?;
+        let invalid = |(key, problem): api::ApiProblem| ConfigError::Invalid {
+            path: path.clone(),
+            key: key.into(),
+            problem,
+        };
+        config.api.apply_env_token(env_token).map_err(invalid)?;
+        config.api.check().map_err(invalid)?;
+        Ok(config)
     }
 
     /// Parse a config's text; `path` is where it lives (relative paths are relative to it).
+    /// The `[api]` section is taken as written: `load` applies the environment and checks it.
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         let config = Self::parse_nested(path, text, &mut Vec::new())?;
         config.check_webhook_references()?;
@@ -198,6 +225,7 @@ impl Config {
             queries_files,
             queries,
             webhooks: file.webhooks,
+            api: file.api,
         })
     }
 }
