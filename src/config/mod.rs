@@ -3,6 +3,7 @@
 //! relative paths are relative to the config file; errors name the file, the key and the problem.
 
 mod api;
+mod persist;
 mod queries;
 
 use std::path::{Path, PathBuf};
@@ -11,6 +12,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use api::{ApiConfig, API_TOKEN_ENV, DEFAULT_API_LISTEN, DEFAULT_MAX_BODY_BYTES};
+pub use persist::{remove_query, save_query, SaveOutcome};
 pub use queries::{compile_queries, load_queries_file, QueryProblem, QuerySpec, SavedQuery};
 
 use crate::sinks::WebhookConfig;
@@ -19,6 +21,11 @@ use crate::sinks::WebhookConfig;
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
     Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
         path: PathBuf,
         source: std::io::Error,
     },

@@ -100,6 +100,11 @@ pub(crate) fn load_queries_file_in(
     {
         return super::queries_of_toml(path, &text, including);
     }
+    parse_tsv(path, &text)
+}
+
+/// The saved queries of a TSV file's text.
+pub(crate) fn parse_tsv(path: &Path, text: &str) -> Result<Vec<QuerySpec>, ConfigError> {
     let mut specs = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim_end_matches('\r');
