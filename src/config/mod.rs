@@ -5,6 +5,7 @@
 mod api;
 mod persist;
 mod queries;
+mod reload;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -14,6 +15,7 @@ use serde::Deserialize;
 pub use api::{ApiConfig, API_TOKEN_ENV, DEFAULT_API_LISTEN, DEFAULT_MAX_BODY_BYTES};
 pub use persist::{remove_query, save_query, SaveOutcome};
 pub use queries::{compile_queries, load_queries_file, QueryProblem, QuerySpec, SavedQuery};
+pub use reload::{diff, ConfigDiff, ConfigWatcher};
 
 use crate::sinks::WebhookConfig;
 
@@ -28,6 +30,11 @@ pub enum ConfigError {
     Write {
         path: PathBuf,
         source: std::io::Error,
+    },
+    #[error("cannot watch {path} for changes: {source}")]
+    Watch {
+        path: PathBuf,
+        source: notify::Error,
     },
     #[error("{path}: {message}")]
     Syntax { path: PathBuf, message: String },
