@@ -1,6 +1,8 @@
 //! `config.toml`: where to watch, where the index and the alert log live, the saved queries
-//! (inline or in TSV/TOML files the config names) and the webhooks. Unknown keys are refused;
-//! relative paths are relative to the config file; errors name the file, the key and the problem.
+//! (inline or in TSV/TOML files the config names), the webhooks and the HTTP API (`api.rs`).
+//! Unknown keys are refused; relative paths are relative to the config file; errors name the
+//! file, the key and the problem. Saving queries back into their files is `persist.rs`; what a
+//! hot reload changes, and noticing that the files changed, is `reload.rs`.
 
 mod api;
 mod persist;
