@@ -1,15 +1,23 @@
 //! `config.toml`: where to watch, where the index and the alert log live, the saved queries
-//! (inline or in TSV/TOML files the config names) and the webhooks. Unknown keys are refused;
-//! relative paths are relative to the config file; errors name the file, the key and the problem.
+//! (inline or in TSV/TOML files the config names), the webhooks and the HTTP API (`api.rs`).
+//! Unknown keys are refused; relative paths are relative to the config file; errors name the
+//! file, the key and the problem. Saving queries back into their files is `persist.rs`; what a
+//! hot reload changes, and noticing that the files changed, is `reload.rs`.
 
+mod api;
+mod persist;
 mod queries;
+mod reload;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use api::{ApiConfig, API_TOKEN_ENV, DEFAULT_API_LISTEN, DEFAULT_MAX_BODY_BYTES};
+pub use persist::{remove_query, save_query, SaveOutcome};
 pub use queries::{compile_queries, load_queries_file, QueryProblem, QuerySpec, SavedQuery};
+pub use reload::{diff, ConfigDiff, ConfigWatcher};
 
 use crate::sinks::WebhookConfig;
 
@@ -19,6 +27,16 @@ pub enum ConfigError {
     Read {
         path: PathBuf,
         source: std::io::Error,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot watch {path} for changes: {source}")]
+    Watch {
+        path: PathBuf,
+        source: notify::Error,
     },
     #[error("{path}: {message}")]
     Syntax { path: PathBuf, message: String },
@@ -69,6 +87,9 @@ struct ConfigFile {
     queries: Vec<QueryEntry>,
     #[serde(default)]
     webhooks: Vec<WebhookConfig>,
+    /// The HTTP API (`[api]` table; see `ApiConfig`).
+    #[serde(default)]
+    api: ApiConfig,
 }
 
 /// A `[[queries]]` table.
@@ -103,14 +124,29 @@ pub struct Config {
     pub rescan_interval: Duration,
     pub commit_interval: Duration,
     pub max_file_size: u64,
+    /// The `queries_files`, resolved, in the config's order.
+    pub queries_files: Vec<PathBuf>,
     pub queries: Vec<QuerySpec>,
     pub webhooks: Vec<WebhookConfig>,
+    /// The HTTP API; its token never shows in `Debug` output.
+    pub api: ApiConfig,
 }
 
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 20 * 1024 * 1024;
 
 impl Config {
+    /// Read and check the config file, taking the API token from `LOOKOUT_API_TOKEN` when that
+    /// is set and not empty.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        Self::load_with_env_token(path, std::env::var_os(API_TOKEN_ENV))
+    }
+
+    /// `load`, with the value of `LOOKOUT_API_TOKEN` given (tests do not touch the process's
+    /// environment).
+    fn load_with_env_token(
+        path: &Path,
+        env_token: Option<std::ffi::OsString>,
+    ) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
@@ -118,10 +154,33 @@ impl Config {
         // Absolute, so that every path derived from it is too (the watcher reports absolute
         // paths; the ledger compares them with the watch folders).
         let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-        Self::parse(&path, &text)
+        let mut config = Self::parse(&path, &text)?;
+        let invalid = |(key, problem): api::ApiProblem| ConfigError::Invalid {
+            path: path.clone(),
+            key: key.into(),
+            problem,
+        };
+        config.api.apply_env_token(env_token).map_err(invalid)?;
+        config.api.check().map_err(invalid)?;
+        Ok(config)
     }
 
+    /// Parse a config's text; `path` is where it lives (relative paths are relative to it).
+    /// The `[api]` section is taken as written: `load` applies the environment and checks it.
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let config = Self::parse_nested(path, text, &mut Vec::new())?;
+        config.check_webhook_references()?;
+        Ok(config)
+    }
+
+    /// Parse without checking the webhooks the queries name: a TOML queries file is parsed
+    /// like a config, but its queries name the webhooks of the config that includes it.
+    /// `including` holds the files being parsed around this one (to refuse a cycle).
+    fn parse_nested(
+        path: &Path,
+        text: &str,
+        including: &mut Vec<PathBuf>,
+    ) -> Result<Config, ConfigError> {
         let file: ConfigFile = toml::from_str(text).map_err(|e| ConfigError::Syntax {
             path: path.to_path_buf(),
             message: e.to_string().trim_end().to_string(),
@@ -142,10 +201,19 @@ impl Config {
         if watch.is_empty() {
             return Err(invalid("watch", "name at least one folder".into()));
         }
+        let queries_files: Vec<PathBuf> = file.queries_files.into_iter().map(resolve).collect();
         let mut queries = queries::from_entries(file.queries, path);
-        for file_path in &file.queries_files {
-            queries.extend(load_queries_file(&resolve(file_path.clone()))?);
+        including.push(canonical(path));
+        for file_path in &queries_files {
+            if including.contains(&canonical(file_path)) {
+                return Err(invalid(
+                    "queries_files",
+                    format!("{} includes itself (a cycle)", file_path.display()),
+                ));
+            }
+            queries.extend(queries::load_queries_file_in(file_path, including)?);
         }
+        including.pop();
         queries::check_unique_names(&queries).map_err(|problem| invalid("queries", problem))?;
 
         let mut names = std::collections::HashSet::new();
@@ -159,19 +227,6 @@ impl Config {
             hook.validate()
                 .map_err(|e| invalid("webhooks", e.to_string()))?;
         }
-        for query in &queries {
-            for hook in query.webhooks.iter().flatten() {
-                if !names.contains(hook.as_str()) {
-                    return Err(invalid(
-                        "queries",
-                        format!(
-                            "query '{}' names the webhook '{hook}', which is not configured",
-                            query.name
-                        ),
-                    ));
-                }
-            }
-        }
         Ok(Config {
             path: path.to_path_buf(),
             watch: watch.into_iter().map(resolve).collect(),
@@ -183,13 +238,57 @@ impl Config {
             rescan_interval: Duration::from_secs(file.rescan_interval_s.unwrap_or(60).max(1)),
             commit_interval: Duration::from_millis(file.commit_interval_ms.unwrap_or(1000).max(10)),
             max_file_size: file.max_file_size.unwrap_or(DEFAULT_MAX_FILE_SIZE),
+            queries_files,
             queries,
             webhooks: file.webhooks,
+            api: file.api,
         })
     }
 }
 
 impl Config {
+    /// Every webhook a query names (whichever file it is in) must be configured here.
+    fn check_webhook_references(&self) -> Result<(), ConfigError> {
+        for query in &self.queries {
+            for hook in query.webhooks.iter().flatten() {
+                if !self.webhooks.iter().any(|w| &w.name == hook) {
+                    return Err(ConfigError::Invalid {
+                        path: self.path.clone(),
+                        key: "queries".into(),
+                        problem: format!(
+                            "query '{}' ({}) names the webhook '{hook}', which is not configured",
+                            query.name, query.origin
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The saved query named `name`.
+    pub fn query_spec(&self, name: &str) -> Option<&QuerySpec> {
+        self.queries.iter().find(|q| q.name == name)
+    }
+
+    /// Where a new saved query goes: the first of `queries_files`, else the config file itself.
+    pub fn file_for_new_queries(&self) -> &Path {
+        self.queries_files.first().unwrap_or(&self.path)
+    }
+
+    /// The files whose change calls for a reload: the config file, then its `queries_files`.
+    pub fn watched_files(&self) -> Vec<PathBuf> {
+        let mut files = vec![self.path.clone()];
+        // A TOML queries file may name queries files of its own: their queries say where.
+        let nested = self.queries.iter().map(|q| &q.file);
+        for file in self.queries_files.iter().chain(nested) {
+            if !files.contains(file) {
+                files.push(file.clone());
+            }
+        }
+        files
+    }
+
     /// Which webhooks get the alerts of which saved query (every webhook for a query that
     /// names none).
     pub fn webhook_routes(&self) -> crate::sinks::Routes {
@@ -204,9 +303,20 @@ impl Config {
 }
 
 /// Read only the saved queries of a TOML file in the config's format (`[[queries]]` tables and
-/// `queries_files`), ignoring nothing: the file must still be a valid config.
-pub(crate) fn queries_of_toml(path: &Path, text: &str) -> Result<Vec<QuerySpec>, ConfigError> {
-    Ok(Config::parse(path, text)?.queries)
+/// `queries_files`), ignoring nothing: the file must still be a valid config. The webhooks its
+/// queries name are checked by the config that includes it.
+pub(crate) fn queries_of_toml(
+    path: &Path,
+    text: &str,
+    including: &mut Vec<PathBuf>,
+) -> Result<Vec<QuerySpec>, ConfigError> {
+    Ok(Config::parse_nested(path, text, including)?.queries)
+}
+
+/// `path` with symbolic links and `..` resolved when it exists (to recognize a file named two
+/// ways), else as it is.
+fn canonical(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 #[cfg(test)]
@@ -248,5 +358,84 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("webhook 'nope'"), "{err}");
+    }
+
+    #[test]
+    fn each_query_knows_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("q.tsv"), "tsv\tbeta\n").unwrap();
+        std::fs::write(dir.path().join("more.tsv"), "more\tgamma\n").unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(
+            &path,
+            "queries_files = ['q.tsv', 'more.tsv']\n[[queries]]\nname = 'inline'\nquery = 'alpha'\n",
+        )
+        .unwrap();
+        let config = Config::load(&path).unwrap();
+        let inline = config.query_spec("inline").unwrap();
+        assert_eq!(inline.file, path);
+        assert_eq!(
+            config.query_spec("tsv").unwrap().file,
+            dir.path().join("q.tsv")
+        );
+        assert_eq!(config.query_spec("tsv").unwrap().text, "beta");
+        assert!(config.query_spec("nope").is_none());
+        assert_eq!(config.file_for_new_queries(), dir.path().join("q.tsv"));
+        assert_eq!(
+            config.watched_files(),
+            vec![
+                path.clone(),
+                dir.path().join("q.tsv"),
+                dir.path().join("more.tsv")
+            ]
+        );
+
+        std::fs::write(&path, "[[queries]]\nname = 'inline'\nquery = 'alpha'\n").unwrap();
+        let config = Config::load(&path).unwrap();
+        assert_eq!(config.file_for_new_queries(), path);
+        assert_eq!(config.watched_files(), vec![path]);
+    }
+
+    #[test]
+    fn queries_in_a_toml_file_name_the_configs_webhooks() {
+        let dir = tempfile::tempdir().unwrap();
+        let queries = dir.path().join("queries.toml");
+        std::fs::write(
+            &queries,
+            "[[queries]]\nname = 'q'\nquery = 'x'\nwebhooks = ['slack']\n",
+        )
+        .unwrap();
+        let path = dir.path().join("config.toml");
+        let hook = "[[webhooks]]\nname = 'slack'\nurl = 'http://127.0.0.1:9/'\n";
+        std::fs::write(&path, format!("queries_files = ['queries.toml']\n{hook}")).unwrap();
+        let config = Config::load(&path).unwrap();
+        assert_eq!(
+            config.query_spec("q").unwrap().webhooks,
+            Some(vec!["slack".to_string()])
+        );
+        assert_eq!(config.query_spec("q").unwrap().file, queries);
+
+        std::fs::write(&path, "queries_files = ['queries.toml']\n").unwrap();
+        let err = Config::load(&path).unwrap_err().to_string();
+        assert!(err.contains("webhook 'slack'"), "{err}");
+    }
+
+    #[test]
+    fn a_queries_file_that_includes_itself_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "queries_files = ['sub/../config.toml']\n").unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        let err = Config::load(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("queries_files") && err.contains("cycle"),
+            "{err}"
+        );
+
+        let other = dir.path().join("other.toml");
+        std::fs::write(&other, "queries_files = ['config.toml']\n").unwrap();
+        std::fs::write(&path, "queries_files = ['other.toml']\n").unwrap();
+        let err = Config::load(&path).unwrap_err().to_string();
+        assert!(err.contains("cycle"), "{err}");
     }
 }

@@ -3,7 +3,7 @@
 //! and left out; the others keep working.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::{ConfigError, QueryEntry};
 use crate::query::{self, Lint, Query, QueryError};
@@ -15,8 +15,11 @@ pub struct QuerySpec {
     pub text: String,
     /// Webhooks to notify; `None`: every webhook.
     pub webhooks: Option<Vec<String>>,
-    /// Where it was defined: `config.toml` or `queries.tsv:12`.
+    /// Where it was defined, for messages: `config.toml` or `queries.tsv:12`.
     pub origin: String,
+    /// The file that holds it (the config file itself for an inline `[[queries]]` table, else
+    /// the queries file): where a change to it is saved.
+    pub file: PathBuf,
 }
 
 /// A saved query ready to run.
@@ -54,6 +57,7 @@ pub(crate) fn from_entries(entries: Vec<QueryEntry>, path: &Path) -> Vec<QuerySp
             text: e.query,
             webhooks: e.webhooks,
             origin: path.display().to_string(),
+            file: path.to_path_buf(),
         })
         .collect()
 }
@@ -77,6 +81,15 @@ pub(crate) fn check_unique_names(specs: &[QuerySpec]) -> Result<(), String> {
 /// Load a queries file: `.toml` in the config's format, anything else as TSV
 /// (`NAME<TAB>QUERY` a line; blank lines and lines starting with `#` are skipped).
 pub fn load_queries_file(path: &Path) -> Result<Vec<QuerySpec>, ConfigError> {
+    load_queries_file_in(path, &mut Vec::new())
+}
+
+/// `load_queries_file` for a file included by the files in `including` (a TOML file may
+/// include others).
+pub(crate) fn load_queries_file_in(
+    path: &Path,
+    including: &mut Vec<PathBuf>,
+) -> Result<Vec<QuerySpec>, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
         source,
@@ -85,8 +98,13 @@ pub fn load_queries_file(path: &Path) -> Result<Vec<QuerySpec>, ConfigError> {
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("toml"))
     {
-        return super::queries_of_toml(path, &text);
+        return super::queries_of_toml(path, &text, including);
     }
+    parse_tsv(path, &text)
+}
+
+/// The saved queries of a TSV file's text.
+pub(crate) fn parse_tsv(path: &Path, text: &str) -> Result<Vec<QuerySpec>, ConfigError> {
     let mut specs = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim_end_matches('\r');
@@ -105,6 +123,7 @@ pub fn load_queries_file(path: &Path) -> Result<Vec<QuerySpec>, ConfigError> {
             text: query.to_string(),
             webhooks: None,
             origin: format!("{}:{}", path.display(), i + 1),
+            file: path.to_path_buf(),
         });
     }
     check_unique_names(&specs).map_err(|problem| ConfigError::Invalid {

@@ -1,0 +1,830 @@
+//! Saving queries back where they live: the `[[queries]]` tables of a TOML file (the config
+//! itself or a queries file), edited in place so that comments, other keys and their order
+//! survive, or the lines of a TSV file. Every write replaces the file atomically and durably
+//! (temporary file in the same folder, fsync, rename, fsync of the folder), and what it writes
+//! is read back first: a file this module leaves behind always loads.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use toml_edit::{Array, DocumentMut, InlineTable, Item, Table, TableLike, Value};
+
+use super::{queries, ConfigError, ConfigFile};
+
+/// What `save_query` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaveOutcome {
+    /// The file had no query of that name: it was appended (the file created if need be).
+    Added,
+    /// The query was replaced where it stood.
+    Updated,
+    /// The file already held this exact query: nothing was written.
+    Unchanged,
+}
+
+/// One read-modify-write at a time in this process (two API requests editing the same file
+/// would otherwise lose one of the edits).
+static EDIT_LOCK: Mutex<()> = Mutex::new(());
+
+/// Save the query `name` in `file`: replace it in place if the file has it, else append it;
+/// create the file if it does not exist. `.toml` files hold `[[queries]]` tables; any other
+/// extension is TSV (`NAME<TAB>QUERY` lines), which cannot hold `webhooks` nor a newline.
+/// `webhooks: None` is every webhook (the key is left out).
+///
+/// Only this file is looked at: that the name is unique across the config's files and that the
+/// webhooks exist is the caller's to check (`Config::query_spec`, `Config::webhooks`), or the
+/// next `Config::load` refuses the config.
+pub fn save_query(
+    file: &Path,
+    name: &str,
+    text: &str,
+    webhooks: Option<&[String]>,
+) -> Result<SaveOutcome, ConfigError> {
+    let format = Format::of(file);
+    check_name(file, format, name)?;
+    check_text(file, format, text, webhooks)?;
+    let _guard = EDIT_LOCK
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let target = resolve_symlink(file);
+    let old = read_if_exists(&target)?;
+    let edit = Edit::Save { text, webhooks };
+    let (new, outcome) = match format {
+        Format::Toml => edit_toml(&target, old.as_deref().unwrap_or(""), name, edit)?,
+        Format::Tsv => edit_tsv(&target, old.as_deref().unwrap_or(""), name, edit)?,
+    };
+    if outcome != Outcome::Unchanged {
+        write_atomic(&target, new.as_bytes())?;
+    }
+    Ok(match outcome {
+        Outcome::Unchanged => SaveOutcome::Unchanged,
+        Outcome::Added => SaveOutcome::Added,
+        // (A save never removes.)
+        Outcome::Updated | Outcome::Removed => SaveOutcome::Updated,
+    })
+}
+
+/// Remove the query `name` from `file` (its table or its line, nothing else). `false`: the
+/// file does not hold it (or does not exist), and was left alone.
+pub fn remove_query(file: &Path, name: &str) -> Result<bool, ConfigError> {
+    let format = Format::of(file);
+    let _guard = EDIT_LOCK
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let target = resolve_symlink(file);
+    let Some(old) = read_if_exists(&target)? else {
+        return Ok(false);
+    };
+    let (new, outcome) = match format {
+        Format::Toml => edit_toml(&target, &old, name, Edit::Remove)?,
+        Format::Tsv => edit_tsv(&target, &old, name, Edit::Remove)?,
+    };
+    if outcome != Outcome::Removed {
+        return Ok(false);
+    }
+    write_atomic(&target, new.as_bytes())?;
+    Ok(true)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Toml,
+    Tsv,
+}
+
+impl Format {
+    /// As `load_queries_file` decides: `.toml` (any case) is TOML, anything else TSV.
+    fn of(file: &Path) -> Format {
+        if file
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("toml"))
+        {
+            Format::Toml
+        } else {
+            Format::Tsv
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Edit<'a> {
+    Save {
+        text: &'a str,
+        webhooks: Option<&'a [String]>,
+    },
+    Remove,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Added,
+    Updated,
+    /// Nothing to write (for a removal: the file does not hold the query).
+    Unchanged,
+    Removed,
+}
+
+fn invalid(file: &Path, key: &str, problem: String) -> ConfigError {
+    ConfigError::Invalid {
+        path: file.to_path_buf(),
+        key: key.to_string(),
+        problem,
+    }
+}
+
+/// A name: not empty, no white space around it (a TSV file trims it), no control character
+/// (tab, newline, ...); in a TSV file it cannot start with `#` (the line would be a comment).
+fn check_name(file: &Path, format: Format, name: &str) -> Result<(), ConfigError> {
+    let problem = if name.trim().is_empty() {
+        "a saved query needs a name that is not blank".to_string()
+    } else if name.trim() != name {
+        format!("the query name {name:?} starts or ends with white space")
+    } else if name.chars().any(char::is_control) {
+        format!("the query name {name:?} contains a control character (tab, newline, ...)")
+    } else if format == Format::Tsv && name.starts_with('#') {
+        format!("the query name {name:?} starts with '#', which a TSV file reads as a comment")
+    } else {
+        return Ok(());
+    };
+    Err(invalid(file, "name", problem))
+}
+
+/// A TSV line holds one line of text and no webhooks.
+fn check_text(
+    file: &Path,
+    format: Format,
+    text: &str,
+    webhooks: Option<&[String]>,
+) -> Result<(), ConfigError> {
+    if format == Format::Toml {
+        return Ok(());
+    }
+    if text.contains(['\n', '\r']) {
+        return Err(invalid(
+            file,
+            "query",
+            "a query saved in a TSV file must fit on one line (no line break)".into(),
+        ));
+    }
+    if webhooks.is_some() {
+        return Err(invalid(
+            file,
+            "webhooks",
+            "a TSV queries file cannot name webhooks: save the query in a TOML file \
+             ([[queries]] tables) instead"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Edit the `[[queries]]` of a TOML document (`queries = [{...}]` inline arrays too).
+fn edit_toml(
+    file: &Path,
+    old: &str,
+    name: &str,
+    edit: Edit<'_>,
+) -> Result<(String, Outcome), ConfigError> {
+    let mut doc: DocumentMut =
+        old.parse()
+            .map_err(|e: toml_edit::TomlError| ConfigError::Syntax {
+                path: file.to_path_buf(),
+                message: e.to_string().trim_end().to_string(),
+            })?;
+    let not_a_list = || {
+        invalid(
+            file,
+            "queries",
+            "is neither [[queries]] tables nor an array of tables, so it cannot be edited".into(),
+        )
+    };
+    let is_it = |t: &dyn TableLike| t.get("name").and_then(Item::as_str) == Some(name);
+    let outcome = match doc.get_mut("queries") {
+        None => match edit {
+            Edit::Remove => Outcome::Unchanged,
+            Edit::Save { text, webhooks } => {
+                let mut table = Table::new();
+                fill(&mut table, name, text, webhooks);
+                let mut tables = toml_edit::ArrayOfTables::new();
+                tables.push(table);
+                doc.insert("queries", Item::ArrayOfTables(tables));
+                Outcome::Added
+            }
+        },
+        Some(Item::ArrayOfTables(tables)) => {
+            let found = tables.iter().position(|t| is_it(t));
+            match (found, edit) {
+                (None, Edit::Remove) => Outcome::Unchanged,
+                (Some(i), Edit::Remove) => {
+                    tables.remove(i);
+                    Outcome::Removed
+                }
+                (Some(i), Edit::Save { text, webhooks }) => {
+                    let table = tables.get_mut(i).ok_or_else(not_a_list)?;
+                    update(table, text, webhooks)
+                }
+                (None, Edit::Save { text, webhooks }) => {
+                    let mut table = Table::new();
+                    fill(&mut table, name, text, webhooks);
+                    tables.push(table);
+                    Outcome::Added
+                }
+            }
+        }
+        Some(Item::Value(Value::Array(array))) => {
+            let found = array
+                .iter()
+                .position(|v| v.as_inline_table().is_some_and(|t| is_it(t)));
+            match (found, edit) {
+                (None, Edit::Remove) => Outcome::Unchanged,
+                (Some(i), Edit::Remove) => {
+                    array.remove(i);
+                    Outcome::Removed
+                }
+                (Some(i), Edit::Save { text, webhooks }) => {
+                    let table = array
+                        .get_mut(i)
+                        .and_then(Value::as_inline_table_mut)
+                        .ok_or_else(not_a_list)?;
+                    update(table, text, webhooks)
+                }
+                (None, Edit::Save { text, webhooks }) => {
+                    let mut table = InlineTable::new();
+                    fill(&mut table, name, text, webhooks);
+                    let mut value = Value::InlineTable(table);
+                    // Laid out like the last element (one per line stays one per line).
+                    if let Some(last) = array.iter().last() {
+                        *value.decor_mut() = last.decor().clone();
+                    }
+                    array.push_formatted(value);
+                    Outcome::Added
+                }
+            }
+        }
+        Some(_) => return Err(not_a_list()),
+    };
+    let new = doc.to_string();
+    if matches!(
+        outcome,
+        Outcome::Added | Outcome::Updated | Outcome::Removed
+    ) {
+        check_toml(file, &new, name, edit)?;
+    }
+    Ok((new, outcome))
+}
+
+/// A new query's keys.
+fn fill(table: &mut dyn TableLike, name: &str, text: &str, webhooks: Option<&[String]>) {
+    table.insert("name", toml_edit::value(name));
+    table.insert("query", toml_edit::value(text));
+    if let Some(hooks) = webhooks {
+        table.insert("webhooks", toml_edit::value(webhook_array(hooks)));
+    }
+}
+
+/// Replace the query's text and webhooks, keeping the comments beside the values.
+fn update(table: &mut dyn TableLike, text: &str, webhooks: Option<&[String]>) -> Outcome {
+    let same_text = table.get("query").and_then(Item::as_str) == Some(text);
+    let old_hooks: Option<Option<Vec<&str>>> = table.get("webhooks").map(|item| {
+        item.as_array()
+            .and_then(|a| a.iter().map(Value::as_str).collect())
+    });
+    let same_hooks = match (old_hooks, webhooks) {
+        (None, None) => true,
+        (Some(Some(old)), Some(new)) => old.iter().copied().eq(new.iter().map(String::as_str)),
+        _ => false,
+    };
+    if same_text && same_hooks {
+        return Outcome::Unchanged;
+    }
+    if !same_text {
+        set_value(table, "query", Value::from(text));
+    }
+    if !same_hooks {
+        match webhooks {
+            Some(hooks) => set_value(table, "webhooks", Value::Array(webhook_array(hooks))),
+            None => {
+                table.remove("webhooks");
+            }
+        }
+    }
+    Outcome::Updated
+}
+
+fn webhook_array(hooks: &[String]) -> Array {
+    hooks.iter().map(String::as_str).collect()
+}
+
+/// Set `key` to `value`, keeping the key as written and the old value's surrounding white
+/// space and comment.
+fn set_value(table: &mut dyn TableLike, key: &str, mut value: Value) {
+    match table.get_mut(key) {
+        Some(item) => {
+            if let Some(old) = item.as_value() {
+                *value.decor_mut() = old.decor().clone();
+            }
+            *item = Item::Value(value);
+        }
+        None => {
+            table.insert(key, Item::Value(value));
+        }
+    }
+}
+
+/// What was written must load as a config file and hold the query as saved (or not at all).
+fn check_toml(file: &Path, new: &str, name: &str, edit: Edit<'_>) -> Result<(), ConfigError> {
+    let parsed: ConfigFile = toml::from_str(new).map_err(|e| ConfigError::Syntax {
+        path: file.to_path_buf(),
+        message: e.to_string().trim_end().to_string(),
+    })?;
+    let specs = queries::from_entries(parsed.queries, file);
+    let ours: Vec<&queries::QuerySpec> = specs.iter().filter(|s| s.name == name).collect();
+    let as_expected = match edit {
+        Edit::Remove => ours.is_empty(),
+        Edit::Save { text, webhooks } => {
+            ours.len() == 1 && ours[0].text == text && ours[0].webhooks.as_deref() == webhooks
+        }
+    };
+    check_read_back(file, as_expected, &specs)
+}
+
+/// Edit the lines of a TSV file: the query's line is replaced or removed, a new one appended;
+/// every other line (comments, blank lines, line endings) is kept as it was.
+fn edit_tsv(
+    file: &Path,
+    old: &str,
+    name: &str,
+    edit: Edit<'_>,
+) -> Result<(String, Outcome), ConfigError> {
+    let newline = if old.contains("\r\n") { "\r\n" } else { "\n" };
+    let mut new = String::with_capacity(old.len() + 64);
+    let mut outcome = None;
+    for line in old.split_inclusive('\n') {
+        let content = line.trim_end_matches('\n').trim_end_matches('\r');
+        let ending = &line[content.len()..];
+        let ours = outcome.is_none()
+            && !content.trim().is_empty()
+            && !content.starts_with('#')
+            && content
+                .split_once('\t')
+                .is_some_and(|(n, _)| n.trim() == name);
+        if !ours {
+            new.push_str(line);
+            continue;
+        }
+        let (_, old_text) = content.split_once('\t').unwrap_or_default();
+        let done = match edit {
+            Edit::Remove => Outcome::Removed,
+            Edit::Save { text, .. } if text == old_text => Outcome::Unchanged,
+            Edit::Save { .. } => Outcome::Updated,
+        };
+        match (done, edit) {
+            (Outcome::Updated, Edit::Save { text, .. }) => {
+                new.push_str(&format!("{name}\t{text}{ending}"));
+            }
+            (Outcome::Unchanged, _) => new.push_str(line),
+            _ => {}
+        }
+        outcome = Some(done);
+    }
+    let outcome = match (outcome, edit) {
+        (Some(outcome), _) => outcome,
+        (None, Edit::Remove) => Outcome::Unchanged,
+        (None, Edit::Save { text, .. }) => {
+            if !new.is_empty() && !new.ends_with('\n') {
+                new.push_str(newline);
+            }
+            new.push_str(&format!("{name}\t{text}{newline}"));
+            Outcome::Added
+        }
+    };
+    if matches!(
+        outcome,
+        Outcome::Added | Outcome::Updated | Outcome::Removed
+    ) {
+        let specs = queries::parse_tsv(file, &new)?;
+        let ours: Vec<_> = specs.iter().filter(|s| s.name == name).collect();
+        let as_expected = match edit {
+            Edit::Remove => ours.is_empty(),
+            Edit::Save { text, .. } => ours.len() == 1 && ours[0].text == text,
+        };
+        check_read_back(file, as_expected, &specs)?;
+    }
+    Ok((new, outcome))
+}
+
+/// The edited file, read back, must hold the query as intended and unique names.
+fn check_read_back(
+    file: &Path,
+    as_expected: bool,
+    specs: &[queries::QuerySpec],
+) -> Result<(), ConfigError> {
+    let problem = if !as_expected {
+        "the edited file would not read back as saved; it was left unchanged".to_string()
+    } else if let Err(problem) = queries::check_unique_names(specs) {
+        format!("{problem}; the file was left unchanged")
+    } else {
+        return Ok(());
+    };
+    Err(invalid(file, "queries", problem))
+}
+
+/// A symbolic link is followed, so that the file it points to is replaced, not the link.
+fn resolve_symlink(file: &Path) -> PathBuf {
+    match fs::symlink_metadata(file) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf())
+        }
+        _ => file.to_path_buf(),
+    }
+}
+
+fn read_if_exists(file: &Path) -> Result<Option<String>, ConfigError> {
+    match fs::read_to_string(file) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(ConfigError::Read {
+            path: file.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Replace `file` with `contents`, atomically and durably: a hidden temporary file in the same
+/// folder (so the rename does not cross filesystems), written and fsynced, renamed over the
+/// file, then the folder fsynced (so the rename itself survives a crash). An existing file's
+/// permissions (and, where allowed, owner) carry over.
+pub(crate) fn write_atomic(file: &Path, contents: &[u8]) -> Result<(), ConfigError> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let failed = |source: std::io::Error| ConfigError::Write {
+        path: file.to_path_buf(),
+        source,
+    };
+    let dir = match file.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let file_name = file.file_name().ok_or_else(|| {
+        failed(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a file name",
+        ))
+    })?;
+    let temp = dir.join(format!(
+        ".{}.{}.{}.tmp",
+        file_name.to_string_lossy(),
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let existing = fs::metadata(file).ok();
+    let written = (|| -> std::io::Result<()> {
+        let mut out = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)?;
+        if let Some(meta) = &existing {
+            // Before any byte is written: a private file stays private.
+            out.set_permissions(meta.permissions())?;
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::MetadataExt;
+                // Best effort: only root may give a file away.
+                let _ = std::os::unix::fs::fchown(&out, Some(meta.uid()), Some(meta.gid()));
+            }
+        }
+        out.write_all(contents)?;
+        out.sync_all()?;
+        drop(out);
+        fs::rename(&temp, file)
+    })();
+    if let Err(e) = written {
+        let _ = fs::remove_file(&temp);
+        return Err(failed(e));
+    }
+    sync_dir(dir).map_err(failed)
+}
+
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    fs::File::open(dir)?.sync_all()
+}
+
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> std::io::Result<()> {
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{load_queries_file, Config};
+    use super::*;
+
+    const CONFIG: &str = "\
+# lookout config
+watch = 'watch'   # the drop folder
+
+# Saved queries
+[[queries]]
+name = 'first'
+query='alpha'   # keep this comment
+
+[[queries]]
+# the second one
+name = 'second'
+query = 'beta'
+webhooks = ['slack']
+
+[[webhooks]]
+name = 'slack'
+url = 'http://127.0.0.1:9/'
+";
+
+    fn names(config: &Config) -> Vec<&str> {
+        config.queries.iter().map(|q| q.name.as_str()).collect()
+    }
+
+    fn leftovers(dir: &Path) -> Vec<String> {
+        fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".tmp"))
+            .collect()
+    }
+
+    #[test]
+    fn toml_save_adds_updates_and_keeps_everything_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        fs::write(&path, CONFIG).unwrap();
+
+        let hooks = ["slack".to_string()];
+        let outcome = save_query(&path, "third", "gamma \"quoted\" 'too'", Some(&hooks));
+        assert_eq!(outcome.unwrap(), SaveOutcome::Added);
+        let config = Config::load(&path).unwrap();
+        assert_eq!(names(&config), ["first", "second", "third"]);
+        let third = config.query_spec("third").unwrap();
+        assert_eq!(third.text, "gamma \"quoted\" 'too'");
+        assert_eq!(third.webhooks.as_deref(), Some(&hooks[..]));
+        assert_eq!(third.file, path);
+
+        let outcome = save_query(&path, "first", "alpha OR delta", None).unwrap();
+        assert_eq!(outcome, SaveOutcome::Updated);
+        let outcome = save_query(&path, "second", "beta", None).unwrap();
+        assert_eq!(outcome, SaveOutcome::Updated);
+        let text = fs::read_to_string(&path).unwrap();
+        for kept in [
+            "# lookout config\n",
+            "watch = 'watch'   # the drop folder\n",
+            "# Saved queries\n",
+            "query=\"alpha OR delta\"   # keep this comment\n",
+            "# the second one\n",
+            "[[webhooks]]\nname = 'slack'\nurl = 'http://127.0.0.1:9/'\n",
+        ] {
+            assert!(text.contains(kept), "lost {kept:?} in:\n{text}");
+        }
+        let config = Config::load(&path).unwrap();
+        assert_eq!(names(&config), ["first", "second", "third"]);
+        assert_eq!(config.query_spec("first").unwrap().text, "alpha OR delta");
+        assert_eq!(config.query_spec("second").unwrap().webhooks, None);
+
+        let before = fs::read_to_string(&path).unwrap();
+        let outcome = save_query(&path, "first", "alpha OR delta", None).unwrap();
+        assert_eq!(outcome, SaveOutcome::Unchanged);
+        assert_eq!(fs::read_to_string(&path).unwrap(), before);
+        // A third table went after the last query, before the webhooks.
+        assert!(
+            before.find("name = \"third\"") < before.find("[[webhooks]]"),
+            "{before}"
+        );
+        assert!(leftovers(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn toml_remove_takes_only_that_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        fs::write(&path, CONFIG).unwrap();
+        assert!(remove_query(&path, "second").unwrap());
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(
+            !text.contains("beta") && !text.contains("the second one"),
+            "{text}"
+        );
+        assert!(
+            text.contains("query='alpha'   # keep this comment\n"),
+            "{text}"
+        );
+        assert!(text.contains("[[webhooks]]"), "{text}");
+        assert_eq!(names(&Config::load(&path).unwrap()), ["first"]);
+
+        assert!(!remove_query(&path, "second").unwrap());
+        assert_eq!(fs::read_to_string(&path).unwrap(), text);
+        assert!(remove_query(&path, "first").unwrap());
+        assert!(Config::load(&path).unwrap().queries.is_empty());
+        assert!(!remove_query(&dir.path().join("absent.toml"), "first").unwrap());
+        assert!(!dir.path().join("absent.toml").exists());
+    }
+
+    #[test]
+    fn toml_queries_file_is_created_and_read_through_the_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        let hook = "[[webhooks]]\nname = 'slack'\nurl = 'http://127.0.0.1:9/'\n";
+        fs::write(&path, format!("queries_files = ['saved.toml']\n{hook}")).unwrap();
+        let saved = dir.path().join("saved.toml");
+        let hooks = ["slack".to_string()];
+        assert_eq!(
+            save_query(&saved, "q", "x\ny", Some(&hooks)).unwrap(),
+            SaveOutcome::Added
+        );
+        let config = Config::load(&path).unwrap();
+        let q = config.query_spec("q").unwrap();
+        assert_eq!(
+            (q.text.as_str(), q.file.as_path()),
+            ("x\ny", saved.as_path())
+        );
+        assert_eq!(q.webhooks.as_deref(), Some(&hooks[..]));
+        assert_eq!(load_queries_file(&saved).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn toml_inline_array_of_queries_is_edited_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("q.toml");
+        fs::write(
+            &path,
+            "queries = [\n  { name = 'a', query = 'x' },\n  { name = 'b', query = 'y' },\n]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            save_query(&path, "c", "z", None).unwrap(),
+            SaveOutcome::Added
+        );
+        assert_eq!(
+            save_query(&path, "a", "x2", None).unwrap(),
+            SaveOutcome::Updated
+        );
+        assert!(remove_query(&path, "b").unwrap());
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(
+            text.contains("\n  { name = \"c\", query = \"z\" },\n]"),
+            "{text}"
+        );
+        let specs = load_queries_file(&path).unwrap();
+        let got: Vec<(&str, &str)> = specs
+            .iter()
+            .map(|s| (s.name.as_str(), s.text.as_str()))
+            .collect();
+        assert_eq!(got, [("a", "x2"), ("c", "z")]);
+    }
+
+    #[test]
+    fn a_file_that_does_not_load_is_not_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        for broken in ["indx = 'i'\n", "queries = 'x'\n", "[[queries]\n"] {
+            fs::write(&path, broken).unwrap();
+            assert!(save_query(&path, "a", "x", None).is_err(), "{broken}");
+            let _ = remove_query(&path, "a");
+            assert_eq!(fs::read_to_string(&path).unwrap(), broken);
+        }
+        let tsv = dir.path().join("q.tsv");
+        fs::write(&tsv, "no tab here\n").unwrap();
+        assert!(save_query(&tsv, "a", "x", None).is_err());
+        assert_eq!(fs::read_to_string(&tsv).unwrap(), "no tab here\n");
+        assert!(leftovers(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn tsv_round_trip_keeps_comments_blank_lines_and_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("queries.tsv");
+        let original = "# saved queries\n\nfirst\talpha\n# about second\nsecond\tbeta gamma\n";
+        fs::write(&path, original).unwrap();
+
+        assert_eq!(
+            save_query(&path, "second", "beta gamma", None).unwrap(),
+            SaveOutcome::Unchanged
+        );
+        assert_eq!(
+            save_query(&path, "first", "\"a b\" OR c", None).unwrap(),
+            SaveOutcome::Updated
+        );
+        assert_eq!(
+            save_query(&path, "third", "d\twith a tab", None).unwrap(),
+            SaveOutcome::Added
+        );
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            "# saved queries\n\nfirst\t\"a b\" OR c\n# about second\nsecond\tbeta gamma\nthird\td\twith a tab\n"
+        );
+        let specs = load_queries_file(&path).unwrap();
+        let got: Vec<(&str, &str)> = specs
+            .iter()
+            .map(|s| (s.name.as_str(), s.text.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("first", "\"a b\" OR c"),
+                ("second", "beta gamma"),
+                ("third", "d\twith a tab")
+            ]
+        );
+
+        assert!(remove_query(&path, "second").unwrap());
+        assert!(!remove_query(&path, "second").unwrap());
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            "# saved queries\n\nfirst\t\"a b\" OR c\n# about second\nthird\td\twith a tab\n"
+        );
+    }
+
+    #[test]
+    fn tsv_files_are_created_and_keep_their_line_endings() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new.tsv");
+        assert_eq!(
+            save_query(&path, "a", "x", None).unwrap(),
+            SaveOutcome::Added
+        );
+        assert_eq!(fs::read_to_string(&path).unwrap(), "a\tx\n");
+
+        let crlf = dir.path().join("crlf.txt");
+        fs::write(&crlf, "a\tx\r\nb\ty").unwrap();
+        assert_eq!(
+            save_query(&crlf, "a", "x2", None).unwrap(),
+            SaveOutcome::Updated
+        );
+        assert_eq!(
+            save_query(&crlf, "c", "z", None).unwrap(),
+            SaveOutcome::Added
+        );
+        assert_eq!(
+            fs::read_to_string(&crlf).unwrap(),
+            "a\tx2\r\nb\ty\r\nc\tz\r\n"
+        );
+        assert_eq!(load_queries_file(&crlf).unwrap()[0].text, "x2");
+    }
+
+    #[test]
+    fn invalid_names_and_texts_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let tsv = dir.path().join("q.tsv");
+        let toml = dir.path().join("q.toml");
+        for file in [&tsv, &toml] {
+            for name in ["", "   ", " a", "a ", "a\tb", "a\nb", "a\u{7}b"] {
+                let err = save_query(file, name, "x", None).unwrap_err();
+                assert!(
+                    matches!(&err, ConfigError::Invalid { key, .. } if key == "name"),
+                    "{err}"
+                );
+            }
+        }
+        let err = save_query(&tsv, "#a", "x", None).unwrap_err().to_string();
+        assert!(err.contains("comment"), "{err}");
+        let err = save_query(&tsv, "a", "x\ny", None).unwrap_err().to_string();
+        assert!(err.contains("one line"), "{err}");
+        let err = save_query(&tsv, "a", "x\r", None).unwrap_err().to_string();
+        assert!(err.contains("one line"), "{err}");
+        let err = save_query(&tsv, "a", "x", Some(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("webhooks"), "{err}");
+        assert!(!tsv.exists() && !toml.exists());
+        // TOML holds what TSV cannot.
+        assert_eq!(
+            save_query(&toml, "#a", "x\ny", Some(&[])).unwrap(),
+            SaveOutcome::Added
+        );
+        let specs = load_queries_file(&toml).unwrap();
+        assert_eq!(specs[0].webhooks, Some(vec![]));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn permissions_survive_and_symlinks_are_followed() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.tsv");
+        fs::write(&real, "a\tx\n").unwrap();
+        fs::set_permissions(&real, fs::Permissions::from_mode(0o600)).unwrap();
+        let link = dir.path().join("link.tsv");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        assert_eq!(
+            save_query(&link, "b", "y", None).unwrap(),
+            SaveOutcome::Added
+        );
+        assert!(fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(fs::read_to_string(&real).unwrap(), "a\tx\nb\ty\n");
+        let mode = fs::metadata(&real).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert!(leftovers(dir.path()).is_empty());
+    }
+}
