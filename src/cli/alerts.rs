@@ -4,7 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -35,24 +35,9 @@ pub enum AlertsCommand {
         #[arg(long)]
         webhook: String,
         /// Only alerts at or after this time (RFC 3339, or a date YYYY-MM-DD).
-        #[arg(long, value_parser = parse_since)]
+        #[arg(long, value_parser = crate::sinks::parse_since)]
         since: Option<DateTime<Utc>>,
     },
-}
-
-fn parse_since(text: &str) -> Result<DateTime<Utc>, String> {
-    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
-        return Ok(at.with_timezone(&Utc));
-    }
-    NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|dt| dt.and_utc())
-        .ok_or_else(|| {
-            format!(
-                "expected a time like 2026-11-29T10:00:00Z or a date like 2026-11-29, got '{text}'"
-            )
-        })
 }
 
 pub fn run(config: &Config, args: AlertsArgs) -> anyhow::Result<ExitCode> {

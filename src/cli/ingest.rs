@@ -23,7 +23,11 @@ pub struct IngestArgs {
 pub fn run(config: &Config, args: IngestArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new()?;
     let _guard = runtime.enter();
-    let (mut pipeline, problems) = Pipeline::from_config(config, Engine::default())?;
+    let (mut pipeline, problems) = Pipeline::from_config(
+        config,
+        Engine::default(),
+        crate::metrics::Metrics::default(),
+    )?;
     let files = collect_files(&args.paths);
     let bar = (files.len() >= 100 && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(files.len() as u64);

@@ -62,8 +62,13 @@ pub enum Command {
     Ingest(ingest::IngestArgs),
     /// Match files against saved queries without an index: prints NAME<TAB>FILE per match.
     Match(match_files::MatchArgs),
-    /// What the daemon has done: documents, alerts, last commit, quarantined files, webhooks.
+    /// What the daemon is doing: documents, alerts, queues, last commit, quarantined files,
+    /// webhooks (from the running daemon, or from the files when none runs).
     Status(status::StatusArgs),
+    /// Print a shell completion script: `lookout completions bash > /etc/bash_completion.d/lookout`.
+    Completions { shell: clap_complete::Shell },
+    /// Print the HTTP API's OpenAPI document.
+    Openapi,
 }
 
 /// Logs go to stderr; `RUST_LOG` filters (default: info).
@@ -97,6 +102,20 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ingest(args) => ingest::run(&load_config(&cli.config)?, args),
         Command::Match(args) => match_files::run(&cli.config, args),
         Command::Status(args) => status::run(&load_config(&cli.config)?, args),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "lookout",
+                &mut std::io::stdout(),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Openapi => {
+            println!("{}", crate::api::openapi_json());
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -108,6 +127,15 @@ fn load_config(path: &std::path::Path) -> anyhow::Result<Config> {
         );
     }
     Config::load(path).context("invalid configuration")
+}
+
+/// A query error with a caret under its column.
+fn print_query_error(text: &str, error: &crate::query::QueryError) {
+    eprintln!("lookout: invalid query: {error}");
+    eprintln!(
+        "  {text}\n  {}^",
+        " ".repeat(error.column.saturating_sub(1))
+    );
 }
 
 /// Whether to decorate output for a terminal.

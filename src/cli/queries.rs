@@ -3,10 +3,13 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use crate::config::{compile_queries, Config};
+use crate::api::client::{ClientError, DaemonClient};
+use crate::api::queries::PutAnswer;
+use crate::config::{compile_queries, persist, Config};
 use crate::index::LookoutIndex;
 use crate::matcher::presearch::plan;
 use crate::matcher::{Plan, TermStats};
+use crate::pipeline::Pipeline;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum QueriesCommand {
@@ -19,6 +22,24 @@ pub enum QueriesCommand {
         #[arg(long, short)]
         verbose: bool,
     },
+    /// Add or replace a saved query: through the running daemon's API (applied at once), or in
+    /// the queries file when no daemon runs.
+    Add {
+        name: String,
+        /// The query (quote it for the shell).
+        query: String,
+        /// Notify only this webhook of its alerts (repeatable; default: every webhook).
+        #[arg(long = "webhook")]
+        webhooks: Vec<String>,
+        /// Also alert on the documents already indexed that it matches (once each).
+        #[arg(long, conflicts_with = "dry_run")]
+        backfill: bool,
+        /// Do not save: show how many indexed documents it would match, and the first few.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Delete a saved query: through the running daemon's API, or from its file.
+    Rm { name: String },
     /// Run a saved query over the index, like `search`.
     Run {
         name: String,
@@ -51,6 +72,17 @@ pub fn run(config: &Config, command: QueriesCommand) -> anyhow::Result<ExitCode>
             Ok(ExitCode::SUCCESS)
         }
         QueriesCommand::Check { verbose } => check(config, verbose),
+        QueriesCommand::Add {
+            name,
+            query,
+            webhooks,
+            backfill,
+            dry_run,
+        } => {
+            let webhooks = (!webhooks.is_empty()).then_some(webhooks);
+            add(config, &name, &query, webhooks, backfill, dry_run)
+        }
+        QueriesCommand::Rm { name } => remove(config, &name),
         QueriesCommand::Run { name, json, limit } => {
             let Some(spec) = config.queries.iter().find(|q| q.name == name) else {
                 anyhow::bail!(
@@ -67,6 +99,124 @@ pub fn run(config: &Config, command: QueriesCommand) -> anyhow::Result<ExitCode>
             };
             super::search::print_results(config, &saved.query, json, limit, 0)
         }
+    }
+}
+
+fn add(
+    config: &Config,
+    name: &str,
+    text: &str,
+    webhooks: Option<Vec<String>>,
+    backfill: bool,
+    dry_run: bool,
+) -> anyhow::Result<ExitCode> {
+    let parsed = match crate::query::parse(text) {
+        Ok(parsed) => parsed,
+        Err(error) => {
+            super::print_query_error(text, &error);
+            return Ok(ExitCode::from(1));
+        }
+    };
+    for lint in &parsed.lints {
+        eprintln!("warning: {lint}");
+    }
+    if let Some(daemon) = DaemonClient::find(config) {
+        let answer = daemon
+            .put_query(name, text, webhooks.as_deref(), backfill, dry_run)
+            .map_err(client_error)?;
+        match answer {
+            PutAnswer::DryRun(dry) => {
+                println!(
+                    "'{name}' would match {} indexed document(s) (not saved)",
+                    dry.total
+                );
+                for hit in &dry.hits {
+                    println!("  {}  {}", hit.path, hit.title);
+                }
+            }
+            PutAnswer::Saved(saved) => {
+                let verb = if saved.created { "added" } else { "replaced" };
+                println!(
+                    "{verb} '{name}' in {} (applied by the running daemon)",
+                    saved.query.file
+                );
+                if let Some(backfill) = saved.backfill {
+                    println!(
+                        "backfill: {} indexed document(s) match, {} new alert(s)",
+                        backfill.matched, backfill.alerts
+                    );
+                }
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    // No daemon: work on the files.
+    if dry_run {
+        let index = LookoutIndex::open_read_only(&config.index)?;
+        let results = index.search(&parsed.query, 10, 0)?;
+        println!(
+            "'{name}' would match {} indexed document(s) (not saved)",
+            results.total
+        );
+        for hit in &results.hits {
+            println!("  {}  {}", hit.document.location(), hit.document.title);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(unknown) = webhooks
+        .iter()
+        .flatten()
+        .find(|w| !config.webhooks.iter().any(|c| &c.name == *w))
+    {
+        anyhow::bail!("the webhook '{unknown}' is not configured");
+    }
+    let file = match config.query_spec(name) {
+        Some(spec) => spec.file.clone(),
+        None => config.file_for_new_queries().to_path_buf(),
+    };
+    let outcome = persist::save_query(&file, name, text, webhooks.as_deref())?;
+    println!("{outcome:?} '{name}' in {}", file.display());
+    if backfill {
+        // Alerts go to the alert log; webhooks get them when the daemon next starts.
+        let config = Config::load(&config.path)?;
+        let (queries, _) = compile_queries(&config.queries);
+        let mut pipeline =
+            Pipeline::open(&config, queries, crate::matcher::Engine::default(), None)?;
+        let found = pipeline.backfill(name)?;
+        pipeline.finish()?;
+        println!(
+            "backfill: {} indexed document(s) match, {} new alert(s)",
+            found.matched, found.alerts
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn remove(config: &Config, name: &str) -> anyhow::Result<ExitCode> {
+    if let Some(daemon) = DaemonClient::find(config) {
+        daemon.delete_query(name).map_err(client_error)?;
+        println!("deleted '{name}' (applied by the running daemon)");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let Some(spec) = config.query_spec(name) else {
+        anyhow::bail!(
+            "no saved query named '{name}' in {} (see: lookout queries list)",
+            config.path.display()
+        );
+    };
+    persist::remove_query(&spec.file, name)?;
+    println!("deleted '{name}' from {}", spec.file.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn client_error(error: ClientError) -> anyhow::Error {
+    match error {
+        ClientError::Api {
+            column: Some(column),
+            message,
+            ..
+        } => anyhow::anyhow!("{message} (column {column})"),
+        other => other.into(),
     }
 }
 

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
+use crate::api::SearchHit;
 use crate::config::Config;
 use crate::index::{Hit, LookoutIndex};
 use crate::query::{self, Query};
@@ -28,12 +29,7 @@ pub fn run(config: &Config, args: SearchArgs) -> anyhow::Result<ExitCode> {
     let parsed = match query::parse(&args.query) {
         Ok(parsed) => parsed,
         Err(error) => {
-            eprintln!("lookout: invalid query: {error}");
-            eprintln!(
-                "  {}\n  {}^",
-                args.query,
-                " ".repeat(error.column.saturating_sub(1))
-            );
+            super::print_query_error(&args.query, &error);
             return Ok(ExitCode::from(1));
         }
     };
@@ -84,19 +80,8 @@ pub fn print_results(
     Ok(ExitCode::SUCCESS)
 }
 
-fn hit_json(hit: &Hit) -> serde_json::Value {
-    let doc = &hit.document;
-    serde_json::json!({
-        "score": hit.score,
-        "id": doc.id.0,
-        "title": doc.title,
-        "path": doc.location(),
-        "date": doc.date.map(|d| d.to_string()),
-        "source": doc.source,
-        "url": doc.url,
-        "terms": hit.summary.terms,
-        "snippet": hit.summary.snippet,
-    })
+fn hit_json(hit: &Hit) -> String {
+    serde_json::to_string(&SearchHit::from(hit)).unwrap_or_default()
 }
 
 fn write_hit(out: &mut impl Write, rank: usize, hit: &Hit, terminal: bool) -> std::io::Result<()> {

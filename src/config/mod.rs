@@ -5,9 +5,9 @@
 //! hot reload changes, and noticing that the files changed, is `reload.rs`.
 
 mod api;
-mod persist;
+pub mod persist;
 mod queries;
-mod reload;
+pub mod reload;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

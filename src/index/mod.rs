@@ -8,7 +8,7 @@ pub mod schema;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use tantivy::collector::{Count, TopDocs};
+use tantivy::collector::{Count, DocSetCollector, TopDocs};
 use tantivy::directory::error::LockError;
 use tantivy::directory::MmapDirectory;
 use tantivy::schema::Term;
@@ -220,6 +220,37 @@ impl LookoutIndex {
             });
         }
         Ok(SearchResults { total, hits })
+    }
+
+    /// Every document `query` matches (what a search for it returns, all pages), in index
+    /// order.
+    pub fn matching_documents(&self, query: &Query) -> Result<Vec<Document>, IndexError> {
+        let searcher = self.reader.searcher();
+        let compiled = compile(query, &self.fields);
+        let mut addresses: Vec<_> = searcher
+            .search(&compiled, &DocSetCollector)
+            .map_err(|e| self.err(e))?
+            .into_iter()
+            .collect();
+        addresses.sort();
+        addresses
+            .into_iter()
+            .map(|address| {
+                let stored: TantivyDocument = searcher.doc(address).map_err(|e| self.err(e))?;
+                Ok(from_tantivy(&stored, &self.fields))
+            })
+            .collect()
+    }
+
+    /// Bytes the index takes on disk.
+    pub fn size_bytes(&self) -> u64 {
+        walkdir::WalkDir::new(&self.path)
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter_map(|e| e.metadata().ok())
+            .filter(|m| m.is_file())
+            .map(|m| m.len())
+            .sum()
     }
 }
 

@@ -255,6 +255,14 @@ impl Ledger {
     }
 
     /// Counts for `lookout status`: (files, alerts).
+    /// Files in quarantine.
+    pub fn quarantined_count(&self) -> Result<u64, LedgerError> {
+        self.run(|db| {
+            let n: i64 = db.query_row("SELECT count(*) FROM quarantine", [], |r| r.get(0))?;
+            Ok(n.max(0) as u64)
+        })
+    }
+
     pub fn counts(&self) -> Result<(u64, u64), LedgerError> {
         self.run(|db| {
             let files: i64 = db.query_row("SELECT count(*) FROM files", [], |r| r.get(0))?;

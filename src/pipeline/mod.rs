@@ -15,6 +15,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -25,8 +26,8 @@ use crate::document::{DocId, Document};
 use crate::extract;
 use crate::index::{DocWriter, IndexError, LookoutIndex};
 use crate::ledger::{FileRecord, Ledger, LedgerError, Progress, Quarantined};
-use crate::matcher::{summarize, DocAnalysis, Engine, Percolator};
-use crate::metrics::Metrics;
+use crate::matcher::{summarize, DocAnalysis, Engine, Percolator, TermStats};
+use crate::metrics::{AlertKind, Metrics};
 use crate::sinks::{
     self, Alert, AlertDoc, AlertLog, AlertQuery, LogDelivery, Matched, RetryPolicy, SinkError,
 };
@@ -56,6 +57,23 @@ pub enum FileOutcome {
     Skipped(String),
 }
 
+/// What a backfill found: documents the query matches, and the alerts newly raised.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Backfill {
+    pub matched: usize,
+    pub alerts: usize,
+}
+
+/// One document handed to [`Pipeline::ingest_bytes`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ingested {
+    pub id: DocId,
+    pub location: String,
+    /// False when the same content was already indexed (then it raises no alert).
+    pub new: bool,
+    pub alerts: usize,
+}
+
 /// Counters over the pipeline's life.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -72,7 +90,7 @@ pub struct Stats {
 const COMMIT_DOCS: usize = 10_000;
 
 pub struct Pipeline {
-    index: LookoutIndex,
+    index: Arc<LookoutIndex>,
     writer: DocWriter,
     ledger: Ledger,
     queries: Vec<SavedQuery>,
@@ -95,6 +113,11 @@ pub struct Pipeline {
     commit_every: Duration,
     /// Webhook delivery, fed from the alert log: told when lines were appended.
     webhooks: Option<LogDelivery>,
+    /// Counts the alerts written to the log, for live followers (the API's event stream).
+    alerts_written: tokio::sync::watch::Sender<u64>,
+    /// The index's term statistics the percolator was last planned on.
+    term_stats: TermStats,
+    metrics: Metrics,
     max_file_size: u64,
     on_delete: OnDelete,
     watch_roots: Vec<PathBuf>,
@@ -108,6 +131,7 @@ impl Pipeline {
     pub fn from_config(
         config: &Config,
         engine: Engine,
+        metrics: Metrics,
     ) -> Result<(Pipeline, Vec<QueryProblem>), PipelineError> {
         let (queries, problems) = compile_queries(&config.queries);
         for problem in &problems {
@@ -116,9 +140,10 @@ impl Pipeline {
         // The index writer lock is taken first: one process at a time delivers from the log.
         let mut pipeline = Pipeline::open(config, queries, engine, None)?;
         if !config.webhooks.is_empty() {
-            // TODO(#5): the daemon's Metrics, once the pipeline holds them.
-            pipeline.webhooks = Some(start_delivery(config, Metrics::new())?);
+            pipeline.webhooks = Some(start_delivery(config, metrics.clone())?);
         }
+        pipeline.metrics = metrics;
+        pipeline.update_gauges()?;
         Ok((pipeline, problems))
     }
 
@@ -130,14 +155,17 @@ impl Pipeline {
         engine: Engine,
         webhooks: Option<LogDelivery>,
     ) -> Result<Pipeline, PipelineError> {
-        let index = LookoutIndex::open_or_create(&config.index)?;
+        let index = Arc::new(LookoutIndex::open_or_create(&config.index)?);
         let writer = index.writer(config.commit_interval, COMMIT_DOCS)?;
         let alert_log = AlertLog::open(&config.alert_log)?;
         let mut ledger = Ledger::open(&config.state_dir)?;
         catch_up(&mut ledger, &config.alert_log)?;
-        let stats = index.term_stats()?;
-        let next_replan = stats.docs().max(500) * 2;
-        let percolator = engine.build(queries.iter().map(|q| q.query.clone()).collect(), &stats);
+        let term_stats = index.term_stats()?;
+        let next_replan = term_stats.docs().max(500) * 2;
+        let percolator = engine.build(
+            queries.iter().map(|q| q.query.clone()).collect(),
+            &term_stats,
+        );
         Ok(Pipeline {
             index,
             writer,
@@ -157,6 +185,9 @@ impl Pipeline {
             last_commit: Instant::now(),
             commit_every: config.commit_interval,
             webhooks,
+            alerts_written: tokio::sync::watch::Sender::new(0),
+            term_stats,
+            metrics: Metrics::default(),
             max_file_size: config.max_file_size,
             on_delete: config.on_delete,
             watch_roots: config.watch.clone(),
@@ -168,6 +199,16 @@ impl Pipeline {
         &self.index
     }
 
+    /// The index, for searches beside the pipeline (they see each commit).
+    pub fn shared_index(&self) -> Arc<LookoutIndex> {
+        Arc::clone(&self.index)
+    }
+
+    /// The ledger of processed files, alerts and quarantine.
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
     /// Whether files were processed under this folder (then its absence is a vanished folder,
     /// not a first run).
     pub fn knows_folder(&self, folder: &Path) -> Result<bool, PipelineError> {
@@ -177,6 +218,118 @@ impl Pipeline {
     /// Number of saved queries loaded.
     pub fn query_count(&self) -> usize {
         self.queries.len()
+    }
+
+    /// The saved queries in use.
+    pub fn queries(&self) -> &[SavedQuery] {
+        &self.queries
+    }
+
+    /// Replace the saved queries (a config reload, the API): new documents are matched against
+    /// these from now on. Documents already indexed are not (see [`Pipeline::backfill`]).
+    pub fn set_queries(&mut self, queries: Vec<SavedQuery>) {
+        let started = Instant::now();
+        self.queries = queries;
+        self.plan();
+        tracing::debug!(
+            queries = self.queries.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "planned the saved queries"
+        );
+    }
+
+    /// Build the percolator for the current queries on the last term statistics.
+    fn plan(&mut self) {
+        let queries = self.queries.iter().map(|q| q.query.clone()).collect();
+        self.percolator = self.engine.build(queries, &self.term_stats);
+    }
+
+    /// What happens to deleted files' documents, and the largest file read (a config reload).
+    pub fn set_file_rules(&mut self, on_delete: OnDelete, max_file_size: u64) {
+        self.on_delete = on_delete;
+        self.max_file_size = max_file_size;
+    }
+
+    /// Swap the webhook delivery (a config reload); the old one is handed back to be shut down.
+    pub fn replace_delivery(&mut self, delivery: Option<LogDelivery>) -> Option<LogDelivery> {
+        std::mem::replace(&mut self.webhooks, delivery)
+    }
+
+    /// Webhook delivery counts, when webhooks are configured.
+    pub fn delivery_stats(&self) -> Option<sinks::DeliveryStats> {
+        self.webhooks.as_ref().map(LogDelivery::stats)
+    }
+
+    /// A receiver that sees the number of alerts written change (for live followers).
+    pub fn subscribe_alerts(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.alerts_written.subscribe()
+    }
+
+    /// Documents added or removed since the last commit.
+    pub fn uncommitted_changes(&self) -> usize {
+        self.writer.pending()
+    }
+
+    /// Alert on the documents already in the index that the saved query `name` matches: the
+    /// documents a search for it returns, so that a backfill alerts exactly where search finds.
+    /// Each alert is marked `backfill` and raised once, like any other (a second backfill
+    /// raises none). Commits first (so that the documents still in the batch are searched) and
+    /// after (so that the alerts are durable when this returns).
+    pub fn backfill(&mut self, name: &str) -> Result<Backfill, PipelineError> {
+        let Some(query_index) = self.queries.iter().position(|q| q.name == name) else {
+            return Ok(Backfill::default());
+        };
+        self.commit()?;
+        let documents = self
+            .index
+            .matching_documents(&self.queries[query_index].query)?;
+        let mut outcome = Backfill {
+            matched: documents.len(),
+            alerts: 0,
+        };
+        for document in &documents {
+            let analysis = DocAnalysis::new(document, &mut self.analyzer);
+            outcome.alerts += self.raise_alerts(document, &analysis, &[query_index], true)?;
+        }
+        self.stats.alerts += outcome.alerts as u64;
+        self.commit()?;
+        tracing::info!(query = %name, matched = outcome.matched, alerts = outcome.alerts, "backfill done");
+        Ok(outcome)
+    }
+
+    /// Ingest articles handed over directly (the API's `POST /documents`): `format_hint` is a
+    /// file name whose extension picks the reader (`.json`, `.jsonl`). Each document is matched
+    /// and indexed exactly like one from a dropped file, under the location `api:{id}`; the
+    /// batch is committed before this returns. `Ok(Err(reason))` when the input is refused.
+    pub fn ingest_bytes(
+        &mut self,
+        format_hint: &str,
+        bytes: &[u8],
+    ) -> Result<Result<Vec<Ingested>, String>, PipelineError> {
+        let documents = match extract::extract(Path::new(format_hint), bytes) {
+            Ok(documents) => documents,
+            Err(e) => {
+                self.stats.skipped_files += 1;
+                self.metrics.file_failed();
+                return Ok(Err(e.to_string()));
+            }
+        };
+        let mut outcomes = Vec::with_capacity(documents.len());
+        for mut document in documents {
+            document.path = PathBuf::from(format!("api:{}", document.id));
+            document.part = None;
+            let id = document.id.clone();
+            let location = document.location();
+            let result = self.process_document(document)?;
+            outcomes.push(Ingested {
+                id,
+                location,
+                new: result.is_some(),
+                alerts: result.unwrap_or(0),
+            });
+        }
+        self.commit()?;
+        Ok(Ok(outcomes))
     }
 
     /// Read, extract, match and index one file. Bad files are logged and quarantined; only a
@@ -203,6 +356,7 @@ impl Pipeline {
             .is_some_and(|p| p.content_hash == content_hash)
         {
             self.stats.unchanged_files += 1;
+            self.metrics.file_unchanged();
             tracing::debug!(file = %key, "unchanged since it was processed");
             return Ok(FileOutcome::Unchanged);
         }
@@ -210,6 +364,7 @@ impl Pipeline {
             Ok(documents) => documents,
             Err(e) => return self.refuse(&key, content_hash, e.to_string()),
         };
+        let landed = landed_ago(path);
         let (mut new, mut known, mut alerts) = (0, 0, 0);
         let mut ids = Vec::with_capacity(documents.len());
         for document in documents {
@@ -226,6 +381,11 @@ impl Pipeline {
         if let Some(previous) = previous {
             for old in previous.docs.iter().filter(|d| !ids.contains(d)) {
                 self.remove_if_orphan(old, &key)?;
+            }
+        }
+        if alerts > 0 {
+            if let Some(landed) = landed {
+                self.metrics.observe_drop_to_alert(landed.elapsed());
             }
         }
         let record = FileRecord {
@@ -245,6 +405,7 @@ impl Pipeline {
         reason: String,
     ) -> Result<FileOutcome, PipelineError> {
         self.stats.skipped_files += 1;
+        self.metrics.file_failed();
         let known = self
             .pending
             .quarantined
@@ -278,25 +439,43 @@ impl Pipeline {
     pub fn process_document(&mut self, document: Document) -> Result<Option<usize>, PipelineError> {
         if self.uncommitted.contains(&document.id) || self.index.contains(&document.id)? {
             self.stats.known_documents += 1;
+            self.metrics.document_known();
             self.follow_rename(&document)?;
             tracing::debug!(file = %document.location(), id = %document.id, "already indexed");
             return Ok(None);
         }
         let analysis = DocAnalysis::new(&document, &mut self.analyzer);
-        let location = document.location();
         let matches = self.percolator.percolate(&analysis);
+        let raised = self.raise_alerts(&document, &analysis, &matches, false)?;
+        self.writer.add(&document)?;
+        self.uncommitted.insert(document.id.clone());
+        self.stats.new_documents += 1;
+        self.metrics.document_ingested();
+        self.stats.alerts += raised as u64;
+        tracing::debug!(file = %document.location(), id = %document.id, alerts = raised, "indexed");
+        Ok(Some(raised))
+    }
+
+    /// Write one alert for each of the saved queries `matches` (indexes into the queries) that
+    /// never alerted on this document's content nor at its location: alert log first, then the
+    /// tracing line, then a nudge to the webhooks. Returns how many were written.
+    fn raise_alerts(
+        &mut self,
+        document: &Document,
+        analysis: &DocAnalysis,
+        matches: &[usize],
+        backfill: bool,
+    ) -> Result<usize, PipelineError> {
+        if matches.is_empty() {
+            return Ok(0);
+        }
+        let location = document.location();
         // Usually neither this content nor this path ever alerted: only a crash before the
-        // commit, or a changed file, finds queries here.
-        let (doc_alerted, path_alerted) = if matches.is_empty() {
-            (Vec::new(), Vec::new())
-        } else {
-            (
-                self.ledger.doc_alerts(&document.id)?,
-                self.ledger.path_alerts(&location)?,
-            )
-        };
+        // commit, a changed file or a backfill finds queries here.
+        let doc_alerted = self.ledger.doc_alerts(&document.id)?;
+        let path_alerted = self.ledger.path_alerts(&location)?;
         let mut raised = 0;
-        for query_index in matches {
+        for &query_index in matches {
             let saved = &self.queries[query_index];
             let alert_id = sinks::alert_id(&saved.name, &document.id.0);
             let path_query = (location.clone(), saved.name.clone());
@@ -307,7 +486,7 @@ impl Pipeline {
             {
                 continue;
             }
-            let summary = summarize(&saved.query, &document, &analysis);
+            let summary = summarize(&saved.query, document, analysis);
             let alert = Alert {
                 alert_id: alert_id.clone(),
                 at: Utc::now(),
@@ -327,6 +506,7 @@ impl Pipeline {
                     terms: summary.terms,
                     snippet: summary.snippet,
                 },
+                backfill,
             };
             self.alert_log.append(&alert)?;
             tracing::info!(
@@ -335,11 +515,20 @@ impl Pipeline {
                 title = %alert.doc.title,
                 terms = ?alert.matched.terms,
                 alert_id = %alert.alert_id,
+                backfill,
                 "alert: '{}' matched {}", saved.name, alert.doc.path
             );
             if let Some(delivery) = &self.webhooks {
                 delivery.notify();
             }
+            self.alerts_written.send_modify(|count| *count += 1);
+            let kind = if backfill {
+                AlertKind::Backfill
+            } else {
+                AlertKind::Live
+            };
+            self.metrics.alert(&saved.name, kind);
+            self.metrics.sink_delivered(crate::metrics::ALERT_LOG_SINK);
             self.pending
                 .alerts
                 .push((alert_id.clone(), location.clone(), saved.name.clone()));
@@ -347,12 +536,7 @@ impl Pipeline {
             self.pending_path_alerts.insert(path_query);
             raised += 1;
         }
-        self.writer.add(&document)?;
-        self.uncommitted.insert(document.id.clone());
-        self.stats.new_documents += 1;
-        self.stats.alerts += raised as u64;
-        tracing::debug!(file = %location, id = %document.id, alerts = raised, "indexed");
-        Ok(Some(raised))
+        Ok(raised)
     }
 
     /// A known document under a new path: when every path it was seen at is gone (a rename),
@@ -476,16 +660,27 @@ impl Pipeline {
         self.pending_path_alerts.clear();
         self.uncommitted.clear();
         self.last_commit = Instant::now();
+        self.update_gauges()?;
         self.maybe_replan()
+    }
+
+    /// The gauges a commit moves: documents, index size, quarantine, last commit.
+    fn update_gauges(&self) -> Result<(), PipelineError> {
+        self.metrics.set_documents(self.index.num_docs());
+        self.metrics.set_index_size_bytes(self.index.size_bytes());
+        self.metrics
+            .set_quarantined_files(self.ledger.quarantined_count()?);
+        self.metrics.set_last_commit(std::time::SystemTime::now());
+        self.metrics.set_saved_queries(self.queries.len());
+        Ok(())
     }
 
     fn maybe_replan(&mut self) -> Result<(), PipelineError> {
         let docs = self.index.num_docs();
         if docs >= self.next_replan {
             let started = Instant::now();
-            let stats = self.index.term_stats()?;
-            let queries = self.queries.iter().map(|q| q.query.clone()).collect();
-            self.percolator = self.engine.build(queries, &stats);
+            self.term_stats = self.index.term_stats()?;
+            self.plan();
             self.next_replan = docs * 2;
             tracing::info!(
                 documents = docs,
@@ -543,6 +738,14 @@ fn catch_up(ledger: &mut Ledger, alert_log: &Path) -> Result<(), PipelineError> 
     ledger.record(&progress)?;
     tracing::info!(alerts = caught, "ledger caught up with the alert log");
     Ok(())
+}
+
+/// When a file landed, as far as its modification time tells: for drop-to-alert latency. None
+/// for times in the future or more than an hour ago (a copy that kept an old time).
+fn landed_ago(path: &Path) -> Option<Instant> {
+    let modified = std::fs::metadata(path).ok()?.modified().ok()?;
+    let age = std::time::SystemTime::now().duration_since(modified).ok()?;
+    (age < Duration::from_secs(3600)).then(|| Instant::now() - age)
 }
 
 /// Read a file's bytes, refusing what is not a regular file or too large.

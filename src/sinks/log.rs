@@ -140,6 +140,23 @@ fn last_newline(file: &mut File, len: u64) -> io::Result<Option<u64>> {
     Ok(None)
 }
 
+/// A time filter for reading the log: RFC 3339 (`2026-11-29T10:00:00Z`) or a date (midnight
+/// UTC).
+pub fn parse_since(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(at.with_timezone(&chrono::Utc));
+    }
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|dt| dt.and_utc())
+        .ok_or_else(|| {
+            format!(
+                "expected a time like 2026-11-29T10:00:00Z or a date like 2026-11-29, got '{text}'"
+            )
+        })
+}
+
 /// Every alert in the log at `path`, in order. A missing file reads as empty; a torn final line
 /// is skipped; the first corrupt line is an error naming its line number.
 pub fn read_alerts(path: &Path) -> Result<Vec<Alert>, SinkError> {
@@ -261,6 +278,16 @@ pub struct AlertFollower {
 impl AlertFollower {
     /// Alerts from the complete lines written since the last poll (possibly none).
     pub fn poll(&mut self) -> Result<Vec<Alert>, SinkError> {
+        Ok(self
+            .poll_positioned()?
+            .into_iter()
+            .map(|(_, alert)| alert)
+            .collect())
+    }
+
+    /// Like [`AlertFollower::poll`], each alert with the byte offset just past its line in the
+    /// file it was read from (where a follower resumes to see only the alerts after it).
+    pub fn poll_positioned(&mut self) -> Result<Vec<(u64, Alert)>, SinkError> {
         let mut out = Vec::new();
         if self.file.is_none() && !self.open_current()? {
             return Ok(out);
@@ -303,7 +330,7 @@ impl AlertFollower {
     }
 
     /// Read what the open file has past `offset` and turn complete lines into alerts.
-    fn drain(&mut self, out: &mut Vec<Alert>) -> Result<(), SinkError> {
+    fn drain(&mut self, out: &mut Vec<(u64, Alert)>) -> Result<(), SinkError> {
         let Some(file) = self.file.as_mut() else {
             return Ok(());
         };
@@ -333,7 +360,7 @@ impl AlertFollower {
             let text = self.pending[start..start + i].trim_ascii();
             if !text.is_empty() {
                 match serde_json::from_slice::<Alert>(text) {
-                    Ok(alert) => out.push(alert),
+                    Ok(alert) => out.push((base + (start + i + 1) as u64, alert)),
                     Err(err) => tracing::warn!(
                         path = %self.path.display(),
                         byte_offset = base + start as u64,

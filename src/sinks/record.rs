@@ -24,28 +24,33 @@ pub const MAX_LINE_BYTES: usize = 8 * 1024;
 const MAX_OTHER_CHARS: usize = 2_000;
 
 /// One alert: saved query `query` matched document `doc`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Alert {
     /// `"q:{query name}/d:{doc id}"`, see [`alert_id`]. Also the webhook message id.
     pub alert_id: String,
     /// When the match was found; written as RFC 3339 UTC with milliseconds,
     /// e.g. `"2026-11-29T10:02:03.120Z"`.
     #[serde(with = "rfc3339_millis")]
+    #[schema(value_type = String, format = DateTime)]
     pub at: DateTime<Utc>,
     pub query: AlertQuery,
     pub doc: AlertDoc,
     pub matched: Matched,
+    /// True for an alert raised on a document that was already indexed when the query was
+    /// added (`PUT /queries/{name}?backfill=true`); left out when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub backfill: bool,
 }
 
 /// The saved query that matched.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AlertQuery {
     pub name: String,
     pub text: String,
 }
 
 /// The document that matched.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AlertDoc {
     pub id: String,
     pub path: String,
@@ -60,7 +65,7 @@ pub struct AlertDoc {
 }
 
 /// What in the document matched.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Matched {
     pub terms: Vec<String>,
     pub snippet: String,
@@ -82,6 +87,7 @@ impl Alert {
             query,
             doc,
             matched,
+            backfill: false,
         }
     }
 
@@ -151,6 +157,7 @@ impl Alert {
                     .collect(),
                 snippet: truncate_chars(&self.matched.snippet, lim(MAX_SNIPPET_CHARS)).into_owned(),
             },
+            backfill: self.backfill,
         }
     }
 }

@@ -50,6 +50,7 @@ pub fn alert(n: usize) -> Alert {
             terms: vec!["rust".into(), "release".into()],
             snippet: "…the <b>Rust</b> team is happy to announce…".into(),
         },
+        backfill: false,
     }
 }
 

@@ -24,8 +24,14 @@ impl Home {
     pub fn new(extra_config: &str) -> Home {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("watch")).unwrap();
+        // Tests run side by side: each daemon's API takes a free port (unless the test says).
+        let api = if extra_config.contains("[api]") {
+            ""
+        } else {
+            "\n[api]\nlisten = \"127.0.0.1:0\"\n"
+        };
         let config = format!(
-            "watch = \"watch\"\nindex = \"index\"\nalert_log = \"alerts.jsonl\"\ncommit_interval_ms = 200\n{extra_config}"
+            "watch = \"watch\"\nindex = \"index\"\nalert_log = \"alerts.jsonl\"\ncommit_interval_ms = 200\n{extra_config}{api}"
         );
         std::fs::write(dir.path().join("config.toml"), config).unwrap();
         Home { dir }
@@ -64,6 +70,17 @@ impl Home {
         let daemon = Daemon { child, log };
         daemon.wait_for_log("lookout started", Duration::from_secs(30));
         daemon
+    }
+
+    /// The running daemon's API base address (`http://127.0.0.1:PORT`), from the address file
+    /// it writes in the state folder.
+    pub fn api(&self) -> String {
+        let file = self.path("state/api.addr");
+        assert!(
+            wait_until(Duration::from_secs(10), || file.exists()),
+            "the daemon wrote no API address"
+        );
+        format!("http://{}", std::fs::read_to_string(file).unwrap().trim())
     }
 
     /// Write `content` to a temporary name, then rename it into the watch folder.

@@ -1,0 +1,100 @@
+//! `POST /documents`: articles handed over directly, read by the same JSON reader as a dropped
+//! `.json`/`.jsonl` file, then matched and indexed exactly like one. The answer comes after
+//! the commit, so a 200 means the documents and their alerts are durable.
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::error::{ApiBytes, ApiError, ErrorBody};
+use super::AppState;
+use crate::daemon::IngestedView;
+
+/// One article. Only the text fields are needed; other keys are ignored.
+#[derive(Debug, Deserialize, ToSchema)]
+#[allow(dead_code)] // documents the shape the JSON reader takes
+pub struct Article {
+    pub title: Option<String>,
+    /// The text (or `text`, or `content`).
+    pub body: Option<String>,
+    /// `YYYY-MM-DD` (other common forms are read too).
+    pub date: Option<String>,
+    pub source: Option<String>,
+    pub url: Option<String>,
+    /// A list, or one comma-separated string.
+    pub tags: Option<Vec<String>>,
+}
+
+/// One article, or an array of them.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // documents the shape the JSON reader takes
+pub enum Articles {
+    One(Article),
+    Many(Vec<Article>),
+}
+
+/// What was taken.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct IngestAnswer {
+    /// One entry per article with text, in order.
+    pub documents: Vec<IngestedView>,
+    /// Alerts raised, all documents together.
+    pub alerts: usize,
+}
+
+/// Ingest articles, like dropping a JSON file into the watch folder.
+#[utoipa::path(
+    post,
+    operation_id = "ingest_documents",
+    path = "/documents",
+    tag = "documents",
+    request_body(
+        description = "application/json: one article or an array; application/x-ndjson: one article per line",
+        content(
+            (Articles = "application/json"),
+            (String = "application/x-ndjson"),
+        ),
+    ),
+    responses(
+        (status = 200, description = "Indexed, matched and committed", body = IngestAnswer),
+        (status = 400, description = "Unreadable body", body = ErrorBody),
+        (status = 401, description = "Missing or wrong token", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Neither JSON nor JSON Lines", body = ErrorBody),
+        (status = 422, description = "Not articles (invalid JSON, no text)", body = ErrorBody),
+        (status = 503, description = "The daemon is stopping", body = ErrorBody),
+    ),
+    security(("bearer" = []), ())
+)]
+pub(super) async fn ingest(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiBytes(body): ApiBytes,
+) -> Result<Json<IngestAnswer>, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let format_hint = match content_type.as_str() {
+        "application/json" => "documents.json",
+        "application/x-ndjson" | "application/jsonl" | "application/jsonlines" => "documents.jsonl",
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send articles as application/json (one or an array) or application/x-ndjson",
+            ))
+        }
+    };
+    let documents = state.control.ingest(format_hint, body.to_vec()).await?;
+    let alerts = documents.iter().map(|d| d.alerts).sum();
+    Ok(Json(IngestAnswer { documents, alerts }))
+}

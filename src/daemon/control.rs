@@ -1,0 +1,394 @@
+//! Requests to the running daemon (from the HTTP API): saved-query changes, documents to
+//! ingest, the status report. They are queued to the daemon loop, which owns the pipeline and
+//! the running configuration, and answered there between two files, so that every change to
+//! the queries, the index and the alert log happens in one place and in order.
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot};
+use utoipa::ToSchema;
+
+use super::status::StatusReport;
+use super::Daemon;
+use crate::config::{compile_queries, persist, ConfigError, QuerySpec};
+use crate::pipeline::{Backfill, Ingested, PipelineError};
+use crate::query::{self, QueryError};
+
+/// Why a request was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error("invalid query: {0}")]
+    InvalidQuery(QueryError),
+    #[error("no saved query is named '{0}'")]
+    NoSuchQuery(String),
+    #[error("the webhook '{0}' is not configured")]
+    UnknownWebhook(String),
+    #[error("{0}")]
+    InvalidDocument(String),
+    #[error("cannot save the query: {0}")]
+    Persist(#[from] ConfigError),
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+    #[error("the daemon is shutting down")]
+    Stopped,
+}
+
+/// A saved query as the daemon runs it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct QueryView {
+    pub name: String,
+    /// The query text, as written.
+    pub query: String,
+    /// Webhooks notified of its alerts; absent: every webhook.
+    pub webhooks: Option<Vec<String>>,
+    /// The file it is saved in.
+    pub file: String,
+    /// `active`, or `invalid` when it does not parse (then it is left out).
+    pub status: String,
+    /// Why it does not parse, for an invalid query.
+    pub error: Option<QueryProblemView>,
+    /// Warnings about how the query reads (operator precedence, costly prefixes, ...).
+    pub lints: Vec<QueryProblemView>,
+}
+
+/// A parse error or a warning, at a 1-based column of the query text.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct QueryProblemView {
+    pub column: usize,
+    pub message: String,
+}
+
+/// What `PUT /queries/{name}` did.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct QuerySaved {
+    pub query: QueryView,
+    /// True when the query is new, false when it replaced one of the same name.
+    pub created: bool,
+    /// With `backfill=true`: documents already indexed that it matches, and the alerts raised
+    /// for them now (those that never alerted before).
+    pub backfill: Option<BackfillView>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BackfillView {
+    pub matched: usize,
+    pub alerts: usize,
+}
+
+/// One document taken by `POST /documents`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct IngestedView {
+    pub id: String,
+    /// Where alerts and search show it: `api:{id}`.
+    pub path: String,
+    /// False when the same content was already indexed (it raises no alert again).
+    pub new: bool,
+    /// Alerts it raised.
+    pub alerts: usize,
+}
+
+impl From<Ingested> for IngestedView {
+    fn from(ingested: Ingested) -> Self {
+        IngestedView {
+            id: ingested.id.0,
+            path: ingested.location,
+            new: ingested.new,
+            alerts: ingested.alerts,
+        }
+    }
+}
+
+pub(super) enum Request {
+    ListQueries {
+        reply: oneshot::Sender<Vec<QueryView>>,
+    },
+    PutQuery {
+        name: String,
+        text: String,
+        webhooks: Option<Vec<String>>,
+        backfill: bool,
+        reply: oneshot::Sender<Result<QuerySaved, ControlError>>,
+    },
+    DeleteQuery {
+        name: String,
+        reply: oneshot::Sender<Result<(), ControlError>>,
+    },
+    Ingest {
+        format_hint: &'static str,
+        body: Vec<u8>,
+        reply: oneshot::Sender<Result<Vec<IngestedView>, ControlError>>,
+    },
+    Status {
+        reply: oneshot::Sender<StatusReport>,
+    },
+}
+
+/// A handle to queue requests to the daemon loop. Cheap to clone.
+#[derive(Clone)]
+pub struct Control {
+    tx: mpsc::Sender<Request>,
+}
+
+/// Requests waiting at most this many; more wait for room.
+pub(super) const QUEUE: usize = 256;
+
+impl Control {
+    pub(super) fn channel() -> (Control, mpsc::Receiver<Request>) {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        (Control { tx }, rx)
+    }
+
+    /// Requests waiting for the daemon loop.
+    pub fn depth(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+
+    async fn ask<T>(&self, request: impl FnOnce(oneshot::Sender<T>) -> Request) -> Option<T> {
+        let (reply, answer) = oneshot::channel();
+        self.tx.send(request(reply)).await.ok()?;
+        answer.await.ok()
+    }
+
+    pub async fn list_queries(&self) -> Result<Vec<QueryView>, ControlError> {
+        self.ask(|reply| Request::ListQueries { reply })
+            .await
+            .ok_or(ControlError::Stopped)
+    }
+
+    pub async fn put_query(
+        &self,
+        name: String,
+        text: String,
+        webhooks: Option<Vec<String>>,
+        backfill: bool,
+    ) -> Result<QuerySaved, ControlError> {
+        self.ask(|reply| Request::PutQuery {
+            name,
+            text,
+            webhooks,
+            backfill,
+            reply,
+        })
+        .await
+        .unwrap_or(Err(ControlError::Stopped))
+    }
+
+    pub async fn delete_query(&self, name: String) -> Result<(), ControlError> {
+        self.ask(|reply| Request::DeleteQuery { name, reply })
+            .await
+            .unwrap_or(Err(ControlError::Stopped))
+    }
+
+    /// Ingest a body of articles: `format_hint` is `documents.json` or `documents.jsonl`.
+    pub async fn ingest(
+        &self,
+        format_hint: &'static str,
+        body: Vec<u8>,
+    ) -> Result<Vec<IngestedView>, ControlError> {
+        self.ask(|reply| Request::Ingest {
+            format_hint,
+            body,
+            reply,
+        })
+        .await
+        .unwrap_or(Err(ControlError::Stopped))
+    }
+
+    pub async fn status(&self) -> Result<StatusReport, ControlError> {
+        self.ask(|reply| Request::Status { reply })
+            .await
+            .ok_or(ControlError::Stopped)
+    }
+}
+
+impl Daemon {
+    /// Answer one request. Only a failure of the pipeline itself (index, ledger, alert log) is
+    /// an error here, and it stops the daemon, as it would for a file.
+    pub(super) fn answer(&mut self, request: Request) -> Result<(), PipelineError> {
+        match request {
+            Request::ListQueries { reply } => {
+                let _ = reply.send(self.query_views());
+            }
+            Request::PutQuery {
+                name,
+                text,
+                webhooks,
+                backfill,
+                reply,
+            } => {
+                let result = self.put_query(name, text, webhooks, backfill);
+                let result = fatal(result)?;
+                let _ = reply.send(result);
+            }
+            Request::DeleteQuery { name, reply } => {
+                let result = fatal(self.delete_query(&name))?;
+                let _ = reply.send(result);
+            }
+            Request::Ingest {
+                format_hint,
+                body,
+                reply,
+            } => {
+                let result = match self.pipeline.ingest_bytes(format_hint, &body)? {
+                    Ok(ingested) => Ok(ingested.into_iter().map(IngestedView::from).collect()),
+                    Err(reason) => Err(ControlError::InvalidDocument(reason)),
+                };
+                let _ = reply.send(result);
+            }
+            Request::Status { reply } => {
+                let _ = reply.send(self.status()?);
+            }
+        }
+        Ok(())
+    }
+
+    /// Every configured saved query, the invalid ones included, in configuration order.
+    pub(super) fn query_views(&self) -> Vec<QueryView> {
+        self.config
+            .queries
+            .iter()
+            .map(|spec| self.query_view(spec))
+            .collect()
+    }
+
+    fn query_view(&self, spec: &QuerySpec) -> QueryView {
+        let problem = self.problems.iter().find(|p| p.spec.name == spec.name);
+        let lints = self
+            .pipeline
+            .queries()
+            .iter()
+            .find(|q| q.name == spec.name)
+            .map(|q| {
+                q.lints
+                    .iter()
+                    .map(|l| QueryProblemView {
+                        column: l.column,
+                        message: l.message.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        QueryView {
+            name: spec.name.clone(),
+            query: spec.text.clone(),
+            webhooks: spec.webhooks.clone(),
+            file: spec.file.display().to_string(),
+            status: if problem.is_some() {
+                "invalid"
+            } else {
+                "active"
+            }
+            .into(),
+            error: problem.map(|p| QueryProblemView {
+                column: p.error.column,
+                message: p.error.message.clone(),
+            }),
+            lints,
+        }
+    }
+
+    fn put_query(
+        &mut self,
+        name: String,
+        text: String,
+        webhooks: Option<Vec<String>>,
+        backfill: bool,
+    ) -> Result<QuerySaved, ControlError> {
+        query::parse(&text).map_err(ControlError::InvalidQuery)?;
+        if let Some(unknown) = webhooks
+            .iter()
+            .flatten()
+            .find(|w| !self.config.webhooks.iter().any(|c| &c.name == *w))
+        {
+            return Err(ControlError::UnknownWebhook(unknown.clone()));
+        }
+        let file = match self.config.query_spec(&name) {
+            Some(spec) => spec.file.clone(),
+            None => self.config.file_for_new_queries().to_path_buf(),
+        };
+        persist::save_query(&file, &name, &text, webhooks.as_deref())?;
+        let spec = QuerySpec {
+            name: name.clone(),
+            text,
+            webhooks,
+            origin: file.display().to_string(),
+            file,
+        };
+        let created = match self.config.queries.iter_mut().find(|q| q.name == name) {
+            Some(existing) => {
+                *existing = spec;
+                false
+            }
+            None => {
+                self.config.queries.push(spec);
+                true
+            }
+        };
+        tracing::info!(query = %name, created, "saved query saved through the API");
+        self.apply_queries(self.config.queries.clone())?;
+        let backfill = if backfill {
+            let Backfill { matched, alerts } = self.pipeline.backfill(&name)?;
+            Some(BackfillView { matched, alerts })
+        } else {
+            None
+        };
+        let view = self
+            .config
+            .query_spec(&name)
+            .map(|spec| self.query_view(spec))
+            .ok_or_else(|| ControlError::NoSuchQuery(name.clone()))?;
+        Ok(QuerySaved {
+            query: view,
+            created,
+            backfill,
+        })
+    }
+
+    fn delete_query(&mut self, name: &str) -> Result<(), ControlError> {
+        let spec = self
+            .config
+            .query_spec(name)
+            .cloned()
+            .ok_or_else(|| ControlError::NoSuchQuery(name.to_string()))?;
+        persist::remove_query(&spec.file, name)?;
+        self.config.queries.retain(|q| q.name != name);
+        tracing::info!(query = %name, file = %spec.file.display(), "saved query deleted through the API");
+        self.apply_queries(self.config.queries.clone())?;
+        Ok(())
+    }
+
+    /// Run `specs` from now on: compile them, hand the valid ones to the pipeline, and restart
+    /// webhook delivery when the routes of alerts to webhooks changed.
+    pub(super) fn apply_queries(&mut self, specs: Vec<QuerySpec>) -> Result<(), PipelineError> {
+        let routes_before = self.routes_key();
+        let (valid, problems) = compile_queries(&specs);
+        self.config.queries = specs;
+        self.problems = problems;
+        self.pipeline.set_queries(valid);
+        self.metrics.set_saved_queries(self.pipeline.query_count());
+        if self.routes_key() != routes_before {
+            self.restart_delivery = true;
+        }
+        Ok(())
+    }
+
+    /// What webhook routing depends on: the queries that name webhooks.
+    fn routes_key(&self) -> Vec<(String, Vec<String>)> {
+        let mut key: Vec<(String, Vec<String>)> = self
+            .config
+            .queries
+            .iter()
+            .filter_map(|q| q.webhooks.clone().map(|w| (q.name.clone(), w)))
+            .collect();
+        key.sort();
+        key
+    }
+}
+
+/// Split a request's result: pipeline failures are the daemon's own (they stop it), the rest
+/// is the requester's answer.
+fn fatal<T>(result: Result<T, ControlError>) -> Result<Result<T, ControlError>, PipelineError> {
+    match result {
+        Err(ControlError::Pipeline(e)) => Err(e),
+        other => Ok(other),
+    }
+}

@@ -1,0 +1,237 @@
+//! The status report: documents, saved queries, queues, the last commit, quarantined files and
+//! the webhooks' health. The running daemon answers it live (`GET /status`); without a daemon
+//! `lookout status` reads the same report from the index, the ledger and the state folder.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::config::{compile_queries, Config};
+use crate::index::LookoutIndex;
+use crate::ledger::{Ledger, LedgerError};
+
+/// What lookout is doing.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct StatusReport {
+    /// True when a running daemon answered; false when read from the files at rest.
+    pub running: bool,
+    pub version: String,
+    /// When the daemon started (RFC 3339), if it runs.
+    pub started_at: Option<String>,
+    /// Documents in the index (committed).
+    pub documents: u64,
+    /// Bytes the index takes on disk.
+    pub index_bytes: u64,
+    /// Files processed (the ledger's count).
+    pub files: u64,
+    /// Alerts raised (the ledger's count, up to the last commit).
+    pub alerts: u64,
+    /// Bytes in the alert log.
+    pub alert_log_bytes: u64,
+    pub queries: QueryCounts,
+    pub queues: QueueDepths,
+    /// When the last commit was recorded (RFC 3339), if ever.
+    pub last_commit: Option<String>,
+    pub quarantined: Vec<QuarantinedFile>,
+    pub webhooks: Vec<WebhookHealth>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct QueryCounts {
+    /// Saved queries in use.
+    pub active: usize,
+    /// Saved queries left out because they do not parse.
+    pub invalid: usize,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct QueueDepths {
+    /// Files found ready and waiting for the pipeline.
+    pub ready_files: usize,
+    /// API requests waiting for the pipeline.
+    pub requests: usize,
+    /// Index changes not yet committed.
+    pub uncommitted: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct QuarantinedFile {
+    pub path: String,
+    /// Why it was refused.
+    pub reason: String,
+    /// How many times it was seen failing.
+    pub attempts: u64,
+    /// When it last failed (RFC 3339).
+    pub at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct WebhookHealth {
+    pub name: String,
+    /// `ok`, `retrying` (attempts failed, none dead-lettered), `degraded` (alerts were
+    /// dead-lettered) or `disabled` (answered 410 Gone).
+    pub state: String,
+    /// Why it is disabled, when it is.
+    pub disabled_reason: Option<String>,
+    /// Alerts delivered since the daemon started.
+    pub delivered: u64,
+    pub failed_attempts: u64,
+    pub dead_lettered: u64,
+    /// Bytes of the alert log not yet settled for this webhook.
+    pub backlog_bytes: u64,
+}
+
+/// The report read from the files at rest (no daemon, or beside one).
+pub fn from_files(config: &Config) -> Result<StatusReport, LedgerError> {
+    let (documents, index_bytes) = LookoutIndex::open_read_only(&config.index)
+        .map(|index| (index.num_docs(), index.size_bytes()))
+        .unwrap_or((0, 0));
+    let (valid, invalid) = compile_queries(&config.queries);
+    let mut report = StatusReport {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        documents,
+        index_bytes,
+        alert_log_bytes: file_len(&config.alert_log),
+        queries: QueryCounts {
+            active: valid.len(),
+            invalid: invalid.len(),
+        },
+        ..Default::default()
+    };
+    match Ledger::open_read_only(&config.state_dir) {
+        Ok(ledger) => fill_from_ledger(&mut report, &ledger)?,
+        Err(LedgerError::Missing(_)) => {}
+        Err(e) => return Err(e),
+    }
+    report.webhooks = config
+        .webhooks
+        .iter()
+        .map(|w| {
+            let disabled = crate::sinks::disabled_reason(&config.state_dir, &w.name)
+                .ok()
+                .flatten();
+            WebhookHealth {
+                name: w.name.clone(),
+                state: if disabled.is_some() { "disabled" } else { "ok" }.into(),
+                disabled_reason: disabled,
+                delivered: 0,
+                failed_attempts: 0,
+                dead_lettered: 0,
+                backlog_bytes: 0,
+            }
+        })
+        .collect();
+    Ok(report)
+}
+
+/// The ledger's part of the report: files, alerts, last commit, quarantine.
+pub fn fill_from_ledger(report: &mut StatusReport, ledger: &Ledger) -> Result<(), LedgerError> {
+    (report.files, report.alerts) = ledger.counts()?;
+    report.last_commit = ledger.meta("last_commit")?;
+    report.quarantined = ledger
+        .all_quarantined()?
+        .into_iter()
+        .map(|q| QuarantinedFile {
+            path: q.path,
+            reason: q.reason,
+            attempts: q.attempts,
+            at: q.at,
+        })
+        .collect();
+    Ok(())
+}
+
+pub(crate) fn file_len(path: &std::path::Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
+/// The report for people.
+pub fn render(report: &StatusReport, config: &Config) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let daemon = match &report.started_at {
+        Some(at) if report.running => format!("running since {at}"),
+        _ => "not running".to_string(),
+    };
+    let _ = writeln!(out, "daemon:      {daemon}");
+    let _ = writeln!(
+        out,
+        "documents:   {} in {} ({})",
+        report.documents,
+        config.index.display(),
+        human_bytes(report.index_bytes)
+    );
+    let _ = writeln!(out, "files:       {} processed", report.files);
+    let _ = writeln!(
+        out,
+        "alerts:      {} in {}",
+        report.alerts,
+        config.alert_log.display()
+    );
+    let _ = writeln!(
+        out,
+        "queries:     {} active, {} invalid",
+        report.queries.active, report.queries.invalid
+    );
+    if report.running {
+        let _ = writeln!(
+            out,
+            "queues:      {} ready files, {} requests, {} uncommitted changes",
+            report.queues.ready_files, report.queues.requests, report.queues.uncommitted
+        );
+    }
+    let _ = writeln!(
+        out,
+        "last commit: {}",
+        report.last_commit.as_deref().unwrap_or("never")
+    );
+    for webhook in &report.webhooks {
+        match &webhook.disabled_reason {
+            Some(reason) => {
+                let _ = writeln!(out, "webhook:     {} DISABLED: {reason}", webhook.name);
+            }
+            None if report.running => {
+                let _ = writeln!(
+                    out,
+                    "webhook:     {} {} ({} delivered, {} failed attempts, {} dead-lettered, {} behind)",
+                    webhook.name,
+                    webhook.state,
+                    webhook.delivered,
+                    webhook.failed_attempts,
+                    webhook.dead_lettered,
+                    human_bytes(webhook.backlog_bytes)
+                );
+            }
+            None => {
+                let _ = writeln!(out, "webhook:     {} enabled", webhook.name);
+            }
+        }
+    }
+    if report.quarantined.is_empty() {
+        let _ = writeln!(out, "quarantine:  none");
+    } else {
+        let _ = writeln!(out, "quarantine:  {} file(s)", report.quarantined.len());
+        for q in &report.quarantined {
+            let _ = writeln!(
+                out,
+                "  {}: {} (seen {}x, last {})",
+                q.path, q.reason, q.attempts, q.at
+            );
+        }
+    }
+    out
+}
+
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
