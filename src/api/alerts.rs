@@ -30,6 +30,7 @@ pub struct AlertsParams {
     /// Only this saved query's alerts.
     query: Option<String>,
     /// Only alerts at or after this time: RFC 3339 (`2026-11-29T10:00:00Z`) or a date.
+    #[param(example = "2026-11-29", min_length = 10)]
     since: Option<String>,
     /// At most this many, the most recent (default 100).
     #[param(minimum = 1, maximum = 10000)]

@@ -12,19 +12,26 @@ use super::error::{ApiBytes, ApiError, ErrorBody};
 use super::AppState;
 use crate::daemon::IngestedView;
 
-/// One article. Only the text fields are needed; other keys are ignored.
-#[derive(Debug, Deserialize, ToSchema)]
+/// One article, read exactly like an object in a dropped `.json` file: `title`, the text in
+/// `body` (or `text`, or `content`), `date` (`YYYY-MM-DD`, other common forms too), `source`,
+/// `url`, `tags` (a list, or one comma-separated string). A field of another type is ignored,
+/// as are other keys; an article needs a title or a text.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default)]
 #[allow(dead_code)] // documents the shape the JSON reader takes
 pub struct Article {
-    pub title: Option<String>,
-    /// The text (or `text`, or `content`).
-    pub body: Option<String>,
-    /// `YYYY-MM-DD` (other common forms are read too).
-    pub date: Option<String>,
-    pub source: Option<String>,
-    pub url: Option<String>,
-    /// A list, or one comma-separated string.
-    pub tags: Option<Vec<String>>,
+    #[schema(value_type = Value)]
+    pub title: serde_json::Value,
+    #[schema(value_type = Value)]
+    pub body: serde_json::Value,
+    #[schema(value_type = Value)]
+    pub date: serde_json::Value,
+    #[schema(value_type = Value)]
+    pub source: serde_json::Value,
+    #[schema(value_type = Value)]
+    pub url: serde_json::Value,
+    #[schema(value_type = Value)]
+    pub tags: serde_json::Value,
 }
 
 /// One article, or an array of them.

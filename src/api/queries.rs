@@ -70,6 +70,7 @@ pub(super) async fn get(
 #[serde(deny_unknown_fields)]
 pub struct QueryBody {
     /// The query, in lookout's query language.
+    #[schema(example = "wheat AND export*", min_length = 1)]
     pub query: String,
     /// Webhooks to notify of its alerts (configured names); absent: every webhook.
     pub webhooks: Option<Vec<String>>,
@@ -196,6 +197,7 @@ pub(super) async fn delete(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckBody {
+    #[schema(example = "a OR b AND c")]
     pub query: String,
 }
 

@@ -19,6 +19,7 @@ pub const MAX_OFFSET: usize = 100_000;
 #[into_params(parameter_in = Query)]
 pub struct SearchParams {
     /// The query, e.g. `Niger AND "security agreement"`.
+    #[param(example = "crude AND \"oil prices\"", min_length = 1)]
     q: String,
     /// Hits to return (default 10).
     #[param(minimum = 0, maximum = 1000)]
