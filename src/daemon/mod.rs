@@ -170,15 +170,24 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
         }
     }
     drop(config_watcher);
-    stop_api_server(&stop_api, api).await;
+    // The API stops taking requests; the ones in flight are still answered while it drains.
+    let _ = stop_api.send(true);
+    if let Some(api) = api {
+        let stopped = api.stopped(API_DRAIN);
+        tokio::pin!(stopped);
+        loop {
+            tokio::select! {
+                _ = &mut stopped => break,
+                Some(request) = requests.recv() => {
+                    tokio::task::block_in_place(|| daemon.answer(request))?;
+                }
+            }
+        }
+    }
     watcher.stop().await;
     // Files the watcher already declared ready are processed, not dropped.
     while let Ok(ready) = ready_rx.try_recv() {
         tokio::task::block_in_place(|| daemon.process_file(&ready.path))?;
-    }
-    // Requests queued before the API stopped are answered (their callers are gone).
-    while let Ok(request) = requests.try_recv() {
-        tokio::task::block_in_place(|| daemon.answer(request))?;
     }
     let (stats, webhooks) = tokio::task::block_in_place(|| daemon.pipeline.finish())?;
     if let Some(webhooks) = webhooks {

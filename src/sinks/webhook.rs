@@ -48,8 +48,8 @@ pub fn default_max_attempts() -> u32 {
     5
 }
 
-/// One webhook endpoint.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+/// One webhook endpoint. Its `Debug` output leaves the secret out.
+#[derive(Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookConfig {
     /// How queries and logs refer to this webhook; unique.
@@ -66,6 +66,18 @@ pub struct WebhookConfig {
     /// Attempts in total, the first one included.
     #[serde(default = "default_max_attempts")]
     pub max_attempts: u32,
+}
+
+impl std::fmt::Debug for WebhookConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookConfig")
+            .field("name", &self.name)
+            .field("url", &self.url)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("timeout_ms", &self.timeout_ms)
+            .field("max_attempts", &self.max_attempts)
+            .finish()
+    }
 }
 
 impl WebhookConfig {
