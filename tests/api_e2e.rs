@@ -604,3 +604,45 @@ fn cli_manages_queries_through_the_daemon_or_the_files() {
     let status = run(&["status"]);
     assert!(status.contains("not running"), "{status}");
 }
+
+#[test]
+fn a_webhook_added_to_the_config_gets_alerts_without_a_restart() {
+    let listener = WebhookListener::start();
+    let home = Home::new(MALI_QUERY);
+    let daemon = home.start_daemon(1);
+    // An alert from before the webhook existed: a new webhook gets alerts from now on.
+    home.drop_file("mali-0.txt", format!("Earlier: {MALI_ARTICLE}").as_bytes());
+    assert!(wait_until(Duration::from_secs(10), || alerts_for(
+        &home, "mali"
+    )
+    .len()
+        == 1));
+    let original = std::fs::read_to_string(home.config()).unwrap();
+    save_config(
+        &home,
+        &format!(
+            "{original}\n[[webhooks]]\nname = \"desk\"\nurl = \"{}\"\nsecret = \"{SECRET}\"\n",
+            listener.url
+        ),
+    );
+    daemon.wait_for_log("webhook delivery restarted", Duration::from_secs(10));
+    home.drop_file("mali.txt", MALI_ARTICLE.as_bytes());
+    assert!(
+        wait_until(Duration::from_secs(10), || !listener.requests().is_empty()),
+        "no webhook POST:\n{}",
+        daemon.log_text()
+    );
+    let request = &listener.requests()[0];
+    let alert: Value = serde_json::from_slice(&request.body).unwrap();
+    assert_eq!(alert["query"]["name"], "mali");
+    assert!(
+        alert["doc"]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("/mali.txt"),
+        "{alert}"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(listener.requests().len(), 1);
+    daemon.stop();
+}

@@ -114,6 +114,7 @@ impl From<ControlError> for ApiError {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
             }
             ControlError::Pipeline(e) => ApiError::internal(e),
+            ControlError::Internal(message) => ApiError::internal(message),
         }
     }
 }

@@ -30,6 +30,9 @@ pub enum ControlError {
     Pipeline(#[from] PipelineError),
     #[error("the daemon is shutting down")]
     Stopped,
+    /// A request failed in a way that does not stop the daemon (e.g. reading the status).
+    #[error("{0}")]
+    Internal(String),
 }
 
 /// A saved query as the daemon runs it.
@@ -118,7 +121,7 @@ pub(super) enum Request {
         reply: oneshot::Sender<Result<Vec<IngestedView>, ControlError>>,
     },
     Status {
-        reply: oneshot::Sender<StatusReport>,
+        reply: oneshot::Sender<Result<StatusReport, ControlError>>,
     },
 }
 
@@ -196,7 +199,7 @@ impl Control {
     pub async fn status(&self) -> Result<StatusReport, ControlError> {
         self.ask(|reply| Request::Status { reply })
             .await
-            .ok_or(ControlError::Stopped)
+            .unwrap_or(Err(ControlError::Stopped))
     }
 }
 
@@ -235,7 +238,10 @@ impl Daemon {
                 let _ = reply.send(result);
             }
             Request::Status { reply } => {
-                let _ = reply.send(self.status()?);
+                let report = self
+                    .status()
+                    .map_err(|e| ControlError::Internal(format!("cannot read the status: {e}")));
+                let _ = reply.send(report);
             }
         }
         Ok(())

@@ -702,6 +702,7 @@ impl Pipeline {
 /// Start delivering the alert log to the configured webhooks, routed by each saved query's
 /// `webhooks` (every webhook when it has none), counting in `metrics`.
 pub fn start_delivery(config: &Config, metrics: Metrics) -> Result<LogDelivery, SinkError> {
+    sinks::start_new_webhooks_at_log_end(&config.alert_log, &config.state_dir, &config.webhooks)?;
     LogDelivery::start(
         config.alert_log.clone(),
         config.state_dir.clone(),

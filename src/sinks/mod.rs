@@ -15,8 +15,9 @@ mod test_support;
 mod webhook_tests;
 
 pub use delivery::{
-    cursor_path, dead_letter_path, disabled_path, disabled_reason, replay, DeadLetter,
-    DeliveryStats, LogDelivery, ReplayStats, Routes, WebhookStats,
+    cursor_path, dead_letter_path, disabled_path, disabled_reason, replay,
+    start_new_webhooks_at_log_end, DeadLetter, DeliveryStats, LogDelivery, ReplayStats, Routes,
+    WebhookStats,
 };
 pub use error::SinkError;
 pub use log::{follow, parse_since, read_alerts, AlertFollower, AlertLog, AlertLogReader};

@@ -242,6 +242,43 @@ async fn persist_hook(hook: &Arc<Hook>, durable: bool) -> Result<(), SinkError> 
         .unwrap_or_else(|e| Err(state::state_error(path, "write", std::io::Error::other(e))))
 }
 
+/// Give every webhook that has no cursor yet (a webhook new to this install) a cursor at the
+/// current end of the alert log, written durably, so that it receives the alerts raised from now
+/// on rather than the whole history (`replay` sends history on request). Returns the names of
+/// the webhooks it started. Call before [`LogDelivery::start`]; blocking.
+pub fn start_new_webhooks_at_log_end(
+    alert_log: &Path,
+    state_dir: &Path,
+    webhooks: &[WebhookConfig],
+) -> Result<Vec<String>, SinkError> {
+    state::ensure_webhooks_dir(state_dir)?;
+    let end = std::fs::metadata(alert_log).map(|m| m.len()).unwrap_or(0);
+    let mut started = Vec::new();
+    for webhook in webhooks {
+        let path = cursor_path(state_dir, &webhook.name);
+        if state::read_cursor(&path)?.is_some() {
+            continue;
+        }
+        // The end of the log is the start of its next line (the writer repairs a torn last
+        // line when it opens the log); if it is not, the webhook gets the log from its start.
+        let (source, restarted) = LogSource::resume(alert_log, end, LogIdentity::default())?;
+        let (offset, log) = source.position();
+        if let Some(reason) = restarted {
+            tracing::warn!(webhook = %webhook.name, "a new webhook gets the alert log from its start: {reason}");
+        }
+        let cursor = CursorFile {
+            webhook: webhook.name.clone(),
+            offset,
+            log: log.clone(),
+            written: state::rfc3339_now(),
+        };
+        state::write_cursor(&path, &cursor, true)?;
+        tracing::info!(webhook = %webhook.name, offset, "new webhook: it gets the alerts raised from now on (lookout alerts replay sends earlier ones)");
+        started.push(webhook.name.clone());
+    }
+    Ok(started)
+}
+
 /// Webhook delivery from the alert log: one task per webhook, each with a persisted cursor.
 ///
 /// Dropping it without [`LogDelivery::shutdown`] stops the tasks at once, like a crash: cursors
