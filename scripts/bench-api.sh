@@ -41,6 +41,7 @@ lookout="$root/target/release/lookout"
 work=$(mktemp -d "${TMPDIR:-/tmp}/lookout-bench-api.XXXXXX")
 cleanup() {
   [ -n "${dropper:-}" ] && kill "$dropper" 2>/dev/null || true
+  [ -n "${prober:-}" ] && kill "$prober" 2>/dev/null || true
   [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
   if [ "${KEEP:-0}" = 1 ]; then echo "work folder kept: $work" >&2; else rm -rf "$work"; fi
 }
@@ -81,26 +82,6 @@ xargs cp -t "$work/watch" < "$work/seed.txt"
 [ "$(wc -l < "$work/to-drop.txt")" -eq $((rate * duration)) ] ||
   { echo "the corpus has too few articles for SEED_FILES + RATE * DURATION" >&2; exit 1; }
 
-# Request paths for wrk: SEARCHES saved queries spread over the file, and single Reuters terms,
-# interleaved, URL-encoded. (The same list for every search pass.)
-python3 - "$work/queries.tsv" "$searches" "$limit" > "$work/search-paths.txt" <<'PY'
-import sys, urllib.parse
-queries = [line.split("\t", 1)[1].strip() for line in open(sys.argv[1], encoding="utf-8") if "\t" in line]
-n, limit = int(sys.argv[2]), int(sys.argv[3])
-saved = [queries[i * len(queries) // n] for i in range(min(n, len(queries)))]
-terms = """oil crude opec gold silver copper coffee cocoa sugar wheat corn grain soybeans cotton
-rubber dollar yen sterling currency interest inflation gnp trade tariff deficit bank bundesbank
-treasury bonds merger acquisition takeover dividend earnings profit shares strike shipping japan
-brazil canada exports imports tonnes barrels stake""".split()
-mixed = []
-for i, q in enumerate(saved):
-    mixed.append(q)
-    if i % 6 == 5 and terms:
-        mixed.append(terms.pop(0))
-mixed += terms
-for q in mixed:
-    print(f"/search?q={urllib.parse.quote(q, safe='')}&limit={limit}")
-PY
 echo /healthz > "$work/healthz-paths.txt"
 
 "$lookout" --config "$work/config.toml" run > "$work/daemon.log" 2>&1 &
@@ -140,6 +121,31 @@ bench() {
 }
 
 settle "$seed_files" "$work/status-seeded.json"
+
+# Request paths for wrk: SEARCHES of the saved queries that find something in the seeded index
+# (spread over the file; a generated query often finds nothing, and an empty page costs little),
+# and single Reuters terms, interleaved, URL-encoded. The same list for both search passes.
+python3 - "$url" "$work/queries.tsv" "$searches" "$limit" "$work/search-paths.note" > "$work/search-paths.txt" <<'PY'
+import json, sys, urllib.parse, urllib.request
+url, n, limit = sys.argv[1], int(sys.argv[3]), int(sys.argv[4])
+path = lambda q, limit: f"/search?q={urllib.parse.quote(q, safe='')}&limit={limit}"
+queries = [line.split("\t", 1)[1].strip() for line in open(sys.argv[2], encoding="utf-8") if "\t" in line]
+found = [q for q in queries if json.load(urllib.request.urlopen(url + path(q, 0)))["total"] > 0]
+saved = [found[i * len(found) // n] for i in range(min(n, len(found)))]
+terms = """oil crude opec gold silver copper coffee cocoa sugar wheat corn grain soybeans cotton
+rubber dollar yen sterling currency interest inflation gnp trade tariff deficit bank bundesbank
+treasury bonds merger acquisition takeover dividend earnings profit shares strike shipping japan
+brazil canada exports imports tonnes barrels stake""".split()
+mixed = []
+for i, q in enumerate(saved):
+    mixed.append(q)
+    if i % 6 == 5 and terms:
+        mixed.append(terms.pop(0))
+mixed += terms
+open(sys.argv[5], "w").write(f"{len(found)} of {len(queries)} saved queries find something")
+for q in mixed:
+    print(path(q, limit))
+PY
 sleep 1
 
 bench healthz /healthz "$work/healthz-paths.txt" "$baseline"
@@ -165,11 +171,20 @@ for i, source in enumerate(names):
     print(name, flush=True)
 PY
 dropper=$!
+# Meanwhile /status once a second: it is answered by the daemon loop, between files.
+(
+  end=$((SECONDS + duration))
+  while [ "$SECONDS" -lt "$end" ]; do
+    curl -s -o /dev/null -w '%{http_code} %{time_total}\n' --max-time 30 "$url/status" || true
+    sleep 1
+  done
+) > "$work/status-probe.txt" &
+prober=$!
 bench search /search "$work/search-paths.txt" "$duration"
 echo "$(now) $(lines) $(cpu)" > "$work/mark-after"
 curl -sf --max-time 30 "$url/status" > "$work/status-after.json"
-wait "$dropper"
-dropper=
+wait "$dropper" "$prober"
+dropper= prober=
 echo "$(now)" > "$work/mark-dropped"
 settle "$(($(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["files"])' "$work/status-before.json") + $(wc -l < "$work/dropped.txt")))" "$work/status-final.json"
 echo "$(now) $(lines)" > "$work/mark-settled"
@@ -183,7 +198,7 @@ pid=
 echo "$status" > "$work/exit-status"
 
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); wrk and the daemon share them"
-echo "wrk: $(wrk --version 2>&1 | head -n 1 | cut -d' ' -f1-2), -t$threads -c$connections --timeout 10s; search passes: $(wc -l < "$work/search-paths.txt") queries rotated, limit=$limit"
+echo "wrk: $(wrk --version 2>&1 | head -n 1 | cut -d' ' -f1-2), -t$threads -c$connections --timeout 10s; search passes: $(wc -l < "$work/search-paths.txt") queries rotated ($(cat "$work/search-paths.note"); $searches of them + single terms), limit=$limit"
 python3 - "$work" "$corpus/files" "$(getconf CLK_TCK)" <<'PY'
 import datetime, json, os, sqlite3, sys
 
@@ -211,6 +226,7 @@ for name, label in (("healthz", "GET /healthz, idle"), ("search-idle", "GET /sea
     if r["errors"]["status"] or r["socket_errors"]:
         failures.append(f"{label}: {r['errors']}")
 s, i, h = runs["search"], runs["search-idle"], runs["healthz"]
+print(f"mean response: search {s['bytes'] / s['requests'] / 1024:.1f} KiB, healthz {h['bytes'] / h['requests']:.0f} B")
 print(f"ratios: search under ingest / idle search {s['rps'] / i['rps']:.2f}x requests/s, "
       f"p99 {s['latency_us']['p99'] / i['latency_us']['p99']:.1f}x; "
       f"idle search / healthz {i['rps'] / h['rps']:.2f}x requests/s")
@@ -237,10 +253,16 @@ during = int(lines1 - lines0)
 stamps = sorted(datetime.datetime.fromisoformat(a["at"].replace("Z", "+00:00")).timestamp() for a in alerts)
 inside = [t for t in stamps if t0 <= t <= t1]
 gaps = [b - a for a, b in zip([t0] + inside, inside + [t1])]
-seconds = len({int(t - t0) for t in inside})
+seconds = len({int(t - t0) for t in inside if t - t0 < int(window)})
 print(f"alerts during the loaded pass: {during} written ({during / window:.1f}/s), in {seconds} of its "
-      f"{int(window + 0.999)} seconds, longest pause {max(gaps):.2f} s; {int(lines_settled - lines0)} for the dropped files in all; "
+      f"{int(window)} full seconds, longest pause {max(gaps):.2f} s; {int(lines_settled - lines0)} for the dropped files in all; "
       f"{len(alerts)} in the log")
+probe = [line.split() for line in read("status-probe.txt").splitlines()]
+probe_ms = sorted(float(t) * 1000 for _, t in probe)
+print(f"GET /status once a second during the loaded pass: {len(probe)} calls, {sum(c != '200' for c, _ in probe)} not 200, "
+      f"median {probe_ms[len(probe_ms) // 2]:.1f} ms, max {probe_ms[-1]:.1f} ms")
+if any(c != "200" for c, _ in probe):
+    failures.append("GET /status failed during the loaded pass")
 print(f"daemon CPU during the loaded pass: {(cpu1 - cpu0) / hz / window * 100:.0f}% of one core")
 
 # Every dropped file must be in the ledger, and the index must hold every distinct article.

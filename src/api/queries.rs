@@ -250,11 +250,5 @@ pub(super) async fn check(ApiJson(body): ApiJson<CheckBody>) -> Json<CheckAnswer
 }
 
 fn lints(lints: &[query::Lint]) -> Vec<QueryProblemView> {
-    lints
-        .iter()
-        .map(|l| QueryProblemView {
-            column: l.column,
-            message: l.message.clone(),
-        })
-        .collect()
+    lints.iter().map(QueryProblemView::from).collect()
 }

@@ -60,6 +60,15 @@ pub struct QueryProblemView {
     pub message: String,
 }
 
+impl From<&query::Lint> for QueryProblemView {
+    fn from(lint: &query::Lint) -> Self {
+        QueryProblemView {
+            column: lint.column,
+            message: lint.message.clone(),
+        }
+    }
+}
+
 /// What `PUT /queries/{name}` did.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct QuerySaved {
@@ -263,15 +272,7 @@ impl Daemon {
             .queries()
             .iter()
             .find(|q| q.name == spec.name)
-            .map(|q| {
-                q.lints
-                    .iter()
-                    .map(|l| QueryProblemView {
-                        column: l.column,
-                        message: l.message.clone(),
-                    })
-                    .collect()
-            })
+            .map(|q| q.lints.iter().map(QueryProblemView::from).collect())
             .unwrap_or_default();
         QueryView {
             name: spec.name.clone(),
