@@ -17,9 +17,10 @@
 #
 # Prints requests/s, latency p50/p90/p99/max, errors (non-2xx, socket errors, timeouts), documents
 # before/after, files dropped vs processed during the load, alerts written during the load (and the
-# longest pause between two), the daemon's CPU use; exits 1 if a check fails. wrk and the daemon
-# share the machine's cores; wrk's latency is measured closed-loop (no coordinated-omission
-# correction). KEEP=1 keeps the work folder (daemon log, wrk outputs, alert log).
+# longest pause between two), /status latency once a second during the load, the daemon's CPU
+# use, its exit status; exits 1 if a check fails. wrk and the daemon share the machine's cores;
+# wrk's latency is measured closed-loop (no coordinated-omission correction). KEEP=1 keeps the
+# work folder (daemon log, wrk outputs, alert log).
 #
 # usage: scripts/bench-api.sh   (env: SEED_FILES=10000 DURATION=30 RATE=100 THREADS=2 CONNECTIONS=16
 #                                BASELINE_DURATION=10 SEARCHES=300 LIMIT=10 KEEP=0)
@@ -193,6 +194,10 @@ echo "$(now) $(lines)" > "$work/mark-settled"
 kill -TERM "$pid"
 for _ in $(seq 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 status=0
+if kill -0 "$pid" 2>/dev/null; then
+  echo "the daemon did not stop within 60 s of SIGTERM; killing it" >&2
+  kill -KILL "$pid"
+fi
 wait "$pid" || status=$?
 pid=
 echo "$status" > "$work/exit-status"
