@@ -17,7 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ApiQuery, ErrorBody};
 use super::AppState;
-use crate::sinks::{self, Alert, AlertLogReader};
+use crate::sinks::{self, Alert};
 
 /// At most this many alerts a page.
 const MAX_LIMIT: usize = 10_000;
@@ -35,21 +35,26 @@ pub struct AlertsParams {
     /// At most this many, the most recent (default 100).
     #[param(minimum = 1, maximum = 10000)]
     limit: Option<usize>,
+    /// Only alerts older than this position: the `older` of the previous page.
+    #[param(minimum = 0)]
+    before: Option<u64>,
 }
 
 /// A page of alerts, oldest first.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AlertsPage {
     pub alerts: Vec<Alert>,
-    /// Alerts that passed the filters (the page holds the last `limit` of them).
-    pub matched: usize,
+    /// When older alerts may pass the filters too: pass it as `before` for the previous page.
+    pub older: Option<u64>,
 }
 
-/// The most recent alerts, filtered.
+/// The most recent alerts, filtered, a page at a time.
+///
+/// The log is read from its end, so a page costs the alerts it reads, however long the log.
 #[utoipa::path(
     get,
-    operation_id = "list_alerts",
     path = "/alerts",
+    operation_id = "list_alerts",
     tag = "alerts",
     params(AlertsParams),
     responses(
@@ -77,28 +82,30 @@ pub(super) async fn list(
         .map_err(ApiError::invalid_parameter)?;
     let path = state.alert_log.clone();
     let page = tokio::task::spawn_blocking(move || -> Result<AlertsPage, ApiError> {
-        let mut alerts = VecDeque::with_capacity(limit.min(1024));
-        let mut matched = 0;
-        for alert in AlertLogReader::open(&path).map_err(ApiError::internal)? {
-            // A corrupt line is skipped here as everywhere else the log is read.
-            let Ok(alert) = alert else { continue };
+        let mut alerts = Vec::with_capacity(limit.min(1024));
+        let mut older = None;
+        for item in sinks::read_backwards(&path, params.before).map_err(ApiError::internal)? {
+            let (offset, alert) = item.map_err(ApiError::internal)?;
+            // The log is in time order: nothing older passes `since`.
+            if since.is_some_and(|since| alert.at < since) {
+                break;
+            }
             if params
                 .query
                 .as_ref()
                 .is_some_and(|q| q != &alert.query.name)
-                || since.is_some_and(|since| alert.at < since)
             {
                 continue;
             }
-            matched += 1;
             if alerts.len() == limit {
-                alerts.pop_front();
+                older = alerts.last().map(|(start, _): &(u64, Alert)| *start);
+                break;
             }
-            alerts.push_back(alert);
+            alerts.push((offset, alert));
         }
         Ok(AlertsPage {
-            alerts: alerts.into(),
-            matched,
+            alerts: alerts.into_iter().rev().map(|(_, a)| a).collect(),
+            older,
         })
     })
     .await

@@ -246,6 +246,136 @@ impl Iterator for AlertLogReader {
     }
 }
 
+/// Read the alert log at `path` backwards, newest first, from byte `before` (the whole log
+/// when `None`): each alert with the byte offset where its line starts (pass it as `before` to
+/// go on with older alerts). Reads in chunks from the end, so the cost is that of the alerts
+/// read, not of the log's size. A final line without its newline is skipped; corrupt lines are
+/// logged and skipped. A missing file reads as empty.
+pub fn read_backwards(path: &Path, before: Option<u64>) -> Result<AlertsBackwards, SinkError> {
+    let file = match File::open(path) {
+        Ok(file) => Some(file),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(SinkError::io(path, "open", e)),
+    };
+    let len = match &file {
+        Some(file) => file
+            .metadata()
+            .map_err(|e| SinkError::io(path, "inspect", e))?
+            .len(),
+        None => 0,
+    };
+    Ok(AlertsBackwards {
+        path: path.to_path_buf(),
+        file,
+        pos: before.map_or(len, |b| b.min(len)),
+        carry: Vec::new(),
+        at_end: true,
+        ready: Vec::new(),
+    })
+}
+
+/// See [`read_backwards`].
+#[derive(Debug)]
+pub struct AlertsBackwards {
+    path: PathBuf,
+    file: Option<File>,
+    /// Bytes before this offset are not read yet.
+    pos: u64,
+    /// The start of a line whose beginning lies before `pos`.
+    carry: Vec<u8>,
+    /// True until the first chunk: what follows the last newline there is an unfinished line.
+    at_end: bool,
+    /// Complete lines read, oldest first (popped from the back): (start offset, bytes).
+    ready: Vec<(u64, Vec<u8>)>,
+}
+
+/// Bytes read at a time, backwards.
+const BACKWARDS_CHUNK: u64 = 64 * 1024;
+
+impl AlertsBackwards {
+    /// Read the chunk before `pos` into `ready`. False when the start of the file was reached
+    /// and nothing is left.
+    fn fill(&mut self) -> Result<bool, SinkError> {
+        let Some(file) = self.file.as_mut() else {
+            return Ok(false);
+        };
+        if self.pos == 0 {
+            return Ok(false);
+        }
+        let start = self.pos.saturating_sub(BACKWARDS_CHUNK);
+        let mut chunk = vec![0; (self.pos - start) as usize];
+        file.seek(SeekFrom::Start(start))
+            .and_then(|_| file.read_exact(&mut chunk))
+            .map_err(|e| SinkError::io(&self.path, "read", e))?;
+        chunk.append(&mut self.carry);
+        let mut data = chunk;
+        if self.at_end {
+            // Whatever follows the last newline is still being written (or torn).
+            match data.iter().rposition(|&b| b == b'\n') {
+                Some(last) => data.truncate(last + 1),
+                None if start > 0 => {
+                    self.pos = start;
+                    self.carry = data;
+                    return Ok(true);
+                }
+                None => return Ok(false),
+            }
+            self.at_end = false;
+        }
+        // data = [the end of a line that starts before `start`] (complete line \n)*; that first
+        // part is carried to the next chunk (at the start of the file there is none).
+        let carry_len = match data.iter().position(|&b| b == b'\n') {
+            _ if start == 0 => 0,
+            Some(i) => i + 1,
+            None => data.len(),
+        };
+        let mut lines = Vec::new();
+        let mut line_start = carry_len;
+        for (i, &b) in data.iter().enumerate().skip(carry_len) {
+            if b == b'\n' {
+                lines.push((start + line_start as u64, data[line_start..=i].to_vec()));
+                line_start = i + 1;
+            }
+        }
+        self.carry = data[..carry_len].to_vec();
+        self.pos = start;
+        self.ready.extend(lines);
+        Ok(true)
+    }
+}
+
+impl Iterator for AlertsBackwards {
+    type Item = Result<(u64, Alert), SinkError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            while let Some((offset, line)) = self.ready.pop() {
+                let text = line.trim_ascii();
+                if text.is_empty() {
+                    continue;
+                }
+                match serde_json::from_slice::<Alert>(text) {
+                    Ok(alert) => return Some(Ok((offset, alert))),
+                    Err(err) => tracing::warn!(
+                        path = %self.path.display(),
+                        byte_offset = offset,
+                        error = %err,
+                        "skipping a corrupt line of the alert log"
+                    ),
+                }
+            }
+            match self.fill() {
+                Ok(true) => continue,
+                Ok(false) => return None,
+                Err(e) => {
+                    self.file = None;
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+}
+
 /// Tail the alert log at `path` from byte `from_offset` (0 for the whole file, or
 /// [`AlertLogReader::offset`] / the file's length to see only new alerts). `from_offset` should
 /// be at a line boundary. Touches nothing until the first [`AlertFollower::poll`].
@@ -416,6 +546,74 @@ pub(crate) fn file_id(_meta: &Metadata) -> Option<(u64, u64)> {
 mod tests {
     use super::*;
     use crate::sinks::test_support::alert;
+
+    #[test]
+    fn backwards_reads_newest_first_with_offsets_across_chunks_and_pages() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = log_path(&dir);
+        let mut log = AlertLog::open(&path).unwrap();
+        let mut alerts: Vec<Alert> = (0..400).map(alert).collect();
+        // A long title makes some lines span chunk boundaries.
+        alerts[123].doc.title = "x".repeat(400);
+        for (i, a) in alerts.iter().enumerate() {
+            if i == 200 {
+                // A corrupt line longer than a chunk is skipped.
+                let mut raw = std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(&path)
+                    .unwrap();
+                raw.write_all(&[b'x'; 150_000]).unwrap();
+                raw.write_all(b"\n").unwrap();
+                log = AlertLog::open(&path).unwrap();
+            }
+            log.append(a).unwrap();
+        }
+        // A torn last line is not an alert yet.
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"{\"alert_id\":\"torn")
+            .unwrap();
+        let back: Vec<(u64, Alert)> = read_backwards(&path, None)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let mut expected = alerts.clone();
+        expected.reverse();
+        assert_eq!(
+            back.iter().map(|(_, a)| a.clone()).collect::<Vec<_>>(),
+            expected
+        );
+        // Offsets are line starts: reading forward from one starts with that alert.
+        let text = std::fs::read(&path).unwrap();
+        for (offset, alert) in back.iter().step_by(37) {
+            let line_end = text[*offset as usize..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .unwrap();
+            let line = &text[*offset as usize..*offset as usize + line_end];
+            assert_eq!(
+                &Alert::from_json_line(std::str::from_utf8(line).unwrap()).unwrap(),
+                alert
+            );
+        }
+        // Paging: before = the oldest offset of the previous page.
+        let page: Vec<(u64, Alert)> = read_backwards(&path, Some(back[9].0))
+            .unwrap()
+            .take(5)
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(page[0].1, back[10].1);
+        assert_eq!(page[4].1, back[14].1);
+        assert_eq!(read_backwards(&path, Some(0)).unwrap().count(), 0);
+        assert_eq!(
+            read_backwards(&dir.path().join("none.jsonl"), None)
+                .unwrap()
+                .count(),
+            0
+        );
+    }
 
     fn log_path(dir: &tempfile::TempDir) -> PathBuf {
         dir.path().join("state/deep/alerts.jsonl")

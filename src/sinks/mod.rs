@@ -20,7 +20,10 @@ pub use delivery::{
     WebhookStats,
 };
 pub use error::SinkError;
-pub use log::{follow, parse_since, read_alerts, AlertFollower, AlertLog, AlertLogReader};
+pub use log::{
+    follow, parse_since, read_alerts, read_backwards, AlertFollower, AlertLog, AlertLogReader,
+    AlertsBackwards,
+};
 pub use record::{
     alert_id, Alert, AlertDoc, AlertQuery, Matched, MAX_LINE_BYTES, MAX_SNIPPET_CHARS, MAX_TERMS,
     MAX_TERM_CHARS, MAX_TITLE_CHARS,
