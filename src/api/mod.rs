@@ -166,6 +166,7 @@ fn app(context: ApiContext) -> Router {
             require_token,
         ))
         .layer(DefaultBodyLimit::max(context.api.max_body_bytes))
+        .layer(axum::middleware::from_fn(log_request))
         .with_state(state)
 }
 
@@ -225,6 +226,22 @@ pub async fn start(context: ApiContext) -> Result<Running, StartError> {
         address_file,
         addr,
     })
+}
+
+/// One DEBUG line per request (`RUST_LOG=lookout::api=debug`): method, path, status, time.
+async fn log_request(request: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let response = next.run(request).await;
+    tracing::debug!(
+        %method,
+        path,
+        status = response.status().as_u16(),
+        elapsed_us = started.elapsed().as_micros() as u64,
+        "api request"
+    );
+    response
 }
 
 async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
