@@ -74,6 +74,11 @@ pub(super) async fn list(
             "limit is between 1 and {MAX_LIMIT}"
         )));
     }
+    if params.before.is_some_and(|b| b > i64::MAX as u64) {
+        return Err(ApiError::invalid_parameter(
+            "before is a position in the alert log (an `older` value)",
+        ));
+    }
     let since = params
         .since
         .as_deref()
