@@ -46,10 +46,10 @@ pub const ADDRESS_FILE: &str = "api.addr";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("cannot listen on {addr} for the API: {source} (another lookout running? change [api] listen, or set [api] enabled = false)")]
+    #[error("cannot listen on {addr} for the API: {reason} (another lookout running? change [api] listen, or set [api] enabled = false)")]
     Bind {
         addr: SocketAddr,
-        source: std::io::Error,
+        reason: std::io::Error,
     },
     #[error("the API would listen on {0}, which is not a loopback address, without a token: set [api] token or LOOKOUT_API_TOKEN")]
     NoToken(SocketAddr),
@@ -197,9 +197,9 @@ pub async fn start(context: ApiContext) -> Result<Running, StartError> {
     }
     let listener = tokio::net::TcpListener::bind(wanted)
         .await
-        .map_err(|source| StartError::Bind {
+        .map_err(|reason| StartError::Bind {
             addr: wanted,
-            source,
+            reason,
         })?;
     let addr = listener.local_addr().unwrap_or(wanted);
     let address_file = context.state_dir.join(ADDRESS_FILE);
