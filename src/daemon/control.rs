@@ -9,7 +9,9 @@ use utoipa::ToSchema;
 
 use super::status::StatusReport;
 use super::Daemon;
-use crate::config::{compile_queries, persist, ConfigError, QuerySpec};
+use std::collections::HashMap;
+
+use crate::config::{compile_queries, persist, ConfigError, QuerySpec, SavedQuery};
 use crate::pipeline::{Backfill, Ingested, PipelineError};
 use crate::query::{self, QueryError};
 
@@ -300,7 +302,6 @@ impl Daemon {
         webhooks: Option<Vec<String>>,
         backfill: bool,
     ) -> Result<QuerySaved, ControlError> {
-        query::parse(&text).map_err(ControlError::InvalidQuery)?;
         if let Some(unknown) = webhooks
             .iter()
             .flatten()
@@ -312,7 +313,6 @@ impl Daemon {
             Some(spec) => spec.file.clone(),
             None => self.config.file_for_new_queries().to_path_buf(),
         };
-        persist::save_query(&file, &name, &text, webhooks.as_deref())?;
         let spec = QuerySpec {
             name: name.clone(),
             text,
@@ -320,6 +320,15 @@ impl Daemon {
             origin: file.display().to_string(),
             file,
         };
+        let (mut compiled, mut invalid) = compile_queries(std::slice::from_ref(&spec));
+        if let Some(problem) = invalid.pop() {
+            return Err(ControlError::InvalidQuery(problem.error));
+        }
+        let Some(saved) = compiled.pop() else {
+            return Err(ControlError::NoSuchQuery(name));
+        };
+        persist::save_query(&spec.file, &name, &spec.text, spec.webhooks.as_deref())?;
+        let routes_before = self.routes_key();
         let created = match self.config.queries.iter_mut().find(|q| q.name == name) {
             Some(existing) => {
                 *existing = spec;
@@ -331,7 +340,9 @@ impl Daemon {
             }
         };
         tracing::info!(query = %name, created, "saved query saved through the API");
-        self.apply_queries(self.config.queries.clone())?;
+        self.problems.retain(|p| p.spec.name != name);
+        self.pipeline.upsert_query(saved);
+        self.after_query_change(routes_before);
         let backfill = if backfill {
             let Backfill { matched, alerts } = self.pipeline.backfill(&name)?;
             Some(BackfillView { matched, alerts })
@@ -357,25 +368,51 @@ impl Daemon {
             .cloned()
             .ok_or_else(|| ControlError::NoSuchQuery(name.to_string()))?;
         persist::remove_query(&spec.file, name)?;
+        let routes_before = self.routes_key();
         self.config.queries.retain(|q| q.name != name);
+        self.problems.retain(|p| p.spec.name != name);
+        self.pipeline.remove_query(name);
+        self.after_query_change(routes_before);
         tracing::info!(query = %name, file = %spec.file.display(), "saved query deleted through the API");
-        self.apply_queries(self.config.queries.clone())?;
         Ok(())
     }
 
-    /// Run `specs` from now on: compile them, hand the valid ones to the pipeline, and restart
-    /// webhook delivery when the routes of alerts to webhooks changed.
-    pub(super) fn apply_queries(&mut self, specs: Vec<QuerySpec>) -> Result<(), PipelineError> {
+    /// Run `specs` from now on (a config reload): the queries whose text and webhooks did not
+    /// change keep their compiled form; the others are compiled (those that do not parse are
+    /// left out, as problems); the pipeline gets the list.
+    pub(super) fn apply_queries(&mut self, specs: Vec<QuerySpec>) {
         let routes_before = self.routes_key();
-        let (valid, problems) = compile_queries(&specs);
+        let running: HashMap<&str, &SavedQuery> = self
+            .pipeline
+            .queries()
+            .iter()
+            .map(|q| (q.name.as_str(), q))
+            .collect();
+        let mut queries = Vec::with_capacity(specs.len());
+        let mut fresh = Vec::new();
+        for spec in &specs {
+            match running.get(spec.name.as_str()) {
+                Some(q) if q.text == spec.text && q.webhooks == spec.webhooks => {
+                    queries.push((*q).clone())
+                }
+                _ => fresh.push(spec.clone()),
+            }
+        }
+        let (compiled, problems) = compile_queries(&fresh);
+        queries.extend(compiled);
         self.config.queries = specs;
         self.problems = problems;
-        self.pipeline.set_queries(valid);
+        self.pipeline.set_queries(queries);
+        self.after_query_change(routes_before);
+    }
+
+    fn after_query_change(&mut self, routes_before: Vec<(String, Vec<String>)>) {
+        // The files now hold what runs: their change signal is not a reason to reload.
+        self.config_files = super::reload::fingerprint(&self.config.watched_files());
         self.metrics.set_saved_queries(self.pipeline.query_count());
         if self.routes_key() != routes_before {
             self.restart_delivery = true;
         }
-        Ok(())
     }
 
     /// What webhook routing depends on: the queries that name webhooks.

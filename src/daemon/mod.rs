@@ -53,6 +53,8 @@ pub(crate) struct Daemon {
     ready_files: usize,
     /// Set when the webhooks or the routes of queries to webhooks changed.
     restart_delivery: bool,
+    /// The configuration files as last read or written (see `reload::fingerprint`).
+    config_files: Vec<(std::path::PathBuf, Option<blake3::Hash>)>,
 }
 
 async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
@@ -78,7 +80,9 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
         started_at: chrono::Utc::now(),
         ready_files: 0,
         restart_delivery: false,
+        config_files: Vec::new(),
     };
+    daemon.config_files = reload::fingerprint(&daemon.config.watched_files());
     daemon.update_gauges();
 
     let (stop_api, api_stopped) = tokio::sync::watch::channel(false);

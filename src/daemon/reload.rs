@@ -4,14 +4,32 @@
 //! configuration stays; a saved query whose new text does not parse keeps its running version.
 //! Keys that need a restart (folders, paths, the API) are reported, not applied.
 
+use std::collections::HashSet;
+use std::path::PathBuf;
+
 use super::Daemon;
 use crate::config::{reload, Config};
 use crate::pipeline::PipelineError;
 use crate::query;
 
+/// The configuration files' contents as last read or written by the daemon: a change signal
+/// for files that still hold exactly this (the daemon's own writes, a `touch`) is ignored.
+pub(super) fn fingerprint(files: &[PathBuf]) -> Vec<(PathBuf, Option<blake3::Hash>)> {
+    files
+        .iter()
+        .map(|f| (f.clone(), std::fs::read(f).ok().map(|b| blake3::hash(&b))))
+        .collect()
+}
+
 impl Daemon {
     /// Read the configuration again and apply what changed.
     pub(super) fn reload(&mut self) -> Result<(), PipelineError> {
+        let files = fingerprint(&self.config.watched_files());
+        if files == self.config_files {
+            tracing::debug!("configuration files unchanged");
+            return Ok(());
+        }
+        self.config_files = files;
         let path = self.config.path.clone();
         let mut next = match Config::load(&path) {
             Ok(next) => next,
@@ -42,14 +60,21 @@ impl Daemon {
         next.commit_interval = running.commit_interval;
 
         // A running query whose new text does not parse keeps running as it was.
+        let running_now: HashSet<&str> = self
+            .pipeline
+            .queries()
+            .iter()
+            .map(|q| q.name.as_str())
+            .collect();
+        let changed: HashSet<&str> = diff.changed.iter().map(|q| q.name.as_str()).collect();
         for spec in next.queries.iter_mut() {
+            if !changed.contains(spec.name.as_str()) || !running_now.contains(spec.name.as_str()) {
+                continue;
+            }
             let Err(error) = query::parse(&spec.text) else {
                 continue;
             };
-            let Some(before) = running.queries.iter().find(|q| q.name == spec.name) else {
-                continue;
-            };
-            if query::parse(&before.text).is_ok() {
+            if let Some(before) = running.queries.iter().find(|q| q.name == spec.name) {
                 tracing::error!(
                     "{}: saved query '{}': {error}; the edit is refused and the running version stays: {}",
                     spec.origin,
@@ -78,7 +103,7 @@ impl Daemon {
         let specs = next.queries.clone();
         self.config = next;
         if queries_changed {
-            self.apply_queries(specs)?;
+            self.apply_queries(specs);
             for problem in &self.problems {
                 tracing::error!("{problem} (left out; fix it and save again)");
             }

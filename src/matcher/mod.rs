@@ -29,6 +29,11 @@ pub trait Percolator: Send + Sync {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// Put `query` at `index`, replacing the query there, or append it when `index` is
+    /// `len()`. `stats` guide its plan, as in [`Engine::build`].
+    fn set(&mut self, index: usize, query: Query, stats: &TermStats);
+    /// Remove the query at `index`; the last query takes its index (as `Vec::swap_remove`).
+    fn swap_remove(&mut self, index: usize);
 }
 
 /// The available percolation engines.
@@ -75,6 +80,17 @@ impl Percolator for BruteForce {
 
     fn len(&self) -> usize {
         self.queries.len()
+    }
+
+    fn set(&mut self, index: usize, query: Query, _stats: &TermStats) {
+        match self.queries.get_mut(index) {
+            Some(slot) => *slot = query,
+            None => self.queries.push(query),
+        }
+    }
+
+    fn swap_remove(&mut self, index: usize) {
+        self.queries.swap_remove(index);
     }
 }
 

@@ -159,57 +159,78 @@ pub struct PresearchSummary {
 
 pub struct Presearcher {
     queries: Vec<Query>,
+    /// Per query, the keys it is indexed under; `None`: in the always-check bucket.
+    keys: Vec<Option<Box<[Key]>>>,
     /// Per query, the keys of a second required clause (empty: none).
     confirm: Vec<Box<[Key]>>,
     by_term: FxHashMap<Box<str>, Vec<u32>>,
     by_prefix: FxHashMap<Box<str>, Vec<u32>>,
     /// Distinct prefix lengths in bytes, ascending: the only prefixes of a document term worth
-    /// looking up.
+    /// looking up (a length no query uses any more only costs a lookup).
     prefix_lengths: Vec<usize>,
     always: Vec<u32>,
 }
 
 impl Presearcher {
     pub fn new(queries: Vec<Query>, stats: &TermStats) -> Presearcher {
-        let mut by_term: FxHashMap<Box<str>, Vec<u32>> = FxHashMap::default();
-        let mut by_prefix: FxHashMap<Box<str>, Vec<u32>> = FxHashMap::default();
-        let mut always = Vec::new();
-        let mut confirms = Vec::with_capacity(queries.len());
-        for (id, query) in queries.iter().enumerate() {
-            let id = u32::try_from(id).unwrap_or(u32::MAX);
-            match plan(query, stats) {
-                Plan::AlwaysCheck => {
-                    always.push(id);
-                    confirms.push(Box::default());
-                }
-                Plan::Prefiltered { keys, confirm, .. } => {
-                    confirms.push(confirm.into_boxed_slice());
-                    for key in keys {
-                        match key {
-                            Key::Term(t) => by_term.entry(t.into_boxed_str()).or_default().push(id),
-                            Key::Prefix(p) => {
-                                by_prefix.entry(p.into_boxed_str()).or_default().push(id)
-                            }
-                        }
+        let mut presearcher = Presearcher {
+            queries: Vec::with_capacity(queries.len()),
+            keys: Vec::with_capacity(queries.len()),
+            confirm: Vec::with_capacity(queries.len()),
+            by_term: FxHashMap::default(),
+            by_prefix: FxHashMap::default(),
+            prefix_lengths: Vec::new(),
+            always: Vec::new(),
+        };
+        for query in queries {
+            presearcher.set(presearcher.queries.len(), query, stats);
+        }
+        presearcher.by_term.shrink_to_fit();
+        presearcher.by_prefix.shrink_to_fit();
+        presearcher
+    }
+
+    /// File query `id` under `keys` (`None`: the always-check bucket).
+    fn add_keys(&mut self, id: u32, keys: Option<&[Key]>) {
+        let Some(keys) = keys else {
+            self.always.push(id);
+            return;
+        };
+        for key in keys {
+            match key {
+                Key::Term(t) => self.by_term.entry(t.as_str().into()).or_default().push(id),
+                Key::Prefix(p) => {
+                    self.by_prefix
+                        .entry(p.as_str().into())
+                        .or_default()
+                        .push(id);
+                    if let Err(at) = self.prefix_lengths.binary_search(&p.len()) {
+                        self.prefix_lengths.insert(at, p.len());
                     }
                 }
             }
         }
-        let mut prefix_lengths: Vec<usize> = by_prefix.keys().map(|p| p.len()).collect();
-        prefix_lengths.sort_unstable();
-        prefix_lengths.dedup();
-        by_term.shrink_to_fit();
-        by_prefix.shrink_to_fit();
-        Presearcher {
-            queries,
-            confirm: confirms,
-            by_term,
-            by_prefix,
-            prefix_lengths,
-            always,
-        }
     }
 
+    /// Take query `id` out from under `keys`.
+    fn remove_keys(&mut self, id: u32, keys: Option<&[Key]>) {
+        let Some(keys) = keys else {
+            self.always.retain(|&q| q != id);
+            return;
+        };
+        for key in keys {
+            let (map, key) = match key {
+                Key::Term(t) => (&mut self.by_term, t),
+                Key::Prefix(p) => (&mut self.by_prefix, p),
+            };
+            if let Some(ids) = map.get_mut(key.as_str()) {
+                ids.retain(|&q| q != id);
+                if ids.is_empty() {
+                    map.remove(key.as_str());
+                }
+            }
+        }
+    }
     pub fn summary(&self) -> PresearchSummary {
         PresearchSummary {
             queries: self.queries.len(),
@@ -270,6 +291,44 @@ impl Percolator for Presearcher {
 
     fn len(&self) -> usize {
         self.queries.len()
+    }
+
+    fn set(&mut self, index: usize, query: Query, stats: &TermStats) {
+        let (keys, confirm) = match plan(&query, stats) {
+            Plan::AlwaysCheck => (None, Box::default()),
+            Plan::Prefiltered { keys, confirm, .. } => {
+                (Some(keys.into_boxed_slice()), confirm.into_boxed_slice())
+            }
+        };
+        let id = u32::try_from(index).unwrap_or(u32::MAX);
+        if index < self.queries.len() {
+            let old = std::mem::replace(&mut self.keys[index], keys.clone());
+            self.remove_keys(id, old.as_deref());
+            self.queries[index] = query;
+            self.confirm[index] = confirm;
+        } else {
+            self.queries.push(query);
+            self.keys.push(keys.clone());
+            self.confirm.push(confirm);
+        }
+        self.add_keys(id, keys.as_deref());
+    }
+
+    fn swap_remove(&mut self, index: usize) {
+        let Some(last) = self.queries.len().checked_sub(1) else {
+            return;
+        };
+        let removed = self.keys[index].clone();
+        self.remove_keys(index as u32, removed.as_deref());
+        if index != last {
+            // The last query moves into the freed place.
+            let moved = self.keys[last].clone();
+            self.remove_keys(last as u32, moved.as_deref());
+            self.add_keys(index as u32, moved.as_deref());
+        }
+        self.queries.swap_remove(index);
+        self.keys.swap_remove(index);
+        self.confirm.swap_remove(index);
     }
 }
 
@@ -386,5 +445,69 @@ mod tests {
         );
         assert!(!c.contains(&2));
         assert_eq!(p.percolate(&doc), vec![0, 1, 4]);
+    }
+
+    const POOL: [&str; 12] = [
+        "niger",
+        "secur*",
+        "mali AND junta",
+        "date:[* TO 2030-01-01]",
+        "\"united states\"",
+        "niger OR mali",
+        "se*",
+        "forces AND NOT army",
+        "title:niger",
+        "junta OR date:[2024-01-01 TO 2024-12-31]",
+        "\"security forces\"~2 AND states",
+        "army",
+    ];
+
+    const DOCS: [(&str, &str); 5] = [
+        ("Niger", "security forces of the United States"),
+        ("", "the mali junta and the army"),
+        ("Mali", "junta forces secure the capital"),
+        ("", "nothing here"),
+        ("Niger army", "security and forces in the states"),
+    ];
+
+    proptest::proptest! {
+        /// Queries set, replaced and removed one at a time percolate exactly like a presearcher
+        /// built from the final list (and like brute force).
+        #[test]
+        fn updates_in_place_equal_a_rebuild(
+            ops in proptest::collection::vec((0u8..3, 0usize..16, 0usize..POOL.len()), 0..40)
+        ) {
+            let stats = stats(&DOCS.map(|(_, body)| body));
+            let query = |i: usize| parse(POOL[i]).unwrap().query;
+            let mut model: Vec<Query> = (0..4).map(query).collect();
+            let mut p = Presearcher::new(model.clone(), &stats);
+            for (op, at, pick) in ops {
+                match op {
+                    0 => {
+                        p.set(model.len(), query(pick), &stats);
+                        model.push(query(pick));
+                    }
+                    1 if !model.is_empty() => {
+                        let at = at % model.len();
+                        p.set(at, query(pick), &stats);
+                        model[at] = query(pick);
+                    }
+                    2 if !model.is_empty() => {
+                        let at = at % model.len();
+                        p.swap_remove(at);
+                        model.swap_remove(at);
+                    }
+                    _ => {}
+                }
+            }
+            let rebuilt = Presearcher::new(model.clone(), &stats);
+            let brute = super::super::BruteForce::new(model.clone());
+            proptest::prop_assert_eq!(p.len(), model.len());
+            for (title, body) in DOCS {
+                let doc = analysis(title, body);
+                proptest::prop_assert_eq!(p.percolate(&doc), rebuilt.percolate(&doc));
+                proptest::prop_assert_eq!(p.percolate(&doc), brute.percolate(&doc));
+            }
+        }
     }
 }

@@ -227,15 +227,95 @@ impl Pipeline {
 
     /// Replace the saved queries (a config reload, the API): new documents are matched against
     /// these from now on. Documents already indexed are not (see [`Pipeline::backfill`]).
+    /// A few changes (one query added, edited or removed) update the percolator in place;
+    /// many rebuild it.
     pub fn set_queries(&mut self, queries: Vec<SavedQuery>) {
         let started = Instant::now();
-        self.queries = queries;
-        self.plan();
+        let wanted: HashMap<&str, &SavedQuery> =
+            queries.iter().map(|q| (q.name.as_str(), q)).collect();
+        let removed: Vec<usize> = (0..self.queries.len())
+            .filter(|&i| !wanted.contains_key(self.queries[i].name.as_str()))
+            .collect();
+        let running: HashMap<&str, &SavedQuery> =
+            self.queries.iter().map(|q| (q.name.as_str(), q)).collect();
+        let changes = removed.len()
+            + queries
+                .iter()
+                .filter(|q| {
+                    running
+                        .get(q.name.as_str())
+                        .is_none_or(|r| r.query != q.query)
+                })
+                .count();
+        if changes > (self.queries.len() / 10).max(64) {
+            self.queries = queries;
+            self.plan();
+        } else {
+            // Descending, so that the query swapped into a freed index is never one to remove.
+            for &index in removed.iter().rev() {
+                self.queries.swap_remove(index);
+                self.percolator.swap_remove(index);
+            }
+            let mut at: HashMap<String, usize> = self
+                .queries
+                .iter()
+                .enumerate()
+                .map(|(i, q)| (q.name.clone(), i))
+                .collect();
+            for query in queries {
+                match at.get(&query.name) {
+                    Some(&index) => {
+                        if self.queries[index].query != query.query {
+                            self.percolator
+                                .set(index, query.query.clone(), &self.term_stats);
+                        }
+                        self.queries[index] = query;
+                    }
+                    None => {
+                        let index = self.queries.len();
+                        self.percolator
+                            .set(index, query.query.clone(), &self.term_stats);
+                        at.insert(query.name.clone(), index);
+                        self.queries.push(query);
+                    }
+                }
+            }
+        }
         tracing::debug!(
             queries = self.queries.len(),
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "planned the saved queries"
+            changes,
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "saved queries updated"
         );
+    }
+
+    /// Add a saved query, or replace the one of the same name (the API): in place, without
+    /// re-planning the others.
+    pub fn upsert_query(&mut self, query: SavedQuery) {
+        match self.queries.iter().position(|q| q.name == query.name) {
+            Some(index) => {
+                if self.queries[index].query != query.query {
+                    self.percolator
+                        .set(index, query.query.clone(), &self.term_stats);
+                }
+                self.queries[index] = query;
+            }
+            None => {
+                self.percolator
+                    .set(self.queries.len(), query.query.clone(), &self.term_stats);
+                self.queries.push(query);
+            }
+        }
+    }
+
+    /// Remove the saved query `name`; false when there is none.
+    pub fn remove_query(&mut self, name: &str) -> bool {
+        let Some(index) = self.queries.iter().position(|q| q.name == name) else {
+            return false;
+        };
+        self.queries.swap_remove(index);
+        self.percolator.swap_remove(index);
+        true
     }
 
     /// Build the percolator for the current queries on the last term statistics.
@@ -794,4 +874,80 @@ pub fn collect_files(paths: &[PathBuf]) -> Vec<PathBuf> {
         }
     }
     files
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::compile_queries;
+    use crate::document::DocumentFields;
+
+    fn saved(specs: &[(&str, &str)]) -> Vec<SavedQuery> {
+        let specs: Vec<crate::config::QuerySpec> = specs
+            .iter()
+            .map(|(name, text)| crate::config::QuerySpec {
+                name: name.to_string(),
+                text: text.to_string(),
+                webhooks: None,
+                origin: "test".into(),
+                file: "test".into(),
+            })
+            .collect();
+        let (good, bad) = compile_queries(&specs);
+        assert!(bad.is_empty());
+        good
+    }
+
+    fn article(body: &str) -> Document {
+        DocumentFields {
+            body: body.into(),
+            ..Default::default()
+        }
+        .into_document(PathBuf::from(format!("/w/{}.txt", body.len())), None)
+    }
+
+    /// The queries that alerted on the last document, sorted.
+    fn alerted(dir: &Path, before: usize) -> Vec<String> {
+        let mut names: Vec<String> = sinks::read_alerts(&dir.join("alerts.jsonl"))
+            .unwrap()
+            .into_iter()
+            .skip(before)
+            .map(|a| a.query.name)
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn queries_changed_in_place_alert_by_their_new_names_and_texts() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::parse(&dir.path().join("config.toml"), "").unwrap();
+        for engine in [Engine::Presearch, Engine::Brute] {
+            let home = dir.path().join(format!("{engine:?}"));
+            let config = Config {
+                index: home.join("index"),
+                alert_log: home.join("alerts.jsonl"),
+                state_dir: home.join("state"),
+                ..config.clone()
+            };
+            let mut pipeline = Pipeline::open(
+                &config,
+                saved(&[("a", "niger"), ("b", "mali"), ("c", "junta"), ("d", "army")]),
+                engine,
+                None,
+            )
+            .unwrap();
+            pipeline
+                .process_document(article("niger mali junta army"))
+                .unwrap();
+            assert_eq!(alerted(&home, 0), ["a", "b", "c", "d"]);
+            // Remove a and c, change d, keep b, add e.
+            pipeline.set_queries(saved(&[("d", "coup"), ("b", "mali"), ("e", "army")]));
+            assert_eq!(pipeline.query_count(), 3);
+            pipeline
+                .process_document(article("niger mali junta army coup"))
+                .unwrap();
+            assert_eq!(alerted(&home, 4), ["b", "d", "e"]);
+        }
+    }
 }
