@@ -255,8 +255,9 @@ async fn require_token(State(state): State<AppState>, request: Request, next: Ne
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| blake3::hash(t.trim().as_bytes()));
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| blake3::hash(token.trim().as_bytes()));
     // blake3::Hash compares in constant time.
     if given == Some(expected) {
         return next.run(request).await;
