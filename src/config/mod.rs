@@ -6,6 +6,8 @@
 
 mod api;
 pub mod persist;
+#[cfg(test)]
+mod persist_tests;
 mod queries;
 pub mod reload;
 

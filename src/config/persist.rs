@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use toml_edit::{Array, DocumentMut, InlineTable, Item, Table, TableLike, Value};
+use toml_edit::{Array, DocumentMut, InlineTable, Item, RawString, Table, TableLike, Value};
 
 use super::{queries, ConfigError, ConfigFile};
 
@@ -202,15 +202,14 @@ fn edit_toml(
         )
     };
     let is_it = |t: &dyn TableLike| t.get("name").and_then(Item::as_str) == Some(name);
+    let (mut removed_table, mut added_table) = (None, None);
     let outcome = match doc.get_mut("queries") {
         None => match edit {
             Edit::Remove => Outcome::Unchanged,
             Edit::Save { text, webhooks } => {
                 let mut table = Table::new();
                 fill(&mut table, name, text, webhooks);
-                let mut tables = toml_edit::ArrayOfTables::new();
-                tables.push(table);
-                doc.insert("queries", Item::ArrayOfTables(tables));
+                added_table = Some(table);
                 Outcome::Added
             }
         },
@@ -219,7 +218,7 @@ fn edit_toml(
             match (found, edit) {
                 (None, Edit::Remove) => Outcome::Unchanged,
                 (Some(i), Edit::Remove) => {
-                    tables.remove(i);
+                    removed_table = Some(tables.remove(i));
                     Outcome::Removed
                 }
                 (Some(i), Edit::Save { text, webhooks }) => {
@@ -229,7 +228,7 @@ fn edit_toml(
                 (None, Edit::Save { text, webhooks }) => {
                     let mut table = Table::new();
                     fill(&mut table, name, text, webhooks);
-                    tables.push(table);
+                    added_table = Some(table);
                     Outcome::Added
                 }
             }
@@ -241,7 +240,7 @@ fn edit_toml(
             match (found, edit) {
                 (None, Edit::Remove) => Outcome::Unchanged,
                 (Some(i), Edit::Remove) => {
-                    array.remove(i);
+                    remove_from_array(array, i);
                     Outcome::Removed
                 }
                 (Some(i), Edit::Save { text, webhooks }) => {
@@ -254,18 +253,19 @@ fn edit_toml(
                 (None, Edit::Save { text, webhooks }) => {
                     let mut table = InlineTable::new();
                     fill(&mut table, name, text, webhooks);
-                    let mut value = Value::InlineTable(table);
-                    // Laid out like the last element (one per line stays one per line).
-                    if let Some(last) = array.iter().last() {
-                        *value.decor_mut() = last.decor().clone();
-                    }
-                    array.push_formatted(value);
+                    push_to_array(array, Value::InlineTable(table));
                     Outcome::Added
                 }
             }
         }
         Some(_) => return Err(not_a_list()),
     };
+    if let Some(removed) = removed_table {
+        keep_comments_above(&mut doc, &removed);
+    }
+    if let Some(added) = added_table {
+        append_table(&mut doc, added);
+    }
     let new = doc.to_string();
     if matches!(
         outcome,
@@ -274,6 +274,191 @@ fn edit_toml(
         check_toml(file, &new, name, edit)?;
     }
     Ok((new, outcome))
+}
+
+/// Append a new `[[queries]]` table: just after the last one, or at the end of the file if
+/// there is none. At the end of the file it goes after the comments that end the file too:
+/// toml_edit keeps them apart and prints them after every table, but they follow the last
+/// section's keys and are often commented-out keys of that section (`# token = ...` under
+/// `[api]` in the shipped config.toml), which must not end up in a query's table.
+fn append_table(doc: &mut DocumentMut, mut table: Table) {
+    let mut last_header = None;
+    visit_headers(doc.as_table(), &mut |t| {
+        last_header = last_header.max(t.position())
+    });
+    let last_query = doc
+        .get("queries")
+        .and_then(Item::as_array_of_tables)
+        .and_then(|tables| tables.iter().filter_map(Table::position).max());
+    // Tables print in the order of their positions: the new one goes right after this one.
+    let after = last_query.or(last_header);
+    table.set_position(after);
+    let trailing = raw(Some(doc.trailing())).to_string();
+    if after == last_header && trailing.contains('#') {
+        table.decor_mut().set_prefix(format!("{trailing}\n"));
+        doc.set_trailing("");
+    }
+    match doc.get_mut("queries") {
+        Some(Item::ArrayOfTables(tables)) => tables.push(table),
+        _ => {
+            let mut tables = toml_edit::ArrayOfTables::new();
+            tables.push(table);
+            doc.insert("queries", Item::ArrayOfTables(tables));
+        }
+    }
+}
+
+/// The comment lines above a removed table's header, which toml_edit counts as the table's
+/// (its decor), stay where they were: just before what followed the table (the next header, or
+/// the end of the file). They are often about the whole section, as in the shipped config.toml
+/// ("# Saved queries: ..." above the first `[[queries]]`), and a TSV file keeps the comment
+/// lines around a removed line too. Blank lines alone are not kept (they would pile up).
+fn keep_comments_above(doc: &mut DocumentMut, removed: &Table) {
+    let comments = raw(removed.decor().prefix());
+    let Some(position) = removed.position() else {
+        return;
+    };
+    if !comments.contains('#') {
+        return;
+    }
+    let mut next = None;
+    visit_headers(doc.as_table(), &mut |t| {
+        if let Some(p) = t.position().filter(|&p| p > position) {
+            next = Some(next.map_or(p, |n: isize| n.min(p)));
+        }
+    });
+    match next.and_then(|p| header_at(doc.as_table_mut(), p)) {
+        Some(table) => {
+            let prefix = format!("{comments}{}", raw(table.decor().prefix()));
+            table.decor_mut().set_prefix(prefix);
+        }
+        None => {
+            // At the end of the file, the blank line that set the header apart goes.
+            let comments = comments
+                .strip_suffix('\n')
+                .filter(|c| c.ends_with('\n'))
+                .unwrap_or(comments);
+            let trailing = format!("{comments}{}", raw(Some(doc.trailing())));
+            doc.set_trailing(trailing);
+        }
+    }
+}
+
+/// Every table written with a header (`[x]`, `[[x]]`) under `table`.
+fn visit_headers(table: &Table, visit: &mut dyn FnMut(&Table)) {
+    for (_, item) in table.iter() {
+        let children: Vec<&Table> = match item {
+            Item::Table(t) => vec![t],
+            Item::ArrayOfTables(tables) => tables.iter().collect(),
+            _ => continue,
+        };
+        for child in children {
+            if !child.is_implicit() && !child.is_dotted() {
+                visit(child);
+            }
+            visit_headers(child, visit);
+        }
+    }
+}
+
+/// The table whose header is at `position` (see `visit_headers`).
+fn header_at(table: &mut Table, position: isize) -> Option<&mut Table> {
+    for (_, item) in table.iter_mut() {
+        let children: Vec<&mut Table> = match item {
+            Item::Table(t) => vec![t],
+            Item::ArrayOfTables(tables) => tables.iter_mut().collect(),
+            _ => continue,
+        };
+        for child in children {
+            if child.position() == Some(position) && !child.is_implicit() && !child.is_dotted() {
+                return Some(child);
+            }
+            if let Some(found) = header_at(child, position) {
+                return Some(found);
+            }
+        }
+    }
+    None
+}
+
+/// The text of a decor's prefix or suffix, or of a trailing part (empty for the default).
+fn raw(part: Option<&RawString>) -> &str {
+    part.and_then(RawString::as_str).unwrap_or("")
+}
+
+/// The part of `s` up to and including its first line break, and the rest; `None` if `s` has
+/// no line break.
+fn split_line(s: &str) -> Option<(&str, &str)> {
+    s.find('\n').map(|n| s.split_at(n + 1))
+}
+
+/// Remove element `i` of an inline array laid out one element a line. toml_edit keeps what
+/// follows an element's comma, up to the next element, as that next element's prefix (or as
+/// the array's trailing part): the end of the element's line, its comment, belongs to the
+/// element before. So the removed element's prefix gives the line end of its predecessor, and
+/// the line end in the next element's prefix (the removed element's own comment) goes with it.
+fn remove_from_array(array: &mut Array, i: usize) {
+    let removed = array.remove(i);
+    let Some((previous_line_end, _)) = split_line(raw(removed.decor().prefix())) else {
+        return; // All on one line: nothing to move.
+    };
+    let rejoin = |next: &str| match split_line(next) {
+        Some((_, rest)) => format!("{previous_line_end}{rest}"),
+        None => format!("{previous_line_end}{next}"),
+    };
+    if let Some(next) = array.get_mut(i) {
+        let prefix = rejoin(raw(next.decor().prefix()));
+        next.decor_mut().set_prefix(prefix);
+    } else if array.trailing_comma() || array.is_empty() {
+        let trailing = rejoin(raw(Some(array.trailing())));
+        array.set_trailing(trailing);
+    } else if let Some(last) = array.get_mut(i - 1) {
+        // No comma after the removed last element: its line end was its suffix.
+        last.decor_mut()
+            .set_suffix(rejoin(raw(removed.decor().suffix())));
+    }
+}
+
+/// Append `value` to an inline array laid out like its last element (one element a line stays
+/// one element a line, with the same indentation). Only white space is copied, not the
+/// comments around the last element, and the end of the last element's line (its comment)
+/// stays on that line, before the new element.
+fn push_to_array(array: &mut Array, mut value: Value) {
+    let Some(last) = array.iter().last() else {
+        array.push_formatted(value);
+        return;
+    };
+    let last_prefix = raw(last.decor().prefix());
+    let Some(indent) = last_prefix.rfind('\n').map(|n| &last_prefix[n + 1..]) else {
+        // All on one line (a prefix without a line break holds no comment).
+        value.decor_mut().set_prefix(last_prefix.to_string());
+        array.push_formatted(value);
+        return;
+    };
+    let indent = indent.to_string();
+    // The last element's line end: after its comma, or, without a trailing comma, its suffix.
+    let comma = array.trailing_comma();
+    let line_end = if comma {
+        raw(Some(array.trailing())).to_string()
+    } else {
+        raw(last.decor().suffix()).to_string()
+    };
+    match split_line(&line_end) {
+        Some((head, rest)) => {
+            value.decor_mut().set_prefix(format!("{head}{indent}"));
+            if comma {
+                array.set_trailing(format!("\n{rest}"));
+            } else {
+                if let Some(last) = array.iter_mut().last() {
+                    last.decor_mut().set_suffix("");
+                }
+                value.decor_mut().set_suffix(format!("\n{rest}"));
+            }
+        }
+        // The closing bracket is on the last element's line: it stays on the new one's.
+        None => value.decor_mut().set_prefix(format!("\n{indent}")),
+    }
+    array.push_formatted(value);
 }
 
 /// A new query's keys.
@@ -679,6 +864,162 @@ url = 'http://127.0.0.1:9/'
             .map(|s| (s.name.as_str(), s.text.as_str()))
             .collect();
         assert_eq!(got, [("a", "x2"), ("c", "z")]);
+    }
+
+    #[test]
+    fn comments_above_a_removed_table_stay() {
+        // As in the shipped config.toml: the section's documentation sits just above the
+        // first [[queries]] header, where toml_edit counts it as part of that table, so
+        // removing the query used to delete it.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        let section = "# Saved queries: an alert for every new article a query matches.\n\
+                       # `lookout queries add|rm` write here too.\n";
+        fs::write(
+            &path,
+            format!(
+                "watch = 'w'\n\n{section}[[queries]]\nname = \"niger\"\n\
+                 # webhooks = [\"newsroom\"]\nquery = 'Niger'\n\n# The HTTP API.\n[api]\n\
+                 listen = \"127.0.0.1:7700\"\n"
+            ),
+        )
+        .unwrap();
+        assert!(remove_query(&path, "niger").unwrap());
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            format!(
+                "watch = 'w'\n\n{section}\n# The HTTP API.\n[api]\nlisten = \"127.0.0.1:7700\"\n"
+            )
+        );
+        save_query(&path, "niger", "Niger", None).unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        assert_eq!(text.matches(section).count(), 1, "{text}");
+        assert_eq!(names(&Config::load(&path).unwrap()), ["niger"]);
+
+        // Above the last table: they go to the end of the file (a TSV file also keeps the
+        // comment lines around a removed line).
+        let last = "[[queries]]\nname = 'a'\nquery = 'x'\n\n# b is the last one\n\
+                    [[queries]]\nname = 'b'\nquery = 'y'\n# inside b\n";
+        fs::write(&path, last).unwrap();
+        assert!(remove_query(&path, "b").unwrap());
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            "[[queries]]\nname = 'a'\nquery = 'x'\n\n# b is the last one\n# inside b\n"
+        );
+    }
+
+    #[test]
+    fn a_table_added_at_the_end_goes_after_the_closing_comments() {
+        // As in the shipped config.toml once its query is removed: the file ends with [api]
+        // and its commented-out keys. The new table used to go between the keys and those
+        // comments, so that uncommenting `token` put it in the query's table.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        let api = "[api]\nlisten = \"127.0.0.1:7700\"\n# token = \"change-me\"\n";
+        fs::write(&path, api).unwrap();
+        save_query(&path, "a", "x", None).unwrap();
+        let added = format!("{api}\n[[queries]]\nname = \"a\"\nquery = \"x\"\n");
+        assert_eq!(fs::read_to_string(&path).unwrap(), added);
+        assert!(remove_query(&path, "a").unwrap());
+        assert_eq!(fs::read_to_string(&path).unwrap(), api);
+
+        // After the last query, when it ends the file.
+        let last = "[[queries]]\nname = 'a'\nquery = 'x'\n# webhooks = ['slack']\n";
+        fs::write(&path, last).unwrap();
+        save_query(&path, "b", "y", None).unwrap();
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            format!("{last}\n[[queries]]\nname = \"b\"\nquery = \"y\"\n")
+        );
+        // Elsewhere, right after the last query: before the comments above the next header
+        // (toml_edit counts them as that table's).
+        let a = "[[queries]]\nname = 'a'\nquery = 'x'\n";
+        fs::write(&path, format!("{a}\n# The API.\n{api}")).unwrap();
+        save_query(&path, "b", "y", None).unwrap();
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            format!("{a}\n[[queries]]\nname = \"b\"\nquery = \"y\"\n\n# The API.\n{api}")
+        );
+    }
+
+    #[test]
+    fn inline_array_comments_stay_on_their_lines() {
+        // toml_edit keeps what follows an element's comma (the comment ending its line) as the
+        // next element's prefix. Removing an element used to take its predecessor's comment
+        // and leave its own to the predecessor; appending one copied the last one's comments.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("q.toml");
+        let (a, b, c) = (
+            "{ name = 'a', query = 'x' }",
+            "{ name = 'b', query = 'y' }",
+            "{ name = 'c', query = 'z' }",
+        );
+        let d = "{ name = \"d\", query = \"w\" }";
+        let edit = |original: &str, edits: &[(&str, Option<&str>)], expected: &str| {
+            fs::write(&path, original).unwrap();
+            for &(name, text) in edits {
+                match text {
+                    Some(text) => assert!(save_query(&path, name, text, None).is_ok()),
+                    None => assert!(remove_query(&path, name).unwrap()),
+                }
+            }
+            assert_eq!(fs::read_to_string(&path).unwrap(), expected, "{original}");
+            load_queries_file(&path).unwrap();
+        };
+        // A comment at the end of each line, a comma after the last element.
+        let end_of_line =
+            format!("queries = [\n  {a},   # about a\n  {b},   # about b\n  {c},   # about c\n]\n");
+        edit(
+            &end_of_line,
+            &[("b", None)],
+            &format!("queries = [\n  {a},   # about a\n  {c},   # about c\n]\n"),
+        );
+        edit(
+            &end_of_line,
+            &[("b", None), ("c", None), ("d", Some("w"))],
+            &format!("queries = [\n  {a},   # about a\n  {d},\n]\n"),
+        );
+        edit(
+            &end_of_line,
+            &[("a", None), ("b", None), ("c", None)],
+            "queries = [\n]\n",
+        );
+        // No comma after the last element.
+        let no_comma = format!("queries = [\n  {a},   # about a\n  {b}   # about b\n]\n");
+        edit(
+            &no_comma,
+            &[("d", Some("w"))],
+            &format!("queries = [\n  {a},   # about a\n  {b},   # about b\n  {d}\n]\n"),
+        );
+        edit(
+            &no_comma,
+            &[("d", Some("w")), ("d", None)],
+            &format!("queries = [\n  {a},   # about a\n  {b}   # about b\n]\n"),
+        );
+        edit(
+            &no_comma,
+            &[("b", None)],
+            &format!("queries = [\n  {a}   # about a\n]\n"),
+        );
+        // Comments on lines of their own, above each element.
+        let above = format!("queries = [\n  # about a\n  {a},\n  # about b\n  {b},\n]\n");
+        edit(
+            &above,
+            &[("d", Some("w")), ("a", None)],
+            &format!("queries = [\n  # about b\n  {b},\n  {d},\n]\n"),
+        );
+        // The closing bracket on the last element's line.
+        edit(
+            &format!("queries = [\n  {a},\n  {b}]\n"),
+            &[("d", Some("w"))],
+            &format!("queries = [\n  {a},\n  {b},\n  {d}]\n"),
+        );
+        // All on one line.
+        edit(
+            &format!("queries = [{a}, {b}, {c}]\n"),
+            &[("b", None), ("d", Some("w"))],
+            &format!("queries = [{a}, {c}, {d}]\n"),
+        );
     }
 
     #[test]
