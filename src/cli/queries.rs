@@ -163,17 +163,10 @@ fn add(
         }
         return Ok(ExitCode::SUCCESS);
     }
-    if let Some(unknown) = webhooks
-        .iter()
-        .flatten()
-        .find(|w| !config.webhooks.iter().any(|c| &c.name == *w))
-    {
+    if let Some(unknown) = config.unknown_webhook(webhooks.as_deref().unwrap_or(&[])) {
         anyhow::bail!("the webhook '{unknown}' is not configured");
     }
-    let file = match config.query_spec(name) {
-        Some(spec) => spec.file.clone(),
-        None => config.file_for_new_queries().to_path_buf(),
-    };
+    let file = config.file_for_query(name);
     let outcome = persist::save_query(&file, name, text, webhooks.as_deref())?;
     println!("{outcome:?} '{name}' in {}", file.display());
     if backfill {

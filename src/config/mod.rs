@@ -278,6 +278,23 @@ impl Config {
         self.queries_files.first().unwrap_or(&self.path)
     }
 
+    /// Where the saved query `name` is saved: the file that defines it, or, for a new one,
+    /// [`Config::file_for_new_queries`].
+    pub fn file_for_query(&self, name: &str) -> PathBuf {
+        match self.query_spec(name) {
+            Some(spec) => spec.file.clone(),
+            None => self.file_for_new_queries().to_path_buf(),
+        }
+    }
+
+    /// The first of `names` that is not a configured webhook.
+    pub fn unknown_webhook<'a>(&self, names: &'a [String]) -> Option<&'a str> {
+        names
+            .iter()
+            .find(|name| !self.webhooks.iter().any(|w| &w.name == *name))
+            .map(String::as_str)
+    }
+
     /// The files whose change calls for a reload: the config file, then its `queries_files`.
     pub fn watched_files(&self) -> Vec<PathBuf> {
         let mut files = vec![self.path.clone()];

@@ -302,17 +302,13 @@ impl Daemon {
         webhooks: Option<Vec<String>>,
         backfill: bool,
     ) -> Result<QuerySaved, ControlError> {
-        if let Some(unknown) = webhooks
-            .iter()
-            .flatten()
-            .find(|w| !self.config.webhooks.iter().any(|c| &c.name == *w))
+        if let Some(unknown) = self
+            .config
+            .unknown_webhook(webhooks.as_deref().unwrap_or(&[]))
         {
-            return Err(ControlError::UnknownWebhook(unknown.clone()));
+            return Err(ControlError::UnknownWebhook(unknown.to_string()));
         }
-        let file = match self.config.query_spec(&name) {
-            Some(spec) => spec.file.clone(),
-            None => self.config.file_for_new_queries().to_path_buf(),
-        };
+        let file = self.config.file_for_query(&name);
         let spec = QuerySpec {
             name: name.clone(),
             text,

@@ -273,61 +273,28 @@ impl Daemon {
 
     /// The live status report.
     fn status(&self) -> Result<StatusReport, PipelineError> {
-        let index = self.pipeline.index();
-        let mut report = StatusReport {
-            running: true,
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            started_at: Some(
-                self.started_at
-                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            ),
-            documents: index.num_docs(),
-            index_bytes: index.size_bytes(),
-            alert_log_bytes: status::file_len(&self.config.alert_log),
-            queries: status::QueryCounts {
-                active: self.pipeline.query_count(),
-                invalid: self.problems.len(),
-            },
-            queues: status::QueueDepths {
-                ready_files: self.ready_files,
-                requests: self.control.depth(),
-                uncommitted: self.pipeline.uncommitted_changes(),
-            },
-            ..Default::default()
+        let queries = status::QueryCounts {
+            active: self.pipeline.query_count(),
+            invalid: self.problems.len(),
         };
-        status::fill_from_ledger(&mut report, self.pipeline.ledger())?;
         let delivery = self.pipeline.delivery_stats().unwrap_or_default();
-        report.webhooks = self
-            .config
-            .webhooks
-            .iter()
-            .map(|hook| {
-                let stats = delivery.webhook(&hook.name).cloned().unwrap_or_default();
-                let disabled = stats.disabled.clone().or_else(|| {
-                    crate::sinks::disabled_reason(&self.config.state_dir, &hook.name)
-                        .ok()
-                        .flatten()
-                });
-                let state = if disabled.is_some() {
-                    "disabled"
-                } else if stats.dead_lettered > 0 {
-                    "degraded"
-                } else if stats.failed_attempts > 0 {
-                    "retrying"
-                } else {
-                    "ok"
-                };
-                status::WebhookHealth {
-                    name: hook.name.clone(),
-                    state: state.into(),
-                    disabled_reason: disabled,
-                    delivered: stats.delivered,
-                    failed_attempts: stats.failed_attempts,
-                    dead_lettered: stats.dead_lettered,
-                    backlog_bytes: report.alert_log_bytes.saturating_sub(stats.cursor),
-                }
-            })
-            .collect();
+        let mut report = status::build(
+            &self.config,
+            Some(self.pipeline.index()),
+            Some(self.pipeline.ledger()),
+            queries,
+            Some(&delivery),
+        )?;
+        report.running = true;
+        report.started_at = Some(
+            self.started_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        );
+        report.queues = status::QueueDepths {
+            ready_files: self.ready_files,
+            requests: self.control.depth(),
+            uncommitted: self.pipeline.uncommitted_changes(),
+        };
         Ok(report)
     }
 

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use crate::config::{compile_queries, Config};
 use crate::index::LookoutIndex;
 use crate::ledger::{Ledger, LedgerError};
+use crate::sinks::DeliveryStats;
 
 /// What lookout is doing.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
@@ -82,65 +83,94 @@ pub struct WebhookHealth {
 
 /// The report read from the files at rest (no daemon, or beside one).
 pub fn from_files(config: &Config) -> Result<StatusReport, LedgerError> {
-    let (documents, index_bytes) = LookoutIndex::open_read_only(&config.index)
-        .map(|index| (index.num_docs(), index.size_bytes()))
-        .unwrap_or((0, 0));
+    let index = LookoutIndex::open_read_only(&config.index).ok();
+    let ledger = match Ledger::open_read_only(&config.state_dir) {
+        Ok(ledger) => Some(ledger),
+        Err(LedgerError::Missing(_)) => None,
+        Err(e) => return Err(e),
+    };
     let (valid, invalid) = compile_queries(&config.queries);
+    let queries = QueryCounts {
+        active: valid.len(),
+        invalid: invalid.len(),
+    };
+    build(config, index.as_ref(), ledger.as_ref(), queries, None)
+}
+
+/// The report's parts that do not depend on a running daemon: the index, the ledger (files,
+/// alerts, last commit, quarantine), the alert log, and each webhook's health (`delivery`:
+/// the running daemon's counts; without them, only whether a webhook is disabled).
+pub fn build(
+    config: &Config,
+    index: Option<&LookoutIndex>,
+    ledger: Option<&Ledger>,
+    queries: QueryCounts,
+    delivery: Option<&DeliveryStats>,
+) -> Result<StatusReport, LedgerError> {
+    let alert_log_bytes = file_len(&config.alert_log);
     let mut report = StatusReport {
         version: env!("CARGO_PKG_VERSION").to_string(),
-        documents,
-        index_bytes,
-        alert_log_bytes: file_len(&config.alert_log),
-        queries: QueryCounts {
-            active: valid.len(),
-            invalid: invalid.len(),
-        },
+        documents: index.map_or(0, LookoutIndex::num_docs),
+        index_bytes: index.map_or(0, LookoutIndex::size_bytes),
+        alert_log_bytes,
+        queries,
         ..Default::default()
     };
-    match Ledger::open_read_only(&config.state_dir) {
-        Ok(ledger) => fill_from_ledger(&mut report, &ledger)?,
-        Err(LedgerError::Missing(_)) => {}
-        Err(e) => return Err(e),
+    if let Some(ledger) = ledger {
+        (report.files, report.alerts) = ledger.counts()?;
+        report.last_commit = ledger.meta("last_commit")?;
+        report.quarantined = ledger
+            .all_quarantined()?
+            .into_iter()
+            .map(|q| QuarantinedFile {
+                path: q.path,
+                reason: q.reason,
+                attempts: q.attempts,
+                at: q.at,
+            })
+            .collect();
     }
     report.webhooks = config
         .webhooks
         .iter()
-        .map(|w| {
-            let disabled = crate::sinks::disabled_reason(&config.state_dir, &w.name)
-                .ok()
-                .flatten();
+        .map(|hook| {
+            let stats = delivery
+                .and_then(|d| d.webhook(&hook.name))
+                .cloned()
+                .unwrap_or_default();
+            let disabled = stats.disabled.clone().or_else(|| {
+                crate::sinks::disabled_reason(&config.state_dir, &hook.name)
+                    .ok()
+                    .flatten()
+            });
+            let state = if disabled.is_some() {
+                "disabled"
+            } else if stats.dead_lettered > 0 {
+                "degraded"
+            } else if stats.failed_attempts > 0 {
+                "retrying"
+            } else {
+                "ok"
+            };
             WebhookHealth {
-                name: w.name.clone(),
-                state: if disabled.is_some() { "disabled" } else { "ok" }.into(),
+                name: hook.name.clone(),
+                state: state.into(),
                 disabled_reason: disabled,
-                delivered: 0,
-                failed_attempts: 0,
-                dead_lettered: 0,
-                backlog_bytes: 0,
+                delivered: stats.delivered,
+                failed_attempts: stats.failed_attempts,
+                dead_lettered: stats.dead_lettered,
+                // Only a running daemon knows where each webhook is.
+                backlog_bytes: match delivery {
+                    Some(_) => alert_log_bytes.saturating_sub(stats.cursor),
+                    None => 0,
+                },
             }
         })
         .collect();
     Ok(report)
 }
 
-/// The ledger's part of the report: files, alerts, last commit, quarantine.
-pub fn fill_from_ledger(report: &mut StatusReport, ledger: &Ledger) -> Result<(), LedgerError> {
-    (report.files, report.alerts) = ledger.counts()?;
-    report.last_commit = ledger.meta("last_commit")?;
-    report.quarantined = ledger
-        .all_quarantined()?
-        .into_iter()
-        .map(|q| QuarantinedFile {
-            path: q.path,
-            reason: q.reason,
-            attempts: q.attempts,
-            at: q.at,
-        })
-        .collect();
-    Ok(())
-}
-
-pub(crate) fn file_len(path: &std::path::Path) -> u64 {
+fn file_len(path: &std::path::Path) -> u64 {
     std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
 }
 

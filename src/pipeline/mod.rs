@@ -253,8 +253,7 @@ impl Pipeline {
         } else {
             // Descending, so that the query swapped into a freed index is never one to remove.
             for &index in removed.iter().rev() {
-                self.queries.swap_remove(index);
-                self.percolator.swap_remove(index);
+                self.remove_at(index);
             }
             let mut at: HashMap<String, usize> = self
                 .queries
@@ -263,22 +262,11 @@ impl Pipeline {
                 .map(|(i, q)| (q.name.clone(), i))
                 .collect();
             for query in queries {
-                match at.get(&query.name) {
-                    Some(&index) => {
-                        if self.queries[index].query != query.query {
-                            self.percolator
-                                .set(index, query.query.clone(), &self.term_stats);
-                        }
-                        self.queries[index] = query;
-                    }
-                    None => {
-                        let index = self.queries.len();
-                        self.percolator
-                            .set(index, query.query.clone(), &self.term_stats);
-                        at.insert(query.name.clone(), index);
-                        self.queries.push(query);
-                    }
+                let index = at.get(&query.name).copied();
+                if index.is_none() {
+                    at.insert(query.name.clone(), self.queries.len());
                 }
+                self.put_at(index, query);
             }
         }
         tracing::debug!(
@@ -292,7 +280,23 @@ impl Pipeline {
     /// Add a saved query, or replace the one of the same name (the API): in place, without
     /// re-planning the others.
     pub fn upsert_query(&mut self, query: SavedQuery) {
-        match self.queries.iter().position(|q| q.name == query.name) {
+        let index = self.queries.iter().position(|q| q.name == query.name);
+        self.put_at(index, query);
+    }
+
+    /// Remove the saved query `name`; false when there is none.
+    pub fn remove_query(&mut self, name: &str) -> bool {
+        let Some(index) = self.queries.iter().position(|q| q.name == name) else {
+            return false;
+        };
+        self.remove_at(index);
+        true
+    }
+
+    /// Replace the query at `index` (re-filing it in the percolator only if its meaning
+    /// changed), or append it when `index` is `None`.
+    fn put_at(&mut self, index: Option<usize>, query: SavedQuery) {
+        match index {
             Some(index) => {
                 if self.queries[index].query != query.query {
                     self.percolator
@@ -308,14 +312,11 @@ impl Pipeline {
         }
     }
 
-    /// Remove the saved query `name`; false when there is none.
-    pub fn remove_query(&mut self, name: &str) -> bool {
-        let Some(index) = self.queries.iter().position(|q| q.name == name) else {
-            return false;
-        };
+    /// Remove the query at `index` from the list and the percolator alike (the last query
+    /// takes its index in both).
+    fn remove_at(&mut self, index: usize) {
         self.queries.swap_remove(index);
         self.percolator.swap_remove(index);
-        true
     }
 
     /// Build the percolator for the current queries on the last term statistics.
