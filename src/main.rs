@@ -5,6 +5,9 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // Test builds only: FAILPOINTS=name=action;... turns on the fault-injection points.
+    #[cfg(feature = "failpoints")]
+    let _failpoints = fail::FailScenario::setup();
     let cli = lookout::cli::Cli::parse();
     lookout::cli::init_logging(&cli);
     match lookout::cli::run(cli) {

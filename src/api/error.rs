@@ -115,6 +115,7 @@ impl From<ControlError> for ApiError {
             }
             ControlError::Pipeline(e) => ApiError::internal(e),
             ControlError::Internal(message) => ApiError::internal(message),
+            ControlError::Bug { .. } => ApiError::internal(message),
         }
     }
 }

@@ -35,6 +35,12 @@ pub enum ControlError {
     /// A request failed in a way that does not stop the daemon (e.g. reading the status).
     #[error("{0}")]
     Internal(String),
+    /// A bug (a panic) met while answering; the daemon contained it and goes on.
+    #[error("internal error while {during} (a bug in lookout): {panic}")]
+    Bug {
+        during: &'static str,
+        panic: super::contain::Panicked,
+    },
 }
 
 /// A saved query as the daemon runs it.
@@ -113,7 +119,7 @@ impl From<Ingested> for IngestedView {
 
 pub(super) enum Request {
     ListQueries {
-        reply: oneshot::Sender<Vec<QueryView>>,
+        reply: oneshot::Sender<Result<Vec<QueryView>, ControlError>>,
     },
     PutQuery {
         name: String,
@@ -165,7 +171,7 @@ impl Control {
     pub async fn list_queries(&self) -> Result<Vec<QueryView>, ControlError> {
         self.ask(|reply| Request::ListQueries { reply })
             .await
-            .ok_or(ControlError::Stopped)
+            .unwrap_or(Err(ControlError::Stopped))
     }
 
     pub async fn put_query(
@@ -220,7 +226,8 @@ impl Daemon {
     pub(super) fn answer(&mut self, request: Request) -> Result<(), PipelineError> {
         match request {
             Request::ListQueries { reply } => {
-                let _ = reply.send(self.query_views());
+                let views = self.contained("listing the saved queries", |d| Ok(d.query_views()));
+                let _ = reply.send(fatal(views)?);
             }
             Request::PutQuery {
                 name,
@@ -229,33 +236,55 @@ impl Daemon {
                 backfill,
                 reply,
             } => {
-                let result = self.put_query(name, text, webhooks, backfill);
-                let result = fatal(result)?;
-                let _ = reply.send(result);
+                let result = self.contained("saving a query", |d| {
+                    d.put_query(name, text, webhooks, backfill)
+                });
+                let _ = reply.send(fatal(result)?);
             }
             Request::DeleteQuery { name, reply } => {
-                let result = fatal(self.delete_query(&name))?;
-                let _ = reply.send(result);
+                let result = self.contained("deleting a query", |d| d.delete_query(&name));
+                let _ = reply.send(fatal(result)?);
             }
             Request::Ingest {
                 format_hint,
                 body,
                 reply,
             } => {
-                let result = match self.pipeline.ingest_bytes(format_hint, &body)? {
-                    Ok(ingested) => Ok(ingested.into_iter().map(IngestedView::from).collect()),
-                    Err(reason) => Err(ControlError::InvalidDocument(reason)),
-                };
-                let _ = reply.send(result);
+                let result = self.contained("ingesting posted documents", |d| {
+                    match d.pipeline.ingest_bytes(format_hint, &body)? {
+                        Ok(ingested) => Ok(ingested.into_iter().map(IngestedView::from).collect()),
+                        Err(reason) => Err(ControlError::InvalidDocument(reason)),
+                    }
+                });
+                let _ = reply.send(fatal(result)?);
             }
             Request::Status { reply } => {
-                let report = self
-                    .status()
-                    .map_err(|e| ControlError::Internal(format!("cannot read the status: {e}")));
-                let _ = reply.send(report);
+                let report = self.contained("reading the status", |d| {
+                    d.status()
+                        .map_err(|e| ControlError::Internal(format!("cannot read the status: {e}")))
+                });
+                let _ = reply.send(fatal(report)?);
             }
         }
         Ok(())
+    }
+
+    /// Run one request's work; a bug met on the way (a panic) answers an internal error
+    /// instead of ending the daemon.
+    fn contained<T>(
+        &mut self,
+        during: &'static str,
+        work: impl FnOnce(&mut Self) -> Result<T, ControlError>,
+    ) -> Result<T, ControlError> {
+        match super::contain::contain(|| work(self)) {
+            Ok(result) => result,
+            Err(panic) => {
+                tracing::error!(
+                    "bug while {during} ({panic}): the request failed; the daemon goes on"
+                );
+                Err(ControlError::Bug { during, panic })
+            }
+        }
     }
 
     /// Every configured saved query, the invalid ones included, in configuration order.
@@ -302,6 +331,12 @@ impl Daemon {
         webhooks: Option<Vec<String>>,
         backfill: bool,
     ) -> Result<QuerySaved, ControlError> {
+        // Tests inject a bug here for query texts holding the marker (FAILPOINTS=daemon::put_query=panic).
+        fail::fail_point!(
+            "daemon::put_query",
+            text.contains("lookout-failpoint"),
+            |_| Err(ControlError::NoSuchQuery(name.clone()))
+        );
         if let Some(unknown) = self
             .config
             .unknown_webhook(webhooks.as_deref().unwrap_or(&[]))

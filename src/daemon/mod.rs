@@ -3,9 +3,11 @@
 //! while it runs, and shuts down cleanly on Ctrl-C or SIGTERM (finishing the files already
 //! taken, committing, and giving webhooks a moment to deliver).
 
+mod contain;
 mod control;
 mod reload;
 pub mod status;
+mod watching;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -23,15 +25,18 @@ use crate::config::{Config, ConfigWatcher, QueryProblem};
 use crate::matcher::Engine;
 use crate::metrics::Metrics;
 use crate::pipeline::{start_delivery, Pipeline, PipelineError};
-use crate::watcher::{FolderWatcher, ReadyFile, WatchOptions};
+use crate::watcher::WatchOptions;
 
 /// How long a webhook request in flight may take at shutdown (what is not delivered then is
 /// delivered from the alert log at the next start).
 const WEBHOOK_DRAIN: Duration = Duration::from_secs(3);
 /// How long API requests in flight may take at shutdown.
 const API_DRAIN: Duration = Duration::from_secs(2);
+/// How often the daemon checks that its background tasks (webhook delivery) still run.
+const SUPERVISE_INTERVAL: Duration = Duration::from_secs(2);
 
 pub fn run(config: Config, engine: Engine) -> anyhow::Result<()> {
+    contain::install_panic_hook();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -55,6 +60,9 @@ pub(crate) struct Daemon {
     restart_delivery: bool,
     /// The configuration files as last read or written (see `reload::fingerprint`).
     config_files: Vec<(std::path::PathBuf, Option<blake3::Hash>)>,
+    /// After webhook delivery stopped unexpectedly: the delay before the next restart and
+    /// when it is due.
+    delivery_crash: Option<(Duration, Instant)>,
 }
 
 async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
@@ -81,6 +89,7 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
         ready_files: 0,
         restart_delivery: false,
         config_files: Vec::new(),
+        delivery_crash: None,
     };
     daemon.config_files = reload::fingerprint(&daemon.config.watched_files());
     daemon.update_gauges();
@@ -111,16 +120,12 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
         return Ok(());
     }
     let config = &daemon.config;
-    let (ready_tx, mut ready_rx) = mpsc::channel::<ReadyFile>(1024);
-    let watcher = FolderWatcher::start(
-        WatchOptions {
-            roots: config.watch.clone(),
-            quiet_period: Duration::from_millis(250),
-            rescan_interval: config.rescan_interval,
-            poll_interval: config.poll_interval,
-        },
-        ready_tx,
-    )?;
+    let mut watching = watching::Watching::start(WatchOptions {
+        roots: config.watch.clone(),
+        quiet_period: Duration::from_millis(250),
+        rescan_interval: config.rescan_interval,
+        poll_interval: config.poll_interval,
+    })?;
     let (config_tx, mut config_changed) = mpsc::channel::<()>(1);
     let mut config_watcher = ConfigWatcher::start(daemon.config.watched_files(), config_tx)
         .map_err(|e| tracing::error!("config changes will not be applied until a restart: {e}"))
@@ -132,10 +137,12 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
     }
     let mut reconcile = tokio::time::interval(daemon.config.rescan_interval);
     reconcile.tick().await;
+    let mut supervise = tokio::time::interval(SUPERVISE_INTERVAL);
+    supervise.tick().await;
 
     loop {
         let commit_due = daemon.pipeline.next_commit_in();
-        daemon.ready_files = ready_rx.len();
+        daemon.ready_files = watching.queued();
         // Requests first (they are few and someone waits for each), then files; a commit
         // (index, alert log fsync, ledger) runs when no file waits, or when it is long overdue,
         // so a commit rarely stands between a drop and its alert.
@@ -152,8 +159,7 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
                     }
                 }
             }
-            ready = ready_rx.recv() => {
-                let Some(ready) = ready else { break };
+            ready = watching.next() => {
                 tracing::debug!(file = %ready.path.display(), reason = ?ready.reason, "file ready");
                 tokio::task::block_in_place(|| daemon.process_file(&ready.path))?;
             }
@@ -164,6 +170,7 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
             _ = reconcile.tick() => {
                 tokio::task::block_in_place(|| daemon.pipeline.reconcile())?;
             }
+            _ = supervise.tick() => daemon.supervise_delivery(),
             signal = &mut shutdown => {
                 tracing::info!("{signal}: finishing the files already taken, then stopping");
                 break;
@@ -188,9 +195,8 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
             }
         }
     }
-    watcher.stop().await;
     // Files the watcher already declared ready are processed, not dropped.
-    while let Ok(ready) = ready_rx.try_recv() {
+    for ready in watching.stop().await {
         tokio::task::block_in_place(|| daemon.process_file(&ready.path))?;
     }
     let (stats, webhooks) = tokio::task::block_in_place(|| daemon.pipeline.finish())?;
@@ -255,9 +261,22 @@ impl Daemon {
         Ok(true)
     }
 
+    /// Process one ready file. A bug met on the way (a panic) quarantines the file with the
+    /// reason instead of ending the daemon.
     fn process_file(&mut self, path: &Path) -> Result<(), PipelineError> {
         let started = Instant::now();
-        self.pipeline.process_file(path)?;
+        match contain::contain(|| self.pipeline.process_file(path)) {
+            Ok(outcome) => {
+                outcome?;
+            }
+            Err(panicked) => {
+                tracing::error!(file = %path.display(), "bug while processing this file ({panicked}): quarantined; the daemon goes on");
+                self.pipeline.quarantine_after_bug(
+                    path,
+                    format!("internal error (a bug in lookout): {panicked}"),
+                )?;
+            }
+        }
         self.metrics.observe_ingest(started.elapsed());
         self.update_gauges();
         self.pipeline.tick_if_overdue()
@@ -296,6 +315,37 @@ impl Daemon {
             uncommitted: self.pipeline.uncommitted_changes(),
         };
         Ok(report)
+    }
+
+    /// A webhook whose delivery task ended unexpectedly (a bug) is restarted from its cursor:
+    /// its alerts wait in the log, none is lost.
+    fn supervise_delivery(&mut self) {
+        let Some(crashed) = self.pipeline.delivery_crashed() else {
+            return;
+        };
+        if crashed.is_empty() {
+            return;
+        }
+        // A bug that strikes again at once is retried less and less often (up to 5 minutes).
+        let now = Instant::now();
+        if self
+            .delivery_crash
+            .is_some_and(|(_, retry_at)| now < retry_at)
+        {
+            return;
+        }
+        let delay = match self.delivery_crash {
+            Some((delay, retry_at)) if now < retry_at + delay * 4 => {
+                (delay * 2).min(Duration::from_secs(300))
+            }
+            _ => SUPERVISE_INTERVAL,
+        };
+        self.delivery_crash = Some((delay, now + delay));
+        tracing::error!(
+            webhooks = %crashed.join(", "),
+            "webhook delivery stopped unexpectedly (a bug; see the error above); restarting it from the persisted cursors"
+        );
+        self.restart_delivery = true;
     }
 
     /// Restart webhook delivery on the current configuration (webhooks or routes changed).

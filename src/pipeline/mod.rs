@@ -336,6 +336,11 @@ impl Pipeline {
         std::mem::replace(&mut self.webhooks, delivery)
     }
 
+    /// The webhooks whose delivery task ended unexpectedly, when webhooks are configured.
+    pub fn delivery_crashed(&self) -> Option<Vec<String>> {
+        self.webhooks.as_ref().map(LogDelivery::crashed)
+    }
+
     /// Webhook delivery counts, when webhooks are configured.
     pub fn delivery_stats(&self) -> Option<sinks::DeliveryStats> {
         self.webhooks.as_ref().map(LogDelivery::stats)
@@ -478,6 +483,20 @@ impl Pipeline {
         Ok(FileOutcome::Processed { new, known, alerts })
     }
 
+    /// Quarantine a file whose processing met a bug (a panic the daemon contained), with the
+    /// reason, so that `lookout status` lists it; the same bytes are reported once.
+    pub fn quarantine_after_bug(
+        &mut self,
+        path: &Path,
+        reason: String,
+    ) -> Result<FileOutcome, PipelineError> {
+        let key = path.to_string_lossy().into_owned();
+        let content_hash = read_bytes(path, self.max_file_size)
+            .map(|bytes| blake3::hash(&bytes).to_hex().to_string())
+            .unwrap_or_default();
+        self.refuse(&key, content_hash, reason)
+    }
+
     /// Report a file that cannot be read or parsed: once per content, then quarantined.
     fn refuse(
         &mut self,
@@ -525,6 +544,12 @@ impl Pipeline {
             tracing::debug!(file = %document.location(), id = %document.id, "already indexed");
             return Ok(None);
         }
+        // Tests inject a bug here for documents holding the marker (FAILPOINTS=pipeline::document=panic).
+        fail::fail_point!(
+            "pipeline::document",
+            document.body.contains("lookout-failpoint"),
+            |_| Ok(None)
+        );
         let analysis = DocAnalysis::new(&document, &mut self.analyzer);
         let matches = self.percolator.percolate(&analysis);
         let raised = self.raise_alerts(&document, &analysis, &matches, false)?;

@@ -57,11 +57,17 @@ impl Home {
 
     /// Start the daemon; its stderr goes to `daemon-N.log`. Returns once it has started.
     pub fn start_daemon(&self, n: usize) -> Daemon {
+        self.start_daemon_with_env(n, &[])
+    }
+
+    /// `start_daemon` with more environment variables (e.g. `FAILPOINTS`).
+    pub fn start_daemon_with_env(&self, n: usize, env: &[(&str, &str)]) -> Daemon {
         let log = self.path(&format!("daemon-{n}.log"));
         let child = Command::new(BIN)
             .arg("--config")
             .arg(self.config())
             .arg("run")
+            .envs(env.iter().copied())
             .env("RUST_LOG", "info,lookout=debug")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
