@@ -168,3 +168,75 @@ fn a_webhook_delivery_that_dies_is_restarted_and_delivers() {
     );
     daemon.stop();
 }
+
+#[test]
+fn a_long_backfill_runs_in_slices_while_files_and_requests_go_on() {
+    let home = Home::new("[[queries]]\nname = \"live\"\nquery = 'zebra'\n");
+    // Every backfill slice (256 documents) takes 250 ms more: 1,200 documents take > 1 s.
+    let daemon =
+        home.start_daemon_with_env(1, &[("FAILPOINTS", "daemon::backfill_slice=sleep(250)")]);
+    let api = home.api();
+    let http = client();
+    let body: String = (0..1200)
+        .map(|i| format!("{{\"title\": \"Article {i}\", \"body\": \"an article numbered {i}\"}}\n"))
+        .collect();
+    let answer = http
+        .post(format!("{api}/documents"))
+        .header("content-type", "application/x-ndjson")
+        .body(body)
+        .send()
+        .unwrap();
+    assert!(answer.status().is_success(), "{}", answer.text().unwrap());
+
+    let put = {
+        let api = api.clone();
+        std::thread::spawn(move || {
+            let answer = client()
+                .put(format!("{api}/queries/every?backfill=true"))
+                .json(&json!({"query": "article"}))
+                .send()
+                .unwrap();
+            let status = answer.status();
+            let body: Value = answer.json().unwrap();
+            (status, body, std::time::Instant::now())
+        })
+    };
+    // Once the backfill has begun, a file and a status request go through before it ends.
+    assert!(
+        wait_until(Duration::from_secs(20), || home
+            .alert_lines()
+            .iter()
+            .any(|a| a["backfill"] == true)),
+        "{}",
+        daemon.log_text()
+    );
+    home.drop_file("live.txt", b"A zebra article.\n");
+    let status = http.get(format!("{api}/status")).send().unwrap();
+    assert_eq!(status.status(), 200);
+    let status_answered = std::time::Instant::now();
+    let (put_status, put_body, put_answered) = put.join().unwrap();
+    assert_eq!(put_status, 201, "{put_body:#}");
+    assert_eq!(put_body["backfill"]["matched"], 1200, "{put_body:#}");
+    assert_eq!(put_body["backfill"]["alerts"], 1200, "{put_body:#}");
+    assert!(
+        status_answered < put_answered,
+        "/status waited for the backfill"
+    );
+    // The dropped file's live alert was written while the backfill still ran.
+    let lines = home.alert_lines();
+    let live = lines
+        .iter()
+        .position(|a| a["query"]["name"] == "live")
+        .expect("live alert");
+    let last_backfill = lines.iter().rposition(|a| a["backfill"] == true).unwrap();
+    assert!(live < last_backfill, "the file waited for the backfill");
+    // The backfill raised each alert once; the file's own alert for `every` is live.
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|a| a["query"]["name"] == "every")
+            .count(),
+        1201
+    );
+    daemon.stop();
+}

@@ -12,7 +12,7 @@ use super::Daemon;
 use std::collections::HashMap;
 
 use crate::config::{compile_queries, persist, ConfigError, QuerySpec, SavedQuery};
-use crate::pipeline::{Backfill, Ingested, PipelineError};
+use crate::pipeline::{Ingested, PipelineError};
 use crate::query::{self, QueryError};
 
 /// Why a request was refused.
@@ -35,6 +35,16 @@ pub enum ControlError {
     /// A request failed in a way that does not stop the daemon (e.g. reading the status).
     #[error("{0}")]
     Internal(String),
+    /// The query was changed or deleted while its backfill ran, or the daemon stopped: the
+    /// backfill stopped early (the alerts raised so far stand; a new backfill raises the rest).
+    #[error("the backfill of '{name}' stopped early: {why}; {alerts} alert(s) were raised for {done} of the {matched} matching documents; run the backfill again to finish it")]
+    BackfillInterrupted {
+        name: String,
+        why: &'static str,
+        done: usize,
+        matched: usize,
+        alerts: usize,
+    },
     /// A bug (a panic) met while answering; the daemon contained it and goes on.
     #[error("internal error while {during} (a bug in lookout): {panic}")]
     Bug {
@@ -236,10 +246,15 @@ impl Daemon {
                 backfill,
                 reply,
             } => {
-                let result = self.contained("saving a query", |d| {
-                    d.put_query(name, text, webhooks, backfill)
-                });
-                let _ = reply.send(fatal(result)?);
+                let result =
+                    self.contained("saving a query", |d| d.put_query(name, text, webhooks));
+                match fatal(result)? {
+                    // The answer comes when the backfill is done; the loop runs it in slices.
+                    Ok(saved) if backfill => self.start_backfill(saved, reply)?,
+                    answer => {
+                        let _ = reply.send(answer);
+                    }
+                }
             }
             Request::DeleteQuery { name, reply } => {
                 let result = self.contained("deleting a query", |d| d.delete_query(&name));
@@ -324,12 +339,13 @@ impl Daemon {
         }
     }
 
+    /// Save a query and run it from now on (its backfill, if asked for, is started by the
+    /// caller).
     fn put_query(
         &mut self,
         name: String,
         text: String,
         webhooks: Option<Vec<String>>,
-        backfill: bool,
     ) -> Result<QuerySaved, ControlError> {
         // Tests inject a bug here for query texts holding the marker (FAILPOINTS=daemon::put_query=panic).
         fail::fail_point!(
@@ -374,12 +390,6 @@ impl Daemon {
         self.problems.retain(|p| p.spec.name != name);
         self.pipeline.upsert_query(saved);
         self.after_query_change(routes_before);
-        let backfill = if backfill {
-            let Backfill { matched, alerts } = self.pipeline.backfill(&name)?;
-            Some(BackfillView { matched, alerts })
-        } else {
-            None
-        };
         let view = self
             .config
             .query_spec(&name)
@@ -388,7 +398,7 @@ impl Daemon {
         Ok(QuerySaved {
             query: view,
             created,
-            backfill,
+            backfill: None,
         })
     }
 
@@ -461,7 +471,9 @@ impl Daemon {
 
 /// Split a request's result: pipeline failures are the daemon's own (they stop it), the rest
 /// is the requester's answer.
-fn fatal<T>(result: Result<T, ControlError>) -> Result<Result<T, ControlError>, PipelineError> {
+pub(super) fn fatal<T>(
+    result: Result<T, ControlError>,
+) -> Result<Result<T, ControlError>, PipelineError> {
     match result {
         Err(ControlError::Pipeline(e)) => Err(e),
         other => Ok(other),

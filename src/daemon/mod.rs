@@ -3,6 +3,7 @@
 //! while it runs, and shuts down cleanly on Ctrl-C or SIGTERM (finishing the files already
 //! taken, committing, and giving webhooks a moment to deliver).
 
+mod backfill;
 mod contain;
 mod control;
 mod reload;
@@ -63,6 +64,8 @@ pub(crate) struct Daemon {
     /// After webhook delivery stopped unexpectedly: the delay before the next restart and
     /// when it is due.
     delivery_crash: Option<(Duration, Instant)>,
+    /// Backfills under way, run a slice at a time between files and requests.
+    backfills: backfill::Backfills,
 }
 
 async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
@@ -90,6 +93,7 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
         restart_delivery: false,
         config_files: Vec::new(),
         delivery_crash: None,
+        backfills: Default::default(),
     };
     daemon.config_files = reload::fingerprint(&daemon.config.watched_files());
     daemon.update_gauges();
@@ -140,7 +144,15 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
     let mut supervise = tokio::time::interval(SUPERVISE_INTERVAL);
     supervise.tick().await;
 
+    let mut backfill_turn = false;
     loop {
+        // Backfills take every other turn, a slice at a time, so that files and requests go on
+        // while they run.
+        if daemon.has_backfills() && std::mem::replace(&mut backfill_turn, false) {
+            tokio::task::block_in_place(|| daemon.step_backfill())?;
+            continue;
+        }
+        backfill_turn = true;
         let commit_due = daemon.pipeline.next_commit_in();
         daemon.ready_files = watching.queued();
         // Requests first (they are few and someone waits for each), then files; a commit
@@ -175,12 +187,16 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
                 tracing::info!("{signal}: finishing the files already taken, then stopping");
                 break;
             }
+            // Nothing else waits: on with the backfills.
+            () = std::future::ready(()), if daemon.has_backfills() => {}
         }
         if std::mem::take(&mut daemon.restart_delivery) {
             daemon.restart_delivery().await;
         }
     }
     drop(config_watcher);
+    // Backfills under way stop (what they raised is kept); their requests are answered.
+    tokio::task::block_in_place(|| daemon.stop_backfills())?;
     // The API stops taking requests; the ones in flight are still answered while it drains.
     let _ = stop_api.send(true);
     if let Some(api) = api {
@@ -190,7 +206,10 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
             tokio::select! {
                 _ = &mut stopped => break,
                 Some(request) = requests.recv() => {
-                    tokio::task::block_in_place(|| daemon.answer(request))?;
+                    tokio::task::block_in_place(|| {
+                        daemon.answer(request)?;
+                        daemon.stop_backfills()
+                    })?;
                 }
             }
         }
