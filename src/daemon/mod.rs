@@ -54,7 +54,12 @@ pub(crate) struct Daemon {
     /// Set when the webhooks or the routes of queries to webhooks changed.
     restart_delivery: bool,
     /// The configuration files as last read or written (see `reload::fingerprint`).
-    config_files: Vec<(std::path::PathBuf, Option<blake3::Hash>)>,
+    config_files: reload::Fingerprint,
+    /// The last edit of the configuration was refused: the next signal tries it again, even
+    /// if the files did not change (a `touch`).
+    config_refused: bool,
+    /// The files the configuration file names now, even if it does not load (watched too).
+    config_named: Vec<std::path::PathBuf>,
 }
 
 async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
@@ -81,6 +86,8 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
         ready_files: 0,
         restart_delivery: false,
         config_files: Vec::new(),
+        config_refused: false,
+        config_named: Vec::new(),
     };
     daemon.config_files = reload::fingerprint(&daemon.config.watched_files());
     daemon.update_gauges();
@@ -122,7 +129,7 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
         ready_tx,
     )?;
     let (config_tx, mut config_changed) = mpsc::channel::<()>(1);
-    let mut config_watcher = ConfigWatcher::start(daemon.config.watched_files(), config_tx)
+    let mut config_watcher = ConfigWatcher::start(daemon.config_files_to_watch(), config_tx)
         .map_err(|e| tracing::error!("config changes will not be applied until a restart: {e}"))
         .ok();
 
@@ -147,7 +154,7 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
             Some(()) = config_changed.recv() => {
                 tokio::task::block_in_place(|| daemon.reload())?;
                 if let Some(watcher) = config_watcher.as_mut() {
-                    if let Err(e) = watcher.set_files(daemon.config.watched_files()) {
+                    if let Err(e) = watcher.set_files(daemon.config_files_to_watch()) {
                         tracing::error!("edits of this file will not be applied until a restart: {e}");
                     }
                 }
