@@ -53,7 +53,8 @@ pub(crate) struct Daemon {
     ready_files: usize,
     /// Set when the webhooks or the routes of queries to webhooks changed.
     restart_delivery: bool,
-    /// The configuration files as last read or written (see `reload::fingerprint`).
+    /// The configuration files as last read or written (see `reload::fingerprint`; empty
+    /// until the first `reload`, which the loop runs once its config watcher is started).
     config_files: reload::Fingerprint,
     /// The last edit of the configuration was refused: the next signal tries it again, even
     /// if the files did not change (a `touch`).
@@ -89,7 +90,6 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
         config_refused: false,
         config_named: Vec::new(),
     };
-    daemon.config_files = reload::fingerprint(&daemon.config.watched_files());
     daemon.update_gauges();
 
     let (stop_api, api_stopped) = tokio::sync::watch::channel(false);
@@ -132,6 +132,14 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
     let mut config_watcher = ConfigWatcher::start(daemon.config_files_to_watch(), config_tx)
         .map_err(|e| tracing::error!("config changes will not be applied until a restart: {e}"))
         .ok();
+    // An edit made since the configuration was read (before the watcher looked) is applied
+    // now: the files are not known yet, so this reads them again.
+    tokio::task::block_in_place(|| daemon.reload())?;
+    if let Some(watcher) = config_watcher.as_mut() {
+        if let Err(e) = watcher.set_files(daemon.config_files_to_watch()) {
+            tracing::error!("edits of this file will not be applied until a restart: {e}");
+        }
+    }
 
     let gone = tokio::task::block_in_place(|| daemon.pipeline.reconcile())?;
     if gone > 0 {
