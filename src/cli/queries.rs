@@ -173,6 +173,13 @@ fn list(config: &Config, json: bool, palettes: &Palettes) -> anyhow::Result<Outc
             }
             (running, format!("the running daemon at {}", daemon.base()))
         }
+        None if !config.api.enabled => (
+            from_files,
+            format!(
+                "{} (the API is disabled: a running daemon cannot be asked)",
+                config.path.display()
+            ),
+        ),
         None => (
             from_files,
             format!("{} (no daemon runs)", config.path.display()),
