@@ -64,6 +64,8 @@ pub(crate) struct Daemon {
 }
 
 async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
     let metrics = Metrics::new();
     let (pipeline, problems) = Pipeline::from_config(&config, engine, metrics.clone())?;
     tracing::info!(
@@ -110,8 +112,6 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
         false => None,
     };
 
-    let shutdown = shutdown_signal();
-    tokio::pin!(shutdown);
     if !daemon.wait_for_watch_folders(&mut shutdown).await? {
         stop_api_server(&stop_api, api).await;
         let _ = tokio::task::block_in_place(|| daemon.pipeline.finish())?;
@@ -331,28 +331,33 @@ impl Daemon {
     }
 }
 
-/// Resolves on Ctrl-C or SIGTERM, naming which.
-async fn shutdown_signal() -> &'static str {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-        "interrupted"
-    };
+/// Resolves on Ctrl-C or SIGTERM, naming which. The handlers are installed when this is
+/// called, not when the future is first polled: a signal that arrives in between (right after
+/// "lookout started") is then kept, instead of killing the process unclean.
+fn shutdown_signal() -> impl std::future::Future<Output = &'static str> {
     #[cfg(unix)]
     {
-        let term = async {
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(mut signal) => {
+        use tokio::signal::unix::{signal, Signal, SignalKind};
+        async fn received(signal: Option<Signal>) {
+            match signal {
+                Some(mut signal) => {
                     signal.recv().await;
                 }
-                Err(_) => std::future::pending::<()>().await,
+                None => std::future::pending::<()>().await,
             }
-            "terminated"
-        };
-        tokio::select! {
-            name = ctrl_c => name,
-            name = term => name,
+        }
+        let interrupt = signal(SignalKind::interrupt()).ok();
+        let terminate = signal(SignalKind::terminate()).ok();
+        async move {
+            tokio::select! {
+                _ = received(interrupt) => "interrupted",
+                _ = received(terminate) => "terminated",
+            }
         }
     }
     #[cfg(not(unix))]
-    ctrl_c.await
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+        "interrupted"
+    }
 }
