@@ -1,4 +1,5 @@
-//! The `lookout` binary: parses the command line and hands off to `lookout::cli`.
+//! The `lookout` binary: parses the command line and hands off to `lookout::cli`. An error
+//! that ends a command is printed here once, with its causes (each once), and exits 2.
 
 use std::process::ExitCode;
 
@@ -11,10 +12,10 @@ fn main() -> ExitCode {
     let cli = lookout::cli::Cli::parse();
     lookout::cli::init_logging(&cli);
     match lookout::cli::run(cli) {
-        Ok(code) => code,
+        Ok(outcome) => outcome.into(),
         Err(error) => {
-            eprintln!("lookout: {error:#}");
-            ExitCode::from(2)
+            eprintln!("lookout: {}", lookout::cli::error_chain(error.chain()));
+            ExitCode::from(lookout::cli::ERROR_EXIT)
         }
     }
 }

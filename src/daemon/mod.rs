@@ -59,8 +59,14 @@ pub(crate) struct Daemon {
     ready_files: usize,
     /// Set when the webhooks or the routes of queries to webhooks changed.
     restart_delivery: bool,
-    /// The configuration files as last read or written (see `reload::fingerprint`).
-    config_files: Vec<(std::path::PathBuf, Option<blake3::Hash>)>,
+    /// The configuration files as last read or written (see `reload::fingerprint`; empty
+    /// until the first `reload`, which the loop runs once its config watcher is started).
+    config_files: reload::Fingerprint,
+    /// The last edit of the configuration was refused: the next signal tries it again, even
+    /// if the files did not change (a `touch`).
+    config_refused: bool,
+    /// The files the configuration file names now, even if it does not load (watched too).
+    config_named: Vec<std::path::PathBuf>,
     /// After webhook delivery stopped unexpectedly: the delay before the next restart and
     /// when it is due.
     delivery_crash: Option<(Duration, Instant)>,
@@ -69,6 +75,8 @@ pub(crate) struct Daemon {
 }
 
 async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
     let metrics = Metrics::new();
     let (pipeline, problems) = Pipeline::from_config(&config, engine, metrics.clone())?;
     tracing::info!(
@@ -92,10 +100,11 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
         ready_files: 0,
         restart_delivery: false,
         config_files: Vec::new(),
+        config_refused: false,
+        config_named: Vec::new(),
         delivery_crash: None,
         backfills: Default::default(),
     };
-    daemon.config_files = reload::fingerprint(&daemon.config.watched_files());
     daemon.update_gauges();
 
     let (stop_api, api_stopped) = tokio::sync::watch::channel(false);
@@ -116,8 +125,6 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
         false => None,
     };
 
-    let shutdown = shutdown_signal();
-    tokio::pin!(shutdown);
     if !daemon.wait_for_watch_folders(&mut shutdown).await? {
         stop_api_server(&stop_api, api).await;
         let _ = tokio::task::block_in_place(|| daemon.pipeline.finish())?;
@@ -131,9 +138,17 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
         poll_interval: config.poll_interval,
     })?;
     let (config_tx, mut config_changed) = mpsc::channel::<()>(1);
-    let mut config_watcher = ConfigWatcher::start(daemon.config.watched_files(), config_tx)
+    let mut config_watcher = ConfigWatcher::start(daemon.config_files_to_watch(), config_tx)
         .map_err(|e| tracing::error!("config changes will not be applied until a restart: {e}"))
         .ok();
+    // An edit made since the configuration was read (before the watcher looked) is applied
+    // now: the files are not known yet, so this reads them again.
+    tokio::task::block_in_place(|| daemon.reload())?;
+    if let Some(watcher) = config_watcher.as_mut() {
+        if let Err(e) = watcher.set_files(daemon.config_files_to_watch()) {
+            tracing::error!("edits of this file will not be applied until a restart: {e}");
+        }
+    }
 
     let gone = tokio::task::block_in_place(|| daemon.pipeline.reconcile())?;
     if gone > 0 {
@@ -166,7 +181,7 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
             Some(()) = config_changed.recv() => {
                 tokio::task::block_in_place(|| daemon.reload())?;
                 if let Some(watcher) = config_watcher.as_mut() {
-                    if let Err(e) = watcher.set_files(daemon.config.watched_files()) {
+                    if let Err(e) = watcher.set_files(daemon.config_files_to_watch()) {
                         tracing::error!("edits of this file will not be applied until a restart: {e}");
                     }
                 }
@@ -385,28 +400,33 @@ impl Daemon {
     }
 }
 
-/// Resolves on Ctrl-C or SIGTERM, naming which.
-async fn shutdown_signal() -> &'static str {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-        "interrupted"
-    };
+/// Resolves on Ctrl-C or SIGTERM, naming which. The handlers are installed when this is
+/// called, not when the future is first polled: a signal that arrives in between (right after
+/// "lookout started") is then kept, instead of killing the process unclean.
+fn shutdown_signal() -> impl std::future::Future<Output = &'static str> {
     #[cfg(unix)]
     {
-        let term = async {
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(mut signal) => {
+        use tokio::signal::unix::{signal, Signal, SignalKind};
+        async fn received(signal: Option<Signal>) {
+            match signal {
+                Some(mut signal) => {
                     signal.recv().await;
                 }
-                Err(_) => std::future::pending::<()>().await,
+                None => std::future::pending::<()>().await,
             }
-            "terminated"
-        };
-        tokio::select! {
-            name = ctrl_c => name,
-            name = term => name,
+        }
+        let interrupt = signal(SignalKind::interrupt()).ok();
+        let terminate = signal(SignalKind::terminate()).ok();
+        async move {
+            tokio::select! {
+                _ = received(interrupt) => "interrupted",
+                _ = received(terminate) => "terminated",
+            }
         }
     }
     #[cfg(not(unix))]
-    ctrl_c.await
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+        "interrupted"
+    }
 }

@@ -222,6 +222,14 @@ impl LookoutIndex {
         Ok(SearchResults { total, hits })
     }
 
+    /// How many live documents `query` matches (deleted ones are not counted).
+    pub fn count(&self, query: &Query) -> Result<usize, IndexError> {
+        let searcher = self.reader.searcher();
+        searcher
+            .search(&compile(query, &self.fields), &Count)
+            .map_err(|e| self.err(e))
+    }
+
     /// Every document `query` matches (what a search for it returns, all pages), in index
     /// order.
     pub fn matching_documents(&self, query: &Query) -> Result<Vec<Document>, IndexError> {
