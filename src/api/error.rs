@@ -2,7 +2,7 @@
 //! stable `code` that clients can branch on, and the query column for query errors. The
 //! extractors here turn axum's own rejections (bad parameters, bodies too large, ...) into it.
 
-use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
@@ -57,6 +57,11 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, "invalid_parameter", message)
     }
 
+    /// A saved query's name that breaks the name rules (`config::check_query_name`).
+    pub fn invalid_query_name(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_query_name", message)
+    }
+
     pub fn invalid_query(error: &QueryError) -> Self {
         ApiError {
             column: Some(error.column),
@@ -96,6 +101,7 @@ impl From<ControlError> for ApiError {
         let message = error.to_string();
         match error {
             ControlError::InvalidQuery(e) => ApiError::invalid_query(&e),
+            ControlError::InvalidName { .. } => ApiError::invalid_query_name(message),
             ControlError::NoSuchQuery(_) => {
                 ApiError::new(StatusCode::NOT_FOUND, "query_not_found", message)
             }
@@ -130,6 +136,23 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
             .await
             .map(|q| ApiQuery(q.0))
             .map_err(|e: QueryRejection| ApiError::invalid_parameter(e.body_text()))
+    }
+}
+
+/// Path parameters, refused as JSON errors (e.g. a percent-encoded segment that is not UTF-8).
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| ApiPath(p.0))
+            .map_err(|e: PathRejection| match e.status() {
+                StatusCode::INTERNAL_SERVER_ERROR => ApiError::internal(e.body_text()),
+                _ => ApiError::invalid_parameter(e.body_text()),
+            })
     }
 }
 

@@ -110,6 +110,12 @@ fn add(
     backfill: bool,
     dry_run: bool,
 ) -> anyhow::Result<ExitCode> {
+    if let Err(error) = crate::config::check_query_name(name) {
+        anyhow::bail!(
+            "the query name {} is refused: {error}",
+            crate::config::shown_name(name)
+        );
+    }
     let parsed = match crate::query::parse(text) {
         Ok(parsed) => parsed,
         Err(error) => {
