@@ -283,7 +283,10 @@ impl Daemon {
             Some(self.pipeline.index()),
             Some(self.pipeline.ledger()),
             queries,
-            Some(&delivery),
+            Some(status::LiveDelivery {
+                delivery: &delivery,
+                metrics: &self.metrics,
+            }),
         )?;
         report.running = true;
         report.started_at = Some(
