@@ -25,8 +25,11 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// Stable: `unauthorized`, `not_found`, `method_not_allowed`, `invalid_parameter`,
     /// `invalid_body`, `body_too_large`, `unsupported_media_type`, `invalid_query`,
-    /// `query_not_found`, `unknown_webhook`, `invalid_document`, `cannot_save`,
-    /// `unavailable`, `internal`.
+    /// `invalid_query_name`, `query_not_found`, `unknown_webhook`, `invalid_document`,
+    /// `cannot_save`, `unavailable`, `internal`; refused before any endpoint runs:
+    /// `bad_request` (not HTTP), `invalid_host`, `host_not_allowed`, `origin_not_allowed`,
+    /// `uri_too_long`, `headers_too_large`, `request_timeout`, `too_many_connections`;
+    /// `too_many_streams` (`/alerts/stream`).
     pub code: String,
     /// For people.
     pub message: String,
@@ -163,8 +166,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        Json::<T>::from_request(request, state)
-            .await
+        let deadline = body_deadline(&request);
+        within(deadline, Json::<T>::from_request(request, state))
+            .await?
             .map(|j| ApiJson(j.0))
             .map_err(|e: JsonRejection| match e.status() {
                 StatusCode::PAYLOAD_TOO_LARGE => body_too_large(),
@@ -185,14 +189,43 @@ impl<S: Send + Sync> FromRequest<S> for ApiBytes {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        axum::body::Bytes::from_request(request, state)
-            .await
+        let deadline = body_deadline(&request);
+        within(deadline, axum::body::Bytes::from_request(request, state))
+            .await?
             .map(ApiBytes)
             .map_err(|e: BytesRejection| match e.status() {
                 StatusCode::PAYLOAD_TOO_LARGE => body_too_large(),
                 _ => ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", e.body_text()),
             })
     }
+}
+
+/// When the server wants the request's body in by (none outside the server, e.g. in tests).
+fn body_deadline(request: &Request) -> Option<tokio::time::Instant> {
+    request
+        .extensions()
+        .get::<super::server::BodyDeadline>()
+        .map(|deadline| deadline.0)
+}
+
+/// Read a body before `deadline`, else a 408.
+async fn within<T>(
+    deadline: Option<tokio::time::Instant>,
+    read: impl std::future::Future<Output = T>,
+) -> Result<T, ApiError> {
+    let Some(deadline) = deadline else {
+        return Ok(read.await);
+    };
+    tokio::time::timeout_at(deadline, read).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            format!(
+                "the request body did not arrive within {} s of its head",
+                super::server::ServerLimits::BODY_TIMEOUT.as_secs()
+            ),
+        )
+    })
 }
 
 fn body_too_large() -> ApiError {
