@@ -104,7 +104,7 @@ struct AppState {
         title = "lookout",
         description = "Full-text search and alerting: saved queries over a stream of articles."
     ),
-    modifiers(&BearerAuth, &CommonAnswers),
+    modifiers(&BearerAuth),
     tags(
         (name = "search", description = "Search the index"),
         (name = "queries", description = "Saved queries: list, check, add or change (with dry runs and backfills), delete"),
@@ -189,7 +189,7 @@ impl utoipa::Modify for CommonAnswers {
 
 /// The routes and the OpenAPI document they generate.
 fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(search::search))
         .routes(routes!(queries::list))
         .routes(routes!(queries::check))
@@ -201,7 +201,10 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(service::healthz))
         .routes(routes!(service::metrics))
         .routes(routes!(service::openapi))
-        .split_for_parts()
+        .split_for_parts();
+    // After the routes are in: every operation gets the answers any request may get.
+    utoipa::Modify::modify(&CommonAnswers, &mut openapi);
+    (router, openapi)
 }
 
 /// The OpenAPI document, as served at `/openapi.json`.
@@ -326,8 +329,11 @@ pub async fn start(context: ApiContext) -> Result<Running, StartError> {
         })?;
     let addr = listener.local_addr().unwrap_or(wanted);
     let address_file = context.state_dir.join(ADDRESS_FILE);
+    // Written aside and renamed, so that a reader never sees it half written.
+    let written = address_file.with_extension("addr.tmp");
     if let Err(e) = std::fs::create_dir_all(&context.state_dir)
-        .and_then(|()| std::fs::write(&address_file, format!("{addr}\n")))
+        .and_then(|()| std::fs::write(&written, format!("{addr}\n")))
+        .and_then(|()| std::fs::rename(&written, &address_file))
     {
         tracing::warn!(file = %address_file.display(), "cannot record the API address ({e}); the CLI will not find the daemon");
     }
@@ -398,10 +404,40 @@ async fn not_found() -> ApiError {
     )
 }
 
-async fn method_not_allowed() -> ApiError {
+async fn method_not_allowed(uri: axum::http::Uri) -> ApiError {
+    let message = if uri.path() == "/queries/check" {
+        // `check` is the one name no saved query may have.
+        "/queries/check only takes POST (it checks a query text); 'check' is reserved and is no saved query's name"
+    } else {
+        "this endpoint does not take that method (see /openapi.json)"
+    };
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
-        "this endpoint does not take that method (see /openapi.json)",
+        message,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    /// The answers the guard, the server and the panic catcher give on any endpoint are in
+    /// the OpenAPI document of every operation, as JSON errors.
+    #[test]
+    fn every_operation_documents_the_answers_any_request_may_get() {
+        let openapi: serde_json::Value = serde_json::from_str(&super::openapi_json()).unwrap();
+        let paths = openapi["paths"].as_object().unwrap();
+        assert!(paths.len() >= 10, "{paths:?}");
+        for (path, item) in paths {
+            for (method, operation) in item.as_object().unwrap() {
+                for status in ["400", "403", "408", "414", "421", "431", "500", "503"] {
+                    let answer = &operation["responses"][status];
+                    assert_eq!(
+                        answer["content"]["application/json"]["schema"]["$ref"],
+                        "#/components/schemas/ErrorBody",
+                        "{method} {path} {status}: {answer}"
+                    );
+                }
+            }
+        }
+    }
 }

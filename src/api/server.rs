@@ -476,6 +476,14 @@ impl Connection {
             }
             let _ = io.flush().await;
             let _ = io.shutdown().await;
+            if served.is_err() {
+                // What the client still sends is read and dropped, so that closing does not
+                // reset the connection before it has read the answer.
+                let mut sink = [0u8; 4096];
+                while matches!(tokio::io::AsyncReadExt::read(&mut io, &mut sink).await, Ok(n) if n > 0)
+                {
+                }
+            }
         };
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, close).await;
         self.registry.unregister(self.id);
