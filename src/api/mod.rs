@@ -314,6 +314,22 @@ fn connection_limits(api: &ApiConfig) -> (usize, usize) {
     (connections, streams)
 }
 
+/// Connections the kernel queues for the API before it accepts them (the kernel caps it at
+/// `net.core.somaxconn`): deep enough that a burst of connections does not drop a client's
+/// SYN (which costs it a second).
+const LISTEN_BACKLOG: u32 = 4096;
+
+fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// Bind the listener and serve the API until the context's stop signal.
 pub async fn start(context: ApiContext) -> Result<Running, StartError> {
     let wanted = context.api.listen;
@@ -321,12 +337,10 @@ pub async fn start(context: ApiContext) -> Result<Running, StartError> {
         return Err(StartError::NoToken(wanted));
     }
     let (max_connections, max_streams) = connection_limits(&context.api);
-    let listener = tokio::net::TcpListener::bind(wanted)
-        .await
-        .map_err(|reason| StartError::Bind {
-            addr: wanted,
-            reason,
-        })?;
+    let listener = bind(wanted).map_err(|reason| StartError::Bind {
+        addr: wanted,
+        reason,
+    })?;
     let addr = listener.local_addr().unwrap_or(wanted);
     let address_file = context.state_dir.join(ADDRESS_FILE);
     // Written aside and renamed, so that a reader never sees it half written.

@@ -264,7 +264,7 @@ pub async fn serve(
                     };
                     tasks.spawn(connection.serve(stream));
                 }
-                Err(e) => {
+                Err(e) if out_of_resources(&e) => {
                     // Out of descriptors (or memory): make room, and do not spin.
                     if last_accept_warning.is_none_or(|at| at.elapsed() > Duration::from_secs(10)) {
                         tracing::warn!(open = registry.live(), "the API cannot accept a connection: {e}");
@@ -272,6 +272,11 @@ pub async fn serve(
                     }
                     registry.evict_one();
                     tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                Err(e) => {
+                    // One connection's trouble (reset before it was accepted, ...).
+                    tracing::debug!("the API did not accept a connection: {e}");
+                    tokio::time::sleep(Duration::from_millis(1)).await;
                 }
             },
         }
@@ -284,6 +289,23 @@ pub async fn serve(
                 tracing::error!("an API connection panicked: {e}");
             }
         }
+    }
+}
+
+/// Whether accepting failed for want of descriptors or memory (not because of one client).
+fn out_of_resources(error: &io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        use rustix::io::Errno;
+        let code = error.raw_os_error();
+        [Errno::MFILE, Errno::NFILE, Errno::NOBUFS, Errno::NOMEM]
+            .iter()
+            .any(|errno| code == Some(errno.raw_os_error()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = error;
+        false
     }
 }
 
