@@ -17,8 +17,9 @@
 //!   size limit (431) and an over-long target (414) by itself, with an empty body, before any
 //!   service runs: the connection's writer ([`TrackedIo`]) replaces those answers with the
 //!   same status and a JSON error body.
-//! - **Graceful shutdown.** On the stop signal the listener closes, idle connections close,
-//!   requests in flight are answered (keep-alive off), then the server ends.
+//! - **Graceful shutdown.** On the stop signal the listener closes, connections without a
+//!   request in flight close, requests in flight are answered (keep-alive off; alert streams
+//!   end), then the server ends.
 //!
 //! Only HTTP/1.x is spoken: no HTTP/2 (neither prior knowledge nor `Upgrade: h2c`, which is
 //! served as HTTP/1.1).
@@ -465,6 +466,12 @@ impl Connection {
             tokio::select! {
                 served = std::future::poll_fn(|cx| connection.poll_without_shutdown(cx)) => break served,
                 _ = self.stop.wait_for(|stopped| *stopped), if !draining => {
+                    if self.tracked.in_flight.load(Ordering::SeqCst) == 0 {
+                        // Idle, or still sending a head: nothing to finish.
+                        self.registry.unregister(self.id);
+                        return;
+                    }
+                    // Its request is answered, then the connection closes.
                     Pin::new(&mut connection).graceful_shutdown();
                     draining = true;
                 }
