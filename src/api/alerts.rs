@@ -129,7 +129,8 @@ pub struct StreamParams {
 ///
 /// Each event is `event: alert`, `id:` the alert's position in the log, `data:` the alert as
 /// JSON. Without `Last-Event-ID` the stream starts with the next alert; with it, right after
-/// that one (alerts written while the client was away come first).
+/// that one (alerts written while the client was away come first). At most `[api] max_streams`
+/// streams run at once; one more is answered 503 `too_many_streams`.
 #[utoipa::path(
     get,
     operation_id = "stream_alerts",
@@ -143,6 +144,7 @@ pub struct StreamParams {
         (status = 200, description = "An endless stream of `alert` events", content_type = "text/event-stream", body = String),
         (status = 400, description = "Invalid parameter", body = ErrorBody),
         (status = 401, description = "Missing or wrong token", body = ErrorBody),
+        (status = 503, description = "Every stream is taken ([api] max_streams): too_many_streams", body = ErrorBody),
     ),
     security(("bearer" = []), ())
 )]
@@ -169,6 +171,13 @@ pub(super) async fn stream(
         Some(_) => 0,
         None => log_len,
     };
+    let permit = state.streams.clone().try_acquire_owned().map_err(|_| {
+        ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "too_many_streams",
+            "every alert stream is taken ([api] max_streams); try again later",
+        )
+    })?;
     let follower = sinks::follow(state.alert_log.as_ref(), from);
     let stream = futures_util::stream::unfold(
         StreamState {
@@ -177,6 +186,7 @@ pub(super) async fn stream(
             written: state.alerts_written.clone(),
             stop: state.stop.clone(),
             query: params.query,
+            _permit: permit,
         },
         next_event,
     );
@@ -189,6 +199,8 @@ struct StreamState {
     written: tokio::sync::watch::Receiver<u64>,
     stop: tokio::sync::watch::Receiver<bool>,
     query: Option<String>,
+    /// Held while the stream runs: one of `[api] max_streams`.
+    _permit: tokio::sync::OwnedSemaphorePermit,
 }
 
 /// The next event: an alert already read, or wait for the log to grow (or the daemon to stop,

@@ -2,7 +2,7 @@
 //! stable `code` that clients can branch on, and the query column for query errors. The
 //! extractors here turn axum's own rejections (bad parameters, bodies too large, ...) into it.
 
-use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
@@ -25,8 +25,12 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// Stable: `unauthorized`, `not_found`, `method_not_allowed`, `invalid_parameter`,
     /// `invalid_body`, `body_too_large`, `unsupported_media_type`, `invalid_query`,
-    /// `query_not_found`, `unknown_webhook`, `invalid_document`, `cannot_save`,
-    /// `backfill_interrupted`, `unavailable`, `internal`.
+    /// `invalid_query_name`, `query_not_found`, `unknown_webhook`, `invalid_document`,
+    /// `cannot_save`, `backfill_interrupted`, `unavailable`, `internal`; refused before any
+    /// endpoint runs:
+    /// `bad_request` (not HTTP), `invalid_host`, `host_not_allowed`, `origin_not_allowed`,
+    /// `uri_too_long`, `headers_too_large`, `request_timeout`, `too_many_connections`;
+    /// `too_many_streams` (`/alerts/stream`).
     pub code: String,
     /// For people.
     pub message: String,
@@ -55,6 +59,11 @@ impl ApiError {
 
     pub fn invalid_parameter(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_parameter", message)
+    }
+
+    /// A saved query's name that breaks the name rules (`config::check_query_name`).
+    pub fn invalid_query_name(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_query_name", message)
     }
 
     pub fn invalid_query(error: &QueryError) -> Self {
@@ -96,6 +105,7 @@ impl From<ControlError> for ApiError {
         let message = error.to_string();
         match error {
             ControlError::InvalidQuery(e) => ApiError::invalid_query(&e),
+            ControlError::InvalidName { .. } => ApiError::invalid_query_name(message),
             ControlError::NoSuchQuery(_) => {
                 ApiError::new(StatusCode::NOT_FOUND, "query_not_found", message)
             }
@@ -137,6 +147,23 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
+/// Path parameters, refused as JSON errors (e.g. a percent-encoded segment that is not UTF-8).
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| ApiPath(p.0))
+            .map_err(|e: PathRejection| match e.status() {
+                StatusCode::INTERNAL_SERVER_ERROR => ApiError::internal(e.body_text()),
+                _ => ApiError::invalid_parameter(e.body_text()),
+            })
+    }
+}
+
 /// A JSON body, refused as JSON errors.
 pub struct ApiJson<T>(pub T);
 
@@ -144,8 +171,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        Json::<T>::from_request(request, state)
-            .await
+        let deadline = body_deadline(&request);
+        within(deadline, Json::<T>::from_request(request, state))
+            .await?
             .map(|j| ApiJson(j.0))
             .map_err(|e: JsonRejection| match e.status() {
                 StatusCode::PAYLOAD_TOO_LARGE => body_too_large(),
@@ -166,14 +194,43 @@ impl<S: Send + Sync> FromRequest<S> for ApiBytes {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        axum::body::Bytes::from_request(request, state)
-            .await
+        let deadline = body_deadline(&request);
+        within(deadline, axum::body::Bytes::from_request(request, state))
+            .await?
             .map(ApiBytes)
             .map_err(|e: BytesRejection| match e.status() {
                 StatusCode::PAYLOAD_TOO_LARGE => body_too_large(),
                 _ => ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", e.body_text()),
             })
     }
+}
+
+/// When the server wants the request's body in by (none outside the server, e.g. in tests).
+fn body_deadline(request: &Request) -> Option<tokio::time::Instant> {
+    request
+        .extensions()
+        .get::<super::server::BodyDeadline>()
+        .map(|deadline| deadline.0)
+}
+
+/// Read a body before `deadline`, else a 408.
+async fn within<T>(
+    deadline: Option<tokio::time::Instant>,
+    read: impl std::future::Future<Output = T>,
+) -> Result<T, ApiError> {
+    let Some(deadline) = deadline else {
+        return Ok(read.await);
+    };
+    tokio::time::timeout_at(deadline, read).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            format!(
+                "the request body did not arrive within {} s of its head",
+                super::server::ServerLimits::BODY_TIMEOUT.as_secs()
+            ),
+        )
+    })
 }
 
 fn body_too_large() -> ApiError {

@@ -6,14 +6,24 @@
 //!
 //! Searches, alert reads and metrics are answered beside the pipeline; whatever changes state
 //! (queries, documents) is queued to the daemon loop through [`crate::daemon::Control`].
-//! With `[api] token` set, every endpoint but `/healthz` needs `Authorization: Bearer TOKEN`.
+//! Every request passes, in order: a panic catcher (a handler that panics answers a JSON 500
+//! and the server goes on), the host and origin guard (`guard.rs`: no DNS rebinding, no
+//! cross-site requests), the token (with `[api] token` set, every endpoint but `/healthz`
+//! needs `Authorization: Bearer TOKEN`), the body limit, then the routes. The server itself
+//! (`server.rs`: timeouts, a connection cap that sheds slow and idle connections first,
+//! graceful shutdown) is hyper, driven here.
 
 mod alerts;
 pub mod client;
 mod documents;
 mod error;
+mod guard;
+pub mod open_files;
 pub mod queries;
 mod search;
+mod server;
+#[cfg(test)]
+mod server_tests;
 mod service;
 
 use std::net::SocketAddr;
@@ -26,16 +36,19 @@ use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use error::{ApiError, ErrorBody};
+pub use guard::MAX_URI_BYTES;
 pub use search::{SearchHit, SearchResponse};
+pub use server::{ServerLimits, MAX_HEADERS, MAX_HEAD_BYTES};
 
-use crate::config::ApiConfig;
+use crate::config::hosts::is_loopback;
+use crate::config::{ApiConfig, DEFAULT_MAX_STREAMS};
 use crate::daemon::Control;
 use crate::index::LookoutIndex;
 use crate::metrics::Metrics;
@@ -81,6 +94,8 @@ struct AppState {
     /// blake3 of the token (compared in constant time), when one is required.
     token: Option<blake3::Hash>,
     openapi: Arc<String>,
+    /// One permit per live alert stream.
+    streams: Arc<Semaphore>,
 }
 
 #[derive(OpenApi)]
@@ -119,9 +134,62 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
+/// The answers any request may get before or beside its endpoint: refused by the host or
+/// origin guard, a head or body too large or too slow, a handler that failed, no room.
+struct CommonAnswers;
+
+impl utoipa::Modify for CommonAnswers {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{RefOr, Response, ResponseBuilder};
+        let error = |description: &str| -> RefOr<Response> {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/json",
+                        utoipa::openapi::ContentBuilder::new()
+                            .schema(Some(utoipa::openapi::Ref::from_schema_name("ErrorBody")))
+                            .build(),
+                    )
+                    .build(),
+            )
+        };
+        let common = [
+            ("400", "Not valid HTTP, or no readable Host header (invalid_host, bad_request), or an invalid parameter"),
+            ("403", "Sent by a web page of another origin (origin_not_allowed)"),
+            ("408", "The request head or body did not arrive in time (request_timeout)"),
+            ("414", "The request target is longer than 16 KiB (uri_too_long)"),
+            ("421", "Addressed to a host this API does not answer to (host_not_allowed)"),
+            ("431", "The request line and headers are over 32 KiB or 100 fields (headers_too_large)"),
+            ("500", "The request failed inside lookout (internal); the daemon goes on"),
+            ("503", "No connection or stream free, or the daemon is stopping (too_many_connections, too_many_streams, unavailable)"),
+        ];
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+                &mut item.head,
+                &mut item.options,
+            ];
+            for operation in operations.into_iter().flatten() {
+                for (status, description) in common {
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_string())
+                        .or_insert_with(|| error(description));
+                }
+            }
+        }
+    }
+}
+
 /// The routes and the OpenAPI document they generate.
 fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(search::search))
         .routes(routes!(queries::list))
         .routes(routes!(queries::check))
@@ -133,7 +201,10 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(service::healthz))
         .routes(routes!(service::metrics))
         .routes(routes!(service::openapi))
-        .split_for_parts()
+        .split_for_parts();
+    // After the routes are in: every operation gets the answers any request may get.
+    utoipa::Modify::modify(&CommonAnswers, &mut openapi);
+    (router, openapi)
 }
 
 /// The OpenAPI document, as served at `/openapi.json`.
@@ -141,7 +212,7 @@ pub fn openapi_json() -> String {
     routes().1.to_pretty_json().unwrap_or_default()
 }
 
-fn app(context: ApiContext) -> Router {
+fn app(context: ApiContext, listen: SocketAddr, max_streams: usize) -> Router {
     let (router, openapi) = routes();
     let token = context
         .api
@@ -157,8 +228,9 @@ fn app(context: ApiContext) -> Router {
         stop: context.stop,
         token,
         openapi: Arc::new(openapi.to_pretty_json().unwrap_or_default()),
+        streams: Arc::new(Semaphore::new(max_streams)),
     };
-    router
+    let routes = router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
@@ -166,8 +238,36 @@ fn app(context: ApiContext) -> Router {
             require_token,
         ))
         .layer(DefaultBodyLimit::max(context.api.max_body_bytes))
+        .with_state(state);
+    guarded(
+        routes,
+        guard::HostGuard::new(listen, context.api.allowed_hosts.clone()),
+    )
+}
+
+/// What runs before any route: the panic catcher (outermost), the request log, the host and
+/// origin guard.
+fn guarded(routes: Router, guard: guard::HostGuard) -> Router {
+    routes
+        .layer(axum::middleware::from_fn_with_state(guard, guard::admit))
         .layer(axum::middleware::from_fn(log_request))
-        .with_state(state)
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
+}
+
+/// A handler panicked: log it, answer a JSON 500; the server goes on.
+fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into());
+    tracing::error!("an API request panicked: {what}");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "the request failed inside lookout (see the daemon's log); the daemon goes on",
+    )
+    .into_response()
 }
 
 /// A running API server.
@@ -189,38 +289,73 @@ impl Running {
     }
 }
 
+/// How many connections and streams the API holds: `[api] max_connections` (or what the
+/// open-file limit allows, after raising it), at most what the limit allows; `[api]
+/// max_streams` (or 32), at most half (by default a quarter) of the connections.
+fn connection_limits(api: &ApiConfig) -> (usize, usize) {
+    let soft = open_files::raise_open_files_limit();
+    let budget = open_files::connections_for(soft);
+    let connections = match api.max_connections {
+        Some(wanted) if wanted > budget && soft.is_some() => {
+            tracing::warn!(
+                "[api] max_connections = {wanted} is more than the open-file limit ({}) leaves \
+                 beside the watcher, the index and the logs: {budget} are held",
+                soft.unwrap_or_default()
+            );
+            budget
+        }
+        Some(wanted) => wanted,
+        None => budget,
+    };
+    let streams = match api.max_streams {
+        Some(wanted) => wanted.min(connections / 2).max(1),
+        None => DEFAULT_MAX_STREAMS.min(connections / 4).max(1),
+    };
+    (connections, streams)
+}
+
+/// Connections the kernel queues for the API before it accepts them (the kernel caps it at
+/// `net.core.somaxconn`): deep enough that a burst of connections does not drop a client's
+/// SYN (which costs it a second).
+const LISTEN_BACKLOG: u32 = 4096;
+
+fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// Bind the listener and serve the API until the context's stop signal.
 pub async fn start(context: ApiContext) -> Result<Running, StartError> {
     let wanted = context.api.listen;
-    if !wanted.ip().is_loopback() && context.api.token.is_none() {
+    if !is_loopback(wanted.ip()) && context.api.token.is_none() {
         return Err(StartError::NoToken(wanted));
     }
-    let listener = tokio::net::TcpListener::bind(wanted)
-        .await
-        .map_err(|reason| StartError::Bind {
-            addr: wanted,
-            reason,
-        })?;
+    let (max_connections, max_streams) = connection_limits(&context.api);
+    let listener = bind(wanted).map_err(|reason| StartError::Bind {
+        addr: wanted,
+        reason,
+    })?;
     let addr = listener.local_addr().unwrap_or(wanted);
     let address_file = context.state_dir.join(ADDRESS_FILE);
+    // Written aside and renamed, so that a reader never sees it half written.
+    let written = address_file.with_extension("addr.tmp");
     if let Err(e) = std::fs::create_dir_all(&context.state_dir)
-        .and_then(|()| std::fs::write(&address_file, format!("{addr}\n")))
+        .and_then(|()| std::fs::write(&written, format!("{addr}\n")))
+        .and_then(|()| std::fs::rename(&written, &address_file))
     {
         tracing::warn!(file = %address_file.display(), "cannot record the API address ({e}); the CLI will not find the daemon");
     }
-    let mut stop = context.stop.clone();
-    let app = app(context);
-    let task = tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stop.wait_for(|stopped| *stopped).await;
-            })
-            .await;
-        if let Err(e) = served {
-            tracing::error!("the API server stopped: {e}");
-        }
-    });
-    tracing::info!(%addr, "API listening on http://{addr}");
+    let stop = context.stop.clone();
+    let app = app(context, addr, max_streams);
+    let limits = ServerLimits::with_max_connections(max_connections);
+    let task = tokio::spawn(server::serve(listener, app, limits, stop));
+    tracing::info!(%addr, max_connections, max_streams, "API listening on http://{addr}");
     Ok(Running {
         task,
         address_file,
@@ -283,10 +418,40 @@ async fn not_found() -> ApiError {
     )
 }
 
-async fn method_not_allowed() -> ApiError {
+async fn method_not_allowed(uri: axum::http::Uri) -> ApiError {
+    let message = if uri.path() == "/queries/check" {
+        // `check` is the one name no saved query may have.
+        "/queries/check only takes POST (it checks a query text); 'check' is reserved and is no saved query's name"
+    } else {
+        "this endpoint does not take that method (see /openapi.json)"
+    };
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
-        "this endpoint does not take that method (see /openapi.json)",
+        message,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    /// The answers the guard, the server and the panic catcher give on any endpoint are in
+    /// the OpenAPI document of every operation, as JSON errors.
+    #[test]
+    fn every_operation_documents_the_answers_any_request_may_get() {
+        let openapi: serde_json::Value = serde_json::from_str(&super::openapi_json()).unwrap();
+        let paths = openapi["paths"].as_object().unwrap();
+        assert!(paths.len() >= 10, "{paths:?}");
+        for (path, item) in paths {
+            for (method, operation) in item.as_object().unwrap() {
+                for status in ["400", "403", "408", "414", "421", "431", "500", "503"] {
+                    let answer = &operation["responses"][status];
+                    assert_eq!(
+                        answer["content"]["application/json"]["schema"]["$ref"],
+                        "#/components/schemas/ErrorBody",
+                        "{method} {path} {status}: {answer}"
+                    );
+                }
+            }
+        }
+    }
 }

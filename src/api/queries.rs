@@ -3,18 +3,18 @@
 //! would match without saving, `backfill` also alerts on the documents already indexed), and
 //! delete one.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::error::{ApiError, ApiJson, ApiQuery, ErrorBody};
+use super::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody};
 use super::search::SearchHit;
 use super::AppState;
 use crate::daemon::{QueryProblemView, QuerySaved, QueryView};
-use crate::query;
+use crate::{config, query};
 
 /// Hits a dry run shows.
 const DRY_RUN_SAMPLE: usize = 10;
@@ -53,7 +53,7 @@ pub(super) async fn list(State(state): State<AppState>) -> Result<Json<Vec<Query
 )]
 pub(super) async fn get(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> Result<Json<QueryView>, ApiError> {
     state
         .control
@@ -108,7 +108,8 @@ pub enum PutAnswer {
 
 /// Add or replace a saved query.
 ///
-/// It is validated, saved to the file that defines it (a new query goes to the first
+/// A name is 1 to 64 letters, digits, `-`, `_` and `.`, starting with a letter or digit, and
+/// not `check`. The query is validated, saved to the file that defines it (a new query goes to the first
 /// `queries_files` entry, or to the config file), and applied at once to every new document.
 #[utoipa::path(
     put,
@@ -120,7 +121,7 @@ pub enum PutAnswer {
     responses(
         (status = 200, description = "Replaced, or the dry run's answer", body = PutAnswer),
         (status = 201, description = "Created", body = PutAnswer),
-        (status = 400, description = "Invalid query (with its column), body or parameter", body = ErrorBody),
+        (status = 400, description = "Invalid name, query (with its column), body or parameter", body = ErrorBody),
         (status = 401, description = "Missing or wrong token", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Body is not JSON", body = ErrorBody),
@@ -132,11 +133,17 @@ pub enum PutAnswer {
 )]
 pub(super) async fn put(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     ApiQuery(params): ApiQuery<PutParams>,
     ApiJson(body): ApiJson<QueryBody>,
 ) -> Result<Response, ApiError> {
     let backfill = params.backfill.unwrap_or(false);
+    if let Err(error) = config::check_query_name(&name) {
+        return Err(ApiError::invalid_query_name(format!(
+            "the query name {} is refused: {error}",
+            config::shown_name(&name)
+        )));
+    }
     if params.dry_run.unwrap_or(false) {
         if backfill {
             return Err(ApiError::invalid_parameter(
@@ -188,7 +195,7 @@ pub(super) async fn put(
 )]
 pub(super) async fn delete(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     state.control.delete_query(name).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -269,6 +269,12 @@ fn add(
     dry_run: bool,
     palettes: &Palettes,
 ) -> anyhow::Result<Outcome> {
+    if let Err(error) = crate::config::check_query_name(name) {
+        anyhow::bail!(
+            "the query name {} is refused: {error}",
+            crate::config::shown_name(name)
+        );
+    }
     let parsed = match crate::query::parse(text) {
         Ok(parsed) => parsed,
         Err(error) => {

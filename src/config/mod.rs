@@ -5,6 +5,7 @@
 //! hot reload changes, and noticing that the files changed, is `reload.rs`.
 
 mod api;
+pub mod hosts;
 pub mod persist;
 #[cfg(test)]
 mod persist_tests;
@@ -16,9 +17,15 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-pub use api::{ApiConfig, API_TOKEN_ENV, DEFAULT_API_LISTEN, DEFAULT_MAX_BODY_BYTES};
+pub use api::{
+    ApiConfig, API_TOKEN_ENV, DEFAULT_API_LISTEN, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_STREAMS,
+    MIN_CONNECTIONS,
+};
 pub use persist::{remove_query, save_query, SaveOutcome};
-pub use queries::{compile_queries, load_queries_file, QueryProblem, QuerySpec, SavedQuery};
+pub use queries::{
+    check_query_name, compile_queries, load_queries_file, shown_name, QueryNameError, QueryProblem,
+    QuerySpec, SavedQuery, MAX_QUERY_NAME_CHARS, RESERVED_QUERY_NAME,
+};
 pub use reload::{diff, ConfigDiff, ConfigWatcher};
 
 use crate::sinks::WebhookConfig;
@@ -216,7 +223,8 @@ impl Config {
             queries.extend(queries::load_queries_file_in(file_path, including)?);
         }
         including.pop();
-        queries::check_unique_names(&queries).map_err(|problem| invalid("queries", problem))?;
+        queries::check_names(&queries)
+            .map_err(|problem| invalid("queries", problem.to_string()))?;
 
         let mut names = std::collections::HashSet::new();
         for hook in &file.webhooks {

@@ -44,7 +44,7 @@ pub fn save_query(
     webhooks: Option<&[String]>,
 ) -> Result<SaveOutcome, ConfigError> {
     let format = Format::of(file);
-    check_name(file, format, name)?;
+    check_name(file, name)?;
     check_text(file, format, text, webhooks)?;
     let _guard = EDIT_LOCK
         .lock()
@@ -135,21 +135,19 @@ fn invalid(file: &Path, key: &str, problem: String) -> ConfigError {
     }
 }
 
-/// A name: not empty, no white space around it (a TSV file trims it), no control character
-/// (tab, newline, ...); in a TSV file it cannot start with `#` (the line would be a comment).
-fn check_name(file: &Path, format: Format, name: &str) -> Result<(), ConfigError> {
-    let problem = if name.trim().is_empty() {
-        "a saved query needs a name that is not blank".to_string()
-    } else if name.trim() != name {
-        format!("the query name {name:?} starts or ends with white space")
-    } else if name.chars().any(char::is_control) {
-        format!("the query name {name:?} contains a control character (tab, newline, ...)")
-    } else if format == Format::Tsv && name.starts_with('#') {
-        format!("the query name {name:?} starts with '#', which a TSV file reads as a comment")
-    } else {
-        return Ok(());
-    };
-    Err(invalid(file, "name", problem))
+/// A name by the rules of every saved query ([`queries::check_query_name`]), which also keeps
+/// TSV lines and TOML keys unambiguous.
+fn check_name(file: &Path, name: &str) -> Result<(), ConfigError> {
+    queries::check_query_name(name).map_err(|error| {
+        invalid(
+            file,
+            "name",
+            format!(
+                "the query name {} is refused: {error}",
+                queries::shown_name(name)
+            ),
+        )
+    })
 }
 
 /// A TSV line holds one line of text and no webhooks.
@@ -609,7 +607,7 @@ fn check_read_back(
 ) -> Result<(), ConfigError> {
     let problem = if !as_expected {
         "the edited file would not read back as saved; it was left unchanged".to_string()
-    } else if let Err(problem) = queries::check_unique_names(specs) {
+    } else if let Err(problem) = queries::check_names(specs) {
         format!("{problem}; the file was left unchanged")
     } else {
         return Ok(());
@@ -1117,7 +1115,9 @@ url = 'http://127.0.0.1:9/'
         let tsv = dir.path().join("q.tsv");
         let toml = dir.path().join("q.toml");
         for file in [&tsv, &toml] {
-            for name in ["", "   ", " a", "a ", "a\tb", "a\nb", "a\u{7}b"] {
+            for name in [
+                "", "   ", " a", "a ", "a\tb", "a\nb", "a\u{7}b", "#a", "a/b", "check",
+            ] {
                 let err = save_query(file, name, "x", None).unwrap_err();
                 assert!(
                     matches!(&err, ConfigError::Invalid { key, .. } if key == "name"),
@@ -1126,7 +1126,7 @@ url = 'http://127.0.0.1:9/'
             }
         }
         let err = save_query(&tsv, "#a", "x", None).unwrap_err().to_string();
-        assert!(err.contains("comment"), "{err}");
+        assert!(err.contains("'#' (character 1)"), "{err}");
         let err = save_query(&tsv, "a", "x\ny", None).unwrap_err().to_string();
         assert!(err.contains("one line"), "{err}");
         let err = save_query(&tsv, "a", "x\r", None).unwrap_err().to_string();
@@ -1138,7 +1138,7 @@ url = 'http://127.0.0.1:9/'
         assert!(!tsv.exists() && !toml.exists());
         // TOML holds what TSV cannot.
         assert_eq!(
-            save_query(&toml, "#a", "x\ny", Some(&[])).unwrap(),
+            save_query(&toml, "a", "x\ny", Some(&[])).unwrap(),
             SaveOutcome::Added
         );
         let specs = load_queries_file(&toml).unwrap();

@@ -1,6 +1,7 @@
 //! Property tests of `save_query` and `remove_query` (`persist.rs`) against a model: for
-//! arbitrary names and texts (unicode, quotes, `"""`, backslashes, `#`, `=`, brackets, white
-//! space at either end, control characters, line breaks) and for a config.toml with comments,
+//! valid and arbitrary names (the name rules refuse all but letters, digits, `-`, `_`, `.`) and
+//! arbitrary texts (unicode, quotes, `"""`, backslashes, `#`, `=`, brackets, white space at
+//! either end, control characters, line breaks) and for a config.toml with comments,
 //! other keys, `[[queries]]` tables (before or around the `[[webhooks]]` tables) or an inline
 //! `queries = [...]` array, or a TSV queries file (`\n` or `\r\n`):
 //!
@@ -101,16 +102,19 @@ fn text() -> impl Strategy<Value = String> {
     prop::collection::vec(piece(), 0..7).prop_map(|pieces| pieces.concat())
 }
 
-/// A name: usually one of a few (so that saves and removes meet), else arbitrary (often one
-/// the format refuses).
+/// A name: usually one of a few valid ones (so that saves and removes meet), else one of the
+/// kinds the name rules refuse, else arbitrary (nearly always refused).
 fn name() -> impl Strategy<Value = String> {
     prop_oneof![
-        3 => prop::sample::select(&[
-            "a", "b", "q 1", "ünï", "#x", "x=y", "[z]", "\"q\"", "'q'", "a\\b", "'''", "\"\"\"",
-            "🦀 crab", " a", "a ", "", "a\tb", "a\nb",
+        4 => prop::sample::select(&["a", "b", "q-1", "Q_2", "x.y", "0", "a1-b2.c3_d4"][..])
+            .prop_map(str::to_string),
+        2 => prop::sample::select(&[
+            "q 1", "ünï", "#x", "x=y", "[z]", "\"q\"", "'q'", "a\\b", "'''", "\"\"\"",
+            "🦀 crab", " a", "a ", "", "a\tb", "a\nb", "a/b", ".a", "-a", "check",
         ][..])
         .prop_map(str::to_string),
-        2 => text(),
+        1 => "[a-z][a-z0-9._-]{60,70}",
+        1 => text(),
     ]
 }
 
@@ -152,11 +156,7 @@ fn layout() -> impl Strategy<Value = Layout> {
 
 /// What `save_query` must refuse, and under which key: the rules `persist.rs` documents.
 fn refusal(tsv: bool, name: &str, text: &str, webhooks: Option<&[String]>) -> Option<&'static str> {
-    if name.trim().is_empty()
-        || name.trim() != name
-        || name.chars().any(char::is_control)
-        || (tsv && name.starts_with('#'))
-    {
+    if super::check_query_name(name).is_err() {
         Some("name")
     } else if tsv && text.contains(['\n', '\r']) {
         Some("query")

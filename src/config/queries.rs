@@ -1,6 +1,7 @@
-//! Saved queries: where each comes from (the config, a TSV or TOML file), and compiling them
-//! with the query parser. A query that does not parse is reported with its origin and column,
-//! and left out; the others keep working.
+//! Saved queries: where each comes from (the config, a TSV or TOML file), what a name may be,
+//! and compiling them with the query parser. A query that does not parse is reported with its
+//! origin and column, and left out; the others keep working. A name that breaks the rules
+//! ([`check_query_name`]), or one defined twice, refuses the file, like any other error in it.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -62,17 +63,95 @@ pub(crate) fn from_entries(entries: Vec<QueryEntry>, path: &Path) -> Vec<QuerySp
         .collect()
 }
 
-pub(crate) fn check_unique_names(specs: &[QuerySpec]) -> Result<(), String> {
+/// The longest query name, in characters.
+pub const MAX_QUERY_NAME_CHARS: usize = 64;
+
+/// The name `POST /queries/check` takes: no saved query may have it.
+pub const RESERVED_QUERY_NAME: &str = "check";
+
+/// Why a saved query's name is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueryNameError {
+    #[error("a saved query needs a name")]
+    Empty,
+    #[error("a query name is at most {MAX_QUERY_NAME_CHARS} characters; this one has {0}")]
+    TooLong(usize),
+    #[error("{character:?} (character {at}) is not allowed in a query name: use letters, digits, '-', '_' and '.', starting with a letter or digit")]
+    Character { character: char, at: usize },
+    #[error("'{RESERVED_QUERY_NAME}' is reserved (POST /queries/check checks a query text): choose another name")]
+    Reserved,
+}
+
+/// A query name is 1 to 64 ASCII letters, digits, `-`, `_` and `.`, starting with a letter or a
+/// digit, and not `check`. So it needs no quoting in a URL path, a TSV line or a TOML key, the
+/// alert id `q:NAME/d:ID` reads back unambiguously, and an alert line stays small.
+pub fn check_query_name(name: &str) -> Result<(), QueryNameError> {
+    let mut chars = 0;
+    for (i, character) in name.chars().enumerate() {
+        chars += 1;
+        let allowed =
+            character.is_ascii_alphanumeric() || (i > 0 && matches!(character, '-' | '_' | '.'));
+        if !allowed {
+            return Err(QueryNameError::Character {
+                character,
+                at: i + 1,
+            });
+        }
+    }
+    if chars == 0 {
+        return Err(QueryNameError::Empty);
+    }
+    if chars > MAX_QUERY_NAME_CHARS {
+        return Err(QueryNameError::TooLong(chars));
+    }
+    if name == RESERVED_QUERY_NAME {
+        return Err(QueryNameError::Reserved);
+    }
+    Ok(())
+}
+
+/// A name as messages show it: escaped, and cut after the longest valid length (a 40,000
+/// character name is not repeated whole in a log line).
+pub fn shown_name(name: &str) -> String {
+    let mut shown: String = name.chars().take(MAX_QUERY_NAME_CHARS).collect();
+    if shown.len() < name.len() {
+        shown.push('…');
+    }
+    format!("{shown:?}")
+}
+
+/// Why a set of saved queries cannot be loaded together.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueryNamesError {
+    #[error("{origin}: the saved query name {name} is refused: {error}")]
+    Invalid {
+        origin: String,
+        name: String,
+        error: QueryNameError,
+    },
+    #[error("the query name '{name}' is defined twice: in {first} and in {second}")]
+    Twice {
+        name: String,
+        first: String,
+        second: String,
+    },
+}
+
+/// Every name valid, none defined twice.
+pub(crate) fn check_names(specs: &[QuerySpec]) -> Result<(), QueryNamesError> {
     let mut seen: HashMap<&str, &str> = HashMap::new();
     for spec in specs {
-        if spec.name.trim().is_empty() {
-            return Err(format!("{}: a saved query has an empty name", spec.origin));
-        }
+        check_query_name(&spec.name).map_err(|error| QueryNamesError::Invalid {
+            origin: spec.origin.clone(),
+            name: shown_name(&spec.name),
+            error,
+        })?;
         if let Some(first) = seen.insert(&spec.name, &spec.origin) {
-            return Err(format!(
-                "the query name '{}' is defined twice: in {first} and in {}",
-                spec.name, spec.origin
-            ));
+            return Err(QueryNamesError::Twice {
+                name: spec.name.clone(),
+                first: first.to_string(),
+                second: spec.origin.clone(),
+            });
         }
     }
     Ok(())
@@ -103,8 +182,10 @@ pub(crate) fn load_queries_file_in(
     parse_tsv(path, &text)
 }
 
-/// The saved queries of a TSV file's text.
+/// The saved queries of a TSV file's text (a leading UTF-8 byte-order mark, which some editors
+/// write, is not part of the first name).
 pub(crate) fn parse_tsv(path: &Path, text: &str) -> Result<Vec<QuerySpec>, ConfigError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut specs = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim_end_matches('\r');
@@ -126,10 +207,10 @@ pub(crate) fn parse_tsv(path: &Path, text: &str) -> Result<Vec<QuerySpec>, Confi
             file: path.to_path_buf(),
         });
     }
-    check_unique_names(&specs).map_err(|problem| ConfigError::Invalid {
+    check_names(&specs).map_err(|problem| ConfigError::Invalid {
         path: path.to_path_buf(),
         key: "queries".into(),
-        problem,
+        problem: problem.to_string(),
     })?;
     Ok(specs)
 }
@@ -154,4 +235,120 @@ pub fn compile_queries(specs: &[QuerySpec]) -> (Vec<SavedQuery>, Vec<QueryProble
         }
     }
     (good, bad)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn names_are_short_plain_and_not_reserved() {
+        for good in ["oil", "niger-security", "Q_2", "x.y", "0", &"a".repeat(64)] {
+            assert_eq!(check_query_name(good), Ok(()), "{good}");
+        }
+        assert_eq!(check_query_name(""), Err(QueryNameError::Empty));
+        assert_eq!(
+            check_query_name(&"a".repeat(40_000)),
+            Err(QueryNameError::TooLong(40_000))
+        );
+        assert_eq!(
+            check_query_name(&"a".repeat(65)),
+            Err(QueryNameError::TooLong(65))
+        );
+        assert_eq!(check_query_name("check"), Err(QueryNameError::Reserved));
+        assert_eq!(check_query_name("Check"), Ok(()));
+        for (bad, character, at) in [
+            ("a/b", '/', 2),
+            ("oil prices", ' ', 4),
+            ("a\tb", '\t', 2),
+            ("a\u{0}", '\u{0}', 2),
+            (".hidden", '.', 1),
+            ("..", '.', 1),
+            ("-x", '-', 1),
+            ("é", 'é', 1),
+            ("\u{feff}oil", '\u{feff}', 1),
+            ("a%2Fb", '%', 2),
+            ("q:1", ':', 2),
+        ] {
+            assert_eq!(
+                check_query_name(bad),
+                Err(QueryNameError::Character { character, at }),
+                "{bad:?}"
+            );
+        }
+        let message = check_query_name("oil prices").unwrap_err().to_string();
+        assert!(message.contains("' ' (character 4)"), "{message}");
+        // A long name is not repeated whole.
+        assert_eq!(shown_name(&"a".repeat(40_000)).len(), 64 + "\"…\"".len());
+    }
+
+    #[test]
+    fn every_file_format_refuses_a_bad_name_naming_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let tsv = dir.path().join("q.tsv");
+        std::fs::write(&tsv, "oil\toil\noil prices\toil AND prices\n").unwrap();
+        let err = load_queries_file(&tsv).unwrap_err().to_string();
+        assert!(
+            err.contains("q.tsv:2") && err.contains("\"oil prices\"") && err.contains("' '"),
+            "{err}"
+        );
+        let toml = dir.path().join("q.toml");
+        std::fs::write(&toml, "[[queries]]\nname = 'a/b'\nquery = 'x'\n").unwrap();
+        let err = load_queries_file(&toml).unwrap_err().to_string();
+        assert!(err.contains("\"a/b\"") && err.contains("'/'"), "{err}");
+        std::fs::write(&tsv, format!("{}\tx\n", "n".repeat(40_000))).unwrap();
+        let err = load_queries_file(&tsv).unwrap_err().to_string();
+        assert!(err.len() < 600 && err.contains("40000"), "{err}");
+        std::fs::write(&tsv, "check\tx\n").unwrap();
+        let err = load_queries_file(&tsv).unwrap_err().to_string();
+        assert!(err.contains("reserved"), "{err}");
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_not_part_of_the_first_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let tsv = dir.path().join("q.tsv");
+        std::fs::write(&tsv, "\u{feff}oil\tcrude AND oil\r\ngas\tgas\r\n").unwrap();
+        let specs = load_queries_file(&tsv).unwrap();
+        let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["oil", "gas"]);
+        assert_eq!(specs[0].text, "crude AND oil");
+        // A comment first line with a mark stays a comment.
+        std::fs::write(&tsv, "\u{feff}# saved\noil\toil\n").unwrap();
+        assert_eq!(load_queries_file(&tsv).unwrap().len(), 1);
+        // And in a TOML queries file.
+        let toml = dir.path().join("q.toml");
+        std::fs::write(&toml, "\u{feff}[[queries]]\nname = 'oil'\nquery = 'oil'\n").unwrap();
+        assert_eq!(load_queries_file(&toml).unwrap()[0].name, "oil");
+    }
+
+    proptest! {
+        /// The class: any name is either refused, or it fits every place a name goes: one URL
+        /// path segment as it is, a TSV line's first field, and the alert id `q:NAME/d:ID`,
+        /// which splits back into exactly that name; and it is short.
+        #[test]
+        fn an_accepted_name_is_unambiguous_everywhere(name in prop_oneof![
+            "[a-zA-Z0-9._-]{0,70}",
+            ".{0,80}",
+            "[a-z]{1,8}[ /:\t#%?&=+]{1,2}[a-z]{1,8}",
+        ]) {
+            if check_query_name(&name).is_ok() {
+                prop_assert!((1..=MAX_QUERY_NAME_CHARS).contains(&name.len()));
+                prop_assert!(name != RESERVED_QUERY_NAME);
+                // A URL path segment with nothing to escape, and never `.` or `..`.
+                prop_assert!(name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)));
+                prop_assert!(name != "." && name != "..");
+                // The alert id reads back.
+                let id = format!("q:{name}/d:0123abcd");
+                let (q, d) = id.split_once('/').unwrap();
+                prop_assert_eq!(q.strip_prefix("q:"), Some(name.as_str()));
+                prop_assert_eq!(d, "d:0123abcd");
+                // A TSV line reads back.
+                let specs = parse_tsv(Path::new("q.tsv"), &format!("{name}\tx\n")).unwrap();
+                prop_assert_eq!(&specs[0].name, &name);
+            }
+        }
+    }
 }

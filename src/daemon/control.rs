@@ -11,7 +11,10 @@ use super::status::StatusReport;
 use super::Daemon;
 use std::collections::HashMap;
 
-use crate::config::{compile_queries, persist, ConfigError, QuerySpec, SavedQuery};
+use crate::config::{
+    check_query_name, compile_queries, persist, shown_name, ConfigError, QueryNameError, QuerySpec,
+    SavedQuery,
+};
 use crate::pipeline::{Ingested, PipelineError};
 use crate::query::{self, QueryError};
 
@@ -20,6 +23,8 @@ use crate::query::{self, QueryError};
 pub enum ControlError {
     #[error("invalid query: {0}")]
     InvalidQuery(QueryError),
+    #[error("the query name {name} is refused: {error}")]
+    InvalidName { name: String, error: QueryNameError },
     #[error("no saved query is named '{0}'")]
     NoSuchQuery(String),
     #[error("the webhook '{0}' is not configured")]
@@ -347,6 +352,10 @@ impl Daemon {
         text: String,
         webhooks: Option<Vec<String>>,
     ) -> Result<QuerySaved, ControlError> {
+        check_query_name(&name).map_err(|error| ControlError::InvalidName {
+            name: shown_name(&name),
+            error,
+        })?;
         // Tests inject a bug here for query texts holding the marker (FAILPOINTS=daemon::put_query=panic).
         fail::fail_point!(
             "daemon::put_query",

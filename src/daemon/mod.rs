@@ -38,6 +38,8 @@ const SUPERVISE_INTERVAL: Duration = Duration::from_secs(2);
 
 pub fn run(config: Config, engine: Engine) -> anyhow::Result<()> {
     contain::install_panic_hook();
+    // Descriptors for the watcher, the index and the logs, whether the API runs or not.
+    crate::api::open_files::raise_open_files_limit();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -336,7 +338,10 @@ impl Daemon {
             Some(self.pipeline.index()),
             Some(self.pipeline.ledger()),
             queries,
-            Some(&delivery),
+            Some(status::LiveDelivery {
+                delivery: &delivery,
+                metrics: &self.metrics,
+            }),
         )?;
         report.running = true;
         report.started_at = Some(

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use crate::config::{compile_queries, Config};
 use crate::index::LookoutIndex;
 use crate::ledger::{Ledger, LedgerError};
+use crate::metrics::Metrics;
 use crate::sinks::DeliveryStats;
 
 /// What lookout is doing.
@@ -73,9 +74,12 @@ pub struct WebhookHealth {
     pub state: String,
     /// Why it is disabled, when it is.
     pub disabled_reason: Option<String>,
-    /// Alerts delivered since the daemon started.
+    /// Alerts delivered since the daemon started (the `lookout_sink_alerts_total` counter of
+    /// `webhook:NAME`: a config change does not reset it).
     pub delivered: u64,
+    /// Attempts that did not get a 2xx since the daemon started (`lookout_webhook_failures_total`).
     pub failed_attempts: u64,
+    /// Alerts given up on since the daemon started (`lookout_webhook_dead_letters_total`).
     pub dead_lettered: u64,
     /// Bytes of the alert log not yet settled for this webhook.
     pub backlog_bytes: u64,
@@ -97,16 +101,25 @@ pub fn from_files(config: &Config) -> Result<StatusReport, LedgerError> {
     build(config, index.as_ref(), ledger.as_ref(), queries, None)
 }
 
+/// A running daemon's webhook delivery: where each webhook is in the log and whether it is
+/// disabled (`delivery`), and the counters it has moved since the daemon started (`metrics`,
+/// the same counters `/metrics` shows).
+pub struct LiveDelivery<'a> {
+    pub delivery: &'a DeliveryStats,
+    pub metrics: &'a Metrics,
+}
+
 /// The report's parts that do not depend on a running daemon: the index, the ledger (files,
-/// alerts, last commit, quarantine), the alert log, and each webhook's health (`delivery`:
-/// the running daemon's counts; without them, only whether a webhook is disabled).
+/// alerts, last commit, quarantine), the alert log, and each webhook's health (`live`: the
+/// running daemon's delivery; without it, only whether a webhook is disabled).
 pub fn build(
     config: &Config,
     index: Option<&LookoutIndex>,
     ledger: Option<&Ledger>,
     queries: QueryCounts,
-    delivery: Option<&DeliveryStats>,
+    live: Option<LiveDelivery<'_>>,
 ) -> Result<StatusReport, LedgerError> {
+    let delivery = live.as_ref().map(|l| l.delivery);
     let alert_log_bytes = file_len(&config.alert_log);
     let mut report = StatusReport {
         version: env!("CARGO_PKG_VERSION").to_string(),
@@ -138,6 +151,10 @@ pub fn build(
                 .and_then(|d| d.webhook(&hook.name))
                 .cloned()
                 .unwrap_or_default();
+            let counts = live
+                .as_ref()
+                .map(|l| l.metrics.webhook_counts(&hook.name))
+                .unwrap_or_default();
             let disabled = stats.disabled.clone().or_else(|| {
                 crate::sinks::disabled_reason(&config.state_dir, &hook.name)
                     .ok()
@@ -145,9 +162,9 @@ pub fn build(
             });
             let state = if disabled.is_some() {
                 "disabled"
-            } else if stats.dead_lettered > 0 {
+            } else if counts.dead_lettered > 0 {
                 "degraded"
-            } else if stats.failed_attempts > 0 {
+            } else if counts.failed_attempts > 0 {
                 "retrying"
             } else {
                 "ok"
@@ -156,9 +173,9 @@ pub fn build(
                 name: hook.name.clone(),
                 state: state.into(),
                 disabled_reason: disabled,
-                delivered: stats.delivered,
-                failed_attempts: stats.failed_attempts,
-                dead_lettered: stats.dead_lettered,
+                delivered: counts.delivered,
+                failed_attempts: counts.failed_attempts,
+                dead_lettered: counts.dead_lettered,
                 // Only a running daemon knows where each webhook is.
                 backlog_bytes: match delivery {
                     Some(_) => alert_log_bytes.saturating_sub(stats.cursor),

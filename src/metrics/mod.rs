@@ -5,6 +5,7 @@
 //! Names and labels, for dashboards and alerting rules:
 //! - counters: `lookout_documents_ingested_total`, `lookout_documents_known_total`,
 //!   `lookout_files_failed_total`, `lookout_files_unchanged_total`,
+//!   `lookout_api_documents_rejected_total`,
 //!   `lookout_alerts_total{query, kind="live"|"backfill"}`, `lookout_sink_alerts_total{sink}`
 //!   (`alert_log` or `webhook:NAME`), `lookout_webhook_attempts_total{webhook}`,
 //!   `lookout_webhook_failures_total{webhook, reason="status"|"timeout"|"connect"|"other"}`,
@@ -170,6 +171,14 @@ pub fn webhook_sink(name: &str) -> String {
 /// The `sink` label of the alert log in `lookout_sink_alerts_total`.
 pub const ALERT_LOG_SINK: &str = "alert_log";
 
+/// One webhook's counters, as [`Metrics::webhook_counts`] reads them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WebhookCounts {
+    pub delivered: u64,
+    pub failed_attempts: u64,
+    pub dead_lettered: u64,
+}
+
 /// The metrics of one process. Cheap to clone (an `Arc`); every clone moves the same metrics.
 /// All methods take `&self` and never block for long (an atomic, or a short lock to find a
 /// label set).
@@ -185,6 +194,7 @@ struct Inner {
     documents_known: Counter,
     files_failed: Counter,
     files_unchanged: Counter,
+    api_documents_rejected: Counter,
     alerts: Family<AlertLabels, Counter>,
     sink_alerts: Family<SinkLabels, Counter>,
     webhook_attempts: Family<WebhookLabels, Counter>,
@@ -240,6 +250,12 @@ impl Metrics {
             "lookout_files_unchanged",
             "Files skipped because these exact bytes were already processed at this path",
             files_unchanged.clone(),
+        );
+        let api_documents_rejected = Counter::default();
+        registry.register(
+            "lookout_api_documents_rejected",
+            "POST /documents requests refused because their body is not articles (invalid JSON, no text); files are counted in lookout_files_failed",
+            api_documents_rejected.clone(),
         );
         let alerts = Family::<AlertLabels, Counter>::default();
         registry.register(
@@ -343,6 +359,7 @@ impl Metrics {
                 documents_known,
                 files_failed,
                 files_unchanged,
+                api_documents_rejected,
                 alerts,
                 sink_alerts,
                 webhook_attempts,
@@ -377,6 +394,11 @@ impl Metrics {
     /// A file was refused (unreadable, unparsable, too large).
     pub fn file_failed(&self) {
         self.inner.files_failed.inc();
+    }
+
+    /// A `POST /documents` body was refused (not articles).
+    pub fn api_documents_rejected(&self) {
+        self.inner.api_documents_rejected.inc();
     }
 
     /// A file was skipped: these exact bytes were processed at this path already.
@@ -453,6 +475,41 @@ impl Metrics {
         let _ = self.inner.sink_alerts.get_or_create(&SinkLabels {
             sink: webhook_sink(webhook),
         });
+    }
+
+    /// What webhook `webhook`'s counters say since this process started: alerts delivered
+    /// (answered with a 2xx), attempts that failed (any reason), alerts dead-lettered. The one
+    /// source of these counts, for `/metrics` and `/status` alike (a restart of delivery on a
+    /// config change does not reset them).
+    pub fn webhook_counts(&self, webhook: &str) -> WebhookCounts {
+        let labels = webhook_labels(webhook);
+        let failed_attempts = WebhookFailure::ALL
+            .iter()
+            .filter_map(|&reason| {
+                self.inner
+                    .webhook_failures
+                    .get(&WebhookFailureLabels {
+                        webhook: webhook.to_owned(),
+                        reason,
+                    })
+                    .map(|c| c.get())
+            })
+            .sum();
+        WebhookCounts {
+            delivered: self
+                .inner
+                .sink_alerts
+                .get(&SinkLabels {
+                    sink: webhook_sink(webhook),
+                })
+                .map_or(0, |c| c.get()),
+            failed_attempts,
+            dead_lettered: self
+                .inner
+                .webhook_dead_letters
+                .get(&labels)
+                .map_or(0, |c| c.get()),
+        }
     }
 
     // Histograms.

@@ -18,6 +18,7 @@ fn busy() -> Metrics {
     metrics.file_failed();
     metrics.file_failed();
     metrics.file_unchanged();
+    metrics.api_documents_rejected();
     metrics.alert("rust-news", AlertKind::Live);
     metrics.alert("rust-news", AlertKind::Live);
     metrics.alert("rust-news", AlertKind::Backfill);
@@ -94,6 +95,10 @@ fn every_metric_reads_back_from_the_prometheus_text_format() {
     assert_eq!(counter(&s, "lookout_documents_known_total", &[]), 1.0);
     assert_eq!(counter(&s, "lookout_files_failed_total", &[]), 2.0);
     assert_eq!(counter(&s, "lookout_files_unchanged_total", &[]), 1.0);
+    assert_eq!(
+        counter(&s, "lookout_api_documents_rejected_total", &[]),
+        1.0
+    );
 
     let alerts = "lookout_alerts_total";
     let live = [("query", "rust-news"), ("kind", "live")];
@@ -162,6 +167,7 @@ fn every_family_has_help_text_once() {
         "lookout_documents_known_total",
         "lookout_files_failed_total",
         "lookout_files_unchanged_total",
+        "lookout_api_documents_rejected_total",
         "lookout_alerts_total",
         "lookout_sink_alerts_total",
         "lookout_webhook_attempts_total",
@@ -300,4 +306,39 @@ fn content_negotiation() {
     let (content_type, body) = metrics.scrape(None);
     assert_eq!(content_type, "text/plain; version=0.0.4; charset=utf-8");
     assert!(!body.contains("# EOF"));
+}
+
+#[test]
+fn webhook_counts_read_the_exported_counters() {
+    let metrics = busy();
+    let s = scrape(&metrics);
+    let ops = metrics.webhook_counts("ops");
+    let exported = |name: &str, labels: &[(&str, &str)]| {
+        s.samples
+            .iter()
+            .filter(|x| x.metric == name)
+            .filter(|x| labels.iter().all(|(k, v)| x.labels.get(k) == Some(*v)))
+            .map(|x| match x.value {
+                Value::Counter(v) => v as u64,
+                _ => 0,
+            })
+            .sum::<u64>()
+    };
+    assert_eq!(
+        ops,
+        WebhookCounts {
+            delivered: exported("lookout_sink_alerts_total", &[("sink", "webhook:ops")]),
+            failed_attempts: exported("lookout_webhook_failures_total", &[("webhook", "ops")]),
+            dead_lettered: exported("lookout_webhook_dead_letters_total", &[("webhook", "ops")]),
+        }
+    );
+    assert_eq!(
+        ops,
+        WebhookCounts {
+            delivered: 1,
+            failed_attempts: 2,
+            dead_lettered: 1
+        }
+    );
+    assert_eq!(metrics.webhook_counts("never"), WebhookCounts::default());
 }

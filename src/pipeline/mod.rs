@@ -474,8 +474,8 @@ impl Pipeline {
         let documents = match extract::extract(Path::new(format_hint), bytes) {
             Ok(documents) => documents,
             Err(e) => {
-                self.stats.skipped_files += 1;
-                self.metrics.file_failed();
+                // A refused request body, not a file: counted apart from failed files.
+                self.metrics.api_documents_rejected();
                 return Ok(Err(e.to_string()));
             }
         };
