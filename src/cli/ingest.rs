@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::matcher::Engine;
-use crate::pipeline::{collect_files, Pipeline};
+use crate::pipeline::{collect_files, FileOutcome, Pipeline};
 
 /// How long `ingest` waits for its alerts to reach the webhooks before exiting.
 const WEBHOOK_WAIT: Duration = Duration::from_secs(30);
@@ -39,8 +39,18 @@ pub fn run(config: &Config, args: IngestArgs) -> anyhow::Result<ExitCode> {
         bar
     });
     let started = Instant::now();
+    // A file of a type lookout does not read is passed over quietly in a folder; named on
+    // the command line, it is an error.
+    let mut named_unsupported = 0;
     for file in &files {
-        pipeline.process_file(file)?;
+        if pipeline.process_file(file)? == FileOutcome::Ignored && args.paths.contains(file) {
+            eprintln!(
+                "skipped {}: lookout does not read this type of file (it reads {})",
+                file.display(),
+                crate::extract::SUPPORTED_EXTENSIONS
+            );
+            named_unsupported += 1;
+        }
         pipeline.tick()?;
         if let Some(bar) = &bar {
             bar.inc(1);
@@ -66,8 +76,15 @@ pub fn run(config: &Config, args: IngestArgs) -> anyhow::Result<ExitCode> {
         }
         runtime.block_on(webhooks.shutdown(Duration::from_secs(2)));
     }
+    let ignored = match stats.ignored_files {
+        0 => String::new(),
+        n => format!(
+            ", {n} file{} of other types ignored",
+            if n == 1 { "" } else { "s" }
+        ),
+    };
     eprintln!(
-        "ingested {} file{} in {:.1}s: {} new document{}, {} already indexed, {} file{} unchanged, {} alert{}, {} file{} skipped",
+        "ingested {} file{} in {:.1}s: {} new document{}, {} already indexed, {} file{} unchanged, {} alert{}, {} file{} skipped{ignored}",
         stats.files,
         if stats.files == 1 { "" } else { "s" },
         started.elapsed().as_secs_f64(),
@@ -81,9 +98,11 @@ pub fn run(config: &Config, args: IngestArgs) -> anyhow::Result<ExitCode> {
         stats.skipped_files,
         if stats.skipped_files == 1 { "" } else { "s" },
     );
-    Ok(if stats.skipped_files == 0 && problems.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(
+        if stats.skipped_files == 0 && named_unsupported == 0 && problems.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        },
+    )
 }

@@ -5,6 +5,7 @@
 //! hot reload changes, and noticing that the files changed, is `reload.rs`.
 
 mod api;
+mod json;
 pub mod persist;
 #[cfg(test)]
 mod persist_tests;
@@ -17,6 +18,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use api::{ApiConfig, API_TOKEN_ENV, DEFAULT_API_LISTEN, DEFAULT_MAX_BODY_BYTES};
+pub use json::JsonSection;
 pub use persist::{remove_query, save_query, SaveOutcome};
 pub use queries::{compile_queries, load_queries_file, QueryProblem, QuerySpec, SavedQuery};
 pub use reload::{diff, ConfigDiff, ConfigWatcher};
@@ -92,6 +94,9 @@ struct ConfigFile {
     /// The HTTP API (`[api]` table; see `ApiConfig`).
     #[serde(default)]
     api: ApiConfig,
+    /// Which keys of JSON articles hold each field (`[json]` table; see `JsonSection`).
+    #[serde(default)]
+    json: JsonSection,
 }
 
 /// A `[[queries]]` table.
@@ -132,6 +137,8 @@ pub struct Config {
     pub webhooks: Vec<WebhookConfig>,
     /// The HTTP API; its token never shows in `Debug` output.
     pub api: ApiConfig,
+    /// The keys JSON articles are read from (`[json]`).
+    pub json: crate::extract::JsonKeys,
 }
 
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 20 * 1024 * 1024;
@@ -229,6 +236,10 @@ impl Config {
             hook.validate()
                 .map_err(|e| invalid("webhooks", e.to_string()))?;
         }
+        let json = file
+            .json
+            .keys()
+            .map_err(|(key, problem)| invalid(&key, problem))?;
         Ok(Config {
             path: path.to_path_buf(),
             watch: watch.into_iter().map(resolve).collect(),
@@ -244,6 +255,7 @@ impl Config {
             queries,
             webhooks: file.webhooks,
             api: file.api,
+            json,
         })
     }
 }
