@@ -62,7 +62,7 @@ fn metric(home: &Home, name: &str) -> f64 {
 #[test]
 fn a_bad_line_loses_only_itself_and_is_reported_once() {
     let home = Home::new(QUERIES);
-    let mut daemon = home.start_daemon(1);
+    let daemon = home.start_daemon(1);
     let lines = "{\"title\": \"One\", \"body\": \"Niger one\"}\n\
                  {\"title\": \"Two\", \"body\": \"Niger two\"\n\
                  {\"title\": \"Three\", \"body\": \"Niger three\", \"date\": \"01/11/2024\"}\n";

@@ -65,21 +65,15 @@ impl Excerpt {
         if start > 0 {
             quoted.push('…');
         }
-        let mut taken = 0;
-        let mut cut = false;
-        for c in text[start..].chars() {
-            if taken == EXCERPT_CHARS {
-                cut = true;
-                break;
-            }
+        let rest = &text[start..];
+        for c in rest.chars().take(EXCERPT_CHARS) {
             if c.is_control() {
                 quoted.extend(c.escape_debug());
             } else {
                 quoted.push(c);
             }
-            taken += 1;
         }
-        if cut {
+        if rest.chars().nth(EXCERPT_CHARS).is_some() {
             quoted.push('…');
         }
         Excerpt(quoted)

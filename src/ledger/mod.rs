@@ -658,4 +658,101 @@ mod tests {
             .unwrap();
         assert!(ledger.file("/w/x.txt").unwrap().is_none());
     }
+
+    #[test]
+    fn warnings_follow_the_files_content_and_ignored_files_are_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ledger = Ledger::open(dir.path()).unwrap();
+        let file = |path: &str, hash: &str| FileRecord {
+            path: path.into(),
+            content_hash: hash.into(),
+            docs: vec![],
+        };
+        let warned = |path: &str, hash: &str| FileWarnings {
+            path: path.into(),
+            content_hash: hash.into(),
+            skipped_records: 1,
+            total: 2,
+            details: vec![
+                "line 2 skipped: no title or text".into(),
+                "line 3: x".into(),
+            ],
+            at: "now".into(),
+        };
+        ledger
+            .record(&Progress {
+                files: vec![
+                    file("/w/a.jsonl", "h1"),
+                    file("/w/b.jsonl", "h1"),
+                    file("/w/c.jsonl", "h1"),
+                ],
+                warnings: vec![
+                    warned("/w/a.jsonl", "h1"),
+                    warned("/w/b.jsonl", "h1"),
+                    warned("/w/c.jsonl", "h1"),
+                ],
+                ignored: vec![
+                    IgnoredFile {
+                        path: "/w/x.pdf".into(),
+                        extension: ".pdf".into(),
+                    },
+                    IgnoredFile {
+                        path: "/w/y.pdf".into(),
+                        extension: ".pdf".into(),
+                    },
+                    IgnoredFile {
+                        path: "/w/NOTES".into(),
+                        extension: String::new(),
+                    },
+                ],
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(
+            ledger.warnings("/w/a.jsonl").unwrap(),
+            Some(warned("/w/a.jsonl", "h1"))
+        );
+        assert_eq!(ledger.all_warnings().unwrap().len(), 3);
+        assert!(ledger.is_ignored("/w/x.pdf").unwrap());
+        assert_eq!(
+            ledger.ignored_counts().unwrap(),
+            [(String::new(), 1), (".pdf".to_string(), 2)]
+        );
+        // Read again without warnings, deleted, or changed into something unreadable: the
+        // warnings go; an ignored file that is gone is forgotten.
+        ledger
+            .record(&Progress {
+                files: vec![file("/w/a.jsonl", "h2")],
+                removed_files: vec!["/w/b.jsonl".into()],
+                quarantined: vec![Quarantined {
+                    path: "/w/c.jsonl".into(),
+                    content_hash: "h3".into(),
+                    reason: "empty file".into(),
+                    attempts: 1,
+                    at: "now".into(),
+                }],
+                unignored: vec!["/w/x.pdf".into()],
+                ..Default::default()
+            })
+            .unwrap();
+        assert!(ledger.all_warnings().unwrap().is_empty());
+        assert!(!ledger.is_ignored("/w/x.pdf").unwrap());
+        assert_eq!(ledger.ignored_paths().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_ledger_from_before_warnings_reads_as_having_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Connection::open(dir.path().join("ledger.sqlite")).unwrap();
+        db.execute_batch(
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;",
+        )
+        .unwrap();
+        drop(db);
+        let reader = Ledger::open_read_only(dir.path()).unwrap();
+        assert!(reader.all_warnings().unwrap().is_empty());
+        assert!(reader.warnings("/w/a").unwrap().is_none());
+        assert!(reader.ignored_counts().unwrap().is_empty());
+        assert!(!reader.is_ignored("/w/a").unwrap());
+    }
 }
