@@ -35,7 +35,8 @@ pub struct StatusReport {
     pub quarantined: Vec<QuarantinedFile>,
     /// Files read with warnings (records skipped, values left out), for their current content.
     pub warnings: Vec<FileWarningsView>,
-    /// Files of types lookout does not read, in the watch folders (not read, not errors).
+    /// Files of types lookout does not read, seen in the watch folders or by `lookout ingest`
+    /// and still there (not read, not errors).
     pub ignored_files: u64,
     /// The same, by extension.
     pub ignored_types: Vec<IgnoredType>,

@@ -433,6 +433,39 @@ mod tests {
     }
 
     #[test]
+    fn unreadable_dates_are_said_in_every_format_that_has_dates() {
+        let warned = |path: &str, text: &str| {
+            let found = extract(Path::new(path), text.as_bytes()).expect("extracts");
+            assert_eq!(found.documents[0].date, None, "{path}");
+            found.warnings.summary()
+        };
+        assert_eq!(
+            warned("a.md", "---\ntitle: T\ndate: last week\n---\nBody\n"),
+            "front matter date: `last week` is not a date lookout reads (YYYY-MM-DD, RFC 3339 or RFC 2822), left out"
+        );
+        assert_eq!(
+            warned("a.html", r#"<meta property="article:published_time" content="soon"><p>x</p>"#),
+            "<meta property=\"article:published_time\">: `soon` is not a date lookout reads (YYYY-MM-DD, RFC 3339 or RFC 2822), left out"
+        );
+        assert_eq!(
+            warned("a.html", r#"<article><time datetime="noon">x</time><p>y</p></article>"#),
+            "<time datetime> in the article: `noon` is not a date lookout reads (YYYY-MM-DD, RFC 3339 or RFC 2822), left out"
+        );
+        // A date found elsewhere on the page: nothing was lost.
+        let found = extract(
+            Path::new("a.html"),
+            br#"<meta property="article:published_time" content="soon"><meta name="date" content="2021-05-06"><p>x</p>"#,
+        )
+        .expect("extracts");
+        assert!(found.warnings.is_empty());
+        // A plain text has no date field: a marker that is not a date is text.
+        assert!(extract(Path::new("a.txt"), b"date 2024-13-40 Body")
+            .expect("extracts")
+            .warnings
+            .is_empty());
+    }
+
+    #[test]
     fn bom_is_dropped() {
         let doc = one("a.txt", b"\xEF\xBB\xBFTitle\n\nBody");
         assert_eq!(doc.title, "Title");

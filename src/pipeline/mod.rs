@@ -573,14 +573,25 @@ impl Pipeline {
         if known.is_some_and(|k| k.content_hash == content_hash) {
             tracing::debug!(file = %key, "still the same warnings: {}", warnings.summary());
         } else {
+            let what = if skipped > 0 {
+                format!(
+                    "{documents} document{} read, {skipped} record{} skipped",
+                    if documents == 1 { "" } else { "s" },
+                    if skipped == 1 { "" } else { "s" },
+                )
+            } else {
+                format!(
+                    "read with {} warning{}",
+                    warnings.total(),
+                    if warnings.total() == 1 { "" } else { "s" }
+                )
+            };
             tracing::warn!(
                 file = %key,
                 documents,
                 skipped_records = skipped,
                 warnings = warnings.total(),
-                "{key}: {documents} document{} read, {skipped} record{} skipped: {}",
-                if documents == 1 { "" } else { "s" },
-                if skipped == 1 { "" } else { "s" },
+                "{key}: {what}: {}",
                 warnings.summary()
             );
         }
