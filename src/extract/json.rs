@@ -854,6 +854,17 @@ mod tests {
     }
 
     #[test]
+    fn no_text_says_what_was_left_out() {
+        let message = error("a.json", r#"{"title": 5, "body": ["a"]}"#);
+        assert!(
+            message.starts_with(
+                "no article text found: \"title\": a number, not text, left out; \"body\": an array, not text, left out; an article needs"
+            ),
+            "{message}"
+        );
+    }
+
+    #[test]
     fn configured_keys_are_read_in_order_and_alone() {
         let mut keys = JsonKeys::default();
         keys.set(JsonField::Title, vec!["heading".into(), "title".into()]);

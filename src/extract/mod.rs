@@ -187,8 +187,16 @@ impl Extractor {
                     records: Box::new(warnings),
                 });
             }
-            let needs = matches!(format, Format::Json | Format::JsonLines)
-                .then(|| self.json_keys.describe());
+            // For JSON: what was left out of the object (a title of the wrong type...), and
+            // which keys are read.
+            let needs = matches!(format, Format::Json | Format::JsonLines).then(|| {
+                let keys = self.json_keys.describe();
+                if warnings.is_empty() {
+                    keys
+                } else {
+                    format!("{}; {keys}", warnings.summary())
+                }
+            });
             return Err(ExtractError::NoText { needs });
         }
         Ok(Extraction {
