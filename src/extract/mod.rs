@@ -563,6 +563,8 @@ mod tests {
         proptest! {
             #[test]
             fn utf16_with_a_byte_order_mark(text in article(), big_endian in any::<bool>()) {
+                // A leading U+FEFF in UTF-8 is a byte-order mark; after UTF-16's own, a character.
+                prop_assume!(!text.starts_with('\u{feff}'));
                 for ext in ["txt", "md", "html", "json", "jsonl"] {
                     same(&format!("a.{ext}"), text.as_bytes(), &utf16(&text, big_endian))?;
                 }
