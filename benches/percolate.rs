@@ -46,7 +46,11 @@ fn main() {
     let mut analyzer = Analyzer::default();
     let documents: Vec<_> = collect_files(&[docs_dir])
         .iter()
-        .flat_map(|f| read_documents(f, u64::MAX).unwrap_or_default())
+        .flat_map(|f| {
+            read_documents(f, u64::MAX)
+                .map(|e| e.documents)
+                .unwrap_or_default()
+        })
         .collect();
     let mut stats = TermStats::empty();
     for doc in &documents {

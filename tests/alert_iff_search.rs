@@ -322,7 +322,11 @@ fn real_articles() -> Vec<Document> {
     files.sort();
     files
         .iter()
-        .flat_map(|f| lookout::extract::extract(f, &std::fs::read(f).unwrap()).unwrap())
+        .flat_map(|f| {
+            lookout::extract::extract(f, &std::fs::read(f).unwrap())
+                .unwrap()
+                .documents
+        })
         .collect()
 }
 

@@ -10,12 +10,17 @@ use utoipa::ToSchema;
 
 use super::error::{ApiBytes, ApiError, ErrorBody};
 use super::AppState;
-use crate::daemon::IngestedView;
+use crate::daemon::{IngestedView, WarningView};
 
 /// One article, read exactly like an object in a dropped `.json` file: `title`, the text in
-/// `body` (or `text`, or `content`), `date` (`YYYY-MM-DD`, other common forms too), `source`,
-/// `url`, `tags` (a list, or one comma-separated string). A field of another type is ignored,
-/// as are other keys; an article needs a title or a text.
+/// `body` (or `text`, or `content`), `date` (`YYYY-MM-DD`, RFC 3339 or RFC 2822), `source`,
+/// `url`, `tags` (a list, or one comma-separated string); the daemon's `[json]` section can map
+/// other keys. An article without a title or text under these keys is read from the common
+/// aliases (`headline`; `articleBody`, `content_text`, `description`, `summary`;
+/// `published_at`, `publishedAt`, `datePublished`, `date_published`, `pubDate`, `published`;
+/// `publisher`, `site_name`; `link`; `keywords`, `categories`). A field of another type, or a
+/// date lookout cannot read, is left out with a warning; other keys are ignored; an article
+/// needs a title or a text.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]
 #[allow(dead_code)] // documents the shape the JSON reader takes
@@ -50,6 +55,13 @@ pub struct IngestAnswer {
     pub documents: Vec<IngestedView>,
     /// Alerts raised, all documents together.
     pub alerts: usize,
+    /// Records of the body that are not articles (not JSON, not an object, no title or text):
+    /// skipped, each named in `warnings`. The others were taken.
+    pub skipped_records: usize,
+    /// What was skipped or left out (at most 10, in order).
+    pub warnings: Vec<WarningView>,
+    /// Warnings beyond those listed.
+    pub more_warnings: usize,
 }
 
 /// Ingest articles, like dropping a JSON file into the watch folder.
@@ -71,7 +83,7 @@ pub struct IngestAnswer {
         (status = 401, description = "Missing or wrong token", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Neither JSON nor JSON Lines", body = ErrorBody),
-        (status = 422, description = "Not articles (invalid JSON, no text)", body = ErrorBody),
+        (status = 422, description = "No article at all (invalid JSON, no text in any record); the message names the bad records", body = ErrorBody),
         (status = 503, description = "The daemon is stopping", body = ErrorBody),
     ),
     security(("bearer" = []), ())
@@ -101,7 +113,13 @@ pub(super) async fn ingest(
             ))
         }
     };
-    let documents = state.control.ingest(format_hint, body.to_vec()).await?;
-    let alerts = documents.iter().map(|d| d.alerts).sum();
-    Ok(Json(IngestAnswer { documents, alerts }))
+    let batch = state.control.ingest(format_hint, body.to_vec()).await?;
+    let alerts = batch.documents.iter().map(|d| d.alerts).sum();
+    Ok(Json(IngestAnswer {
+        documents: batch.documents,
+        alerts,
+        skipped_records: batch.skipped_records,
+        warnings: batch.warnings,
+        more_warnings: batch.more_warnings,
+    }))
 }

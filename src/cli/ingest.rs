@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::matcher::Engine;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{FileOutcome, Pipeline};
 
 use super::Outcome;
 
@@ -19,7 +19,8 @@ const WEBHOOK_WAIT: Duration = Duration::from_secs(30);
 #[command(after_help = "\
 Exit status: 0 when every file was read (new, already indexed or unchanged), 1 when the paths
 hold no file, 2 when a path is missing, a file was skipped (unreadable, too large, bad
-content) or on another error (index in use, ...). Invalid saved queries are reported but do
+content, or named on the command line but of a type lookout does not read; in a folder such
+files are passed over) or on another error (index in use, ...). Invalid saved queries are reported but do
 not change it (see: lookout queries check).")]
 pub struct IngestArgs {
     /// Files or folders (walked recursively).
@@ -57,8 +58,18 @@ pub fn run(config: &Config, args: IngestArgs) -> anyhow::Result<Outcome> {
         bar
     });
     let started = Instant::now();
+    // A file of a type lookout does not read is passed over quietly in a folder; named on the
+    // command line, it is an error.
+    let mut named_unsupported = 0;
     for file in &files {
-        pipeline.process_file(file)?;
+        if pipeline.process_file(file)? == FileOutcome::Ignored && args.paths.contains(file) {
+            eprintln!(
+                "skipped {}: lookout does not read this type of file (it reads {})",
+                file.display(),
+                crate::extract::SUPPORTED_EXTENSIONS
+            );
+            named_unsupported += 1;
+        }
         pipeline.tick()?;
         if let Some(bar) = &bar {
             bar.inc(1);
@@ -84,8 +95,15 @@ pub fn run(config: &Config, args: IngestArgs) -> anyhow::Result<Outcome> {
         }
         runtime.block_on(webhooks.shutdown(Duration::from_secs(2)));
     }
+    let ignored = match stats.ignored_files {
+        0 => String::new(),
+        n => format!(
+            ", {n} file{} of other types ignored",
+            if n == 1 { "" } else { "s" }
+        ),
+    };
     eprintln!(
-        "ingested {} file{} in {:.1}s: {} new document{}, {} already indexed, {} file{} unchanged, {} alert{}, {} file{} skipped",
+        "ingested {} file{} in {:.1}s: {} new document{}, {} already indexed, {} file{} unchanged, {} alert{}, {} file{} skipped{ignored}",
         stats.files,
         if stats.files == 1 { "" } else { "s" },
         started.elapsed().as_secs_f64(),
@@ -99,5 +117,7 @@ pub fn run(config: &Config, args: IngestArgs) -> anyhow::Result<Outcome> {
         stats.skipped_files,
         if stats.skipped_files == 1 { "" } else { "s" },
     );
-    Ok(Outcome::Found.unless_errors(stats.skipped_files > 0 || !inputs.problems.is_empty()))
+    Ok(Outcome::Found.unless_errors(
+        stats.skipped_files > 0 || named_unsupported > 0 || !inputs.problems.is_empty(),
+    ))
 }

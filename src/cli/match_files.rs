@@ -10,8 +10,9 @@ use anyhow::Context;
 
 use crate::analysis::Analyzer;
 use crate::config::{compile_queries, load_queries_file, Config};
+use crate::extract::ExtractError;
 use crate::matcher::{DocAnalysis, Engine, TermStats};
-use crate::pipeline::read_documents;
+use crate::pipeline::{read_documents, ReadError};
 
 use super::Outcome;
 
@@ -57,7 +58,8 @@ pub fn run(config_path: &Path, args: MatchArgs) -> anyhow::Result<Outcome> {
     let mut stats = TermStats::empty();
     if args.engine == Engine::Presearch {
         for file in &files {
-            for document in read_documents(file, u64::MAX).unwrap_or_default() {
+            let documents = read_documents(file, u64::MAX).map(|e| e.documents);
+            for document in documents.unwrap_or_default() {
                 stats.add_document(&DocAnalysis::new(&document, &mut analyzer));
             }
         }
@@ -69,15 +71,28 @@ pub fn run(config_path: &Path, args: MatchArgs) -> anyhow::Result<Outcome> {
     let mut failed = 0;
     let mut matches = 0usize;
     for file in files {
-        let documents = match read_documents(&file, u64::MAX) {
-            Ok(documents) => documents,
+        let extraction = match read_documents(&file, u64::MAX) {
+            Ok(extraction) => extraction,
+            // A file of another type found in a folder is not one to read (named, it is).
+            Err(ReadError::Extract(ExtractError::Unsupported { .. }))
+                if !args.paths.contains(&file) =>
+            {
+                continue
+            }
             Err(reason) => {
                 eprintln!("lookout: skipped {}: {reason}", file.display());
                 failed += 1;
                 continue;
             }
         };
-        for document in documents {
+        if !extraction.warnings.is_empty() {
+            eprintln!(
+                "warning: {}: {}",
+                file.display(),
+                extraction.warnings.summary()
+            );
+        }
+        for document in extraction.documents {
             let analysis = DocAnalysis::new(&document, &mut analyzer);
             let shown = match document.part {
                 Some(part) => format!("{}#{part}", file.display()),

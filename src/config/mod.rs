@@ -6,6 +6,7 @@
 
 mod api;
 pub mod hosts;
+mod json;
 pub mod persist;
 #[cfg(test)]
 mod persist_tests;
@@ -21,6 +22,7 @@ pub use api::{
     ApiConfig, API_TOKEN_ENV, DEFAULT_API_LISTEN, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_STREAMS,
     MIN_CONNECTIONS,
 };
+pub use json::JsonSection;
 pub use persist::{remove_query, save_query, SaveOutcome};
 pub use queries::{
     check_query_name, compile_queries, load_queries_file, shown_name, QueryNameError, QueryProblem,
@@ -99,6 +101,9 @@ struct ConfigFile {
     /// The HTTP API (`[api]` table; see `ApiConfig`).
     #[serde(default)]
     api: ApiConfig,
+    /// Which keys of JSON articles hold each field (`[json]` table; see `JsonSection`).
+    #[serde(default)]
+    json: JsonSection,
 }
 
 /// A `[[queries]]` table.
@@ -139,6 +144,8 @@ pub struct Config {
     pub webhooks: Vec<WebhookConfig>,
     /// The HTTP API; its token never shows in `Debug` output.
     pub api: ApiConfig,
+    /// The keys JSON articles are read from (`[json]`).
+    pub json: crate::extract::JsonKeys,
 }
 
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 20 * 1024 * 1024;
@@ -237,6 +244,10 @@ impl Config {
             hook.validate()
                 .map_err(|e| invalid("webhooks", e.to_string()))?;
         }
+        let json = file
+            .json
+            .keys()
+            .map_err(|(key, problem)| invalid(&key, problem))?;
         Ok(Config {
             path: path.to_path_buf(),
             watch: watch.into_iter().map(resolve).collect(),
@@ -252,6 +263,7 @@ impl Config {
             queries,
             webhooks: file.webhooks,
             api: file.api,
+            json,
         })
     }
 }

@@ -42,9 +42,9 @@ impl ConfigDiff {
 }
 
 /// Compare the running config with a new one. Queries compare by name (a query that only moved
-/// to another file is not changed). Queries, webhooks, `on_delete` and `max_file_size` can be
-/// applied live (the last two are simply taken from `new`); every other difference is listed
-/// in `needs_restart`.
+/// to another file is not changed). Queries, webhooks, `on_delete`, `max_file_size` and
+/// `[json]` can be applied live (the last three are simply taken from `new`); every other
+/// difference is listed in `needs_restart`.
 pub fn diff(old: &Config, new: &Config) -> ConfigDiff {
     let old_queries: HashMap<&str, &QuerySpec> =
         old.queries.iter().map(|q| (q.name.as_str(), q)).collect();
@@ -468,7 +468,8 @@ mod tests {
     #[test]
     fn diff_of_settings() {
         let old = config("");
-        let live = config("on_delete = 'remove'\nmax_file_size = 10\n");
+        let live =
+            config("on_delete = 'remove'\nmax_file_size = 10\n[json]\ntitle = ['headline']\n");
         assert_eq!(diff(&old, &live), ConfigDiff::default());
 
         let mut hooks = old.clone();

@@ -15,7 +15,8 @@ use crate::config::{
     check_query_name, compile_queries, persist, shown_name, ConfigError, QueryNameError, QuerySpec,
     SavedQuery,
 };
-use crate::pipeline::{Ingested, PipelineError};
+use crate::extract::{ExtractWarning, Warnings};
+use crate::pipeline::{IngestReport, Ingested, PipelineError};
 use crate::query::{self, QueryError};
 
 /// Why a request was refused.
@@ -29,8 +30,8 @@ pub enum ControlError {
     NoSuchQuery(String),
     #[error("the webhook '{0}' is not configured")]
     UnknownWebhook(String),
-    #[error("{0}")]
-    InvalidDocument(String),
+    #[error(transparent)]
+    InvalidDocument(crate::extract::ExtractError),
     #[error("cannot save the query: {0}")]
     Persist(#[from] ConfigError),
     #[error(transparent)]
@@ -121,6 +122,57 @@ pub struct IngestedView {
     pub alerts: usize,
 }
 
+/// What `POST /documents` took: the documents, and the records it skipped or the values it
+/// left out.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct IngestedBatch {
+    /// One entry per article with text, in order.
+    pub documents: Vec<IngestedView>,
+    /// Records of the body that were not articles (not JSON, not an object, no text): skipped.
+    pub skipped_records: usize,
+    /// The first warnings (at most 10), in order.
+    pub warnings: Vec<WarningView>,
+    /// Warnings beyond those listed.
+    pub more_warnings: usize,
+}
+
+/// A record skipped, or a value left out.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct WarningView {
+    /// Where: `line 3` (JSON Lines) or `element 2` (a JSON array); absent for a single article.
+    pub record: Option<String>,
+    /// True when the record was skipped (not indexed); false when only a value was left out.
+    pub skipped: bool,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl From<&ExtractWarning> for WarningView {
+    fn from(warning: &ExtractWarning) -> Self {
+        WarningView {
+            record: warning.record.map(|r| r.to_string()),
+            skipped: warning.problem.skips_record(),
+            message: warning.problem.to_string(),
+        }
+    }
+}
+
+impl IngestedBatch {
+    fn of(report: IngestReport) -> Self {
+        let warnings: &Warnings = &report.warnings;
+        IngestedBatch {
+            skipped_records: warnings.skipped_records(),
+            warnings: warnings.detailed().iter().map(WarningView::from).collect(),
+            more_warnings: warnings.total() - warnings.detailed().len(),
+            documents: report
+                .documents
+                .into_iter()
+                .map(IngestedView::from)
+                .collect(),
+        }
+    }
+}
+
 impl From<Ingested> for IngestedView {
     fn from(ingested: Ingested) -> Self {
         IngestedView {
@@ -150,7 +202,7 @@ pub(super) enum Request {
     Ingest {
         format_hint: &'static str,
         body: Vec<u8>,
-        reply: oneshot::Sender<Result<Vec<IngestedView>, ControlError>>,
+        reply: oneshot::Sender<Result<IngestedBatch, ControlError>>,
     },
     Status {
         reply: oneshot::Sender<Result<StatusReport, ControlError>>,
@@ -218,7 +270,7 @@ impl Control {
         &self,
         format_hint: &'static str,
         body: Vec<u8>,
-    ) -> Result<Vec<IngestedView>, ControlError> {
+    ) -> Result<IngestedBatch, ControlError> {
         self.ask(|reply| Request::Ingest {
             format_hint,
             body,
@@ -272,8 +324,8 @@ impl Daemon {
             } => {
                 let result = self.contained("ingesting posted documents", |d| {
                     match d.pipeline.ingest_bytes(format_hint, &body)? {
-                        Ok(ingested) => Ok(ingested.into_iter().map(IngestedView::from).collect()),
-                        Err(reason) => Err(ControlError::InvalidDocument(reason)),
+                        Ok(report) => Ok(IngestedBatch::of(report)),
+                        Err(error) => Err(ControlError::InvalidDocument(error)),
                     }
                 });
                 let _ = reply.send(fatal(result)?);

@@ -17,7 +17,8 @@ use anyhow::Context;
 use tokio::sync::mpsc;
 
 pub use control::{
-    BackfillView, Control, ControlError, IngestedView, QueryProblemView, QuerySaved, QueryView,
+    BackfillView, Control, ControlError, IngestedBatch, IngestedView, QueryProblemView, QuerySaved,
+    QueryView, WarningView,
 };
 pub use status::StatusReport;
 

@@ -1,6 +1,6 @@
 //! Hot reload: when `config.toml` or a queries file it names changes, the daemon reads it
 //! again and applies what can change while it runs (saved queries, webhooks, `on_delete`,
-//! `max_file_size`). An edit that does not load is refused with one error and the running
+//! `max_file_size`, `[json]`). An edit that does not load is refused with one error and the running
 //! configuration stays; the refused configuration is tried again at the next signal (a
 //! `touch`, or a file it names appearing: those files are watched too, missing ones through
 //! their folders). A saved query whose new text does not parse keeps its running version; a
@@ -159,6 +159,12 @@ impl Daemon {
             self.pipeline
                 .set_file_rules(next.on_delete, next.max_file_size);
             tracing::info!(on_delete = ?next.on_delete, max_file_size = next.max_file_size, "file rules changed");
+        }
+        if next.json != running.json {
+            self.pipeline.set_extractor(crate::extract::Extractor {
+                json_keys: next.json.clone(),
+            });
+            tracing::info!("[json] keys changed: files read from now on are read with them");
         }
         let specs = next.queries.clone();
         self.config = next;

@@ -1,5 +1,5 @@
-//! The status report: documents, saved queries, queues, the last commit, quarantined files and
-//! the webhooks' health. The running daemon answers it live (`GET /status`); without a daemon
+//! The status report: documents, saved queries, queues, the last commit, quarantined files,
+//! files read with warnings, files of unsupported types, and the webhooks' health. The running daemon answers it live (`GET /status`); without a daemon
 //! `lookout status` reads the same report from the index, the ledger and the state folder.
 
 use serde::{Deserialize, Serialize};
@@ -34,7 +34,34 @@ pub struct StatusReport {
     /// When the last commit was recorded (RFC 3339), if ever.
     pub last_commit: Option<String>,
     pub quarantined: Vec<QuarantinedFile>,
+    /// Files read with warnings (records skipped, values left out), for their current content.
+    pub warnings: Vec<FileWarningsView>,
+    /// Files of types lookout does not read, seen in the watch folders or by `lookout ingest`
+    /// and still there (not read, not errors).
+    pub ignored_files: u64,
+    /// The same, by extension.
+    pub ignored_types: Vec<IgnoredType>,
     pub webhooks: Vec<WebhookHealth>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FileWarningsView {
+    pub path: String,
+    /// Records skipped (not indexed): JSON Lines lines, JSON array elements.
+    pub skipped_records: u64,
+    /// Warnings in all, skipped records included.
+    pub warnings: u64,
+    /// The first warnings, one line each (`line 2 skipped: invalid JSON ...`).
+    pub details: Vec<String>,
+    /// When the file was read (RFC 3339).
+    pub at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct IgnoredType {
+    /// The extension with its dot (`.pdf`), or empty for files without one.
+    pub extension: String,
+    pub files: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
@@ -142,6 +169,23 @@ pub fn build(
                 at: q.at,
             })
             .collect();
+        report.warnings = ledger
+            .all_warnings()?
+            .into_iter()
+            .map(|w| FileWarningsView {
+                path: w.path,
+                skipped_records: w.skipped_records,
+                warnings: w.total,
+                details: w.details,
+                at: w.at,
+            })
+            .collect();
+        report.ignored_types = ledger
+            .ignored_counts()?
+            .into_iter()
+            .map(|(extension, files)| IgnoredType { extension, files })
+            .collect();
+        report.ignored_files = report.ignored_types.iter().map(|t| t.files).sum();
     }
     report.webhooks = config
         .webhooks
@@ -252,6 +296,43 @@ pub fn render(report: &StatusReport, config: &Config) -> String {
                 let _ = writeln!(out, "webhook:     {} enabled", webhook.name);
             }
         }
+    }
+    if !report.warnings.is_empty() {
+        let _ = writeln!(
+            out,
+            "warnings:    {} file(s) read with warnings",
+            report.warnings.len()
+        );
+        for w in &report.warnings {
+            let _ = writeln!(
+                out,
+                "  {}: {} record(s) skipped, {} warning(s) (read {})",
+                w.path, w.skipped_records, w.warnings, w.at
+            );
+            for detail in &w.details {
+                let _ = writeln!(out, "    {detail}");
+            }
+        }
+    }
+    if report.ignored_files > 0 {
+        let types: Vec<String> = report
+            .ignored_types
+            .iter()
+            .map(|t| {
+                let name = if t.extension.is_empty() {
+                    "no extension"
+                } else {
+                    t.extension.as_str()
+                };
+                format!("{name} {}", t.files)
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "ignored:     {} file(s) of types lookout does not read ({})",
+            report.ignored_files,
+            types.join(", ")
+        );
     }
     if report.quarantined.is_empty() {
         let _ = writeln!(out, "quarantine:  none");

@@ -7,6 +7,7 @@
 use scraper::{ElementRef, Html, Node};
 
 use super::plain::{parse_date, Break, PlainText};
+use super::warning::{Excerpt, ExtractWarning, Problem, Warnings};
 use super::{ExtractError, MAX_HTML_DEPTH};
 use crate::document::DocumentFields;
 
@@ -71,11 +72,21 @@ const LINES: &[&str] = &[
 /// Elements whose neighbours are separated by a space.
 const CELLS: &[&str] = &["td", "th", "img", "input", "textarea"];
 
-/// Read an HTML page. `text` has LF line endings and no byte-order mark.
-pub(super) fn extract(text: &str) -> Result<DocumentFields, ExtractError> {
+/// Read an HTML page. `text` has LF line endings and no byte-order mark. When the page gives
+/// dates and none is one lookout reads, that is said in a warning.
+pub(super) fn extract(text: &str, warnings: &mut Warnings) -> Result<DocumentFields, ExtractError> {
     check_depth(text)?;
     let document = Html::parse_document(text);
     let meta = PageMeta::collect(&document);
+    if let (None, Some((field, value))) = (meta.date, &meta.unreadable_date) {
+        warnings.push(ExtractWarning {
+            record: None,
+            problem: Problem::UnreadableDate {
+                field: field.clone(),
+                value: Excerpt::of(value),
+            },
+        });
+    }
     let mut body = page_body(&document);
     if body.is_empty() {
         body = meta.description.clone().unwrap_or_default();
@@ -88,6 +99,34 @@ pub(super) fn extract(text: &str) -> Result<DocumentFields, ExtractError> {
         url: meta.url,
         tags: Vec::new(),
     })
+}
+
+/// The charset a page declares: the first `<meta charset>`, or `<meta http-equiv=
+/// "Content-Type" content="text/html; charset=…">`, as the HTML parser reads it (`head` is
+/// the start of the page, lossily decoded: the markup is ASCII in every encoding this reads).
+pub(super) fn declared_charset(head: &str) -> Option<String> {
+    if estimated_depth_exceeds(head, MAX_HTML_DEPTH) {
+        return None;
+    }
+    let document = Html::parse_document(head);
+    let charset = elements(&document).find_map(|element| {
+        let value = element.value();
+        if !is_html(value) || value.name() != "meta" {
+            return None;
+        }
+        if let Some(charset) = value.attr("charset").map(str::trim) {
+            return (!charset.is_empty()).then(|| charset.to_string());
+        }
+        let content_type = value
+            .attr("http-equiv")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("content-type"));
+        if !content_type {
+            return None;
+        }
+        let media_type: mime::Mime = value.attr("content")?.trim().parse().ok()?;
+        Some(media_type.get_param(mime::CHARSET)?.as_str().to_string())
+    });
+    charset
 }
 
 /// The visible text of an HTML fragment (a raw HTML block in Markdown).
@@ -121,6 +160,9 @@ struct PageMeta {
     site_name: Option<String>,
     url: Option<String>,
     description: Option<String>,
+    /// The first date the page gives (where, and the value), kept to say so when no date
+    /// could be read.
+    unreadable_date: Option<(String, String)>,
 }
 
 impl PageMeta {
@@ -151,6 +193,21 @@ impl PageMeta {
                         .unwrap_or_default()
                         .trim()
                         .to_ascii_lowercase();
+                    if matches!(key.as_str(), "article:published_time" | "date" | "pubdate")
+                        && meta.unreadable_date.is_none()
+                    {
+                        meta.unreadable_date = Some((
+                            format!(
+                                "<meta {}=\"{key}\">",
+                                if value.attr("property").is_some() {
+                                    "property"
+                                } else {
+                                    "name"
+                                }
+                            ),
+                            content.clone(),
+                        ));
+                    }
                     let slot = match key.as_str() {
                         "og:title" => &mut meta.og_title,
                         "og:site_name" => &mut meta.site_name,
@@ -185,8 +242,14 @@ impl PageMeta {
                     let in_article = element.ancestors().any(|node| {
                         ElementRef::wrap(node).is_some_and(|e| e.value().name() == "article")
                     });
-                    if in_article {
-                        time_in_article = value.attr("datetime").and_then(parse_date);
+                    if let Some(datetime) = value.attr("datetime").filter(|_| in_article) {
+                        time_in_article = parse_date(datetime);
+                        if meta.unreadable_date.is_none() {
+                            meta.unreadable_date = Some((
+                                "<time datetime> in the article".into(),
+                                datetime.to_string(),
+                            ));
+                        }
                     }
                 }
                 _ => {}
@@ -643,7 +706,10 @@ mod depth_guard_tests {
     fn ruby_bombs_are_refused_fast() {
         let text = "<rb>".repeat(100_000) + "text";
         let started = std::time::Instant::now();
-        assert!(matches!(extract(&text), Err(ExtractError::TooDeep { .. })));
+        assert!(matches!(
+            extract(&text, &mut Warnings::default()),
+            Err(ExtractError::TooDeep { .. })
+        ));
         assert!(started.elapsed() < std::time::Duration::from_secs(2));
     }
 }
@@ -654,11 +720,11 @@ mod tests {
 
     use chrono::NaiveDate;
 
-    use super::super::extract as extract_file;
+    use super::super::documents_of as extract_file;
     use super::*;
 
     fn html(text: &str) -> DocumentFields {
-        extract(text).expect("extracts")
+        extract(text, &mut Warnings::default()).expect("extracts")
     }
 
     fn html_err(text: &str) -> String {

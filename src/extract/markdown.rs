@@ -5,15 +5,26 @@
 use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 
 use super::plain::{parse_date, Break, PlainText};
+use super::warning::{Excerpt, ExtractWarning, Problem, Warnings};
 use super::{html, one_line, ExtractError, MAX_JSON_DEPTH};
 use crate::document::DocumentFields;
 
-/// Split a Markdown article. `text` has LF line endings and no byte-order mark.
-pub(super) fn extract(text: &str) -> Result<DocumentFields, ExtractError> {
+/// Split a Markdown article. `text` has LF line endings and no byte-order mark. A front-matter
+/// date lookout cannot read is left out with a warning.
+pub(super) fn extract(text: &str, warnings: &mut Warnings) -> Result<DocumentFields, ExtractError> {
     let (meta, content) = match split_front_matter(text) {
         Some(front) => (front.parse()?, front.rest),
         None => (Meta::default(), text),
     };
+    if let Some(value) = &meta.unreadable_date {
+        warnings.push(ExtractWarning {
+            record: None,
+            problem: Problem::UnreadableDate {
+                field: "front matter date".into(),
+                value: Excerpt::of(value),
+            },
+        });
+    }
     let rendered = render(content, meta.title.is_none())?;
     Ok(DocumentFields {
         title: meta.title.or(rendered.title).unwrap_or_default(),
@@ -82,6 +93,8 @@ struct Meta {
     source: Option<String>,
     url: Option<String>,
     tags: Vec<String>,
+    /// A `date` that is not a date lookout reads.
+    unreadable_date: Option<String>,
 }
 
 /// A front-matter value, reduced to what lookout can use.
@@ -102,9 +115,12 @@ impl Meta {
             Some(Field::Text(s)) => s.split(',').map(str::to_string).collect(),
             _ => Vec::new(),
         };
+        let date_text = text("date");
+        let date = date_text.as_deref().and_then(parse_date);
         Meta {
             title: text("title"),
-            date: text("date").as_deref().and_then(parse_date),
+            unreadable_date: date_text.filter(|_| date.is_none()),
+            date,
             source: text("source"),
             url: text("url").or_else(|| text("link")),
             tags: tags
@@ -380,11 +396,11 @@ mod tests {
 
     use chrono::NaiveDate;
 
-    use super::super::extract as extract_file;
+    use super::super::documents_of as extract_file;
     use super::*;
 
     fn md(text: &str) -> DocumentFields {
-        extract(text).expect("extracts")
+        extract(text, &mut Warnings::default()).expect("extracts")
     }
 
     fn md_err(text: &str) -> String {

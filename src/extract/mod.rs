@@ -1,19 +1,27 @@
-//! Extraction: turn one file's bytes into the `Document`s it holds. This module owns the
-//! dispatch on the file extension, the `ExtractError` type, and the checks every format shares
-//! (empty, binary, UTF-8, byte-order mark, CRLF); the per-format readers live in `text`,
-//! `markdown`, `html` and `json`, and `plain` holds the helpers they share (plain-text assembly
-//! and date parsing).
+//! Extraction: turn one file's bytes into the `Document`s it holds, and the warnings about
+//! what it could not use. This module owns the dispatch on the file extension, the
+//! `ExtractError` type (why a file yields nothing), `Extraction` (documents plus warnings) and
+//! `Extractor` (the reading options: the JSON keys). The checks every format shares (empty,
+//! binary, the encoding) are `decode`; the per-format readers live in `text`, `markdown`,
+//! `html` and `json`; `plain` holds the helpers they share (plain-text assembly, dates) and
+//! `warning` the warning types.
 
+mod decode;
 mod html;
 mod json;
 mod markdown;
 mod plain;
 mod text;
+pub mod warning;
 
 use std::borrow::Cow;
 use std::path::Path;
 
 use crate::document::{Document, DocumentFields};
+
+pub use decode::EncodingSource;
+pub use json::{JsonField, JsonKeys};
+pub use warning::{Excerpt, ExtractWarning, Problem, Record, Warnings};
 
 /// How deep a JSON value (or front-matter value) may nest before it is refused.
 pub(crate) const MAX_JSON_DEPTH: usize = 64;
@@ -22,18 +30,16 @@ pub(crate) const MAX_JSON_DEPTH: usize = 64;
 /// (browsers stop nesting at 512); the HTML parser slows down quadratically beyond it.
 pub(crate) const MAX_HTML_DEPTH: usize = 1000;
 
-/// How many leading bytes are searched for a NUL byte to recognise a binary file.
-const BINARY_SNIFF_LEN: usize = 8 * 1024;
-
-const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+/// The extensions lookout reads, for messages.
+pub const SUPPORTED_EXTENSIONS: &str = ".txt, .md, .html, .json, .jsonl";
 
 /// Why a file yielded no documents. Messages are one line and do not name the file: the caller
 /// prefixes the path.
 #[derive(Debug, thiserror::Error)]
 pub enum ExtractError {
     /// The extension is not one lookout reads. Holds the extension with its dot (`".pdf"`), or
-    /// an empty string when the file has none.
-    #[error("unsupported file type {} (lookout reads .txt, .md, .html, .json, .jsonl)", describe_extension(.extension))]
+    /// an empty string when the file has none. Not a fault of the file: callers skip it.
+    #[error("unsupported file type {} (lookout reads {SUPPORTED_EXTENSIONS})", describe_extension(.extension))]
     Unsupported { extension: String },
     /// No bytes at all, or only a byte-order mark and whitespace.
     #[error("empty file")]
@@ -41,9 +47,27 @@ pub enum ExtractError {
     /// A NUL byte in the first 8 KiB.
     #[error("binary file (NUL byte at offset {offset})")]
     Binary { offset: usize },
-    /// Not UTF-8; `offset` is the byte offset in the file of the first invalid byte.
-    #[error("not valid UTF-8 at byte {offset}")]
+    /// NUL bytes in the first 8 KiB, every one on the same side of its byte pair: UTF-16 text
+    /// without a byte-order mark (or a binary file).
+    #[error("binary file, or UTF-16 text without a byte-order mark (NUL byte at offset {offset}): save it as UTF-8, or as UTF-16 with a byte-order mark")]
+    UnmarkedUtf16 { offset: usize },
+    /// A UTF-32 byte-order mark (`encoding_rs`, like the web, does not decode UTF-32).
+    #[error("UTF-32{endianness} text is not supported: save it as UTF-8 (or UTF-16)")]
+    Utf32 { endianness: &'static str },
+    /// Not UTF-8, and nothing says what else it is; `offset` is the byte offset in the file of
+    /// the first invalid byte.
+    #[error("not valid UTF-8 at byte {offset}: save it as UTF-8 (or UTF-16 with a byte-order mark; an HTML page may declare its charset with <meta charset>)")]
     InvalidUtf8 { offset: usize },
+    /// Not valid in the encoding its byte-order mark or its declared charset names.
+    #[error("not valid {encoding} at byte {offset} ({learnt_from})")]
+    InvalidText {
+        encoding: &'static str,
+        offset: usize,
+        learnt_from: EncodingSource,
+    },
+    /// Not UTF-8, and the page declares a charset lookout does not know.
+    #[error("not valid UTF-8 at byte {offset}, and the page declares the charset {label}, which lookout does not know")]
+    UnknownCharset { label: Excerpt, offset: usize },
     /// A `.json` file that does not parse.
     #[error("invalid JSON at line {line}, column {column}: {message}")]
     Json {
@@ -54,19 +78,20 @@ pub enum ExtractError {
     /// A `.json` file whose top level is neither an object nor an array.
     #[error("expected a JSON object or an array of objects, found {found}")]
     JsonShape { found: &'static str },
-    /// One line of a JSON Lines file is bad; `detail` says how (it may be invalid JSON or
-    /// nested too deeply). The whole file is refused.
-    #[error("JSON Lines line {line}: {detail}")]
-    JsonLine { line: usize, detail: String },
     /// The Markdown front matter is not valid YAML/TOML, or is not a table of keys.
     #[error("front matter: {0}")]
     FrontMatter(String),
     /// A value nests deeper than lookout accepts (JSON, front matter or HTML).
     #[error("nested too deeply (more than {limit} levels)")]
     TooDeep { limit: usize },
-    /// The file parsed but holds no article with a title or body.
-    #[error("no article text found")]
-    NoText,
+    /// The file parsed but holds no article with a title or body. For JSON, `needs` says which
+    /// keys are read.
+    #[error("no article text found{}", .needs.as_ref().map(|n| format!(": {n}")).unwrap_or_default())]
+    NoText { needs: Option<String> },
+    /// A multi-record file (JSON Lines, a JSON array) none of whose records is an article:
+    /// the records and why each was skipped.
+    #[error("no article found: {}", .records.summary())]
+    NoArticle { records: Box<Warnings> },
 }
 
 fn describe_extension(extension: &str) -> String {
@@ -79,7 +104,7 @@ fn describe_extension(extension: &str) -> String {
 
 /// The file formats lookout reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
+pub(crate) enum Format {
     Text,
     Markdown,
     Html,
@@ -105,59 +130,85 @@ impl Format {
 /// formats) and its fields.
 pub(crate) type Part = (Option<usize>, DocumentFields);
 
-/// Extract every article in one file. `path` is used only for the extension and is stored in the documents.
-pub fn extract(path: &Path, bytes: &[u8]) -> Result<Vec<Document>, ExtractError> {
-    let format = Format::of(path).ok_or_else(|| ExtractError::Unsupported {
-        extension: path
-            .extension()
-            .map(|e| format!(".{}", e.to_string_lossy()))
-            .unwrap_or_default(),
-    })?;
-    let text = decode(bytes)?;
-    let text = normalize_newlines(text);
+/// What one file held: its documents (at least one), and the warnings about what was skipped
+/// or left out (records that are not articles, dates lookout cannot read...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Extraction {
+    pub documents: Vec<Document>,
+    pub warnings: Warnings,
+}
 
-    let parts = match format {
-        Format::Text => vec![(None, text::extract(&text))],
-        Format::Markdown => vec![(None, markdown::extract(&text)?)],
-        Format::Html => vec![(None, html::extract(&text)?)],
-        Format::Json => json::extract(&text)?,
-        Format::JsonLines => json::extract_lines(&text)?,
-    };
+/// How files are read: the options that the configuration sets (`[json]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Extractor {
+    pub json_keys: JsonKeys,
+}
 
-    let documents: Vec<Document> = parts
-        .into_iter()
-        .map(|(part, fields)| (part, tidy(fields)))
-        .filter(|(_, fields)| !fields.is_blank())
-        .map(|(part, fields)| fields.into_document(path.to_path_buf(), part))
-        .collect();
-    if documents.is_empty() {
-        return Err(ExtractError::NoText);
+/// Extract every article in one file with the default options. `path` is used only for the
+/// extension and is stored in the documents.
+pub fn extract(path: &Path, bytes: &[u8]) -> Result<Extraction, ExtractError> {
+    Extractor::default().extract(path, bytes)
+}
+
+impl Extractor {
+    /// Extract every article in one file. `path` is used only for the extension and is stored
+    /// in the documents.
+    pub fn extract(&self, path: &Path, bytes: &[u8]) -> Result<Extraction, ExtractError> {
+        let format = Format::of(path).ok_or_else(|| ExtractError::Unsupported {
+            extension: path
+                .extension()
+                .map(|e| format!(".{}", e.to_string_lossy()))
+                .unwrap_or_default(),
+        })?;
+        if bytes.is_empty() {
+            return Err(ExtractError::Empty);
+        }
+        let text = decode::decode(bytes, format)?;
+        let text = normalize_newlines(&text);
+
+        let mut warnings = Warnings::default();
+        let parts = match format {
+            Format::Text => vec![(None, text::extract(&text))],
+            Format::Markdown => vec![(None, markdown::extract(&text, &mut warnings)?)],
+            Format::Html => vec![(None, html::extract(&text, &mut warnings)?)],
+            Format::Json => json::extract(&text, &self.json_keys, &mut warnings)?,
+            Format::JsonLines => json::extract_lines(&text, &self.json_keys, &mut warnings)?,
+        };
+
+        let documents: Vec<Document> = parts
+            .into_iter()
+            .map(|(part, fields)| (part, tidy(fields)))
+            .filter(|(_, fields)| !fields.is_blank())
+            .map(|(part, fields)| fields.into_document(path.to_path_buf(), part))
+            .collect();
+        if documents.is_empty() {
+            if warnings.skipped_records() > 0 {
+                return Err(ExtractError::NoArticle {
+                    records: Box::new(warnings),
+                });
+            }
+            // For JSON: what was left out of the object (a title of the wrong type...), and
+            // which keys are read.
+            let needs = matches!(format, Format::Json | Format::JsonLines).then(|| {
+                let keys = self.json_keys.describe();
+                if warnings.is_empty() {
+                    keys
+                } else {
+                    format!("{}; {keys}", warnings.summary())
+                }
+            });
+            return Err(ExtractError::NoText { needs });
+        }
+        Ok(Extraction {
+            documents,
+            warnings,
+        })
     }
-    Ok(documents)
 }
 
 /// Whether the extension is one lookout reads (txt, text, md, markdown, html, htm, json, jsonl, ndjson), case-insensitive.
 pub fn is_supported(path: &Path) -> bool {
     Format::of(path).is_some()
-}
-
-/// The checks every format shares: not empty, not binary, valid UTF-8; drops a byte-order mark.
-/// Offsets in errors are offsets in the file, byte-order mark included.
-fn decode(bytes: &[u8]) -> Result<&str, ExtractError> {
-    if let Some(offset) = bytes.iter().take(BINARY_SNIFF_LEN).position(|&b| b == 0) {
-        return Err(ExtractError::Binary { offset });
-    }
-    let (skipped, rest) = match bytes.strip_prefix(UTF8_BOM) {
-        Some(rest) => (UTF8_BOM.len(), rest),
-        None => (0, bytes),
-    };
-    let text = std::str::from_utf8(rest).map_err(|e| ExtractError::InvalidUtf8 {
-        offset: skipped + e.valid_up_to(),
-    })?;
-    if text.trim().is_empty() {
-        return Err(ExtractError::Empty);
-    }
-    Ok(text)
 }
 
 /// CRLF becomes LF, so every reader only has to know about `\n`.
@@ -170,7 +221,7 @@ fn normalize_newlines(text: &str) -> Cow<'_, str> {
 }
 
 /// Trim what every document gets trimmed, and drop empty optional fields.
-fn tidy(mut fields: DocumentFields) -> DocumentFields {
+pub(crate) fn tidy(mut fields: DocumentFields) -> DocumentFields {
     fn trim_in_place(s: &mut String) {
         let end = s.trim_end().len();
         s.truncate(end);
@@ -194,6 +245,12 @@ fn tidy(mut fields: DocumentFields) -> DocumentFields {
     fields
 }
 
+/// The documents alone (tests of the readers).
+#[cfg(test)]
+pub(crate) fn documents_of(path: &Path, bytes: &[u8]) -> Result<Vec<Document>, ExtractError> {
+    extract(path, bytes).map(|e| e.documents)
+}
+
 /// Collapse an error message from a parser into one line.
 pub(crate) fn one_line(message: &str) -> String {
     message.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -204,14 +261,14 @@ mod tests {
     use super::*;
 
     fn err(path: &str, bytes: &[u8]) -> String {
-        match extract(Path::new(path), bytes) {
+        match documents_of(Path::new(path), bytes) {
             Ok(docs) => panic!("expected an error, got {docs:?}"),
             Err(e) => e.to_string(),
         }
     }
 
     fn one(path: &str, bytes: &[u8]) -> Document {
-        let mut docs = extract(Path::new(path), bytes).expect("extracts");
+        let mut docs = documents_of(Path::new(path), bytes).expect("extracts");
         assert_eq!(docs.len(), 1, "{docs:?}");
         docs.remove(0)
     }
@@ -283,11 +340,77 @@ mod tests {
         let mut late = vec![b'a'; 9000];
         late.push(0);
         assert!(extract(Path::new("a.txt"), &late).is_ok());
-        // Binary is checked before UTF-8.
+        // Binary is checked before UTF-8, after the byte-order mark: `FF FE 00 00` is UTF-32's.
+        assert_eq!(
+            err("a.txt", b"\xFF\xFEa\0\0\0"),
+            "binary file (NUL byte at offset 4)"
+        );
         assert_eq!(
             err("a.txt", b"\xFF\xFE\0\0"),
+            "UTF-32LE text is not supported: save it as UTF-8 (or UTF-16)"
+        );
+        assert_eq!(
+            err("a.txt", b"\xC3\x28\0"),
             "binary file (NUL byte at offset 2)"
         );
+    }
+
+    const UTF8_ADVICE: &str = ": save it as UTF-8 (or UTF-16 with a byte-order mark; an HTML page \
+                               may declare its charset with <meta charset>)";
+
+    fn utf16(text: &str, big_endian: bool) -> Vec<u8> {
+        let mut bytes = if big_endian {
+            vec![0xFE, 0xFF]
+        } else {
+            vec![0xFF, 0xFE]
+        };
+        for unit in text.encode_utf16() {
+            bytes.extend(if big_endian {
+                unit.to_be_bytes()
+            } else {
+                unit.to_le_bytes()
+            });
+        }
+        bytes
+    }
+
+    #[test]
+    fn utf16_with_a_byte_order_mark_is_read_in_every_format() {
+        // Issue 9: these were called "binary".
+        let samples = [
+            ("a.txt", "Niger ends pact\r\n\r\nThe junta ended it.\r\n"),
+            ("a.md", "# Niger ends pact\n\nThe junta ended it.\n"),
+            (
+                "a.html",
+                "<title>Niger ends pact</title><p>The junta ended it.</p>",
+            ),
+            (
+                "a.json",
+                r#"{"title": "Niger ends pact", "body": "The junta ended it."}"#,
+            ),
+            (
+                "a.jsonl",
+                "{\"title\": \"Niger ends pact\", \"body\": \"The junta ended it.\"}\n",
+            ),
+        ];
+        for (path, text) in samples {
+            let utf8 = one(path, text.as_bytes());
+            assert_eq!(utf8.title, "Niger ends pact", "{path}");
+            for big_endian in [false, true] {
+                let decoded = one(path, &utf16(text, big_endian));
+                assert_eq!(decoded, utf8, "{path} big endian: {big_endian}");
+            }
+        }
+    }
+
+    #[test]
+    fn html_in_its_declared_charset_is_read() {
+        let page =
+            b"<html><head><meta charset=\"iso-8859-1\"><title>Caf\xe9 in Niamey</title></head>\
+                     <body><p>The caf\xe9 re-opened.</p></body></html>";
+        let doc = one("a.html", page);
+        assert_eq!(doc.title, "Café in Niamey");
+        assert_eq!(doc.body, "The café re-opened.");
     }
 
     #[test]
@@ -295,13 +418,59 @@ mod tests {
         let mut bytes = b"seventeen bytes..".to_vec();
         assert_eq!(bytes.len(), 17);
         bytes.extend_from_slice(b"\xC3\x28 rest");
-        assert_eq!(err("a.txt", &bytes), "not valid UTF-8 at byte 17");
+        assert_eq!(
+            err("a.txt", &bytes),
+            format!("not valid UTF-8 at byte 17{UTF8_ADVICE}")
+        );
         // The offset counts the byte-order mark.
-        let mut with_bom = UTF8_BOM.to_vec();
+        let mut with_bom = b"\xEF\xBB\xBF".to_vec();
         with_bom.extend_from_slice(&bytes);
-        assert_eq!(err("a.md", &with_bom), "not valid UTF-8 at byte 20");
-        // Latin-1.
-        assert_eq!(err("a.html", b"caf\xE9"), "not valid UTF-8 at byte 3");
+        assert_eq!(
+            err("a.md", &with_bom),
+            format!("not valid UTF-8 at byte 20{UTF8_ADVICE}")
+        );
+        // Latin-1 that does not say so.
+        assert_eq!(
+            err("a.html", b"caf\xE9"),
+            format!("not valid UTF-8 at byte 3{UTF8_ADVICE}")
+        );
+        assert_eq!(
+            err("a.json", b"{\"title\": \"caf\xE9\"}"),
+            format!("not valid UTF-8 at byte 14{UTF8_ADVICE}")
+        );
+    }
+
+    #[test]
+    fn unreadable_dates_are_said_in_every_format_that_has_dates() {
+        let warned = |path: &str, text: &str| {
+            let found = extract(Path::new(path), text.as_bytes()).expect("extracts");
+            assert_eq!(found.documents[0].date, None, "{path}");
+            found.warnings.summary()
+        };
+        assert_eq!(
+            warned("a.md", "---\ntitle: T\ndate: last week\n---\nBody\n"),
+            "front matter date: `last week` is not a date lookout reads (YYYY-MM-DD, RFC 3339 or RFC 2822), left out"
+        );
+        assert_eq!(
+            warned("a.html", r#"<meta property="article:published_time" content="soon"><p>x</p>"#),
+            "<meta property=\"article:published_time\">: `soon` is not a date lookout reads (YYYY-MM-DD, RFC 3339 or RFC 2822), left out"
+        );
+        assert_eq!(
+            warned("a.html", r#"<article><time datetime="noon">x</time><p>y</p></article>"#),
+            "<time datetime> in the article: `noon` is not a date lookout reads (YYYY-MM-DD, RFC 3339 or RFC 2822), left out"
+        );
+        // A date found elsewhere on the page: nothing was lost.
+        let found = extract(
+            Path::new("a.html"),
+            br#"<meta property="article:published_time" content="soon"><meta name="date" content="2021-05-06"><p>x</p>"#,
+        )
+        .expect("extracts");
+        assert!(found.warnings.is_empty());
+        // A plain text has no date field: a marker that is not a date is text.
+        assert!(extract(Path::new("a.txt"), b"date 2024-13-40 Body")
+            .expect("extracts")
+            .warnings
+            .is_empty());
     }
 
     #[test]
@@ -351,13 +520,89 @@ mod tests {
         }
     }
 
+    /// Text in an encoding that says what it is extracts exactly as the same text in UTF-8.
+    mod encodings_that_say_so {
+        use super::super::*;
+        use super::utf16;
+        use proptest::prelude::*;
+
+        fn same(path: &str, utf8: &[u8], other: &[u8]) -> Result<(), TestCaseError> {
+            let expected = extract(Path::new(path), utf8).map_err(|e| e.to_string());
+            let got = extract(Path::new(path), other).map_err(|e| e.to_string());
+            match (expected, got) {
+                (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
+                // Errors may differ only in their offsets (the bytes differ).
+                (Err(a), Err(b)) => prop_assert_eq!(
+                    a.split(" at ").next().unwrap_or_default().to_string(),
+                    b.split(" at ").next().unwrap_or_default().to_string()
+                ),
+                (a, b) => prop_assert!(false, "{a:?} vs {b:?}"),
+            }
+            Ok(())
+        }
+
+        fn article() -> impl Strategy<Value = String> {
+            proptest::collection::vec(
+                prop_oneof![
+                    Just("Niger".to_string()),
+                    Just(" ".to_string()),
+                    Just("\n".to_string()),
+                    Just("\n\n".to_string()),
+                    Just("date 2024-03-28".to_string()),
+                    Just("# ".to_string()),
+                    Just("{\"title\": \"t\", \"body\": \"b\"}\n".to_string()),
+                    "[a-zA-Z0-9 .,]{1,12}",
+                    "[\u{a0}-\u{ff}]{1,4}",
+                    "[\u{100}-\u{d7ff}\u{e000}-\u{fffd}\u{10000}-\u{10ffff}]{1,3}",
+                ],
+                1..30,
+            )
+            .prop_map(|parts| parts.concat())
+        }
+
+        proptest! {
+            #[test]
+            fn utf16_with_a_byte_order_mark(text in article(), big_endian in any::<bool>()) {
+                // A leading U+FEFF in UTF-8 is a byte-order mark; after UTF-16's own, a character.
+                prop_assume!(!text.starts_with('\u{feff}'));
+                for ext in ["txt", "md", "html", "json", "jsonl"] {
+                    same(&format!("a.{ext}"), text.as_bytes(), &utf16(&text, big_endian))?;
+                }
+            }
+
+            #[test]
+            fn html_in_a_declared_single_byte_charset(body in "[a-zA-Z0-9 .,\u{a0}-\u{ff}]{1,200}") {
+                let page = |charset: &str| format!(
+                    "<html><head><meta charset=\"{charset}\"><title>t</title></head><body><p>é{body}</p></body></html>"
+                );
+                let utf8 = page("windows-1252");
+                let (latin1, _, unmappable) = encoding_rs::WINDOWS_1252.encode(&utf8);
+                prop_assume!(!unmappable);
+                // Bytes that are valid UTF-8 are read as UTF-8 whatever the page declares (as
+                // they always were: mislabelled UTF-8 pages are common, the reverse is rare).
+                prop_assume!(std::str::from_utf8(&latin1).is_err());
+                same("a.html", utf8.as_bytes(), &latin1)?;
+            }
+        }
+    }
+
     mod never_panics {
         use super::super::*;
         use proptest::prelude::*;
 
         fn check(ext: &str, bytes: &[u8]) {
             let path = format!("f.{ext}");
-            if let Ok(docs) = extract(Path::new(&path), bytes) {
+            let result = extract(Path::new(&path), bytes);
+            if let Err(e) = &result {
+                assert!(!e.to_string().contains('\n'), "{e}");
+            }
+            if let Ok(Extraction {
+                documents: docs,
+                warnings,
+            }) = result
+            {
+                assert!(warnings.detailed().len() <= warning::MAX_DETAILED_WARNINGS);
+                assert!(!warnings.summary().contains('\n'));
                 assert!(!docs.is_empty());
                 for doc in docs {
                     assert!(!(doc.title.is_empty() && doc.body.is_empty()));
@@ -452,6 +697,15 @@ mod tests {
             fn on_snippets(bytes in snippets()) {
                 for ext in ["txt", "md", "html", "json", "jsonl"] {
                     check(ext, &bytes);
+                }
+            }
+
+            #[test]
+            fn on_utf16_snippets(bytes in snippets(), big_endian in any::<bool>()) {
+                let text = String::from_utf8_lossy(&bytes).into_owned();
+                let encoded = super::utf16(&text, big_endian);
+                for ext in ["txt", "md", "html", "json", "jsonl"] {
+                    check(ext, &encoded);
                 }
             }
         }

@@ -1,5 +1,7 @@
-//! Plain-text articles (`.txt`, `.text`): an optional leading `date YYYY-MM-DD` marker, or an
-//! optional title line followed by a blank line, then the body.
+//! Plain-text articles (`.txt`, `.text`): an optional leading `date YYYY-MM-DD` marker, an
+//! optional title line followed by a blank line, then the body. The marker followed by text on
+//! its own line (the seed article's shape) makes that text all body, as it always did; a marker
+//! alone on its line may be followed by a title line and a blank line.
 
 use chrono::NaiveDate;
 
@@ -11,24 +13,44 @@ const MAX_TITLE_BYTES: usize = 300;
 
 /// Split a plain-text article. `text` has LF line endings and no byte-order mark.
 pub(super) fn extract(text: &str) -> DocumentFields {
-    if let Some((date, rest)) = date_marker(text) {
-        return DocumentFields {
-            body: rest.trim().to_string(),
-            date: Some(date),
-            ..Default::default()
-        };
-    }
+    let (date, text) = match date_marker(text) {
+        // ` date 2024-03-28 In a move…`: no title (the rule the reference reads too).
+        Some((date, rest)) => match date_line_rest(rest) {
+            None => {
+                return DocumentFields {
+                    body: rest.trim().to_string(),
+                    date: Some(date),
+                    ..Default::default()
+                }
+            }
+            // `date 2024-03-28` alone on its line: the title rule applies to what follows.
+            Some(after_line) => (Some(date), after_line),
+        },
+        None => (None, text),
+    };
     match title_cut(text) {
         Some(cut) => DocumentFields {
             title: text[..cut].trim().to_string(),
             body: text[cut + 2..].trim().to_string(),
+            date,
             ..Default::default()
         },
         None => DocumentFields {
             body: text.trim().to_string(),
+            date,
             ..Default::default()
         },
     }
+}
+
+/// The text after a date marker's line when nothing but spaces or tabs follows the date on
+/// it (`None` when text follows on the same line).
+fn date_line_rest(rest: &str) -> Option<&str> {
+    let after_blanks = rest.trim_start_matches([' ', '\t']);
+    if after_blanks.is_empty() {
+        return Some("");
+    }
+    after_blanks.strip_prefix('\n')
 }
 
 /// ` date 2024-03-28 In a move…`: after leading whitespace, the word `date`, whitespace, a
@@ -62,7 +84,7 @@ fn title_cut(text: &str) -> Option<usize> {
 mod tests {
     use std::path::Path;
 
-    use super::super::{extract as extract_file, ExtractError};
+    use super::super::{documents_of as extract_file, ExtractError};
     use super::*;
 
     fn fields(text: &str) -> DocumentFields {
@@ -123,10 +145,64 @@ mod tests {
         assert_eq!(doc.date, date(2001, 1, 2));
         assert_eq!(doc.body, "Body");
 
-        // A date marker takes precedence over the title rule; the rest is all body.
+        // A date marker with text on its line takes precedence over the title rule; the rest is
+        // all body.
         let doc = fields("date 2024-03-28 Headline\n\nBody");
         assert_eq!(doc.title, "");
         assert_eq!(doc.body, "Headline\n\nBody");
+    }
+
+    #[test]
+    fn date_line_then_title_then_body() {
+        // Issue 9: a .txt could not have both the seed's date line and a title.
+        let doc = fields("date 2024-03-28\nNiger ends pact\n\nThe junta ended the pact.\n");
+        assert_eq!(doc.date, date(2024, 3, 28));
+        assert_eq!(doc.title, "Niger ends pact");
+        assert_eq!(doc.body, "The junta ended the pact.");
+        // Spaces after the date, CRLF, leading blank lines: the same.
+        let crlf = extract_file(
+            Path::new("a.txt"),
+            b"\r\n date 2024-03-28  \r\nNiger ends pact\r\n\r\nThe junta ended the pact.\r\n",
+        )
+        .expect("extracts");
+        assert_eq!(crlf[0].title, "Niger ends pact");
+        assert_eq!(crlf[0].date, date(2024, 3, 28));
+        // The same article without the date line has the same title and body.
+        let undated = fields("Niger ends pact\n\nThe junta ended the pact.\n");
+        assert_eq!((undated.title, undated.body), (doc.title, doc.body));
+        // The title rule applies as it does at the top of a file: a blank line right after the
+        // date line, or no blank line after the next line, means no title.
+        let doc = fields("date 2024-03-28\n\nNot a title\n\nBody");
+        assert_eq!(
+            (doc.title.as_str(), doc.body.as_str()),
+            ("", "Not a title\n\nBody")
+        );
+        let doc = fields("date 2024-03-28\nLine one\nLine two\n\nBody");
+        assert_eq!(doc.title, "");
+        assert_eq!(doc.body, "Line one\nLine two\n\nBody");
+        // A date line and a title, no body.
+        let doc = fields("date 2024-03-28\nTitle only\n");
+        assert_eq!((doc.title.as_str(), doc.body.as_str()), ("", "Title only"));
+        let doc = fields("date 2024-03-28\nTitle only\n\n");
+        assert_eq!((doc.title.as_str(), doc.body.as_str()), ("Title only", ""));
+    }
+
+    #[test]
+    fn the_seed_article_keeps_its_id() {
+        // The seed's shape (text on the date's line) reads as it always did: no title, the same
+        // document id as before the date-line title rule existed.
+        let seed =
+            " date 2024-03-28 In a move that has sent ripples across international security \
+                    frameworks, Niger's military junta has officially terminated its longstanding \
+                    security agreement with the United States.\n\nBreaking Bonds: The End of \
+                    US-Niger Security Pact\n\nThe security arrangement was instrumental.\n";
+        let docs = extract_file(Path::new("seed.txt"), seed.as_bytes()).expect("extracts");
+        assert_eq!(docs[0].title, "");
+        assert_eq!(docs[0].date, date(2024, 3, 28));
+        assert_eq!(
+            docs[0].id.0,
+            "aff5a5679719797db15ed8bd1a3c7efe20a249aad9ce22ca83eed478531d5b81"
+        );
     }
 
     #[test]
@@ -151,7 +227,7 @@ mod tests {
     fn date_marker_alone_is_no_article() {
         assert!(matches!(
             extract_file(Path::new("a.txt"), b"date 2024-03-28\n"),
-            Err(ExtractError::NoText)
+            Err(ExtractError::NoText { needs: None })
         ));
     }
 
@@ -257,6 +333,46 @@ mod tests {
     mod reference {
         use super::*;
         use proptest::prelude::*;
+
+        /// The rule before a date line could be followed by a title: after a date marker, all
+        /// the rest is body.
+        fn before_date_line_titles(text: &str) -> DocumentFields {
+            match date_marker(text) {
+                Some((date, rest)) => DocumentFields {
+                    body: rest.trim().to_string(),
+                    date: Some(date),
+                    ..Default::default()
+                },
+                None => extract(text),
+            }
+        }
+
+        proptest! {
+            /// Every file that does not open with a date line followed by a title line and a
+            /// blank line reads exactly as before (same fields, so the same document id).
+            #[test]
+            fn only_a_date_line_followed_by_a_title_reads_differently(
+                lead in "[ \n\t]{0,3}",
+                gap in "[ \t]{1,2}|[ \t]{0,2}\n",
+                rest in "[a \n\té]{0,40}",
+            ) {
+                let text = format!("{lead}date 2024-03-28{gap}{rest}");
+                let now = extract(&text);
+                let before = before_date_line_titles(&text);
+                prop_assert_eq!(now.date, before.date);
+                if now.title.is_empty() {
+                    prop_assert_eq!(now, before);
+                } else {
+                    // The new shape: the marker alone on its line, then a title line and a
+                    // blank line (the reference's title rule on what follows that line).
+                    let after_date = &text[lead.len() + "date 2024-03-28".len()..];
+                    let after_line = after_date.trim_start_matches([' ', '\t']).strip_prefix('\n');
+                    prop_assert!(after_line.is_some(), "{:?}", text);
+                    let title = after_line.and_then(reference_title).map(str::trim);
+                    prop_assert_eq!(title, Some(now.title.as_str()));
+                }
+            }
+        }
 
         proptest! {
             #[test]

@@ -6,6 +6,9 @@
 //!   each path (one row per document or path, not per alert: an article can raise hundreds), so
 //!   nothing alerts twice;
 //! - `quarantine`: files that failed to parse, with the reason, reported once per content;
+//! - `warnings`: files read with warnings (records skipped, values left out), per content: a
+//!   file's row goes when the file goes, changes, or is read again without warnings;
+//! - `ignored`: files of a type lookout does not read (by extension), noted once each;
 //! - `meta`: how far into the alert log the alert tables are caught up, the last commit.
 //!
 //! The alert log stays the source of truth: the ledger records an alert only once the log line
@@ -55,14 +58,44 @@ pub struct Quarantined {
     pub at: String,
 }
 
+/// The warnings of a file that was read (the extraction's, rendered), for its content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileWarnings {
+    pub path: String,
+    pub content_hash: String,
+    /// Records skipped (not indexed).
+    pub skipped_records: u64,
+    /// Warnings in all (skipped records included).
+    pub total: u64,
+    /// The first warnings, one line each (bounded by the extractor).
+    pub details: Vec<String>,
+    pub at: String,
+}
+
+/// A file of a type lookout does not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IgnoredFile {
+    pub path: String,
+    /// Its extension with the dot (`.pdf`), or empty.
+    pub extension: String,
+}
+
 /// Everything one commit records, written in one transaction.
 #[derive(Debug, Default)]
 pub struct Progress {
     pub alerts: Vec<(String, String, String)>,
+    /// Files read: their content and documents. Each replaces the file's warnings (by
+    /// `warnings`, or none) and leaves the quarantine.
     pub files: Vec<FileRecord>,
     pub removed_files: Vec<String>,
     pub quarantined: Vec<Quarantined>,
     pub released: Vec<String>,
+    /// Warnings of files in `files` (written after them).
+    pub warnings: Vec<FileWarnings>,
+    /// Files of unsupported types seen for the first time.
+    pub ignored: Vec<IgnoredFile>,
+    /// Ignored files that are gone.
+    pub unignored: Vec<String>,
     /// The alert log's length once durable: alerts before it are in `alerts`.
     pub alert_log_offset: u64,
 }
@@ -74,6 +107,9 @@ impl Progress {
             && self.removed_files.is_empty()
             && self.quarantined.is_empty()
             && self.released.is_empty()
+            && self.warnings.is_empty()
+            && self.ignored.is_empty()
+            && self.unignored.is_empty()
     }
 }
 
@@ -90,6 +126,8 @@ CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, content_hash TEXT NOT N
 CREATE TABLE IF NOT EXISTS file_docs (path TEXT NOT NULL, doc_id TEXT NOT NULL, PRIMARY KEY (path, doc_id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS file_docs_by_doc ON file_docs (doc_id);
 CREATE TABLE IF NOT EXISTS quarantine (path TEXT PRIMARY KEY, content_hash TEXT NOT NULL, reason TEXT NOT NULL, attempts INTEGER NOT NULL, at TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS warnings (path TEXT PRIMARY KEY, content_hash TEXT NOT NULL, skipped_records INTEGER NOT NULL, total INTEGER NOT NULL, details TEXT NOT NULL, at TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ignored (path TEXT PRIMARY KEY, extension TEXT NOT NULL, at TEXT NOT NULL) WITHOUT ROWID;
 ";
 
 impl Ledger {
@@ -254,7 +292,86 @@ impl Ledger {
         })
     }
 
-    /// Counts for `lookout status`: (files, alerts).
+    /// Whether the table exists (a ledger written by an older lookout, opened read-only,
+    /// lacks the newer ones).
+    fn has_table(&self, name: &str) -> Result<bool, LedgerError> {
+        self.run(|db| {
+            db.prepare_cached("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1")?
+                .exists([name])
+        })
+    }
+
+    /// The warnings recorded for this path's last content, if any.
+    pub fn warnings(&self, path: &str) -> Result<Option<FileWarnings>, LedgerError> {
+        if !self.has_table("warnings")? {
+            return Ok(None);
+        }
+        self.run(|db| {
+            db.prepare_cached(
+                "SELECT path, content_hash, skipped_records, total, details, at FROM warnings WHERE path = ?1",
+            )?
+            .query_row([path], warnings_row)
+            .optional()
+        })
+    }
+
+    /// Every file read with warnings, by path.
+    pub fn all_warnings(&self) -> Result<Vec<FileWarnings>, LedgerError> {
+        if !self.has_table("warnings")? {
+            return Ok(Vec::new());
+        }
+        self.run(|db| {
+            let mut stmt = db.prepare(
+                "SELECT path, content_hash, skipped_records, total, details, at FROM warnings ORDER BY path",
+            )?;
+            let rows = stmt
+                .query_map([], warnings_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+    }
+
+    /// Whether this path is a file of an unsupported type already noted.
+    pub fn is_ignored(&self, path: &str) -> Result<bool, LedgerError> {
+        if !self.has_table("ignored")? {
+            return Ok(false);
+        }
+        self.run(|db| {
+            db.prepare_cached("SELECT 1 FROM ignored WHERE path = ?1")?
+                .exists([path])
+        })
+    }
+
+    /// The paths of the files of unsupported types noted.
+    pub fn ignored_paths(&self) -> Result<Vec<String>, LedgerError> {
+        if !self.has_table("ignored")? {
+            return Ok(Vec::new());
+        }
+        self.run(|db| {
+            let mut stmt = db.prepare("SELECT path FROM ignored")?;
+            let paths = stmt
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()?;
+            Ok(paths)
+        })
+    }
+
+    /// How many files of each unsupported extension were noted, by extension.
+    pub fn ignored_counts(&self) -> Result<Vec<(String, u64)>, LedgerError> {
+        if !self.has_table("ignored")? {
+            return Ok(Vec::new());
+        }
+        self.run(|db| {
+            let mut stmt = db.prepare(
+                "SELECT extension, count(*) FROM ignored GROUP BY extension ORDER BY extension",
+            )?;
+            let counts = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)?.max(0) as u64)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(counts)
+        })
+    }
+
     /// Files in quarantine.
     pub fn quarantined_count(&self) -> Result<u64, LedgerError> {
         self.run(|db| {
@@ -296,9 +413,12 @@ impl Ledger {
                 merge_lists(&tx, "path_alerts", "path", by_path)?;
                 let mut drop_docs = tx.prepare_cached("DELETE FROM file_docs WHERE path = ?1")?;
                 let mut drop_file = tx.prepare_cached("DELETE FROM files WHERE path = ?1")?;
+                let mut drop_warnings =
+                    tx.prepare_cached("DELETE FROM warnings WHERE path = ?1")?;
                 for removed in &progress.removed_files {
                     drop_docs.execute([removed])?;
                     drop_file.execute([removed])?;
+                    drop_warnings.execute([removed])?;
                 }
                 let mut file = tx.prepare_cached(
                     "INSERT OR REPLACE INTO files (path, content_hash, processed_at) VALUES (?1, ?2, ?3)",
@@ -314,14 +434,42 @@ impl Ledger {
                         doc.execute([&record.path, &id.0])?;
                     }
                     release.execute([&record.path])?;
+                    drop_warnings.execute([&record.path])?;
                 }
                 for released in &progress.released {
                     release.execute([released])?;
+                }
+                let mut warn = tx.prepare_cached(
+                    "INSERT OR REPLACE INTO warnings (path, content_hash, skipped_records, total, details, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?;
+                for w in &progress.warnings {
+                    let details =
+                        serde_json::to_string(&w.details).unwrap_or_else(|_| "[]".to_string());
+                    warn.execute(params![
+                        w.path,
+                        w.content_hash,
+                        w.skipped_records as i64,
+                        w.total as i64,
+                        details,
+                        w.at
+                    ])?;
+                }
+                let mut ignore = tx.prepare_cached(
+                    "INSERT OR REPLACE INTO ignored (path, extension, at) VALUES (?1, ?2, ?3)",
+                )?;
+                for ignored in &progress.ignored {
+                    ignore.execute(params![ignored.path, ignored.extension, at])?;
+                }
+                let mut unignore = tx.prepare_cached("DELETE FROM ignored WHERE path = ?1")?;
+                for path in &progress.unignored {
+                    unignore.execute([path])?;
                 }
                 let mut quarantine = tx.prepare_cached(
                     "INSERT OR REPLACE INTO quarantine (path, content_hash, reason, attempts, at) VALUES (?1, ?2, ?3, ?4, ?5)",
                 )?;
                 for q in &progress.quarantined {
+                    // The file changed into something unreadable: its old warnings are stale.
+                    drop_warnings.execute([&q.path])?;
                     quarantine.execute(params![
                         q.path,
                         q.content_hash,
@@ -371,6 +519,18 @@ fn merge_lists(
 /// The document id inside an alert id (`q:{query}/d:{doc}`).
 fn doc_of_alert(alert_id: &str) -> &str {
     alert_id.rsplit_once("/d:").map_or(alert_id, |(_, doc)| doc)
+}
+
+fn warnings_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileWarnings> {
+    let details: String = r.get(4)?;
+    Ok(FileWarnings {
+        path: r.get(0)?,
+        content_hash: r.get(1)?,
+        skipped_records: r.get::<_, i64>(2)?.max(0) as u64,
+        total: r.get::<_, i64>(3)?.max(0) as u64,
+        details: serde_json::from_str(&details).unwrap_or_default(),
+        at: r.get(5)?,
+    })
 }
 
 fn quarantined_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Quarantined> {
@@ -497,5 +657,102 @@ mod tests {
             })
             .unwrap();
         assert!(ledger.file("/w/x.txt").unwrap().is_none());
+    }
+
+    #[test]
+    fn warnings_follow_the_files_content_and_ignored_files_are_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ledger = Ledger::open(dir.path()).unwrap();
+        let file = |path: &str, hash: &str| FileRecord {
+            path: path.into(),
+            content_hash: hash.into(),
+            docs: vec![],
+        };
+        let warned = |path: &str, hash: &str| FileWarnings {
+            path: path.into(),
+            content_hash: hash.into(),
+            skipped_records: 1,
+            total: 2,
+            details: vec![
+                "line 2 skipped: no title or text".into(),
+                "line 3: x".into(),
+            ],
+            at: "now".into(),
+        };
+        ledger
+            .record(&Progress {
+                files: vec![
+                    file("/w/a.jsonl", "h1"),
+                    file("/w/b.jsonl", "h1"),
+                    file("/w/c.jsonl", "h1"),
+                ],
+                warnings: vec![
+                    warned("/w/a.jsonl", "h1"),
+                    warned("/w/b.jsonl", "h1"),
+                    warned("/w/c.jsonl", "h1"),
+                ],
+                ignored: vec![
+                    IgnoredFile {
+                        path: "/w/x.pdf".into(),
+                        extension: ".pdf".into(),
+                    },
+                    IgnoredFile {
+                        path: "/w/y.pdf".into(),
+                        extension: ".pdf".into(),
+                    },
+                    IgnoredFile {
+                        path: "/w/NOTES".into(),
+                        extension: String::new(),
+                    },
+                ],
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(
+            ledger.warnings("/w/a.jsonl").unwrap(),
+            Some(warned("/w/a.jsonl", "h1"))
+        );
+        assert_eq!(ledger.all_warnings().unwrap().len(), 3);
+        assert!(ledger.is_ignored("/w/x.pdf").unwrap());
+        assert_eq!(
+            ledger.ignored_counts().unwrap(),
+            [(String::new(), 1), (".pdf".to_string(), 2)]
+        );
+        // Read again without warnings, deleted, or changed into something unreadable: the
+        // warnings go; an ignored file that is gone is forgotten.
+        ledger
+            .record(&Progress {
+                files: vec![file("/w/a.jsonl", "h2")],
+                removed_files: vec!["/w/b.jsonl".into()],
+                quarantined: vec![Quarantined {
+                    path: "/w/c.jsonl".into(),
+                    content_hash: "h3".into(),
+                    reason: "empty file".into(),
+                    attempts: 1,
+                    at: "now".into(),
+                }],
+                unignored: vec!["/w/x.pdf".into()],
+                ..Default::default()
+            })
+            .unwrap();
+        assert!(ledger.all_warnings().unwrap().is_empty());
+        assert!(!ledger.is_ignored("/w/x.pdf").unwrap());
+        assert_eq!(ledger.ignored_paths().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_ledger_from_before_warnings_reads_as_having_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Connection::open(dir.path().join("ledger.sqlite")).unwrap();
+        db.execute_batch(
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;",
+        )
+        .unwrap();
+        drop(db);
+        let reader = Ledger::open_read_only(dir.path()).unwrap();
+        assert!(reader.all_warnings().unwrap().is_empty());
+        assert!(reader.warnings("/w/a").unwrap().is_none());
+        assert!(reader.ignored_counts().unwrap().is_empty());
+        assert!(!reader.is_ignored("/w/a").unwrap());
     }
 }

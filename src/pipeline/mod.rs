@@ -1,8 +1,10 @@
 //! One file in, documents indexed and alerts raised: the path every article takes, whether it
 //! was dropped into the watch folder (daemon) or named on the command line (`lookout ingest`).
 //!
-//! Per file: skip it if the ledger already holds these exact bytes for this path; extract it
-//! (a failure is reported once per content and quarantined). Per document: skip it if its
+//! Per file: skip a file of a type lookout does not read (noted once, not an error); skip it
+//! if the ledger already holds these exact bytes for this path; extract it (a failure is
+//! reported once per content and quarantined; the warnings of a file that was read, such as
+//! skipped JSON Lines records, are reported once per content and kept for the status report). Per document: skip it if its
 //! content is already indexed (a rename or a copy: at most the stored path is updated); match it
 //! against every saved query; write each new alert (alert log first, then the tracing line and
 //! the webhooks); then add it to the index. A file that changed replaces its old documents.
@@ -23,9 +25,11 @@ use chrono::Utc;
 use crate::analysis::Analyzer;
 use crate::config::{compile_queries, Config, OnDelete, QueryProblem, SavedQuery};
 use crate::document::{DocId, Document};
-use crate::extract;
+use crate::extract::{self, ExtractError, Extraction, Extractor, Warnings};
 use crate::index::{DocWriter, IndexError, LookoutIndex};
-use crate::ledger::{FileRecord, Ledger, LedgerError, Progress, Quarantined};
+use crate::ledger::{
+    FileRecord, FileWarnings, IgnoredFile, Ledger, LedgerError, Progress, Quarantined,
+};
 use crate::matcher::{summarize, DocAnalysis, Engine, Percolator, TermStats};
 use crate::metrics::{AlertKind, Metrics};
 use crate::sinks::{
@@ -53,6 +57,8 @@ pub enum FileOutcome {
     },
     /// The same bytes were already processed at this path.
     Unchanged,
+    /// A type lookout does not read (by its extension): not read, not an error.
+    Ignored,
     /// Refused, with the one-line reason (logged once per content).
     Skipped(String),
 }
@@ -101,6 +107,14 @@ pub enum BackfillStep {
 /// between, so a backfill of a million documents does not stall it.
 pub const BACKFILL_SLICE: usize = 256;
 
+/// What [`Pipeline::ingest_bytes`] took: the documents, and the warnings about the records it
+/// skipped or the values it left out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngestReport {
+    pub documents: Vec<Ingested>,
+    pub warnings: Warnings,
+}
+
 /// One document handed to [`Pipeline::ingest_bytes`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ingested {
@@ -117,6 +131,10 @@ pub struct Stats {
     pub files: u64,
     pub unchanged_files: u64,
     pub skipped_files: u64,
+    /// Files of types lookout does not read (not counted in `files`).
+    pub ignored_files: u64,
+    /// Files read with warnings (records skipped, values left out).
+    pub files_with_warnings: u64,
     pub new_documents: u64,
     pub known_documents: u64,
     pub removed_documents: u64,
@@ -156,6 +174,8 @@ pub struct Pipeline {
     term_stats: TermStats,
     metrics: Metrics,
     max_file_size: u64,
+    /// How files are read (the `[json]` keys).
+    extractor: Extractor,
     on_delete: OnDelete,
     watch_roots: Vec<PathBuf>,
     pub stats: Stats,
@@ -226,6 +246,9 @@ impl Pipeline {
             term_stats,
             metrics: Metrics::default(),
             max_file_size: config.max_file_size,
+            extractor: Extractor {
+                json_keys: config.json.clone(),
+            },
             on_delete: config.on_delete,
             watch_roots: config.watch.clone(),
             stats: Stats::default(),
@@ -368,6 +391,12 @@ impl Pipeline {
         self.max_file_size = max_file_size;
     }
 
+    /// How files are read from now on (a config reload of `[json]`). Files already read are
+    /// not read again.
+    pub fn set_extractor(&mut self, extractor: Extractor) {
+        self.extractor = extractor;
+    }
+
     /// Swap the webhook delivery (a config reload); the old one is handed back to be shut down.
     pub fn replace_delivery(&mut self, delivery: Option<LogDelivery>) -> Option<LogDelivery> {
         std::mem::replace(&mut self.webhooks, delivery)
@@ -465,18 +494,22 @@ impl Pipeline {
     /// Ingest articles handed over directly (the API's `POST /documents`): `format_hint` is a
     /// file name whose extension picks the reader (`.json`, `.jsonl`). Each document is matched
     /// and indexed exactly like one from a dropped file, under the location `api:{id}`; the
-    /// batch is committed before this returns. `Ok(Err(reason))` when the input is refused.
+    /// batch is committed before this returns. Records that are not articles are skipped and
+    /// named in the report's warnings; `Ok(Err(_))` when the input holds no article at all.
     pub fn ingest_bytes(
         &mut self,
         format_hint: &str,
         bytes: &[u8],
-    ) -> Result<Result<Vec<Ingested>, String>, PipelineError> {
-        let documents = match extract::extract(Path::new(format_hint), bytes) {
-            Ok(documents) => documents,
+    ) -> Result<Result<IngestReport, ExtractError>, PipelineError> {
+        let Extraction {
+            documents,
+            warnings,
+        } = match self.extractor.extract(Path::new(format_hint), bytes) {
+            Ok(extraction) => extraction,
             Err(e) => {
                 // A refused request body, not a file: counted apart from failed files.
                 self.metrics.api_documents_rejected();
-                return Ok(Err(e.to_string()));
+                return Ok(Err(e));
             }
         };
         let mut outcomes = Vec::with_capacity(documents.len());
@@ -494,14 +527,20 @@ impl Pipeline {
             });
         }
         self.commit()?;
-        Ok(Ok(outcomes))
+        Ok(Ok(IngestReport {
+            documents: outcomes,
+            warnings,
+        }))
     }
 
     /// Read, extract, match and index one file. Bad files are logged and quarantined; only a
     /// failure of the index, the ledger or the alert log is an error.
     pub fn process_file(&mut self, path: &Path) -> Result<FileOutcome, PipelineError> {
-        self.stats.files += 1;
         let key = path.to_string_lossy().into_owned();
+        if !extract::is_supported(path) {
+            return self.ignore(key, path);
+        }
+        self.stats.files += 1;
         let bytes = match read_bytes(path, self.max_file_size) {
             Ok(bytes) => bytes,
             Err(_) if !path.exists() => {
@@ -525,10 +564,14 @@ impl Pipeline {
             tracing::debug!(file = %key, "unchanged since it was processed");
             return Ok(FileOutcome::Unchanged);
         }
-        let documents = match extract::extract(path, &bytes) {
-            Ok(documents) => documents,
+        let Extraction {
+            documents,
+            warnings,
+        } = match self.extractor.extract(path, &bytes) {
+            Ok(extraction) => extraction,
             Err(e) => return self.refuse(&key, content_hash, e.to_string()),
         };
+        self.report_warnings(&key, &content_hash, documents.len(), &warnings)?;
         let landed = landed_ago(path);
         let (mut new, mut known, mut alerts) = (0, 0, 0);
         let mut ids = Vec::with_capacity(documents.len());
@@ -576,6 +619,91 @@ impl Pipeline {
         self.refuse(&key, content_hash, reason)
     }
 
+    /// Note a file of a type lookout does not read: said once (INFO) per file, kept for the
+    /// status report, not an error and not quarantined.
+    fn ignore(&mut self, key: String, path: &Path) -> Result<FileOutcome, PipelineError> {
+        self.stats.ignored_files += 1;
+        let noted =
+            self.pending.ignored.iter().any(|i| i.path == key) || self.ledger.is_ignored(&key)?;
+        if noted {
+            tracing::debug!(file = %key, "ignored again (a type lookout does not read)");
+            return Ok(FileOutcome::Ignored);
+        }
+        let extension = path
+            .extension()
+            .map(|e| format!(".{}", e.to_string_lossy()))
+            .unwrap_or_default();
+        let what = if extension.is_empty() {
+            "files without an extension".to_string()
+        } else {
+            format!("{extension} files")
+        };
+        tracing::info!(
+            file = %key,
+            "ignored {key}: lookout does not read {what} (it reads {})",
+            extract::SUPPORTED_EXTENSIONS
+        );
+        self.pending.ignored.push(IgnoredFile {
+            path: key,
+            extension: extension.to_ascii_lowercase(),
+        });
+        Ok(FileOutcome::Ignored)
+    }
+
+    /// Report the warnings of a file that was read (records skipped, values left out): once
+    /// per content at WARN, then kept for the status report until the file goes or changes.
+    fn report_warnings(
+        &mut self,
+        key: &str,
+        content_hash: &str,
+        documents: usize,
+        warnings: &Warnings,
+    ) -> Result<(), PipelineError> {
+        // This content replaces whatever an earlier one in this batch left pending.
+        self.pending.warnings.retain(|w| w.path != key);
+        self.pending.quarantined.retain(|q| q.path != key);
+        if warnings.is_empty() {
+            return Ok(());
+        }
+        self.stats.files_with_warnings += 1;
+        let known = self.ledger.warnings(key)?;
+        let skipped = warnings.skipped_records();
+        if known.is_some_and(|k| k.content_hash == content_hash) {
+            tracing::debug!(file = %key, "still the same warnings: {}", warnings.summary());
+        } else {
+            let what = if skipped > 0 {
+                format!(
+                    "{documents} document{} read, {skipped} record{} skipped",
+                    if documents == 1 { "" } else { "s" },
+                    if skipped == 1 { "" } else { "s" },
+                )
+            } else {
+                format!(
+                    "read with {} warning{}",
+                    warnings.total(),
+                    if warnings.total() == 1 { "" } else { "s" }
+                )
+            };
+            tracing::warn!(
+                file = %key,
+                documents,
+                skipped_records = skipped,
+                warnings = warnings.total(),
+                "{key}: {what}: {}",
+                warnings.summary()
+            );
+        }
+        self.pending.warnings.push(FileWarnings {
+            path: key.to_string(),
+            content_hash: content_hash.to_string(),
+            skipped_records: skipped as u64,
+            total: warnings.total() as u64,
+            details: warnings.lines(),
+            at: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        });
+        Ok(())
+    }
+
     /// Report a file that cannot be read or parsed: once per content, then quarantined.
     fn refuse(
         &mut self,
@@ -585,6 +713,7 @@ impl Pipeline {
     ) -> Result<FileOutcome, PipelineError> {
         self.stats.skipped_files += 1;
         self.metrics.file_failed();
+        self.pending.warnings.retain(|w| w.path != key);
         let known = self
             .pending
             .quarantined
@@ -791,10 +920,15 @@ impl Pipeline {
             tracing::info!(file = %path, on_delete = ?self.on_delete, "file deleted");
             self.pending.removed_files.push(path);
         }
-        // Quarantined files that are gone leave the quarantine.
+        // Quarantined files that are gone leave the quarantine; ignored ones are forgotten.
         for q in self.ledger.all_quarantined()? {
             if !Path::new(&q.path).exists() && !self.pending.released.contains(&q.path) {
                 self.pending.released.push(q.path);
+            }
+        }
+        for path in self.ledger.ignored_paths()? {
+            if !Path::new(&path).exists() && !self.pending.unignored.contains(&path) {
+                self.pending.unignored.push(path);
             }
         }
         Ok(gone)
@@ -950,10 +1084,21 @@ fn read_bytes(path: &Path, max_file_size: u64) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("cannot read: {e}"))
 }
 
-/// Read and extract a file, as one line of reason on failure.
-pub fn read_documents(path: &Path, max_file_size: u64) -> Result<Vec<Document>, String> {
-    let bytes = read_bytes(path, max_file_size)?;
-    extract::extract(path, &bytes).map_err(|e| e.to_string())
+/// Why [`read_documents`] yielded nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The file could not be read (missing, not a regular file, too large, an I/O error).
+    #[error("{0}")]
+    Read(String),
+    /// It was read but holds no article (or is of a type lookout does not read).
+    #[error(transparent)]
+    Extract(#[from] ExtractError),
+}
+
+/// Read and extract a file with the default reading options.
+pub fn read_documents(path: &Path, max_file_size: u64) -> Result<Extraction, ReadError> {
+    let bytes = read_bytes(path, max_file_size).map_err(ReadError::Read)?;
+    Ok(extract::extract(path, &bytes)?)
 }
 
 /// Every file under the given paths (files as named, folders walked recursively, sorted),
