@@ -28,7 +28,8 @@ pub fn run(config: &Config, args: IngestArgs) -> anyhow::Result<ExitCode> {
         Engine::default(),
         crate::metrics::Metrics::default(),
     )?;
-    let files = collect_files(&args.paths);
+    // A folder holding lookout's own files (its home) is ingested without them.
+    let files = collect_files(&args.paths, &config.own_files());
     let bar = (files.len() >= 100 && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(files.len() as u64);
         if let Ok(style) = indicatif::ProgressStyle::with_template(

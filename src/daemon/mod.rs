@@ -59,7 +59,9 @@ pub(crate) struct Daemon {
 
 async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
     let metrics = Metrics::new();
-    let (pipeline, problems) = Pipeline::from_config(&config, engine, metrics.clone())?;
+    let (mut pipeline, problems) = Pipeline::from_config(&config, engine, metrics.clone())?;
+    // A file that cannot be read now (permissions, too many open files...) is tried again.
+    pipeline.retry_failed_reads(true);
     tracing::info!(
         config = %config.path.display(),
         index = %config.index.display(),
@@ -118,6 +120,8 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
             quiet_period: Duration::from_millis(250),
             rescan_interval: config.rescan_interval,
             poll_interval: config.poll_interval,
+            open_file_timeout: config.open_file_timeout,
+            own_files: config.own_files(),
         },
         ready_tx,
     )?;
@@ -135,6 +139,7 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
 
     loop {
         let commit_due = daemon.pipeline.next_commit_in();
+        let retry_due = daemon.pipeline.next_retry_in();
         daemon.ready_files = ready_rx.len();
         // Requests first (they are few and someone waits for each), then files; a commit
         // (index, alert log fsync, ledger) runs when no file waits, or when it is long overdue,
@@ -160,6 +165,9 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
             _ = tokio::time::sleep(commit_due.unwrap_or(Duration::from_secs(3600))), if commit_due.is_some() => {
                 tokio::task::block_in_place(|| daemon.pipeline.tick())?;
                 daemon.update_gauges();
+            }
+            _ = tokio::time::sleep(retry_due.unwrap_or(Duration::from_secs(3600))), if retry_due.is_some() => {
+                tokio::task::block_in_place(|| daemon.retry_files())?;
             }
             _ = reconcile.tick() => {
                 tokio::task::block_in_place(|| daemon.pipeline.reconcile())?;
@@ -263,6 +271,13 @@ impl Daemon {
         self.pipeline.tick_if_overdue()
     }
 
+    /// Try again the files whose read failed and whose retry is due (a bounded batch).
+    fn retry_files(&mut self) -> Result<(), PipelineError> {
+        self.pipeline.retry_due()?;
+        self.update_gauges();
+        self.pipeline.tick_if_overdue()
+    }
+
     /// The queue gauges (the pipeline keeps the others).
     fn update_gauges(&self) {
         self.metrics
@@ -295,6 +310,7 @@ impl Daemon {
             requests: self.control.depth(),
             uncommitted: self.pipeline.uncommitted_changes(),
         };
+        report.retrying = self.pipeline.retrying();
         Ok(report)
     }
 

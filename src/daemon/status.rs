@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use crate::config::{compile_queries, Config};
 use crate::index::LookoutIndex;
 use crate::ledger::{Ledger, LedgerError};
+use crate::pipeline::{watch_folder_health, RetryingFile, WatchFolderHealth};
 use crate::sinks::DeliveryStats;
 
 /// What lookout is doing.
@@ -33,6 +34,14 @@ pub struct StatusReport {
     /// When the last commit was recorded (RFC 3339), if ever.
     pub last_commit: Option<String>,
     pub quarantined: Vec<QuarantinedFile>,
+    /// Files whose read failed for a reason that may go away (permissions, too many open
+    /// files, an I/O error), waiting to be tried again (only a running daemon has them).
+    #[serde(default)]
+    pub retrying: Vec<RetryingFile>,
+    /// Each watch folder, and whether deletions there are held (missing, replaced by another
+    /// folder, emptied all at once).
+    #[serde(default)]
+    pub watch_folders: Vec<WatchFolderHealth>,
     pub webhooks: Vec<WebhookHealth>,
 }
 
@@ -117,6 +126,7 @@ pub fn build(
         ..Default::default()
     };
     if let Some(ledger) = ledger {
+        report.watch_folders = watch_folder_health(&config.watch, ledger)?;
         (report.files, report.alerts) = ledger.counts()?;
         report.last_commit = ledger.meta("last_commit")?;
         report.quarantined = ledger
@@ -234,6 +244,34 @@ pub fn render(report: &StatusReport, config: &Config) -> String {
             None => {
                 let _ = writeln!(out, "webhook:     {} enabled", webhook.name);
             }
+        }
+    }
+    for folder in &report.watch_folders {
+        match &folder.detail {
+            Some(detail) => {
+                let _ = writeln!(out, "watch:       {} {}: {detail}", folder.path, folder.state.to_uppercase());
+            }
+            None => {
+                let _ = writeln!(out, "watch:       {} {}", folder.path, folder.state);
+            }
+        }
+    }
+    if !report.retrying.is_empty() {
+        let _ = writeln!(
+            out,
+            "retrying:    {} file(s) that could not be read",
+            report.retrying.len()
+        );
+        for r in &report.retrying {
+            let _ = writeln!(
+                out,
+                "  {}: {} ({} failed reads since {}, next in {:.1} s)",
+                r.path,
+                r.error,
+                r.attempts,
+                r.since,
+                r.next_attempt_in_ms as f64 / 1000.0
+            );
         }
     }
     if report.quarantined.is_empty() {

@@ -185,6 +185,9 @@ struct Inner {
     documents_known: Counter,
     files_failed: Counter,
     files_unchanged: Counter,
+    file_read_errors: Counter,
+    file_read_retries: Counter,
+    files_awaiting_retry: Gauge,
     alerts: Family<AlertLabels, Counter>,
     sink_alerts: Family<SinkLabels, Counter>,
     webhook_attempts: Family<WebhookLabels, Counter>,
@@ -232,7 +235,7 @@ impl Metrics {
         let files_failed = Counter::default();
         registry.register(
             "lookout_files_failed",
-            "Files refused (unreadable, unparsable, too large) and quarantined",
+            "Files refused for what they are or say (unparsable, too large...) and quarantined; by `lookout ingest`, also files it could not read",
             files_failed.clone(),
         );
         let files_unchanged = Counter::default();
@@ -240,6 +243,24 @@ impl Metrics {
             "lookout_files_unchanged",
             "Files skipped because these exact bytes were already processed at this path",
             files_unchanged.clone(),
+        );
+        let file_read_errors = Counter::default();
+        registry.register(
+            "lookout_file_read_errors",
+            "Reads of a file that failed for a reason that may go away (permissions, too many open files, I/O errors): the file is tried again, not quarantined",
+            file_read_errors.clone(),
+        );
+        let file_read_retries = Counter::default();
+        registry.register(
+            "lookout_file_read_retries",
+            "Reads tried again after such a failure (capped exponential backoff)",
+            file_read_retries.clone(),
+        );
+        let files_awaiting_retry = Gauge::default();
+        registry.register(
+            "lookout_files_awaiting_retry",
+            "Files whose read failed and waits to be tried again (lookout status lists them)",
+            files_awaiting_retry.clone(),
         );
         let alerts = Family::<AlertLabels, Counter>::default();
         registry.register(
@@ -343,6 +364,9 @@ impl Metrics {
                 documents_known,
                 files_failed,
                 files_unchanged,
+                file_read_errors,
+                file_read_retries,
+                files_awaiting_retry,
                 alerts,
                 sink_alerts,
                 webhook_attempts,
@@ -377,6 +401,23 @@ impl Metrics {
     /// A file was refused (unreadable, unparsable, too large).
     pub fn file_failed(&self) {
         self.inner.files_failed.inc();
+    }
+
+    /// A file's read failed for a reason that may go away.
+    pub fn file_read_failed(&self) {
+        self.inner.file_read_errors.inc();
+    }
+
+    /// A failed read is tried again.
+    pub fn file_read_retried(&self) {
+        self.inner.file_read_retries.inc();
+    }
+
+    /// How many files wait for a read to be tried again.
+    pub fn set_files_awaiting_retry(&self, n: usize) {
+        self.inner
+            .files_awaiting_retry
+            .set(i64::try_from(n).unwrap_or(i64::MAX));
     }
 
     /// A file was skipped: these exact bytes were processed at this path already.
