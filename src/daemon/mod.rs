@@ -62,6 +62,8 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
     let (mut pipeline, problems) = Pipeline::from_config(&config, engine, metrics.clone())?;
     // A file that cannot be read now (permissions, too many open files...) is tried again.
     pipeline.retry_failed_reads(true);
+    let own_files = own_files(&config);
+    pipeline.set_own_files(own_files.clone());
     tracing::info!(
         config = %config.path.display(),
         index = %config.index.display(),
@@ -121,7 +123,7 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
             rescan_interval: config.rescan_interval,
             poll_interval: config.poll_interval,
             open_file_timeout: config.open_file_timeout,
-            own_files: config.own_files(),
+            own_files,
         },
         ready_tx,
     )?;
@@ -129,6 +131,14 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
     let mut config_watcher = ConfigWatcher::start(daemon.config.watched_files(), config_tx)
         .map_err(|e| tracing::error!("config changes will not be applied until a restart: {e}"))
         .ok();
+    // An edit made while the daemon started, before the files were watched, is applied now
+    // (a reload does nothing when the files still hold what was loaded).
+    tokio::task::block_in_place(|| daemon.reload())?;
+    if let Some(watcher) = config_watcher.as_mut() {
+        if let Err(e) = watcher.set_files(daemon.config.watched_files()) {
+            tracing::error!("edits of this file will not be applied until a restart: {e}");
+        }
+    }
 
     let gone = tokio::task::block_in_place(|| daemon.pipeline.reconcile())?;
     if gone > 0 {
@@ -212,6 +222,20 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
         "lookout stopped"
     );
     Ok(())
+}
+
+/// lookout's own files, and the files this process logs to (`lookout run 2> watch/x.log`
+/// would otherwise read its own log as an article, over and over).
+fn own_files(config: &Config) -> crate::watcher::OwnFiles {
+    let mut own = config.own_files();
+    for stream in ["/proc/self/fd/1", "/proc/self/fd/2"] {
+        if let Ok(target) = std::fs::read_link(stream) {
+            if target.is_absolute() && target.is_file() {
+                own.add_file_and_siblings(&target);
+            }
+        }
+    }
+    own
 }
 
 /// Stop the API server: no new connection; open event streams end; requests in flight get

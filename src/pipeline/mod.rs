@@ -373,6 +373,11 @@ impl Pipeline {
         self.max_file_size = max_file_size;
     }
 
+    /// Never read these files (lookout's own; the daemon adds the files it logs to).
+    pub fn set_own_files(&mut self, own_files: OwnFiles) {
+        self.own_files = own_files;
+    }
+
     /// Retry reads that fail for a reason that may go away (the daemon), instead of reporting
     /// them as skipped files (`lookout ingest`, which runs once).
     pub fn retry_failed_reads(&mut self, on: bool) {

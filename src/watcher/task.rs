@@ -109,6 +109,8 @@ struct Hint {
     renamed_in: bool,
     /// Data was written since the last close seen in this batch.
     wrote: bool,
+    /// Some of these events were queued before events were lost (a close may be missing).
+    before_loss: bool,
 }
 
 /// What one event says about a path.
@@ -129,6 +131,7 @@ impl Hint {
             created: false,
             renamed_in: false,
             wrote: false,
+            before_loss: false,
         }
     }
 
@@ -137,6 +140,7 @@ impl Hint {
             Seen::Gone => {
                 *self = Hint {
                     last: Last::Gone,
+                    before_loss: self.before_loss,
                     ..Hint::new()
                 }
             }
@@ -169,13 +173,15 @@ struct Hints {
 }
 
 impl Hints {
-    fn add(&mut self, path: &Path, seen: Seen) {
+    fn add(&mut self, path: &Path, seen: Seen, trusted: bool) {
         if let Some(hint) = self.by_path.get_mut(path) {
             hint.apply(seen);
+            hint.before_loss |= !trusted;
             return;
         }
         let mut hint = Hint::new();
         hint.apply(seen);
+        hint.before_loss = !trusted;
         self.order.push(path.to_path_buf());
         self.by_path.insert(path.to_path_buf(), hint);
     }
@@ -198,6 +204,10 @@ pub(super) struct Task {
     sent: HashMap<PathBuf, Stamp>,
     /// Events were lost (our queue or the kernel's overflowed): a rescan is owed.
     lost_events: bool,
+    /// How many of the next events received were queued before events were lost: the writes
+    /// they show may have been followed by a close that was lost, so they do not make a file
+    /// wait for its close.
+    events_before_loss: usize,
     /// A watcher error asked for a (throttled) rescan.
     rescan_after_error: bool,
     /// Folders created or moved in, to be scanned once more when their watch surely exists
@@ -246,6 +256,7 @@ impl Task {
             pending: HashMap::new(),
             sent: HashMap::new(),
             lost_events: false,
+            events_before_loss: 0,
             rescan_after_error: false,
             folder_rescans: Vec::new(),
             unreadable: HashSet::new(),
@@ -305,6 +316,7 @@ impl Task {
         let mut why = None;
         if Signals::take(&self.signals.overflow) {
             self.events_lost();
+            self.events_before_loss = self.events.len();
         }
         if self.lost_events && now >= self.last_full_scan + OVERFLOW_RESCAN_GAP {
             warn!("file events were lost (queue overflow); rescanning");
@@ -353,10 +365,24 @@ impl Task {
     // ---- events -------------------------------------------------------------------------
 
     async fn handle_events(&mut self, events: Vec<RawEvent>) -> Flow {
+        if Signals::take(&self.signals.overflow) {
+            // Dropped from our queue: everything queued until now came before the loss.
+            self.events_lost();
+            self.events_before_loss = events.len() + self.events.len();
+        }
+        // Events before the kernel's loss marker (an overflow) came before the loss too.
+        let last_loss = events.iter().rposition(|event| {
+            event
+                .as_ref()
+                .is_ok_and(|e| e.need_rescan() || e.paths.is_empty())
+        });
+        let before_loss = self.events_before_loss;
+        self.events_before_loss = before_loss.saturating_sub(events.len());
         let mut hints = Hints::default();
-        for event in events {
+        for (position, event) in events.into_iter().enumerate() {
+            let trusted = position >= before_loss && last_loss.is_none_or(|last| position > last);
             match event {
-                Ok(event) => self.collect_hints(&event, &mut hints),
+                Ok(event) => self.collect_hints(&event, &mut hints, trusted),
                 Err(err) => self.on_watcher_error(&err),
             }
         }
@@ -409,6 +435,7 @@ impl Task {
                     Last::Changed | Last::Gone => {
                         // Written, or created and still empty: a writer has it open.
                         let writing = self.close_events
+                            && !hint.before_loss
                             && (hint.wrote || (hint.created && stamp.size == 0));
                         self.arm(path, stamp, now, writing);
                     }
@@ -435,8 +462,9 @@ impl Task {
         self.scan_new_folders(folders, true).await
     }
 
-    /// Turn one notify event into per-path hints.
-    fn collect_hints(&mut self, event: &notify::Event, hints: &mut Hints) {
+    /// Turn one notify event into per-path hints; `trusted` is false for an event queued
+    /// before events were lost.
+    fn collect_hints(&mut self, event: &notify::Event, hints: &mut Hints, trusted: bool) {
         if event.need_rescan() || event.paths.is_empty() {
             debug!(kind = ?event.kind, "watcher reported lost events; will rescan");
             self.events_lost();
@@ -451,8 +479,8 @@ impl Task {
             }
             EventKind::Modify(ModifyKind::Name(RenameMode::Both)) => {
                 if let [from, to] = event.paths.as_slice() {
-                    hints.add(from, Seen::Gone);
-                    hints.add(to, Seen::RenamedIn);
+                    hints.add(from, Seen::Gone, trusted);
+                    hints.add(to, Seen::RenamedIn, trusted);
                 }
                 return;
             }
@@ -466,7 +494,7 @@ impl Task {
             EventKind::Any | EventKind::Other => Seen::Created,
         };
         for path in &event.paths {
-            hints.add(path, seen);
+            hints.add(path, seen, trusted);
         }
     }
 
