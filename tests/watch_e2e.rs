@@ -134,9 +134,16 @@ fn a_file_in_a_folder_unreadable_for_a_moment_is_read_when_it_opens() {
     std::thread::sleep(Duration::from_millis(300));
     // The folder cannot be searched by the daemon while the file lands in it.
     chmod(&sub, 0o000);
-    std::fs::write(sub.join("inside.txt"), "Inside\n\nNiger news in a closed folder.\n").unwrap();
+    std::fs::write(
+        sub.join("inside.txt"),
+        "Inside\n\nNiger news in a closed folder.\n",
+    )
+    .unwrap();
     std::thread::sleep(Duration::from_secs(3));
-    assert!(home.alert_lines().is_empty(), "read through a closed folder?");
+    assert!(
+        home.alert_lines().is_empty(),
+        "read through a closed folder?"
+    );
     chmod(&sub, 0o755);
     assert!(
         wait_until(Duration::from_secs(30), || home.alert_lines().len() == 1),
@@ -189,7 +196,8 @@ fn a_half_written_file_alerts_only_on_what_it_says_when_closed() {
     file.write_all(b" and the report mentions gas.\n").unwrap();
     drop(file);
     assert!(
-        wait_until(Duration::from_secs(10), || alerts_of(&home, "oil").len() == 1),
+        wait_until(Duration::from_secs(10), || alerts_of(&home, "oil").len()
+            == 1),
         "{:#?}\n{}",
         home.alert_lines(),
         daemon.log_text()
@@ -251,7 +259,9 @@ fn slow_writers_alert_once_on_their_final_content() {
     }
     appender.join().unwrap();
     assert!(
-        wait_until(Duration::from_secs(15), || alerts_of(&home, "finished").len() == 5),
+        wait_until(Duration::from_secs(15), || alerts_of(&home, "finished")
+            .len()
+            == 5),
         "{:#?}\n{}",
         home.alert_lines(),
         daemon.log_text()
@@ -289,7 +299,8 @@ fn a_writer_that_never_closes_is_read_after_the_open_file_timeout() {
     daemon.stop();
 }
 
-const HELD_CONFIG: &str = "on_delete = \"remove\"\nrescan_interval_s = 1\n[[queries]]\nname = \"any\"\nquery = 'story'\n";
+const HELD_CONFIG: &str =
+    "on_delete = \"remove\"\nrescan_interval_s = 1\n[[queries]]\nname = \"any\"\nquery = 'story'\n";
 
 fn watch_state(home: &Home) -> (String, String) {
     let report = status(home);
@@ -343,7 +354,11 @@ fn an_unmounted_share_holds_deletions_until_it_is_back() {
 
     let daemon = home.start_daemon(1);
     for i in 0..3 {
-        drop_into(&watch, &format!("s{i}.txt"), &format!("Share {i}\n\nA story from the share, number {i}.\n"));
+        drop_into(
+            &watch,
+            &format!("s{i}.txt"),
+            &format!("Share {i}\n\nA story from the share, number {i}.\n"),
+        );
     }
     assert!(
         wait_until(Duration::from_secs(10), || home.alert_lines().len() == 3),
@@ -352,7 +367,11 @@ fn an_unmounted_share_holds_deletions_until_it_is_back() {
     );
     std::thread::sleep(Duration::from_millis(500));
 
-    assert!(Command::new("umount").arg(&watch).status().unwrap().success());
+    assert!(Command::new("umount")
+        .arg(&watch)
+        .status()
+        .unwrap()
+        .success());
     mounts.0.pop();
     std::thread::sleep(Duration::from_secs(4));
     assert_eq!(home.search("story").len(), 3, "{}", daemon.log_text());
@@ -373,8 +392,15 @@ fn an_unmounted_share_holds_deletions_until_it_is_back() {
     );
     assert_eq!(watch_state(&home).0, "ok");
     // And the share is watched again.
-    drop_into(&watch, "s3.txt", "Share 3\n\nA story after the share came back.\n");
-    assert!(wait_until(Duration::from_secs(10), || home.alert_lines().len() == 4));
+    drop_into(
+        &watch,
+        "s3.txt",
+        "Share 3\n\nA story after the share came back.\n",
+    );
+    assert!(wait_until(Duration::from_secs(10), || home
+        .alert_lines()
+        .len()
+        == 4));
     let log = daemon.stop();
     assert_eq!(
         count_lines(&home.path("daemon-1.log"), "deletions there are held"),
@@ -392,9 +418,15 @@ fn a_replaced_or_emptied_watch_folder_holds_deletions() {
     let home = Home::new(HELD_CONFIG);
     let daemon = home.start_daemon(1);
     for i in 0..3 {
-        home.drop_file(&format!("f{i}.txt"), format!("File {i}\n\nA story, number {i}.\n").as_bytes());
+        home.drop_file(
+            &format!("f{i}.txt"),
+            format!("File {i}\n\nA story, number {i}.\n").as_bytes(),
+        );
     }
-    assert!(wait_until(Duration::from_secs(10), || home.alert_lines().len() == 3));
+    assert!(wait_until(Duration::from_secs(10), || home
+        .alert_lines()
+        .len()
+        == 3));
     std::thread::sleep(Duration::from_millis(500));
 
     // Replaced: renamed away, an empty folder in its place.
@@ -432,7 +464,11 @@ fn a_replaced_or_emptied_watch_folder_holds_deletions() {
     );
     assert_eq!(watch_state(&home).0, "ok");
     let log = daemon.stop();
-    assert_eq!(count_lines(&home.path("daemon-1.log"), "deletions there are held"), 2, "{log}");
+    assert_eq!(
+        count_lines(&home.path("daemon-1.log"), "deletions there are held"),
+        2,
+        "{log}"
+    );
     assert_eq!(home.alert_lines().len(), 4);
 }
 
@@ -456,9 +492,19 @@ fn watch_dot_reads_the_articles_and_none_of_lookouts_own_files() {
     .unwrap();
     std::fs::remove_dir(home.path("watch")).unwrap();
     let daemon = home.start_daemon(1);
-    drop_into(home.dir.path(), "article.txt", "Article\n\nNiger news in the home folder.\n");
-    assert!(wait_until(Duration::from_secs(10), || home.alert_lines().len() == 1));
-    assert!(wait_until(Duration::from_secs(10), || listener.requests().len() == 1));
+    drop_into(
+        home.dir.path(),
+        "article.txt",
+        "Article\n\nNiger news in the home folder.\n",
+    );
+    assert!(wait_until(Duration::from_secs(10), || home
+        .alert_lines()
+        .len()
+        == 1));
+    assert!(wait_until(Duration::from_secs(10), || listener
+        .requests()
+        .len()
+        == 1));
     // Several rescans and commits later: still one file, one alert, nothing refused.
     std::thread::sleep(Duration::from_secs(4));
     let first = daemon.log_text().len();
@@ -466,7 +512,10 @@ fn watch_dot_reads_the_articles_and_none_of_lookouts_own_files() {
     let report = status(&home);
     assert_eq!(report["files"], 1, "{report:#}");
     assert_eq!(report["documents"], 1, "{report:#}");
-    assert!(report["quarantined"].as_array().unwrap().is_empty(), "{report:#}");
+    assert!(
+        report["quarantined"].as_array().unwrap().is_empty(),
+        "{report:#}"
+    );
     assert_eq!(home.alert_lines().len(), 1);
     let log = daemon.stop();
     assert!(!log.contains("skipped"), "{log}");
@@ -509,7 +558,12 @@ fn a_document_is_shown_at_a_path_that_still_holds_it() {
                 let paths = shown(word);
                 paths.len() == 1 && paths[0].ends_with(&format!("/{file}"))
             });
-            assert!(ok, "{policy}: {word} shown at {:?}, not {file}\n{}", shown(word), daemon.log_text());
+            assert!(
+                ok,
+                "{policy}: {word} shown at {:?}, not {file}\n{}",
+                shown(word),
+                daemon.log_text()
+            );
         };
 
         // Deleted.

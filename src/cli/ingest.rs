@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::matcher::Engine;
-use crate::pipeline::{collect_files, Pipeline};
+use crate::pipeline::{collect_files_except, Pipeline};
 
 /// How long `ingest` waits for its alerts to reach the webhooks before exiting.
 const WEBHOOK_WAIT: Duration = Duration::from_secs(30);
@@ -29,7 +29,7 @@ pub fn run(config: &Config, args: IngestArgs) -> anyhow::Result<ExitCode> {
         crate::metrics::Metrics::default(),
     )?;
     // A folder holding lookout's own files (its home) is ingested without them.
-    let files = collect_files(&args.paths, &config.own_files());
+    let files = collect_files_except(&args.paths, &config.own_files());
     let bar = (files.len() >= 100 && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(files.len() as u64);
         if let Ok(style) = indicatif::ProgressStyle::with_template(

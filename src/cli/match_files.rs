@@ -39,8 +39,7 @@ pub fn run(config_path: &Path, args: MatchArgs) -> anyhow::Result<ExitCode> {
     for problem in &problems {
         eprintln!("error: {problem}");
     }
-    // `match` may run without a configuration: files are taken as given.
-    let files = collect_files(&args.paths, &crate::watcher::OwnFiles::default());
+    let files = collect_files(&args.paths);
     let mut analyzer = Analyzer::default();
     // First pass: term statistics of these documents, so the presearcher indexes each query
     // under its rarest terms. (Only speed depends on them, never the matches.)

@@ -249,7 +249,12 @@ pub fn render(report: &StatusReport, config: &Config) -> String {
     for folder in &report.watch_folders {
         match &folder.detail {
             Some(detail) => {
-                let _ = writeln!(out, "watch:       {} {}: {detail}", folder.path, folder.state.to_uppercase());
+                let _ = writeln!(
+                    out,
+                    "watch:       {} {}: {detail}",
+                    folder.path,
+                    folder.state.to_uppercase()
+                );
             }
             None => {
                 let _ = writeln!(out, "watch:       {} {}", folder.path, folder.state);

@@ -677,8 +677,10 @@ impl Pipeline {
         let matches = self.percolator.percolate(&analysis);
         let raised = self.raise_alerts(&document, &analysis, &matches, false)?;
         self.writer.add(&document)?;
-        self.uncommitted
-            .insert(document.id.clone(), document.path.to_string_lossy().into_owned());
+        self.uncommitted.insert(
+            document.id.clone(),
+            document.path.to_string_lossy().into_owned(),
+        );
         self.stats.new_documents += 1;
         self.metrics.document_ingested();
         self.stats.alerts += raised as u64;
@@ -1079,8 +1081,14 @@ fn landed_ago(path: &Path) -> Option<Instant> {
 }
 
 /// Every file under the given paths (files as named, folders walked recursively, sorted),
-/// skipping hidden and temporary names and, inside folders, lookout's own files (`own`).
-pub fn collect_files(paths: &[PathBuf], own: &OwnFiles) -> Vec<PathBuf> {
+/// skipping hidden and temporary names.
+pub fn collect_files(paths: &[PathBuf]) -> Vec<PathBuf> {
+    collect_files_except(paths, &OwnFiles::default())
+}
+
+/// [`collect_files`], also skipping lookout's own files (`own`) inside folders (`lookout
+/// ingest` of a folder that holds its index, state, alert log or configuration).
+pub fn collect_files_except(paths: &[PathBuf], own: &OwnFiles) -> Vec<PathBuf> {
     let mut files = Vec::new();
     for path in paths {
         if path.is_dir() {

@@ -131,10 +131,7 @@ mod tests {
         ] {
             let error = ReadError::from_io(io::Error::from_raw_os_error(errno));
             assert!(error.is_transient(), "{errno}: {error:?}");
-            assert!(
-                error.to_string().starts_with("cannot read: "),
-                "{error}"
-            );
+            assert!(error.to_string().starts_with("cannot read: "), "{error}");
         }
         assert!(!ReadError::TooLarge { size: 2, limit: 1 }.is_transient());
         assert!(!ReadError::NotAFile.is_transient());

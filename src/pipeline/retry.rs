@@ -165,8 +165,14 @@ mod tests {
         let t0 = Instant::now();
         let a = Path::new("/w/a.txt");
         let b = Path::new("/w/sub/b.txt");
-        assert_eq!(schedule.failed(a, "cannot read: x".into(), t0), Failure::First);
-        assert_eq!(schedule.failed(b, "cannot read: x".into(), t0), Failure::First);
+        assert_eq!(
+            schedule.failed(a, "cannot read: x".into(), t0),
+            Failure::First
+        );
+        assert_eq!(
+            schedule.failed(b, "cannot read: x".into(), t0),
+            Failure::First
+        );
         assert!(schedule.due(t0, 10).is_empty());
         assert_eq!(schedule.next_due(), Some(t0 + FIRST_RETRY));
         assert_eq!(schedule.due(t0 + FIRST_RETRY, 1).len(), 1);

@@ -662,7 +662,8 @@ impl Task {
     /// rescan looks again, soon, then with the backoff of `note_unreadable`.
     fn look_again_later(&mut self) {
         if self.unreadable_rescan.is_none() {
-            let gap = UNREADABLE_RESCAN_FIRST.min(self.rescan_interval.unwrap_or(Duration::from_secs(60)));
+            let gap = UNREADABLE_RESCAN_FIRST
+                .min(self.rescan_interval.unwrap_or(Duration::from_secs(60)));
             self.unreadable_rescan = Some((Instant::now() + gap, gap));
         }
     }
@@ -684,7 +685,8 @@ impl Task {
                     "entries of the watch folder that could not be read can be read again"
                 );
             }
-            self.unreadable.retain(|p| errors.iter().any(|(e, _)| e == p));
+            self.unreadable
+                .retain(|p| errors.iter().any(|(e, _)| e == p));
         }
         if errors.is_empty() {
             if complete {

@@ -651,7 +651,10 @@ async fn a_writer_pausing_longer_than_the_quiet_period_is_emitted_only_when_clos
             Some(file) = rx.recv() => got.push(file),
         }
     }
-    assert!(got.iter().all(|f| f.size == 400), "emitted while open: {got:?}");
+    assert!(
+        got.iter().all(|f| f.size == 400),
+        "emitted while open: {got:?}"
+    );
     let finished = got.len();
     got.extend(collect_until(&mut rx, |more| finished + more.len() >= 1).await);
     watcher.stop().await;
@@ -675,7 +678,11 @@ async fn a_file_never_closed_is_emitted_after_the_open_file_timeout() {
     let got = collect_until(&mut rx, |got| !got.is_empty()).await;
     assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!(got[0].reason, ReadyReason::OpenTimeout);
-    assert!(started.elapsed() >= Duration::from_millis(900), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
     // The close of the unchanged file sends nothing more.
     drop(file);
     let more = drain_for(&mut rx, SETTLE).await;
@@ -728,7 +735,11 @@ async fn a_root_replaced_by_another_folder_is_watched_anew() {
     fs::write(&fresh, "fresh").expect("write");
     let got = collect_until(&mut rx, has_paths(std::slice::from_ref(&fresh))).await;
     assert_eq!(got.len(), 1, "{got:?}");
-    assert_eq!(got[0].reason, ReadyReason::ClosedAfterWrite, "not watched: {got:?}");
+    assert_eq!(
+        got[0].reason,
+        ReadyReason::ClosedAfterWrite,
+        "not watched: {got:?}"
+    );
 
     // The first folder comes back: its file is sent again (its content decides what is new).
     fs::remove_dir_all(&root).expect("rm");
@@ -751,7 +762,8 @@ async fn lookouts_own_files_are_never_emitted() {
     let mut opts = options(root);
     opts.own_files.add_folder(&root.join("index"));
     opts.own_files.add_folder(&root.join("state"));
-    opts.own_files.add_file_and_siblings(&root.join("alerts.jsonl"));
+    opts.own_files
+        .add_file_and_siblings(&root.join("alerts.jsonl"));
     let (watcher, mut rx) = start(opts);
     let got = collect_until(&mut rx, |got| !got.is_empty()).await;
     assert_eq!(got.len(), 1, "{got:?}");
