@@ -45,8 +45,9 @@ python3 - "$work" "$lookout" "$sample_n" <<'PY'
 import collections, json, os, subprocess, sys
 work, lookout, sample_n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 def pairs(name):
+    # `lookout match` prints paths as given (docs/x.txt), Lucene's reference base names.
     with open(os.path.join(work, name)) as f:
-        return {tuple(line.rstrip("\n").split("\t", 1)) for line in f if line.strip()}
+        return {(q, os.path.basename(p)) for q, p in (line.rstrip("\n").split("\t", 1) for line in f if line.strip())}
 lucene, ours, brute = pairs("lucene.tsv"), pairs("lookout-presearch.tsv"), pairs("lookout-brute.tsv")
 queries = [line.rstrip("\n").split("\t", 1) for line in open(os.path.join(work, "queries.tsv")) if line.strip()]
 step = max(1, len(queries) // sample_n)
@@ -64,8 +65,11 @@ for name, file in lucene:
     by_query[name].add(content_of[file])
 search_diffs = 0
 for name, text in sampled:
-    out = subprocess.run([lookout, "--config", os.path.join(work, "config.toml"), "search", "--json",
-                          "--limit", "1000000", text], capture_output=True, text=True, check=True).stdout
+    run = subprocess.run([lookout, "--config", os.path.join(work, "config.toml"), "search", "--json",
+                          "--limit", "1000000", text], capture_output=True, text=True)
+    if run.returncode not in (0, 1):  # grep's convention: 1 is "no hit"
+        sys.exit(f"search failed for {name} {text!r}: {run.stderr}")
+    out = run.stdout
     got = {content_of[os.path.basename(json.loads(line)["path"])] for line in out.splitlines() if line.strip()}
     if got != by_query[name]:
         search_diffs += 1

@@ -36,7 +36,7 @@ seen = {" ".join(content(n).split()) for n in seed}
 pool = [n for n in rest[:4000] if " ".join(content(n).split()) not in seen]
 out = subprocess.run([lookout, "match", "--queries", queries] + [os.path.join(docs_dir, n) for n in pool],
                      check=True, capture_output=True, text=True).stdout
-matching = {line.split("\t", 1)[1] for line in out.splitlines() if "\t" in line}
+matching = {os.path.basename(line.split("\t", 1)[1]) for line in out.splitlines() if "\t" in line}
 chosen, contents = [], set()
 for n in pool:
     text = " ".join(content(n).split())

@@ -599,7 +599,7 @@ fn cli_manages_queries_through_the_daemon_or_the_files() {
     );
     assert_eq!(api.json("/queries/niger")["query"], "niger");
     let bad = home.lookout(&["queries", "add", "bad", "niger AND"]);
-    assert_eq!(bad.status.code(), Some(1));
+    assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("column 10"));
     run(&["queries", "rm", "niger"]);
     assert_eq!(api.get("/queries/niger").status(), 404);

@@ -337,3 +337,54 @@ fn a_hanging_webhook_never_delays_ingest_or_the_alert_log() {
     );
     daemon.stop();
 }
+
+#[test]
+fn an_alert_log_rotated_or_deleted_while_running_gets_a_new_file() {
+    let listener = WebhookListener::start();
+    let home = Home::new(&format!(
+        "{QUERIES}\n[[webhooks]]\nname = \"desk\"\nurl = \"{}\"\ntimeout_ms = 2000\n",
+        listener.url
+    ));
+    let daemon = home.start_daemon(1);
+    home.drop_file("a.txt", b"Niger said so.\n");
+    wait_alerts(&home, 1, &daemon);
+
+    // Rotation by rename: the next alert starts a new file at the configured path.
+    std::fs::rename(home.path("alerts.jsonl"), home.path("alerts.jsonl.1")).unwrap();
+    home.drop_file("b.txt", b"Mali said so.\n");
+    wait_alerts(&home, 1, &daemon);
+    assert_eq!(alerts_for(&home, "b.txt"), ["mali"]);
+    daemon.wait_for_log("the alert log was moved away", Duration::from_secs(5));
+
+    // Deleted: the same.
+    std::fs::remove_file(home.path("alerts.jsonl")).unwrap();
+    home.drop_file("c.txt", b"A security pact was signed.\n");
+    wait_alerts(&home, 1, &daemon);
+    assert_eq!(alerts_for(&home, "c.txt"), ["pact"]);
+
+    // Readers of the path see the new alerts; the webhook got every alert once.
+    let out = home.lookout(&["alerts", "--json"]);
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(shown.contains("c.txt"), "{shown}");
+    assert!(
+        wait_until(Duration::from_secs(10), || listener.requests().len() >= 3),
+        "webhook got {} requests\n{}",
+        listener.requests().len(),
+        daemon.log_text()
+    );
+    let mut ids: Vec<String> = listener
+        .requests()
+        .iter()
+        .map(|r| r.header("webhook-id").unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "{ids:?}");
+
+    // A restart raises nothing again.
+    daemon.stop();
+    let daemon = home.start_daemon(2);
+    home.drop_file("d.txt", b"Niger and Mali, again.\n");
+    wait_alerts(&home, 3, &daemon);
+    assert_eq!(alerts_for(&home, "d.txt"), ["mali", "niger"]);
+}

@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::queries::PutAnswer;
 use super::ADDRESS_FILE;
 use crate::config::Config;
-use crate::daemon::StatusReport;
+use crate::daemon::{QueryView, StatusReport};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -108,6 +108,11 @@ impl DaemonClient {
                 .unwrap_or_else(|| format!("the daemon answered HTTP {status}")),
             column: error["column"].as_u64().map(|c| c as usize),
         })
+    }
+
+    /// `GET /queries`: the saved queries the daemon runs, invalid ones marked.
+    pub fn queries(&self) -> Result<Vec<QueryView>, ClientError> {
+        self.send(self.http.get(self.url(&["queries"])))
     }
 
     /// `PUT /queries/{name}`.

@@ -26,7 +26,7 @@ pub struct ErrorDetail {
     /// Stable: `unauthorized`, `not_found`, `method_not_allowed`, `invalid_parameter`,
     /// `invalid_body`, `body_too_large`, `unsupported_media_type`, `invalid_query`,
     /// `query_not_found`, `unknown_webhook`, `invalid_document`, `cannot_save`,
-    /// `unavailable`, `internal`.
+    /// `backfill_interrupted`, `unavailable`, `internal`.
     pub code: String,
     /// For people.
     pub message: String,
@@ -115,6 +115,10 @@ impl From<ControlError> for ApiError {
             }
             ControlError::Pipeline(e) => ApiError::internal(e),
             ControlError::Internal(message) => ApiError::internal(message),
+            ControlError::Bug { .. } => ApiError::internal(message),
+            ControlError::BackfillInterrupted { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "backfill_interrupted", message)
+            }
         }
     }
 }

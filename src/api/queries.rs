@@ -124,6 +124,7 @@ pub enum PutAnswer {
         (status = 401, description = "Missing or wrong token", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Body is not JSON", body = ErrorBody),
+        (status = 409, description = "With backfill: the query was changed or deleted while its backfill ran, or the daemon stopped (the alerts raised so far stand)", body = ErrorBody),
         (status = 422, description = "Unknown webhook, or the query cannot be saved", body = ErrorBody),
         (status = 503, description = "The daemon is stopping", body = ErrorBody),
     ),

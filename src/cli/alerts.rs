@@ -1,26 +1,48 @@
-//! `lookout alerts`: the alert log, readable (or as JSON lines), optionally followed.
+//! `lookout alerts`: the alert log, readable (or as JSON lines), filtered by saved query and
+//! time, the last N (read from the log's end, so the cost is that of the alerts shown),
+//! optionally followed; and `alerts replay`, which delivers the log to a webhook again.
 
-use std::io::Write;
-use std::process::ExitCode;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use super::{Outcome, Palettes};
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::sinks::{self, Alert};
 
+/// The most alerts `--limit` may ask for (as the API's `GET /alerts`).
+pub const MAX_LIMIT: u64 = 10_000;
+
 #[derive(Debug, clap::Args)]
-#[command(args_conflicts_with_subcommands = true)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    after_help = "\
+Exit status: 0 when alerts are printed, 1 when none passes the filters (or there is no alert
+log yet), 2 on an error (unreadable log, invalid --since)."
+)]
 pub struct AlertsArgs {
     #[command(subcommand)]
     pub command: Option<AlertsCommand>,
-    /// Keep printing new alerts as they are written.
+    /// Keep printing new alerts as they are written (after the ones already in the log).
     #[arg(long, short)]
     pub follow: bool,
     /// Only alerts of this saved query.
     #[arg(long)]
     pub query: Option<String>,
+    /// Only alerts at or after this time (RFC 3339, or a date YYYY-MM-DD, midnight UTC).
+    #[arg(long, value_parser = crate::sinks::parse_since)]
+    pub since: Option<DateTime<Utc>>,
+    /// Only the last this many alerts that pass the filters (1 to 10,000; default: all).
+    #[arg(
+        long,
+        short = 'n',
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=MAX_LIMIT)
+    )]
+    pub limit: Option<usize>,
     /// Print the alert log's JSON lines as they are.
     #[arg(long)]
     pub json: bool,
@@ -30,6 +52,9 @@ pub struct AlertsArgs {
 pub enum AlertsCommand {
     /// Deliver alerts from the log to a webhook again (those its route wants), with the same
     /// signing and retries as the daemon. The webhook's cursor is not changed.
+    #[command(after_help = "\
+Exit status: 0 when every selected alert was delivered, 1 when no alert was selected, 2 when
+a delivery failed, the webhook answered 410 Gone, or on another error.")]
     Replay {
         /// The webhook's name in the config.
         #[arg(long)]
@@ -40,46 +65,129 @@ pub enum AlertsCommand {
     },
 }
 
-pub fn run(config: &Config, args: AlertsArgs) -> anyhow::Result<ExitCode> {
+pub fn run(config: &Config, args: AlertsArgs, palettes: &Palettes) -> anyhow::Result<Outcome> {
     if let Some(AlertsCommand::Replay { webhook, since }) = args.command {
         return replay(config, &webhook, since);
     }
-    let terminal = super::stdout_is_terminal();
+    let path = &config.alert_log;
+    let keep = |alert: &Alert| {
+        args.query.as_ref().is_none_or(|q| &alert.query.name == q)
+            && args.since.is_none_or(|since| alert.at >= since)
+    };
     let stdout = std::io::stdout();
-    let keep = |alert: &Alert| args.query.as_ref().is_none_or(|q| &alert.query.name == q);
     let print = |alert: &Alert| -> std::io::Result<()> {
         let mut out = stdout.lock();
         if args.json {
             writeln!(out, "{}", alert.to_json_line())
         } else {
-            write_alert(&mut out, alert, terminal)
+            write_alert(&mut out, alert, palettes)
         }
     };
-    let mut follower = sinks::follow(&config.alert_log, 0);
-    loop {
-        for alert in follower.poll()? {
-            if keep(&alert) {
-                if let Err(e) = print(&alert) {
-                    if e.kind() == std::io::ErrorKind::BrokenPipe {
-                        return Ok(ExitCode::SUCCESS);
+    let mut printed = 0usize;
+    let mut errors = false;
+    if !args.json && !args.follow && !path.exists() {
+        eprintln!("no alert log yet at {}", path.display());
+    }
+    // The alerts already in the log, and where following goes on from.
+    let follow_from = match args.limit {
+        Some(limit) => {
+            let end = end_of_complete_lines(path)?;
+            let mut newest = Vec::with_capacity(limit.min(1024));
+            for item in sinks::read_backwards(path, Some(end))? {
+                let (_, alert) = item?;
+                // The log is in time order: nothing older passes `since`.
+                if args.since.is_some_and(|since| alert.at < since) {
+                    break;
+                }
+                if keep(&alert) {
+                    newest.push(alert);
+                    if newest.len() == limit {
+                        break;
                     }
-                    return Err(e.into());
                 }
             }
+            for alert in newest.iter().rev() {
+                match print(alert) {
+                    Ok(()) => printed += 1,
+                    Err(e) if super::is_broken_pipe(&e) => {
+                        return Ok(Outcome::found_if(printed > 0))
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            end
         }
-        if !args.follow {
-            return Ok(ExitCode::SUCCESS);
+        None => {
+            let mut reader = sinks::AlertLogReader::open(path)?;
+            for item in reader.by_ref() {
+                let alert = match item {
+                    Ok(alert) => alert,
+                    Err(error) => {
+                        eprintln!("lookout: {error} (skipped)");
+                        errors = true;
+                        continue;
+                    }
+                };
+                if !keep(&alert) {
+                    continue;
+                }
+                match print(&alert) {
+                    Ok(()) => printed += 1,
+                    Err(e) if super::is_broken_pipe(&e) => {
+                        return Ok(Outcome::found_if(printed > 0))
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            reader.offset()
+        }
+    };
+    if !args.follow {
+        return Ok(Outcome::found_if(printed > 0).unless_errors(errors));
+    }
+    let mut follower = sinks::follow(path, follow_from);
+    loop {
+        for alert in follower.poll()? {
+            if !keep(&alert) {
+                continue;
+            }
+            match print(&alert) {
+                Ok(()) => printed += 1,
+                Err(e) if super::is_broken_pipe(&e) => return Ok(Outcome::found_if(printed > 0)),
+                Err(e) => return Err(e.into()),
+            }
         }
         std::thread::sleep(Duration::from_millis(250));
     }
 }
 
-fn write_alert(out: &mut impl Write, alert: &Alert, terminal: bool) -> std::io::Result<()> {
-    let (bold, reset) = if terminal {
-        ("\x1b[1m", "\x1b[0m")
-    } else {
-        ("", "")
+/// The byte offset just past the log's last complete line (0 for a missing or empty log): a
+/// line still being written is left to the follower.
+fn end_of_complete_lines(path: &Path) -> anyhow::Result<u64> {
+    const CHUNK: u64 = 64 * 1024;
+    let mut file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(sinks::SinkError::io(path, "open", e).into()),
     };
+    let read_error = |e| sinks::SinkError::io(path, "read", e);
+    let mut end = file.metadata().map_err(read_error)?.len();
+    let mut chunk = Vec::new();
+    while end > 0 {
+        let start = end.saturating_sub(CHUNK);
+        chunk.resize((end - start) as usize, 0);
+        file.seek(SeekFrom::Start(start)).map_err(read_error)?;
+        file.read_exact(&mut chunk).map_err(read_error)?;
+        if let Some(newline) = chunk.iter().rposition(|&b| b == b'\n') {
+            return Ok(start + newline as u64 + 1);
+        }
+        end = start;
+    }
+    Ok(0)
+}
+
+fn write_alert(out: &mut impl Write, alert: &Alert, palettes: &Palettes) -> std::io::Result<()> {
+    let palette = &palettes.out;
     let title = if alert.doc.title.is_empty() {
         "(untitled)"
     } else {
@@ -88,20 +196,20 @@ fn write_alert(out: &mut impl Write, alert: &Alert, terminal: bool) -> std::io::
     let date = alert.doc.date.map(|d| format!("  {d}")).unwrap_or_default();
     writeln!(
         out,
-        "{}  {bold}{}{reset}  {}{date}  {title}",
-        alert.at.format("%Y-%m-%d %H:%M:%S"),
-        alert.query.name,
+        "{}  {}  {}{date}  {title}",
+        palette.dim(alert.at.format("%Y-%m-%d %H:%M:%S")),
+        palette.bold(&alert.query.name),
         alert.doc.path
     )?;
     writeln!(out, "    matched: {}", alert.matched.terms.join(", "))?;
     writeln!(
         out,
         "    {}",
-        super::render_snippet(&alert.matched.snippet, terminal)
+        super::render_snippet(&alert.matched.snippet, palette)
     )
 }
 
-fn replay(config: &Config, name: &str, since: Option<DateTime<Utc>>) -> anyhow::Result<ExitCode> {
+fn replay(config: &Config, name: &str, since: Option<DateTime<Utc>>) -> anyhow::Result<Outcome> {
     let Some(webhook) = config.webhooks.iter().find(|w| w.name == name) else {
         let names: Vec<&str> = config.webhooks.iter().map(|w| w.name.as_str()).collect();
         anyhow::bail!(
@@ -136,9 +244,27 @@ fn replay(config: &Config, name: &str, since: Option<DateTime<Utc>>) -> anyhow::
     if let Some(gone) = &stats.gone {
         eprintln!("lookout: webhook '{name}' answered 410 Gone ({gone}): replay stopped");
     }
-    Ok(if stats.failed == 0 && stats.gone.is_none() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(Outcome::found_if(stats.selected > 0)
+        .unless_errors(stats.failed > 0 || stats.gone.is_some()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::end_of_complete_lines;
+
+    #[test]
+    fn the_end_of_complete_lines_leaves_a_torn_line_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("alerts.jsonl");
+        assert_eq!(end_of_complete_lines(&path).unwrap(), 0);
+        std::fs::write(&path, "").unwrap();
+        assert_eq!(end_of_complete_lines(&path).unwrap(), 0);
+        std::fs::write(&path, "{}\n{}\n{\"torn").unwrap();
+        assert_eq!(end_of_complete_lines(&path).unwrap(), 6);
+        let long = format!("{}\n{}", "x".repeat(200_000), "y".repeat(100_000));
+        std::fs::write(&path, &long).unwrap();
+        assert_eq!(end_of_complete_lines(&path).unwrap(), 200_001);
+        std::fs::write(&path, "no newline at all").unwrap();
+        assert_eq!(end_of_complete_lines(&path).unwrap(), 0);
+    }
 }

@@ -1,35 +1,62 @@
 //! `lookout ingest PATH...`: index and match files or folders once, through the daemon's own
-//! pipeline, then exit (with a progress bar on a terminal for large folders).
+//! pipeline, then exit (with a progress bar on a terminal for large folders). Saved queries
+//! that do not parse are reported and left out; they do not make the ingest fail.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::matcher::Engine;
-use crate::pipeline::{collect_files_except, Pipeline};
+use crate::pipeline::Pipeline;
+
+use super::Outcome;
 
 /// How long `ingest` waits for its alerts to reach the webhooks before exiting.
 const WEBHOOK_WAIT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Exit status: 0 when every file was read (new, already indexed or unchanged), 1 when the paths
+hold no file, 2 when a path is missing, a file was skipped (unreadable, too large, bad
+content) or on another error (index in use, ...). Invalid saved queries are reported but do
+not change it (see: lookout queries check).")]
 pub struct IngestArgs {
     /// Files or folders (walked recursively).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
 }
 
-pub fn run(config: &Config, args: IngestArgs) -> anyhow::Result<ExitCode> {
+pub fn run(config: &Config, args: IngestArgs) -> anyhow::Result<Outcome> {
+    let inputs = super::inputs::collect(&args.paths);
+    for problem in &inputs.problems {
+        eprintln!("lookout: {problem}");
+    }
+    // A folder holding lookout's own files (its home: the index, the state, the alert log,
+    // the configuration) is ingested without them.
+    let own = config.own_files().for_roots(&args.paths);
+    let (files, own_named): (Vec<PathBuf>, Vec<PathBuf>) =
+        inputs.files.into_iter().partition(|f| !own.contains(f));
+    for path in own_named.iter().filter(|p| args.paths.contains(p)) {
+        eprintln!(
+            "lookout: {}: one of lookout's own files, not an article",
+            path.display()
+        );
+    }
+    if files.is_empty() {
+        if inputs.problems.is_empty() {
+            eprintln!("no files to ingest under the paths given");
+            return Ok(Outcome::NothingFound);
+        }
+        return Ok(Outcome::Errors);
+    }
     let runtime = tokio::runtime::Runtime::new()?;
     let _guard = runtime.enter();
-    let (mut pipeline, problems) = Pipeline::from_config(
+    let (mut pipeline, _invalid_queries) = Pipeline::from_config(
         config,
         Engine::default(),
         crate::metrics::Metrics::default(),
     )?;
-    // A folder holding lookout's own files (its home) is ingested without them.
-    let files = collect_files_except(&args.paths, &config.own_files());
     let bar = (files.len() >= 100 && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(files.len() as u64);
         if let Ok(style) = indicatif::ProgressStyle::with_template(
@@ -82,9 +109,5 @@ pub fn run(config: &Config, args: IngestArgs) -> anyhow::Result<ExitCode> {
         stats.skipped_files,
         if stats.skipped_files == 1 { "" } else { "s" },
     );
-    Ok(if stats.skipped_files == 0 && problems.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(Outcome::Found.unless_errors(stats.skipped_files > 0 || !inputs.problems.is_empty()))
 }

@@ -1,18 +1,25 @@
 //! `lookout match --queries FILE PATH...`: match files against saved queries with no index,
-//! printing `NAME<TAB>FILE` per match, so queries can be tried on sample articles.
+//! printing `NAME<TAB>FILE` per match, so queries can be tried on sample articles. FILE is the
+//! path as given on the command line (a folder argument joined with the path below it, as grep
+//! prints it), with `#N` for the N-th article of a multi-article file.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use anyhow::Context;
 
 use crate::analysis::Analyzer;
 use crate::config::{compile_queries, load_queries_file, Config};
 use crate::matcher::{DocAnalysis, Engine, TermStats};
-use crate::pipeline::{collect_files, read_documents};
+use crate::pipeline::read_documents;
+
+use super::Outcome;
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Exit status: 0 when at least one file matches a query, 1 when none does, 2 on an error (a
+saved query that does not parse, a path missing, a file unreadable or refused); matches are
+still printed then, as grep does.")]
 pub struct MatchArgs {
     /// Saved queries: TSV (NAME<TAB>QUERY) or TOML in the config's format. Default: the
     /// config's saved queries.
@@ -26,7 +33,7 @@ pub struct MatchArgs {
     pub paths: Vec<PathBuf>,
 }
 
-pub fn run(config_path: &Path, args: MatchArgs) -> anyhow::Result<ExitCode> {
+pub fn run(config_path: &Path, args: MatchArgs) -> anyhow::Result<Outcome> {
     let specs = match &args.queries {
         Some(file) => load_queries_file(file)?,
         None => {
@@ -37,9 +44,13 @@ pub fn run(config_path: &Path, args: MatchArgs) -> anyhow::Result<ExitCode> {
     };
     let (saved, problems) = compile_queries(&specs);
     for problem in &problems {
-        eprintln!("error: {problem}");
+        eprintln!("lookout: {problem}");
     }
-    let files = collect_files(&args.paths);
+    let inputs = super::inputs::collect(&args.paths);
+    for problem in &inputs.problems {
+        eprintln!("lookout: {problem}");
+    }
+    let files = inputs.files;
     let mut analyzer = Analyzer::default();
     // First pass: term statistics of these documents, so the presearcher indexes each query
     // under its rarest terms. (Only speed depends on them, never the matches.)
@@ -56,32 +67,38 @@ pub fn run(config_path: &Path, args: MatchArgs) -> anyhow::Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut failed = 0;
+    let mut matches = 0usize;
     for file in files {
         let documents = match read_documents(&file, u64::MAX) {
             Ok(documents) => documents,
             Err(reason) => {
-                eprintln!("skipped {}: {reason}", file.display());
+                eprintln!("lookout: skipped {}: {reason}", file.display());
                 failed += 1;
                 continue;
             }
         };
         for document in documents {
             let analysis = DocAnalysis::new(&document, &mut analyzer);
-            let name = document.file_name();
+            let shown = match document.part {
+                Some(part) => format!("{}#{part}", file.display()),
+                None => file.display().to_string(),
+            };
             for i in percolator.percolate(&analysis) {
-                if let Err(e) = writeln!(out, "{}\t{name}", saved[i].name) {
-                    if e.kind() == std::io::ErrorKind::BrokenPipe {
-                        return Ok(ExitCode::SUCCESS);
+                let Some(query) = saved.get(i) else { continue };
+                if let Err(e) = writeln!(out, "{}\t{shown}", query.name) {
+                    if super::is_broken_pipe(&e) {
+                        return Ok(Outcome::Found);
                     }
                     return Err(e.into());
                 }
+                matches += 1;
             }
         }
     }
-    out.flush()?;
-    Ok(if problems.is_empty() && failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    match out.flush() {
+        Err(e) if !super::is_broken_pipe(&e) => return Err(e.into()),
+        _ => {}
+    }
+    let errors = !problems.is_empty() || !inputs.problems.is_empty() || failed > 0;
+    Ok(Outcome::found_if(matches > 0).unless_errors(errors))
 }

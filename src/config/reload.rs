@@ -1,6 +1,8 @@
 //! Hot reload of the configuration: what differs between the running config and the one just
-//! read (`diff`: what can be applied live, what needs a restart), and noticing that the config
-//! file or a queries file changed (`ConfigWatcher`).
+//! read (`diff`: what can be applied live, what needs a restart), noticing that the config
+//! file or a queries file changed (`ConfigWatcher`), and which files a configuration names
+//! even when it does not load (`files_named`), so that a refused edit is tried again when the
+//! file it needs appears.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -92,6 +94,49 @@ pub fn diff(old: &Config, new: &Config) -> ConfigDiff {
     out
 }
 
+/// The files a configuration file names, read leniently: the file itself, then its
+/// `queries_files` (resolved against its folder), then the files that those written in TOML
+/// name, and so on (each once). Unlike [`Config::load`] it never fails and checks nothing
+/// else: it says what a configuration that was refused needs, missing files included, so that
+/// the daemon watches them and tries again when they appear.
+pub fn files_named(config: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = Vec::new();
+    let mut pending = vec![config.to_path_buf()];
+    while let Some(file) = pending.pop() {
+        if files.contains(&file) {
+            continue;
+        }
+        files.push(file.clone());
+        let toml = file == config
+            || file
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("toml"));
+        if !toml {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            continue;
+        };
+        let Ok(table) = toml::from_str::<toml::Table>(&text) else {
+            continue;
+        };
+        let Some(toml::Value::Array(named)) = table.get("queries_files") else {
+            continue;
+        };
+        let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
+        // Reversed onto the stack, so that they are visited in the order written.
+        for name in named.iter().rev().filter_map(toml::Value::as_str) {
+            let path = PathBuf::from(name);
+            pending.push(if path.is_absolute() {
+                path
+            } else {
+                base.join(path)
+            });
+        }
+    }
+    files
+}
+
 /// How long the watched files must stay quiet before a change is signalled (an editor's save
 /// or a burst of API writes is one reload).
 const QUIET: Duration = Duration::from_millis(300);
@@ -147,7 +192,8 @@ impl Watched {
 
 impl ConfigWatcher {
     /// Watch `files` (typically `Config::watched_files`); signals go to `tx`. Fails if a
-    /// parent folder cannot be watched.
+    /// parent folder cannot be watched (a folder that does not exist yet is only compared
+    /// periodically).
     pub fn start(files: Vec<PathBuf>, tx: Sender<()>) -> Result<ConfigWatcher, ConfigError> {
         Self::start_with(files, tx, true)
     }
@@ -205,9 +251,10 @@ impl ConfigWatcher {
         Ok(this)
     }
 
-    /// Watch these files from now on (after a reload changed `queries_files`). The list is
-    /// replaced even if a folder cannot be watched (the periodic comparison still covers its
-    /// files); the first such error is returned.
+    /// Watch these files from now on (after a reload changed `queries_files`, or what a refused
+    /// configuration names). The list is replaced even if a folder cannot be watched (the
+    /// periodic comparison still covers its files); the first such error is returned. Folders
+    /// that did not exist when last asked are tried again.
     pub fn set_files(&mut self, files: Vec<PathBuf>) -> Result<(), ConfigError> {
         let files = absolute_all(files);
         let wanted = parent_dirs(&files);
@@ -234,6 +281,11 @@ impl ConfigWatcher {
         for dir in wanted {
             if self.dirs.contains(&dir) {
                 watched.push(dir);
+                continue;
+            }
+            if !dir.is_dir() {
+                // Not there (yet): the periodic comparison sees its files appear, and the
+                // folder is watched by the next `set_files` once it exists.
                 continue;
             }
             match watcher.watch(&dir, RecursiveMode::NonRecursive) {
@@ -524,14 +576,63 @@ mod tests {
         assert_eq!(signal(&mut rx, Duration::from_secs(5)).await, Some(()));
     }
 
+    #[tokio::test]
+    async fn a_file_in_a_folder_not_there_yet_is_signalled_when_it_appears() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config.toml");
+        std::fs::write(&config, "a").unwrap();
+        let file = dir.path().join("later/queries.tsv");
+        let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+        let _watcher = ConfigWatcher::start(vec![config, file.clone()], tx).unwrap();
+        assert_eq!(signal(&mut rx, Duration::from_millis(500)).await, None);
+        std::fs::create_dir(dir.path().join("later")).unwrap();
+        std::fs::write(&file, "a\tb\n").unwrap();
+        assert_eq!(signal(&mut rx, Duration::from_secs(5)).await, Some(()));
+    }
+
+    #[tokio::test]
+    async fn a_missing_file_is_signalled_when_it_is_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config.toml");
+        std::fs::write(&config, "a").unwrap();
+        let file = dir.path().join("queries.tsv");
+        let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+        let _watcher = ConfigWatcher::start(vec![config, file.clone()], tx).unwrap();
+        std::fs::write(&file, "a\tb\n").unwrap();
+        // By its event (well before the periodic comparison would).
+        assert_eq!(signal(&mut rx, Duration::from_millis(1500)).await, Some(()));
+    }
+
     #[test]
-    fn an_unwatchable_folder_is_an_error() {
-        let (tx, _rx) = tokio::sync::mpsc::channel(1);
-        let missing = PathBuf::from("/nonexistent-lookout-dir/config.toml");
-        let err = ConfigWatcher::start(vec![missing], tx).unwrap_err();
-        assert!(
-            matches!(&err, ConfigError::Watch { path, .. } if path.ends_with("nonexistent-lookout-dir")),
-            "{err}"
+    fn the_files_a_config_names_even_when_it_does_not_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config.toml");
+        std::fs::write(
+            &config,
+            "queries_files = ['missing.tsv', 'more.toml', '/abs/q.tsv']\nwatch = 12\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("more.toml"),
+            "queries_files = ['sub/nested.tsv', 'more.toml', 'config.toml']\n",
+        )
+        .unwrap();
+        assert_eq!(
+            files_named(&config),
+            vec![
+                config.clone(),
+                dir.path().join("missing.tsv"),
+                dir.path().join("more.toml"),
+                dir.path().join("sub/nested.tsv"),
+                PathBuf::from("/abs/q.tsv"),
+            ]
+        );
+        // Not TOML at all: only the file itself.
+        std::fs::write(&config, "queries_files = [").unwrap();
+        assert_eq!(files_named(&config), vec![config.clone()]);
+        assert_eq!(
+            files_named(&dir.path().join("absent.toml")),
+            vec![dir.path().join("absent.toml")]
         );
     }
 }

@@ -12,7 +12,7 @@ use super::Daemon;
 use std::collections::HashMap;
 
 use crate::config::{compile_queries, persist, ConfigError, QuerySpec, SavedQuery};
-use crate::pipeline::{Backfill, Ingested, PipelineError};
+use crate::pipeline::{Ingested, PipelineError};
 use crate::query::{self, QueryError};
 
 /// Why a request was refused.
@@ -35,6 +35,22 @@ pub enum ControlError {
     /// A request failed in a way that does not stop the daemon (e.g. reading the status).
     #[error("{0}")]
     Internal(String),
+    /// The query was changed or deleted while its backfill ran, or the daemon stopped: the
+    /// backfill stopped early (the alerts raised so far stand; a new backfill raises the rest).
+    #[error("the backfill of '{name}' stopped early: {why}; {alerts} alert(s) were raised for {done} of the {matched} matching documents; run the backfill again to finish it")]
+    BackfillInterrupted {
+        name: String,
+        why: &'static str,
+        done: usize,
+        matched: usize,
+        alerts: usize,
+    },
+    /// A bug (a panic) met while answering; the daemon contained it and goes on.
+    #[error("internal error while {during} (a bug in lookout): {panic}")]
+    Bug {
+        during: &'static str,
+        panic: super::contain::Panicked,
+    },
 }
 
 /// A saved query as the daemon runs it.
@@ -113,7 +129,7 @@ impl From<Ingested> for IngestedView {
 
 pub(super) enum Request {
     ListQueries {
-        reply: oneshot::Sender<Vec<QueryView>>,
+        reply: oneshot::Sender<Result<Vec<QueryView>, ControlError>>,
     },
     PutQuery {
         name: String,
@@ -165,7 +181,7 @@ impl Control {
     pub async fn list_queries(&self) -> Result<Vec<QueryView>, ControlError> {
         self.ask(|reply| Request::ListQueries { reply })
             .await
-            .ok_or(ControlError::Stopped)
+            .unwrap_or(Err(ControlError::Stopped))
     }
 
     pub async fn put_query(
@@ -220,7 +236,8 @@ impl Daemon {
     pub(super) fn answer(&mut self, request: Request) -> Result<(), PipelineError> {
         match request {
             Request::ListQueries { reply } => {
-                let _ = reply.send(self.query_views());
+                let views = self.contained("listing the saved queries", |d| Ok(d.query_views()));
+                let _ = reply.send(fatal(views)?);
             }
             Request::PutQuery {
                 name,
@@ -229,33 +246,60 @@ impl Daemon {
                 backfill,
                 reply,
             } => {
-                let result = self.put_query(name, text, webhooks, backfill);
-                let result = fatal(result)?;
-                let _ = reply.send(result);
+                let result =
+                    self.contained("saving a query", |d| d.put_query(name, text, webhooks));
+                match fatal(result)? {
+                    // The answer comes when the backfill is done; the loop runs it in slices.
+                    Ok(saved) if backfill => self.start_backfill(saved, reply)?,
+                    answer => {
+                        let _ = reply.send(answer);
+                    }
+                }
             }
             Request::DeleteQuery { name, reply } => {
-                let result = fatal(self.delete_query(&name))?;
-                let _ = reply.send(result);
+                let result = self.contained("deleting a query", |d| d.delete_query(&name));
+                let _ = reply.send(fatal(result)?);
             }
             Request::Ingest {
                 format_hint,
                 body,
                 reply,
             } => {
-                let result = match self.pipeline.ingest_bytes(format_hint, &body)? {
-                    Ok(ingested) => Ok(ingested.into_iter().map(IngestedView::from).collect()),
-                    Err(reason) => Err(ControlError::InvalidDocument(reason)),
-                };
-                let _ = reply.send(result);
+                let result = self.contained("ingesting posted documents", |d| {
+                    match d.pipeline.ingest_bytes(format_hint, &body)? {
+                        Ok(ingested) => Ok(ingested.into_iter().map(IngestedView::from).collect()),
+                        Err(reason) => Err(ControlError::InvalidDocument(reason)),
+                    }
+                });
+                let _ = reply.send(fatal(result)?);
             }
             Request::Status { reply } => {
-                let report = self
-                    .status()
-                    .map_err(|e| ControlError::Internal(format!("cannot read the status: {e}")));
-                let _ = reply.send(report);
+                let report = self.contained("reading the status", |d| {
+                    d.status()
+                        .map_err(|e| ControlError::Internal(format!("cannot read the status: {e}")))
+                });
+                let _ = reply.send(fatal(report)?);
             }
         }
         Ok(())
+    }
+
+    /// Run one request's work; a bug met on the way (a panic) answers an internal error
+    /// instead of ending the daemon.
+    fn contained<T>(
+        &mut self,
+        during: &'static str,
+        work: impl FnOnce(&mut Self) -> Result<T, ControlError>,
+    ) -> Result<T, ControlError> {
+        match super::contain::contain(|| work(self)) {
+            Ok(result) => result,
+            Err(panic) => {
+                tracing::error!(
+                    "bug while {during} ({panic}): the request failed; the daemon goes on"
+                );
+                Err(ControlError::Bug { during, panic })
+            }
+        }
     }
 
     /// Every configured saved query, the invalid ones included, in configuration order.
@@ -295,13 +339,20 @@ impl Daemon {
         }
     }
 
+    /// Save a query and run it from now on (its backfill, if asked for, is started by the
+    /// caller).
     fn put_query(
         &mut self,
         name: String,
         text: String,
         webhooks: Option<Vec<String>>,
-        backfill: bool,
     ) -> Result<QuerySaved, ControlError> {
+        // Tests inject a bug here for query texts holding the marker (FAILPOINTS=daemon::put_query=panic).
+        fail::fail_point!(
+            "daemon::put_query",
+            text.contains("lookout-failpoint"),
+            |_| Err(ControlError::NoSuchQuery(name.clone()))
+        );
         if let Some(unknown) = self
             .config
             .unknown_webhook(webhooks.as_deref().unwrap_or(&[]))
@@ -339,12 +390,6 @@ impl Daemon {
         self.problems.retain(|p| p.spec.name != name);
         self.pipeline.upsert_query(saved);
         self.after_query_change(routes_before);
-        let backfill = if backfill {
-            let Backfill { matched, alerts } = self.pipeline.backfill(&name)?;
-            Some(BackfillView { matched, alerts })
-        } else {
-            None
-        };
         let view = self
             .config
             .query_spec(&name)
@@ -353,7 +398,7 @@ impl Daemon {
         Ok(QuerySaved {
             query: view,
             created,
-            backfill,
+            backfill: None,
         })
     }
 
@@ -426,7 +471,9 @@ impl Daemon {
 
 /// Split a request's result: pipeline failures are the daemon's own (they stop it), the rest
 /// is the requester's answer.
-fn fatal<T>(result: Result<T, ControlError>) -> Result<Result<T, ControlError>, PipelineError> {
+pub(super) fn fatal<T>(
+    result: Result<T, ControlError>,
+) -> Result<Result<T, ControlError>, PipelineError> {
     match result {
         Err(ControlError::Pipeline(e)) => Err(e),
         other => Ok(other),

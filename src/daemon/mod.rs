@@ -3,9 +3,12 @@
 //! while it runs, and shuts down cleanly on Ctrl-C or SIGTERM (finishing the files already
 //! taken, committing, and giving webhooks a moment to deliver).
 
+mod backfill;
+mod contain;
 mod control;
 mod reload;
 pub mod status;
+mod watching;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -23,15 +26,18 @@ use crate::config::{Config, ConfigWatcher, QueryProblem};
 use crate::matcher::Engine;
 use crate::metrics::Metrics;
 use crate::pipeline::{start_delivery, Pipeline, PipelineError};
-use crate::watcher::{FolderWatcher, ReadyFile, WatchOptions};
+use crate::watcher::WatchOptions;
 
 /// How long a webhook request in flight may take at shutdown (what is not delivered then is
 /// delivered from the alert log at the next start).
 const WEBHOOK_DRAIN: Duration = Duration::from_secs(3);
 /// How long API requests in flight may take at shutdown.
 const API_DRAIN: Duration = Duration::from_secs(2);
+/// How often the daemon checks that its background tasks (webhook delivery) still run.
+const SUPERVISE_INTERVAL: Duration = Duration::from_secs(2);
 
 pub fn run(config: Config, engine: Engine) -> anyhow::Result<()> {
+    contain::install_panic_hook();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -53,11 +59,24 @@ pub(crate) struct Daemon {
     ready_files: usize,
     /// Set when the webhooks or the routes of queries to webhooks changed.
     restart_delivery: bool,
-    /// The configuration files as last read or written (see `reload::fingerprint`).
-    config_files: Vec<(std::path::PathBuf, Option<blake3::Hash>)>,
+    /// The configuration files as last read or written (see `reload::fingerprint`; empty
+    /// until the first `reload`, which the loop runs once its config watcher is started).
+    config_files: reload::Fingerprint,
+    /// The last edit of the configuration was refused: the next signal tries it again, even
+    /// if the files did not change (a `touch`).
+    config_refused: bool,
+    /// The files the configuration file names now, even if it does not load (watched too).
+    config_named: Vec<std::path::PathBuf>,
+    /// After webhook delivery stopped unexpectedly: the delay before the next restart and
+    /// when it is due.
+    delivery_crash: Option<(Duration, Instant)>,
+    /// Backfills under way, run a slice at a time between files and requests.
+    backfills: backfill::Backfills,
 }
 
 async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
     let metrics = Metrics::new();
     let (mut pipeline, problems) = Pipeline::from_config(&config, engine, metrics.clone())?;
     // A file that cannot be read now (permissions, too many open files...) is tried again.
@@ -85,8 +104,11 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
         ready_files: 0,
         restart_delivery: false,
         config_files: Vec::new(),
+        config_refused: false,
+        config_named: Vec::new(),
+        delivery_crash: None,
+        backfills: Default::default(),
     };
-    daemon.config_files = reload::fingerprint(&daemon.config.watched_files());
     daemon.update_gauges();
 
     let (stop_api, api_stopped) = tokio::sync::watch::channel(false);
@@ -107,35 +129,29 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
         false => None,
     };
 
-    let shutdown = shutdown_signal();
-    tokio::pin!(shutdown);
     if !daemon.wait_for_watch_folders(&mut shutdown).await? {
         stop_api_server(&stop_api, api).await;
         let _ = tokio::task::block_in_place(|| daemon.pipeline.finish())?;
         return Ok(());
     }
     let config = &daemon.config;
-    let (ready_tx, mut ready_rx) = mpsc::channel::<ReadyFile>(1024);
-    let watcher = FolderWatcher::start(
-        WatchOptions {
-            roots: config.watch.clone(),
-            quiet_period: Duration::from_millis(250),
-            rescan_interval: config.rescan_interval,
-            poll_interval: config.poll_interval,
-            open_file_timeout: config.open_file_timeout,
-            own_files,
-        },
-        ready_tx,
-    )?;
+    let mut watching = watching::Watching::start(WatchOptions {
+        roots: config.watch.clone(),
+        quiet_period: Duration::from_millis(250),
+        rescan_interval: config.rescan_interval,
+        poll_interval: config.poll_interval,
+        open_file_timeout: config.open_file_timeout,
+        own_files,
+    })?;
     let (config_tx, mut config_changed) = mpsc::channel::<()>(1);
-    let mut config_watcher = ConfigWatcher::start(daemon.config.watched_files(), config_tx)
+    let mut config_watcher = ConfigWatcher::start(daemon.config_files_to_watch(), config_tx)
         .map_err(|e| tracing::error!("config changes will not be applied until a restart: {e}"))
         .ok();
-    // An edit made while the daemon started, before the files were watched, is applied now
-    // (a reload does nothing when the files still hold what was loaded).
+    // An edit made since the configuration was read (before the watcher looked) is applied
+    // now: the files are not known yet, so this reads them again.
     tokio::task::block_in_place(|| daemon.reload())?;
     if let Some(watcher) = config_watcher.as_mut() {
-        if let Err(e) = watcher.set_files(daemon.config.watched_files()) {
+        if let Err(e) = watcher.set_files(daemon.config_files_to_watch()) {
             tracing::error!("edits of this file will not be applied until a restart: {e}");
         }
     }
@@ -146,11 +162,21 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
     }
     let mut reconcile = tokio::time::interval(daemon.config.rescan_interval);
     reconcile.tick().await;
+    let mut supervise = tokio::time::interval(SUPERVISE_INTERVAL);
+    supervise.tick().await;
 
+    let mut backfill_turn = false;
     loop {
+        // Backfills take every other turn, a slice at a time, so that files and requests go on
+        // while they run.
+        if daemon.has_backfills() && std::mem::replace(&mut backfill_turn, false) {
+            tokio::task::block_in_place(|| daemon.step_backfill())?;
+            continue;
+        }
+        backfill_turn = true;
         let commit_due = daemon.pipeline.next_commit_in();
         let retry_due = daemon.pipeline.next_retry_in();
-        daemon.ready_files = ready_rx.len();
+        daemon.ready_files = watching.queued();
         // Requests first (they are few and someone waits for each), then files; a commit
         // (index, alert log fsync, ledger) runs when no file waits, or when it is long overdue,
         // so a commit rarely stands between a drop and its alert.
@@ -162,13 +188,12 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
             Some(()) = config_changed.recv() => {
                 tokio::task::block_in_place(|| daemon.reload())?;
                 if let Some(watcher) = config_watcher.as_mut() {
-                    if let Err(e) = watcher.set_files(daemon.config.watched_files()) {
+                    if let Err(e) = watcher.set_files(daemon.config_files_to_watch()) {
                         tracing::error!("edits of this file will not be applied until a restart: {e}");
                     }
                 }
             }
-            ready = ready_rx.recv() => {
-                let Some(ready) = ready else { break };
+            ready = watching.next() => {
                 tracing::debug!(file = %ready.path.display(), reason = ?ready.reason, "file ready");
                 tokio::task::block_in_place(|| daemon.process_file(&ready.path))?;
             }
@@ -182,16 +207,21 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
             _ = reconcile.tick() => {
                 tokio::task::block_in_place(|| daemon.pipeline.reconcile())?;
             }
+            _ = supervise.tick() => daemon.supervise_delivery(),
             signal = &mut shutdown => {
                 tracing::info!("{signal}: finishing the files already taken, then stopping");
                 break;
             }
+            // Nothing else waits: on with the backfills.
+            () = std::future::ready(()), if daemon.has_backfills() => {}
         }
         if std::mem::take(&mut daemon.restart_delivery) {
             daemon.restart_delivery().await;
         }
     }
     drop(config_watcher);
+    // Backfills under way stop (what they raised is kept); their requests are answered.
+    tokio::task::block_in_place(|| daemon.stop_backfills())?;
     // The API stops taking requests; the ones in flight are still answered while it drains.
     let _ = stop_api.send(true);
     if let Some(api) = api {
@@ -201,14 +231,16 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
             tokio::select! {
                 _ = &mut stopped => break,
                 Some(request) = requests.recv() => {
-                    tokio::task::block_in_place(|| daemon.answer(request))?;
+                    tokio::task::block_in_place(|| {
+                        daemon.answer(request)?;
+                        daemon.stop_backfills()
+                    })?;
                 }
             }
         }
     }
-    watcher.stop().await;
     // Files the watcher already declared ready are processed, not dropped.
-    while let Ok(ready) = ready_rx.try_recv() {
+    for ready in watching.stop().await {
         tokio::task::block_in_place(|| daemon.process_file(&ready.path))?;
     }
     let (stats, webhooks) = tokio::task::block_in_place(|| daemon.pipeline.finish())?;
@@ -287,17 +319,44 @@ impl Daemon {
         Ok(true)
     }
 
+    /// Process one ready file. A bug met on the way (a panic) quarantines the file with the
+    /// reason instead of ending the daemon.
     fn process_file(&mut self, path: &Path) -> Result<(), PipelineError> {
         let started = Instant::now();
-        self.pipeline.process_file(path)?;
+        match contain::contain(|| self.pipeline.process_file(path)) {
+            Ok(outcome) => {
+                outcome?;
+            }
+            Err(panicked) => {
+                tracing::error!(file = %path.display(), "bug while processing this file ({panicked}): quarantined; the daemon goes on");
+                self.pipeline.quarantine_after_bug(
+                    path,
+                    format!("internal error (a bug in lookout): {panicked}"),
+                )?;
+            }
+        }
         self.metrics.observe_ingest(started.elapsed());
         self.update_gauges();
         self.pipeline.tick_if_overdue()
     }
 
-    /// Try again the files whose read failed and whose retry is due (a bounded batch).
+    /// Try again the files whose read failed and whose retry is due (a bounded batch). A bug
+    /// met on the way quarantines the file, as for a file taken the first time.
     fn retry_files(&mut self) -> Result<(), PipelineError> {
-        self.pipeline.retry_due()?;
+        for path in self.pipeline.due_retries() {
+            match contain::contain(|| self.pipeline.retry_file(&path)) {
+                Ok(outcome) => {
+                    outcome?;
+                }
+                Err(panicked) => {
+                    tracing::error!(file = %path.display(), "bug while processing this file ({panicked}): quarantined; the daemon goes on");
+                    self.pipeline.quarantine_after_bug(
+                        &path,
+                        format!("internal error (a bug in lookout): {panicked}"),
+                    )?;
+                }
+            }
+        }
         self.update_gauges();
         self.pipeline.tick_if_overdue()
     }
@@ -338,6 +397,37 @@ impl Daemon {
         Ok(report)
     }
 
+    /// A webhook whose delivery task ended unexpectedly (a bug) is restarted from its cursor:
+    /// its alerts wait in the log, none is lost.
+    fn supervise_delivery(&mut self) {
+        let Some(crashed) = self.pipeline.delivery_crashed() else {
+            return;
+        };
+        if crashed.is_empty() {
+            return;
+        }
+        // A bug that strikes again at once is retried less and less often (up to 5 minutes).
+        let now = Instant::now();
+        if self
+            .delivery_crash
+            .is_some_and(|(_, retry_at)| now < retry_at)
+        {
+            return;
+        }
+        let delay = match self.delivery_crash {
+            Some((delay, retry_at)) if now < retry_at + delay * 4 => {
+                (delay * 2).min(Duration::from_secs(300))
+            }
+            _ => SUPERVISE_INTERVAL,
+        };
+        self.delivery_crash = Some((delay, now + delay));
+        tracing::error!(
+            webhooks = %crashed.join(", "),
+            "webhook delivery stopped unexpectedly (a bug; see the error above); restarting it from the persisted cursors"
+        );
+        self.restart_delivery = true;
+    }
+
     /// Restart webhook delivery on the current configuration (webhooks or routes changed).
     async fn restart_delivery(&mut self) {
         if let Some(old) = self.pipeline.replace_delivery(None) {
@@ -356,28 +446,33 @@ impl Daemon {
     }
 }
 
-/// Resolves on Ctrl-C or SIGTERM, naming which.
-async fn shutdown_signal() -> &'static str {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-        "interrupted"
-    };
+/// Resolves on Ctrl-C or SIGTERM, naming which. The handlers are installed when this is
+/// called, not when the future is first polled: a signal that arrives in between (right after
+/// "lookout started") is then kept, instead of killing the process unclean.
+fn shutdown_signal() -> impl std::future::Future<Output = &'static str> {
     #[cfg(unix)]
     {
-        let term = async {
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(mut signal) => {
+        use tokio::signal::unix::{signal, Signal, SignalKind};
+        async fn received(signal: Option<Signal>) {
+            match signal {
+                Some(mut signal) => {
                     signal.recv().await;
                 }
-                Err(_) => std::future::pending::<()>().await,
+                None => std::future::pending::<()>().await,
             }
-            "terminated"
-        };
-        tokio::select! {
-            name = ctrl_c => name,
-            name = term => name,
+        }
+        let interrupt = signal(SignalKind::interrupt()).ok();
+        let terminate = signal(SignalKind::terminate()).ok();
+        async move {
+            tokio::select! {
+                _ = received(interrupt) => "interrupted",
+                _ = received(terminate) => "terminated",
+            }
         }
     }
     #[cfg(not(unix))]
-    ctrl_c.await
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+        "interrupted"
+    }
 }

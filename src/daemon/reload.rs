@@ -1,10 +1,13 @@
 //! Hot reload: when `config.toml` or a queries file it names changes, the daemon reads it
 //! again and applies what can change while it runs (saved queries, webhooks, `on_delete`,
 //! `max_file_size`). An edit that does not load is refused with one error and the running
-//! configuration stays; a saved query whose new text does not parse keeps its running version.
-//! Keys that need a restart (folders, paths, the API) are reported, not applied.
+//! configuration stays; the refused configuration is tried again at the next signal (a
+//! `touch`, or a file it names appearing: those files are watched too, missing ones through
+//! their folders). A saved query whose new text does not parse keeps its running version; a
+//! new one that does not parse is not added. Each saved query's change is one log line, at
+//! its level. Keys that need a restart (folders, paths, the API) are reported, not applied.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use super::Daemon;
@@ -12,34 +15,72 @@ use crate::config::{reload, Config};
 use crate::pipeline::PipelineError;
 use crate::query;
 
-/// The configuration files' contents as last read or written by the daemon: a change signal
-/// for files that still hold exactly this (the daemon's own writes, a `touch`) is ignored.
-pub(super) fn fingerprint(files: &[PathBuf]) -> Vec<(PathBuf, Option<blake3::Hash>)> {
+/// The configuration files' contents, as last read or written by the daemon.
+pub(super) type Fingerprint = Vec<(PathBuf, Option<blake3::Hash>)>;
+
+/// The contents of `files` now (`None`: missing or unreadable).
+pub(super) fn fingerprint(files: &[PathBuf]) -> Fingerprint {
     files
         .iter()
         .map(|f| (f.clone(), std::fs::read(f).ok().map(|b| blake3::hash(&b))))
         .collect()
 }
 
+/// Whether every file of `now` holds what `before` recorded for it (a file `before` does not
+/// know is a change): then a change signal (the daemon's own writes, a `touch`) is not a
+/// reason to reload.
+fn unchanged(before: &Fingerprint, now: &Fingerprint) -> bool {
+    let known: HashMap<&PathBuf, &Option<blake3::Hash>> =
+        before.iter().map(|(file, hash)| (file, hash)).collect();
+    now.iter()
+        .all(|(file, hash)| known.get(file).is_some_and(|known| *known == hash))
+}
+
+/// The union of two file lists, in order, each file once.
+fn union(mut files: Vec<PathBuf>, more: Vec<PathBuf>) -> Vec<PathBuf> {
+    for file in more {
+        if !files.contains(&file) {
+            files.push(file);
+        }
+    }
+    files
+}
+
 impl Daemon {
+    /// The files whose change calls for a reload: those of the running configuration, and
+    /// those that the configuration file names now (a refused edit may name files that are
+    /// missing yet).
+    pub(super) fn config_files_to_watch(&self) -> Vec<PathBuf> {
+        union(self.config.watched_files(), self.config_named.clone())
+    }
+
     /// Read the configuration again and apply what changed.
     pub(super) fn reload(&mut self) -> Result<(), PipelineError> {
-        let files = fingerprint(&self.config.watched_files());
-        if files == self.config_files {
+        let path = self.config.path.clone();
+        let named = reload::files_named(&path);
+        // Taken before reading, so that an edit landing while the files are read is seen by
+        // the next signal.
+        let files = fingerprint(&union(self.config.watched_files(), named.clone()));
+        self.config_named = named;
+        if !self.config_refused && unchanged(&self.config_files, &files) {
             tracing::debug!("configuration files unchanged");
             return Ok(());
         }
-        self.config_files = files;
-        let path = self.config.path.clone();
         let mut next = match Config::load(&path) {
             Ok(next) => next,
             Err(error) => {
+                self.config_refused = true;
+                self.config_files = files;
                 tracing::error!(
-                    "configuration change refused: {error}; lookout keeps running on the configuration it had"
+                    "configuration change refused: {error}; lookout keeps running on the configuration it had, and tries again when the files change"
                 );
                 return Ok(());
             }
         };
+        if std::mem::take(&mut self.config_refused) {
+            tracing::info!(config = %path.display(), "the configuration loads again");
+        }
+        self.config_files = files;
         let diff = reload::diff(&self.config, &next);
         for key in &diff.needs_restart {
             tracing::warn!(
@@ -59,42 +100,61 @@ impl Daemon {
         next.rescan_interval = running.rescan_interval;
         next.commit_interval = running.commit_interval;
 
-        // A running query whose new text does not parse keeps running as it was.
         let running_now: HashSet<&str> = self
             .pipeline
             .queries()
             .iter()
             .map(|q| q.name.as_str())
             .collect();
+        let added: HashSet<&str> = diff.added.iter().map(|q| q.name.as_str()).collect();
         let changed: HashSet<&str> = diff.changed.iter().map(|q| q.name.as_str()).collect();
+        // One line per saved query that changed, saying what became of it.
         for spec in next.queries.iter_mut() {
-            if !changed.contains(spec.name.as_str()) || !running_now.contains(spec.name.as_str()) {
+            let name = spec.name.as_str();
+            let is_added = added.contains(name);
+            if !is_added && !changed.contains(name) {
                 continue;
             }
-            let Err(error) = query::parse(&spec.text) else {
-                continue;
+            let error = match query::parse(&spec.text) {
+                Ok(_) if is_added => {
+                    tracing::info!(query = %spec.name, origin = %spec.origin, "saved query added");
+                    continue;
+                }
+                Ok(_) => {
+                    tracing::info!(query = %spec.name, origin = %spec.origin, "saved query changed");
+                    continue;
+                }
+                Err(error) => error,
             };
-            if let Some(before) = running.queries.iter().find(|q| q.name == spec.name) {
-                tracing::error!(
-                    "{}: saved query '{}': {error}; the edit is refused and the running version stays: {}",
+            let before = running.queries.iter().find(|q| q.name == spec.name);
+            match before {
+                // A running query whose new text does not parse keeps running as it was.
+                Some(before) if running_now.contains(name) => {
+                    tracing::error!(
+                        "{}: saved query '{}': {error}; the edit is refused and the running version stays: {}",
+                        spec.origin,
+                        spec.name,
+                        before.text
+                    );
+                    *spec = before.clone();
+                }
+                Some(_) => tracing::error!(
+                    "{}: saved query '{}': {error}; it still does not run (fix it and save again)",
                     spec.origin,
-                    spec.name,
-                    before.text
-                );
-                *spec = before.clone();
+                    spec.name
+                ),
+                None => tracing::error!(
+                    "{}: saved query '{}': {error}; it is not added (fix it and save again)",
+                    spec.origin,
+                    spec.name
+                ),
             }
-        }
-        let webhooks_changed = next.webhooks != running.webhooks;
-        let queries_changed = diff.queries_changed();
-        for spec in &diff.added {
-            tracing::info!(query = %spec.name, origin = %spec.origin, "saved query added");
-        }
-        for spec in &diff.changed {
-            tracing::info!(query = %spec.name, origin = %spec.origin, "saved query changed");
         }
         for name in &diff.removed {
             tracing::info!(query = %name, "saved query removed");
         }
+        let webhooks_changed = next.webhooks != running.webhooks;
+        let queries_changed = diff.queries_changed();
         if next.on_delete != running.on_delete || next.max_file_size != running.max_file_size {
             self.pipeline
                 .set_file_rules(next.on_delete, next.max_file_size);
@@ -110,9 +170,6 @@ impl Daemon {
         self.config = next;
         if queries_changed {
             self.apply_queries(specs);
-            for problem in &self.problems {
-                tracing::error!("{problem} (left out; fix it and save again)");
-            }
         }
         if webhooks_changed {
             tracing::info!("webhooks changed");
@@ -127,5 +184,24 @@ impl Daemon {
             );
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_not_known_before_is_a_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        std::fs::write(&a, "x").unwrap();
+        let before = fingerprint(&[a.clone(), b.clone()]);
+        assert!(unchanged(&before, &fingerprint(std::slice::from_ref(&a))));
+        assert!(unchanged(&before, &fingerprint(&[a.clone(), b.clone()])));
+        std::fs::write(&b, "now here").unwrap();
+        assert!(!unchanged(&before, &fingerprint(&[a.clone(), b.clone()])));
+        let c = dir.path().join("c");
+        assert!(!unchanged(&before, &fingerprint(&[a, c])));
     }
 }

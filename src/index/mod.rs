@@ -237,9 +237,25 @@ impl LookoutIndex {
         Ok(SearchResults { total, hits })
     }
 
+    /// How many live documents `query` matches (deleted ones are not counted).
+    pub fn count(&self, query: &Query) -> Result<usize, IndexError> {
+        let searcher = self.reader.searcher();
+        searcher
+            .search(&compile(query, &self.fields), &Count)
+            .map_err(|e| self.err(e))
+    }
+
     /// Every document `query` matches (what a search for it returns, all pages), in index
     /// order.
     pub fn matching_documents(&self, query: &Query) -> Result<Vec<Document>, IndexError> {
+        let matching = self.matching(query)?;
+        matching.documents(0..matching.len())
+    }
+
+    /// The documents `query` matches now (what a search for it returns, all pages), to be read
+    /// a slice at a time: the snapshot they come from stays readable while the index goes on
+    /// changing, and only their addresses are held meanwhile.
+    pub fn matching(&self, query: &Query) -> Result<Matching, IndexError> {
         let searcher = self.reader.searcher();
         let compiled = compile(query, &self.fields);
         let mut addresses: Vec<_> = searcher
@@ -248,13 +264,12 @@ impl LookoutIndex {
             .into_iter()
             .collect();
         addresses.sort();
-        addresses
-            .into_iter()
-            .map(|address| {
-                let stored: TantivyDocument = searcher.doc(address).map_err(|e| self.err(e))?;
-                Ok(from_tantivy(&stored, &self.fields))
-            })
-            .collect()
+        Ok(Matching {
+            path: self.path.clone(),
+            fields: self.fields.clone(),
+            searcher,
+            addresses,
+        })
     }
 
     /// Bytes the index takes on disk.
@@ -266,6 +281,44 @@ impl LookoutIndex {
             .filter(|m| m.is_file())
             .map(|m| m.len())
             .sum()
+    }
+}
+
+/// The documents a query matched in one snapshot of the index (see [`LookoutIndex::matching`]).
+pub struct Matching {
+    path: PathBuf,
+    fields: Fields,
+    searcher: tantivy::Searcher,
+    addresses: Vec<tantivy::DocAddress>,
+}
+
+impl Matching {
+    /// How many documents matched.
+    pub fn len(&self) -> usize {
+        self.addresses.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.addresses.is_empty()
+    }
+
+    /// The matched documents in `range` (of `0..len()`, clamped), in index order.
+    pub fn documents(&self, range: std::ops::Range<usize>) -> Result<Vec<Document>, IndexError> {
+        let end = range.end.min(self.addresses.len());
+        let start = range.start.min(end);
+        self.addresses[start..end]
+            .iter()
+            .map(|&address| {
+                let stored: TantivyDocument =
+                    self.searcher
+                        .doc(address)
+                        .map_err(|source| IndexError::Tantivy {
+                            path: self.path.clone(),
+                            source,
+                        })?;
+                Ok(from_tantivy(&stored, &self.fields))
+            })
+            .collect()
     }
 }
 

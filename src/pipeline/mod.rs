@@ -88,6 +88,43 @@ pub struct Backfill {
     pub alerts: usize,
 }
 
+/// A backfill under way (see [`Pipeline::start_backfill`]).
+pub struct BackfillRun {
+    name: String,
+    /// The query as it was when the backfill started.
+    query: crate::query::Query,
+    matching: crate::index::Matching,
+    /// The next matched document to alert on.
+    next: usize,
+    /// What it found so far.
+    pub outcome: Backfill,
+}
+
+impl BackfillRun {
+    /// The saved query being backfilled.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// How many of the matched documents it has been through.
+    pub fn done(&self) -> usize {
+        self.next
+    }
+}
+
+/// Where a backfill is after one slice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackfillStep {
+    More,
+    Done,
+    /// The query was changed or deleted while its backfill ran: it stopped.
+    QueryChanged,
+}
+
+/// Documents a backfill alerts on in one slice: the daemon answers requests and takes files in
+/// between, so a backfill of a million documents does not stall it.
+pub const BACKFILL_SLICE: usize = 256;
+
 /// One document handed to [`Pipeline::ingest_bytes`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ingested {
@@ -408,14 +445,15 @@ impl Pipeline {
             .map(|at| at.saturating_duration_since(Instant::now()))
     }
 
-    /// Try again the reads that are due (a bounded batch); returns how many were tried.
-    pub fn retry_due(&mut self) -> Result<usize, PipelineError> {
-        let due = self.retries.due(Instant::now(), RETRY_BATCH);
-        for path in &due {
-            self.metrics.file_read_retried();
-            self.take_file(path)?;
-        }
-        Ok(due.len())
+    /// The files whose failed read is due to be tried again (a bounded batch, soonest first).
+    pub fn due_retries(&self) -> Vec<PathBuf> {
+        self.retries.due(Instant::now(), RETRY_BATCH)
+    }
+
+    /// Try again to read and process a file whose read failed.
+    pub fn retry_file(&mut self, path: &Path) -> Result<FileOutcome, PipelineError> {
+        self.metrics.file_read_retried();
+        self.take_file(path)
     }
 
     /// The files waiting for a read to be tried again, for the status report.
@@ -426,6 +464,11 @@ impl Pipeline {
     /// Swap the webhook delivery (a config reload); the old one is handed back to be shut down.
     pub fn replace_delivery(&mut self, delivery: Option<LogDelivery>) -> Option<LogDelivery> {
         std::mem::replace(&mut self.webhooks, delivery)
+    }
+
+    /// The webhooks whose delivery task ended unexpectedly, when webhooks are configured.
+    pub fn delivery_crashed(&self) -> Option<Vec<String>> {
+        self.webhooks.as_ref().map(LogDelivery::crashed)
     }
 
     /// Webhook delivery counts, when webhooks are configured.
@@ -443,31 +486,73 @@ impl Pipeline {
         self.writer.pending()
     }
 
-    /// Alert on the documents already in the index that the saved query `name` matches: the
-    /// documents a search for it returns, so that a backfill alerts exactly where search finds.
-    /// Each alert is marked `backfill` and raised once, like any other (a second backfill
-    /// raises none). Commits first (so that the documents still in the batch are searched) and
-    /// after (so that the alerts are durable when this returns).
+    /// Alert on the documents already in the index that the saved query `name` matches, all
+    /// at once (see [`Pipeline::start_backfill`] for the sliced form the daemon uses).
     pub fn backfill(&mut self, name: &str) -> Result<Backfill, PipelineError> {
-        let Some(query_index) = self.queries.iter().position(|q| q.name == name) else {
+        let Some(mut run) = self.start_backfill(name)? else {
             return Ok(Backfill::default());
         };
-        self.commit()?;
-        let documents = self
-            .index
-            .matching_documents(&self.queries[query_index].query)?;
-        let mut outcome = Backfill {
-            matched: documents.len(),
-            alerts: 0,
+        while self.continue_backfill(&mut run, BACKFILL_SLICE)? == BackfillStep::More {}
+        self.finish_backfill(run)
+    }
+
+    /// Start a backfill of the saved query `name`: the documents a search for it returns now
+    /// (so that a backfill alerts exactly where search finds) will each get an alert marked
+    /// `backfill`, raised once like any other (a second backfill raises none). Commits first,
+    /// so that the documents still in the batch are searched. `None` if no such query runs.
+    pub fn start_backfill(&mut self, name: &str) -> Result<Option<BackfillRun>, PipelineError> {
+        let Some(saved) = self.queries.iter().find(|q| q.name == name) else {
+            return Ok(None);
         };
+        let query = saved.query.clone();
+        self.commit()?;
+        let matching = self.index.matching(&query)?;
+        Ok(Some(BackfillRun {
+            name: name.to_string(),
+            outcome: Backfill {
+                matched: matching.len(),
+                alerts: 0,
+            },
+            query,
+            matching,
+            next: 0,
+        }))
+    }
+
+    /// Raise the alerts of the next `slice` documents of a backfill. Stops early when the
+    /// query was changed or deleted meanwhile (the alerts raised so far stand).
+    pub fn continue_backfill(
+        &mut self,
+        run: &mut BackfillRun,
+        slice: usize,
+    ) -> Result<BackfillStep, PipelineError> {
+        let Some(query_index) = self
+            .queries
+            .iter()
+            .position(|q| q.name == run.name && q.query == run.query)
+        else {
+            return Ok(BackfillStep::QueryChanged);
+        };
+        let documents = run.matching.documents(run.next..run.next + slice.max(1))?;
+        run.next += documents.len();
         for document in &documents {
             let analysis = DocAnalysis::new(document, &mut self.analyzer);
-            outcome.alerts += self.raise_alerts(document, &analysis, &[query_index], true)?;
+            let raised = self.raise_alerts(document, &analysis, &[query_index], true)?;
+            run.outcome.alerts += raised;
+            self.stats.alerts += raised as u64;
         }
-        self.stats.alerts += outcome.alerts as u64;
+        Ok(if run.next >= run.matching.len() {
+            BackfillStep::Done
+        } else {
+            BackfillStep::More
+        })
+    }
+
+    /// Commit a backfill's alerts (durable when this returns) and report what it found.
+    pub fn finish_backfill(&mut self, run: BackfillRun) -> Result<Backfill, PipelineError> {
         self.commit()?;
-        tracing::info!(query = %name, matched = outcome.matched, alerts = outcome.alerts, "backfill done");
-        Ok(outcome)
+        tracing::info!(query = %run.name, matched = run.outcome.matched, alerts = run.outcome.alerts, "backfill done");
+        Ok(run.outcome)
     }
 
     /// Ingest articles handed over directly (the API's `POST /documents`): `format_hint` is a
@@ -624,6 +709,22 @@ impl Pipeline {
         FileOutcome::ReadFailed(error)
     }
 
+    /// Quarantine a file whose processing met a bug (a panic the daemon contained), with the
+    /// reason, so that `lookout status` lists it; the same bytes are reported once.
+    pub fn quarantine_after_bug(
+        &mut self,
+        path: &Path,
+        reason: String,
+    ) -> Result<FileOutcome, PipelineError> {
+        let key = path.to_string_lossy().into_owned();
+        let content_hash = read_bytes(path, self.max_file_size)
+            .map(|bytes| blake3::hash(&bytes).to_hex().to_string())
+            .unwrap_or_default();
+        // Not retried as a failed read: the same bytes would meet the same bug.
+        self.retries.remove(path);
+        self.refuse(&key, content_hash, FileError::Internal(reason))
+    }
+
     /// Report a file that is refused for what it is or says: once per content, then
     /// quarantined.
     fn refuse(
@@ -673,6 +774,12 @@ impl Pipeline {
             tracing::debug!(file = %document.location(), id = %document.id, "already indexed");
             return Ok(None);
         }
+        // Tests inject a bug here for documents holding the marker (FAILPOINTS=pipeline::document=panic).
+        fail::fail_point!(
+            "pipeline::document",
+            document.body.contains("lookout-failpoint"),
+            |_| Ok(None)
+        );
         let analysis = DocAnalysis::new(&document, &mut self.analyzer);
         let matches = self.percolator.percolate(&analysis);
         let raised = self.raise_alerts(&document, &analysis, &matches, false)?;
@@ -1083,23 +1190,14 @@ fn landed_ago(path: &Path) -> Option<Instant> {
 /// Every file under the given paths (files as named, folders walked recursively, sorted),
 /// skipping hidden and temporary names.
 pub fn collect_files(paths: &[PathBuf]) -> Vec<PathBuf> {
-    collect_files_except(paths, &OwnFiles::default())
-}
-
-/// [`collect_files`], also skipping lookout's own files (`own`) inside folders (`lookout
-/// ingest` of a folder that holds its index, state, alert log or configuration).
-pub fn collect_files_except(paths: &[PathBuf], own: &OwnFiles) -> Vec<PathBuf> {
     let mut files = Vec::new();
     for path in paths {
         if path.is_dir() {
-            let own = own.for_root(path);
             let mut found: Vec<PathBuf> = walkdir::WalkDir::new(path)
                 .follow_links(false)
                 .into_iter()
                 .filter_entry(|e| {
-                    e.depth() == 0
-                        || !(crate::watcher::is_ignored(Path::new(e.file_name()))
-                            || own.contains(e.path()))
+                    e.depth() == 0 || !crate::watcher::is_ignored(Path::new(e.file_name()))
                 })
                 .filter_map(Result::ok)
                 .filter(|e| e.file_type().is_file())

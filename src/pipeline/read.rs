@@ -54,6 +54,9 @@ pub enum FileError {
     Read(#[from] ReadError),
     #[error(transparent)]
     Extract(#[from] ExtractError),
+    /// Processing it met a bug (a panic the daemon contained); the text says which.
+    #[error("{0}")]
+    Internal(String),
 }
 
 /// Read a regular file of at most `max_file_size` bytes. The size is checked on the open file

@@ -4,7 +4,10 @@
 //! `lookout alerts --follow`).
 //!
 //! The log assumes one writer process at a time (the daemon); readers and followers may run
-//! alongside it and simply ignore a final line that is still being written.
+//! alongside it and simply ignore a final line that is still being written. The writer checks
+//! before every append that its path still names the file it holds open: a log renamed away
+//! (rotation by rename) or deleted is made durable and a new file is started at the path, so
+//! readers of the path (`lookout alerts`, `GET /alerts`) never lose sight of new alerts.
 
 use std::fs::{self, File, Metadata, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
@@ -24,6 +27,8 @@ pub struct AlertLog {
     file: File,
     /// Length of the file after the last successful append (the writer is the only one).
     len: u64,
+    /// Device and inode of the open file, to notice that the path names another file.
+    id: Option<(u64, u64)>,
 }
 
 impl AlertLog {
@@ -43,11 +48,36 @@ impl AlertLog {
             .open(path)
             .map_err(|e| SinkError::io(path, "open", e))?;
         let len = repair_torn_tail(path, &mut file)?;
+        let id = file.metadata().ok().as_ref().and_then(file_id);
         Ok(AlertLog {
             path: path.to_path_buf(),
             file,
             len,
+            id,
         })
+    }
+
+    /// If the path no longer names the open file (renamed away or deleted), make what was
+    /// written to the old file durable and start a new file at the path. A failed look at the
+    /// path keeps the open file (the next append looks again).
+    fn follow_path(&mut self) -> Result<(), SinkError> {
+        let current = match fs::metadata(&self.path) {
+            Ok(meta) => file_id(&meta),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(_) => return Ok(()),
+        };
+        if self.id.is_none() || current == self.id {
+            return Ok(());
+        }
+        self.sync()?;
+        let reopened = AlertLog::open(&self.path)?;
+        tracing::warn!(
+            path = %self.path.display(),
+            "the alert log was moved away or deleted while lookout wrote to it: the alerts \
+             written so far stay in the old file; new alerts go to a new file at this path"
+        );
+        *self = reopened;
+        Ok(())
     }
 
     /// The file this log writes to.
@@ -59,6 +89,7 @@ impl AlertLog {
     /// append-mode file, then `flush`. Not durable until [`AlertLog::sync`].
     /// If the write fails part-way, the partial line is cut off again (best effort).
     pub fn append(&mut self, alert: &Alert) -> Result<(), SinkError> {
+        self.follow_path()?;
         let mut line = alert.to_json_line();
         line.push('\n');
         let written = self
@@ -643,6 +674,29 @@ mod tests {
         let text = fs::read_to_string(&path).unwrap();
         assert_eq!(text.lines().count(), 1001);
         assert!(text.ends_with('\n'));
+    }
+
+    #[test]
+    fn a_log_moved_away_or_deleted_is_started_again_at_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = log_path(&dir);
+        let mut log = AlertLog::open(&path).unwrap();
+        log.append(&alert(0)).unwrap();
+        log.append(&alert(1)).unwrap();
+        // Rotation by rename: the old file keeps its lines, new ones go to a new file.
+        let rotated = dir.path().join("alerts.jsonl.1");
+        fs::rename(&path, &rotated).unwrap();
+        log.append(&alert(2)).unwrap();
+        assert_eq!(read_alerts(&rotated).unwrap(), vec![alert(0), alert(1)]);
+        assert_eq!(read_alerts(&path).unwrap(), vec![alert(2)]);
+        // Deleted: a new file again.
+        fs::remove_file(&path).unwrap();
+        log.append(&alert(3)).unwrap();
+        log.sync().unwrap();
+        assert_eq!(read_alerts(&path).unwrap(), vec![alert(3)]);
+        // Untouched: appends stay in the same file.
+        log.append(&alert(4)).unwrap();
+        assert_eq!(read_alerts(&path).unwrap(), vec![alert(3), alert(4)]);
     }
 
     #[test]

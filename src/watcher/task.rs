@@ -936,6 +936,8 @@ impl Task {
         if self.sent.get(&path) == Some(&stamp) {
             return Ok(());
         }
+        // Tests inject a bug into the watcher here (FAILPOINTS=watcher::emit=1*panic).
+        fail::fail_point!("watcher::emit");
         let file = ReadyFile {
             path: path.clone(),
             size: stamp.size,
