@@ -435,8 +435,20 @@ fn a_replaced_or_emptied_watch_folder_holds_deletions() {
     std::thread::sleep(Duration::from_secs(4));
     assert_eq!(home.search("story").len(), 3, "{}", daemon.log_text());
     assert_eq!(watch_state(&home).0, "replaced");
+    // A file dropped into the replacement is indexed, and does not make it the folder.
+    home.drop_file(
+        "intruder.txt",
+        b"Intruder\n\nA story in the wrong folder.\n",
+    );
+    assert!(wait_until(Duration::from_secs(10), || home
+        .alert_lines()
+        .len()
+        == 4));
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(home.search("story").len(), 4, "{}", daemon.log_text());
+    assert_eq!(watch_state(&home).0, "replaced");
     std::fs::remove_file(home.path("watch-away/f0.txt")).unwrap();
-    std::fs::remove_dir(home.path("watch")).unwrap();
+    std::fs::remove_dir_all(home.path("watch")).unwrap();
     std::fs::rename(home.path("watch-away"), home.path("watch")).unwrap();
     daemon.wait_for_log("the watch folder is back", Duration::from_secs(10));
     assert!(
@@ -469,7 +481,7 @@ fn a_replaced_or_emptied_watch_folder_holds_deletions() {
         2,
         "{log}"
     );
-    assert_eq!(home.alert_lines().len(), 4);
+    assert_eq!(home.alert_lines().len(), 5);
 }
 
 /// `watch = "."`: the home is the watch folder, with the index, the state, the alert log, the

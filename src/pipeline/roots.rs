@@ -2,7 +2,7 @@
 //! replaced by another one (an unmounted share leaves its empty mount point behind; a folder
 //! renamed away and re-created) or was emptied all at once is never taken for the deletion of
 //! every file it held. Deletions under such a folder are held until it is back; a folder that
-//! is another one but holds the files lookout knows is accepted as the folder.
+//! is another one but holds most of the files lookout knows there is accepted as the folder.
 //!
 //! A folder's identity (device and inode) is kept in the ledger's `meta` table, so a share that
 //! is not mounted when lookout starts is recognized too.
@@ -19,8 +19,9 @@ use crate::watcher::{is_ignored, FolderIdentity};
 /// The `meta` key prefix under which a watch folder's identity is kept.
 const IDENTITY_KEY: &str = "watch_folder_identity:";
 /// How many of the files known under a folder are looked for to decide that a folder with
-/// another identity is the same folder (holding its files) or a replacement (holding none).
-const SAMPLE: usize = 32;
+/// another identity is the same folder (holding most of them: moved to another disk) or a
+/// replacement (holding few or none: an empty mount point, even with a file dropped in it).
+const SAMPLE: usize = 64;
 /// A folder found empty while the ledger knows at least this many files there is taken as
 /// emptied all at once (an unmount), not as the deletion of its last file.
 const EMPTIED_MIN_KNOWN: usize = 2;
@@ -53,7 +54,8 @@ impl std::fmt::Display for Hold {
             Hold::Unreadable { error } => write!(f, "cannot be read ({error})"),
             Hold::Replaced => f.write_str(
                 "is another folder now (its device or inode changed: an unmounted share, or a \
-                 folder re-created under its name) and holds none of the files lookout processed there",
+                 folder re-created under its name) and most of the files lookout processed there \
+                 are not in it",
             ),
             Hold::Emptied => f.write_str(
                 "is empty while lookout processed files there (an unmounted share?); if it was \
@@ -77,7 +79,7 @@ pub struct WatchFolderHealth {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     /// The folder is there and is the one lookout knows (or, if it is another one, it holds
-    /// the files lookout knows, or lookout knows none there): deletions there are real.
+    /// most of the files lookout knows there, or lookout knows none): deletions are real.
     Sound(FolderIdentity),
     Held(Hold),
 }
@@ -114,11 +116,14 @@ pub fn judge(
         }
     };
     let known = ledger.files_under(folder, SAMPLE)?;
-    if accepted.is_some_and(|accepted| accepted != identity)
-        && !known.is_empty()
-        && known.iter().all(|path| is_gone(Path::new(path)))
-    {
-        return Ok(Verdict::Held(Hold::Replaced));
+    if accepted.is_some_and(|accepted| accepted != identity) && !known.is_empty() {
+        let present = known
+            .iter()
+            .filter(|path| !is_gone(Path::new(path)))
+            .count();
+        if present * 2 < known.len() {
+            return Ok(Verdict::Held(Hold::Replaced));
+        }
     }
     if known.len() >= EMPTIED_MIN_KNOWN {
         match holds_nothing(folder) {
@@ -214,7 +219,7 @@ impl WatchFolders {
                     }
                     if accepted != Some(identity) {
                         if accepted.is_some() {
-                            tracing::info!(folder = %folder.path.display(), "the watch folder is another folder now, holding the files lookout knows there: it is taken as the watch folder");
+                            tracing::info!(folder = %folder.path.display(), "the watch folder is another folder now, holding most of the files lookout knows there: it is taken as the watch folder");
                         }
                         ledger.set_meta(&identity_key(&folder.path), &identity.to_text())?;
                     }
