@@ -59,20 +59,25 @@ fn a_bug_met_by_one_file_quarantines_it_and_the_daemon_goes_on() {
     );
     assert!(daemon.is_running(), "{}", daemon.log_text());
     daemon.wait_for_log("bug while processing this file", Duration::from_secs(5));
-    // The poisoned file is listed with its reason.
-    let status = client()
-        .get(format!("{}/status", home.api()))
-        .send()
-        .unwrap()
-        .json::<Value>()
-        .unwrap();
-    let quarantined = status["quarantined"].as_array().unwrap();
+    // The poisoned file is listed with its reason (once the quarantine is committed).
+    let status = || {
+        client()
+            .get(format!("{}/status", home.api()))
+            .send()
+            .unwrap()
+            .json::<Value>()
+            .unwrap()
+    };
+    let listed = |status: &Value| {
+        status["quarantined"].as_array().unwrap().iter().any(|q| {
+            q["path"].as_str().unwrap().ends_with("poison.txt")
+                && q["reason"].as_str().unwrap().contains("internal error")
+        })
+    };
     assert!(
-        quarantined
-            .iter()
-            .any(|q| q["path"].as_str().unwrap().ends_with("poison.txt")
-                && q["reason"].as_str().unwrap().contains("internal error")),
-        "{status:#}"
+        wait_until(Duration::from_secs(5), || listed(&status())),
+        "{:#}",
+        status()
     );
     // Later files go through as usual, once each.
     home.drop_file("later.txt", b"Niger, later.\n");
