@@ -33,7 +33,17 @@ pub fn run(config: &Config, args: IngestArgs) -> anyhow::Result<Outcome> {
     for problem in &inputs.problems {
         eprintln!("lookout: {problem}");
     }
-    let files = inputs.files;
+    // A folder holding lookout's own files (its home: the index, the state, the alert log,
+    // the configuration) is ingested without them.
+    let own = config.own_files().for_roots(&args.paths);
+    let (files, own_named): (Vec<PathBuf>, Vec<PathBuf>) =
+        inputs.files.into_iter().partition(|f| !own.contains(f));
+    for path in own_named.iter().filter(|p| args.paths.contains(p)) {
+        eprintln!(
+            "lookout: {}: one of lookout's own files, not an article",
+            path.display()
+        );
+    }
     if files.is_empty() {
         if inputs.problems.is_empty() {
             eprintln!("no files to ingest under the paths given");
@@ -62,7 +72,8 @@ pub fn run(config: &Config, args: IngestArgs) -> anyhow::Result<Outcome> {
     // command line, it is an error.
     let mut named_unsupported = 0;
     for file in &files {
-        if pipeline.process_file(file)? == FileOutcome::Ignored && args.paths.contains(file) {
+        if matches!(pipeline.process_file(file)?, FileOutcome::Ignored) && args.paths.contains(file)
+        {
             eprintln!(
                 "skipped {}: lookout does not read this type of file (it reads {})",
                 file.display(),

@@ -12,7 +12,7 @@ use crate::analysis::Analyzer;
 use crate::config::{compile_queries, load_queries_file, Config};
 use crate::extract::ExtractError;
 use crate::matcher::{DocAnalysis, Engine, TermStats};
-use crate::pipeline::{read_documents, ReadError};
+use crate::pipeline::{read_documents, FileError};
 
 use super::Outcome;
 
@@ -74,7 +74,7 @@ pub fn run(config_path: &Path, args: MatchArgs) -> anyhow::Result<Outcome> {
         let extraction = match read_documents(&file, u64::MAX) {
             Ok(extraction) => extraction,
             // A file of another type found in a folder is not one to read (named, it is).
-            Err(ReadError::Extract(ExtractError::Unsupported { .. }))
+            Err(FileError::Extract(ExtractError::Unsupported { .. }))
                 if !args.paths.contains(&file) =>
             {
                 continue

@@ -87,6 +87,9 @@ struct ConfigFile {
     poll_interval_ms: Option<u64>,
     /// Full rescan of the watch folders every this many seconds (events are hints). Default 60.
     rescan_interval_s: Option<u64>,
+    /// A file being written in place (file events showed writes, and its writer has not closed
+    /// it) is read anyway once it has not changed for this many seconds. Default 300.
+    open_file_timeout_s: Option<u64>,
     /// Commit the index at least this often (milliseconds). Default 1000.
     commit_interval_ms: Option<u64>,
     /// Files larger than this (bytes) are skipped with an error. Default 20 MiB.
@@ -136,6 +139,8 @@ pub struct Config {
     pub on_delete: OnDelete,
     pub poll_interval: Option<Duration>,
     pub rescan_interval: Duration,
+    /// A file written in place and never closed is read once unchanged this long.
+    pub open_file_timeout: Duration,
     pub commit_interval: Duration,
     pub max_file_size: u64,
     /// The `queries_files`, resolved, in the config's order.
@@ -149,6 +154,8 @@ pub struct Config {
 }
 
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 20 * 1024 * 1024;
+/// The default of `open_file_timeout_s`.
+pub const DEFAULT_OPEN_FILE_TIMEOUT: Duration = Duration::from_secs(300);
 
 impl Config {
     /// Read and check the config file, taking the API token from `LOOKOUT_API_TOKEN` when that
@@ -248,15 +255,40 @@ impl Config {
             .json
             .keys()
             .map_err(|(key, problem)| invalid(&key, problem))?;
+        // Absolute and without `.` components (`watch = "."`), as the watcher reports paths.
+        let watch: Vec<PathBuf> = watch
+            .into_iter()
+            .map(resolve)
+            .map(|p| std::path::absolute(&p).unwrap_or(p))
+            .collect();
+        let index = resolve(file.index.unwrap_or_else(|| "index".into()));
+        let state_dir = resolve(file.state_dir.unwrap_or_else(|| "state".into()));
+        for folder in &watch {
+            for (key, own) in [("index", &index), ("state_dir", &state_dir)] {
+                if folder.starts_with(own) {
+                    return Err(invalid(
+                        "watch",
+                        format!(
+                            "the watch folder {} is inside lookout's {key} folder {}; watch another folder",
+                            folder.display(),
+                            own.display()
+                        ),
+                    ));
+                }
+            }
+        }
         Ok(Config {
             path: path.to_path_buf(),
-            watch: watch.into_iter().map(resolve).collect(),
-            index: resolve(file.index.unwrap_or_else(|| "index".into())),
+            watch,
+            index,
             alert_log: resolve(file.alert_log.unwrap_or_else(|| "alerts.jsonl".into())),
-            state_dir: resolve(file.state_dir.unwrap_or_else(|| "state".into())),
+            state_dir,
             on_delete: file.on_delete.unwrap_or_default(),
             poll_interval: file.poll_interval_ms.map(Duration::from_millis),
             rescan_interval: Duration::from_secs(file.rescan_interval_s.unwrap_or(60).max(1)),
+            open_file_timeout: file
+                .open_file_timeout_s
+                .map_or(DEFAULT_OPEN_FILE_TIMEOUT, |s| Duration::from_secs(s.max(1))),
             commit_interval: Duration::from_millis(file.commit_interval_ms.unwrap_or(1000).max(10)),
             max_file_size: file.max_file_size.unwrap_or(DEFAULT_MAX_FILE_SIZE),
             queries_files,
@@ -328,6 +360,19 @@ impl Config {
         files
     }
 
+    /// lookout's own files (index, state, alert log and what sits beside it, configuration and
+    /// queries files): never read as articles, even inside a watch folder.
+    pub fn own_files(&self) -> crate::watcher::OwnFiles {
+        let mut own = crate::watcher::OwnFiles::default();
+        own.add_folder(&self.index);
+        own.add_folder(&self.state_dir);
+        own.add_file_and_siblings(&self.alert_log);
+        for file in self.watched_files() {
+            own.add_file(&file);
+        }
+        own
+    }
+
     /// Which webhooks get the alerts of which saved query (every webhook for a query that
     /// names none).
     pub fn webhook_routes(&self) -> crate::sinks::Routes {
@@ -374,6 +419,36 @@ mod tests {
         assert_eq!(config.alert_log, PathBuf::from("/srv/lookout/alerts.jsonl"));
         assert_eq!(config.queries.len(), 1);
         assert_eq!(config.queries[0].origin, "/srv/lookout/config.toml");
+    }
+
+    #[test]
+    fn watch_dot_is_the_config_folder_and_own_files_are_known() {
+        let config = Config::parse(Path::new("/srv/lookout/config.toml"), "watch = '.'\n").unwrap();
+        assert_eq!(config.watch, vec![PathBuf::from("/srv/lookout")]);
+        let own = config.own_files();
+        assert!(own.contains(Path::new("/srv/lookout/index/meta.json")));
+        assert!(own.contains(Path::new("/srv/lookout/state/ledger.sqlite")));
+        assert!(own.contains(Path::new("/srv/lookout/alerts.jsonl")));
+        assert!(own.contains(Path::new("/srv/lookout/config.toml")));
+        assert!(!own.contains(Path::new("/srv/lookout/article.txt")));
+        assert_eq!(config.open_file_timeout, DEFAULT_OPEN_FILE_TIMEOUT);
+    }
+
+    #[test]
+    fn a_watch_folder_inside_the_index_or_state_folder_is_refused() {
+        for (text, key) in [
+            ("watch = 'index'\n", "index"),
+            ("watch = 'state/inbox'\n", "state_dir"),
+            ("watch = 'box'\nstate_dir = 'box'\n", "state_dir"),
+        ] {
+            let err = Config::parse(Path::new("/srv/lookout/config.toml"), text)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("watch") && err.contains(&format!("lookout's {key} folder")),
+                "{text}: {err}"
+            );
+        }
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub struct ConfigDiff {
     pub webhooks_changed: bool,
     /// The config keys that changed but only take effect after a restart (`watch`, `index`,
     /// `alert_log`, `state_dir`, `poll_interval_ms`, `rescan_interval_s`,
-    /// `commit_interval_ms`, `api`).
+    /// `open_file_timeout_s`, `commit_interval_ms`, `api`).
     pub needs_restart: Vec<&'static str>,
 }
 
@@ -76,6 +76,10 @@ pub fn diff(old: &Config, new: &Config) -> ConfigDiff {
         (
             "rescan_interval_s",
             old.rescan_interval != new.rescan_interval,
+        ),
+        (
+            "open_file_timeout_s",
+            old.open_file_timeout != new.open_file_timeout,
         ),
         (
             "commit_interval_ms",
@@ -478,8 +482,8 @@ mod tests {
 
         let new = config(
             "watch = ['a', 'b']\nindex = 'i'\nalert_log = 'l'\nstate_dir = 's'\n\
-             poll_interval_ms = 500\nrescan_interval_s = 5\ncommit_interval_ms = 50\n\
-             [api]\nmax_body_bytes = 10\n",
+             poll_interval_ms = 500\nrescan_interval_s = 5\nopen_file_timeout_s = 9\n\
+             commit_interval_ms = 50\n[api]\nmax_body_bytes = 10\n",
         );
         let d = diff(&old, &new);
         assert_eq!(
@@ -491,6 +495,7 @@ mod tests {
                 "state_dir",
                 "poll_interval_ms",
                 "rescan_interval_s",
+                "open_file_timeout_s",
                 "commit_interval_ms",
                 "api"
             ]

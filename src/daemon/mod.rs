@@ -81,7 +81,11 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
     let metrics = Metrics::new();
-    let (pipeline, problems) = Pipeline::from_config(&config, engine, metrics.clone())?;
+    let (mut pipeline, problems) = Pipeline::from_config(&config, engine, metrics.clone())?;
+    // A file that cannot be read now (permissions, too many open files...) is tried again.
+    pipeline.retry_failed_reads(true);
+    let own_files = own_files(&config);
+    pipeline.set_own_files(own_files.clone());
     tracing::info!(
         config = %config.path.display(),
         index = %config.index.display(),
@@ -139,6 +143,8 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
         quiet_period: Duration::from_millis(250),
         rescan_interval: config.rescan_interval,
         poll_interval: config.poll_interval,
+        open_file_timeout: config.open_file_timeout,
+        own_files,
     })?;
     let (config_tx, mut config_changed) = mpsc::channel::<()>(1);
     let mut config_watcher = ConfigWatcher::start(daemon.config_files_to_watch(), config_tx)
@@ -172,6 +178,7 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
         }
         backfill_turn = true;
         let commit_due = daemon.pipeline.next_commit_in();
+        let retry_due = daemon.pipeline.next_retry_in();
         daemon.ready_files = watching.queued();
         // Requests first (they are few and someone waits for each), then files; a commit
         // (index, alert log fsync, ledger) runs when no file waits, or when it is long overdue,
@@ -196,6 +203,9 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
             _ = tokio::time::sleep(commit_due.unwrap_or(Duration::from_secs(3600))), if commit_due.is_some() => {
                 tokio::task::block_in_place(|| daemon.pipeline.tick())?;
                 daemon.update_gauges();
+            }
+            _ = tokio::time::sleep(retry_due.unwrap_or(Duration::from_secs(3600))), if retry_due.is_some() => {
+                tokio::task::block_in_place(|| daemon.retry_files())?;
             }
             _ = reconcile.tick() => {
                 tokio::task::block_in_place(|| daemon.pipeline.reconcile())?;
@@ -247,6 +257,20 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
         "lookout stopped"
     );
     Ok(())
+}
+
+/// lookout's own files, and the files this process logs to (`lookout run 2> watch/x.log`
+/// would otherwise read its own log as an article, over and over).
+fn own_files(config: &Config) -> crate::watcher::OwnFiles {
+    let mut own = config.own_files();
+    for stream in ["/proc/self/fd/1", "/proc/self/fd/2"] {
+        if let Ok(target) = std::fs::read_link(stream) {
+            if target.is_absolute() && target.is_file() {
+                own.add_file_and_siblings(&target);
+            }
+        }
+    }
+    own
 }
 
 /// Stop the API server: no new connection; open event streams end; requests in flight get
@@ -319,6 +343,27 @@ impl Daemon {
         self.pipeline.tick_if_overdue()
     }
 
+    /// Try again the files whose read failed and whose retry is due (a bounded batch). A bug
+    /// met on the way quarantines the file, as for a file taken the first time.
+    fn retry_files(&mut self) -> Result<(), PipelineError> {
+        for path in self.pipeline.due_retries() {
+            match contain::contain(|| self.pipeline.retry_file(&path)) {
+                Ok(outcome) => {
+                    outcome?;
+                }
+                Err(panicked) => {
+                    tracing::error!(file = %path.display(), "bug while processing this file ({panicked}): quarantined; the daemon goes on");
+                    self.pipeline.quarantine_after_bug(
+                        &path,
+                        format!("internal error (a bug in lookout): {panicked}"),
+                    )?;
+                }
+            }
+        }
+        self.update_gauges();
+        self.pipeline.tick_if_overdue()
+    }
+
     /// The queue gauges (the pipeline keeps the others).
     fn update_gauges(&self) {
         self.metrics
@@ -354,6 +399,7 @@ impl Daemon {
             requests: self.control.depth(),
             uncommitted: self.pipeline.uncommitted_changes(),
         };
+        report.retrying = self.pipeline.retrying();
         Ok(report)
     }
 

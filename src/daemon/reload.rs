@@ -159,6 +159,12 @@ impl Daemon {
             self.pipeline
                 .set_file_rules(next.on_delete, next.max_file_size);
             tracing::info!(on_delete = ?next.on_delete, max_file_size = next.max_file_size, "file rules changed");
+            if next.max_file_size != running.max_file_size {
+                // A file refused as too large may fit now (and one refused otherwise is judged
+                // by the same rules again; the same refusal is not reported twice).
+                let checked = self.pipeline.recheck_quarantine()?;
+                tracing::debug!(files = checked, "quarantined files checked again");
+            }
         }
         if next.json != running.json {
             self.pipeline.set_extractor(crate::extract::Extractor {

@@ -9,6 +9,7 @@ use crate::config::{compile_queries, Config};
 use crate::index::LookoutIndex;
 use crate::ledger::{Ledger, LedgerError};
 use crate::metrics::Metrics;
+use crate::pipeline::{watch_folder_health, RetryingFile, WatchFolderHealth};
 use crate::sinks::DeliveryStats;
 
 /// What lookout is doing.
@@ -41,6 +42,14 @@ pub struct StatusReport {
     pub ignored_files: u64,
     /// The same, by extension.
     pub ignored_types: Vec<IgnoredType>,
+    /// Files whose read failed for a reason that may go away (permissions, too many open
+    /// files, an I/O error), waiting to be tried again (only a running daemon has them).
+    #[serde(default)]
+    pub retrying: Vec<RetryingFile>,
+    /// Each watch folder, and whether deletions there are held (missing, replaced by another
+    /// folder, emptied all at once).
+    #[serde(default)]
+    pub watch_folders: Vec<WatchFolderHealth>,
     pub webhooks: Vec<WebhookHealth>,
 }
 
@@ -157,6 +166,7 @@ pub fn build(
         ..Default::default()
     };
     if let Some(ledger) = ledger {
+        report.watch_folders = watch_folder_health(&config.watch, ledger)?;
         (report.files, report.alerts) = ledger.counts()?;
         report.last_commit = ledger.meta("last_commit")?;
         report.quarantined = ledger
@@ -333,6 +343,39 @@ pub fn render(report: &StatusReport, config: &Config) -> String {
             report.ignored_files,
             types.join(", ")
         );
+    }
+    for folder in &report.watch_folders {
+        match &folder.detail {
+            Some(detail) => {
+                let _ = writeln!(
+                    out,
+                    "watch:       {} {}: {detail}",
+                    folder.path,
+                    folder.state.to_uppercase()
+                );
+            }
+            None => {
+                let _ = writeln!(out, "watch:       {} {}", folder.path, folder.state);
+            }
+        }
+    }
+    if !report.retrying.is_empty() {
+        let _ = writeln!(
+            out,
+            "retrying:    {} file(s) that could not be read",
+            report.retrying.len()
+        );
+        for r in &report.retrying {
+            let _ = writeln!(
+                out,
+                "  {}: {} ({} failed reads since {}, next in {:.1} s)",
+                r.path,
+                r.error,
+                r.attempts,
+                r.since,
+                r.next_attempt_in_ms as f64 / 1000.0
+            );
+        }
     }
     if report.quarantined.is_empty() {
         let _ = writeln!(out, "quarantine:  none");

@@ -160,6 +160,21 @@ impl LookoutIndex {
             .map_err(|e| self.err(e))
     }
 
+    /// The committed document with this content id, as stored (its path is where hits show it).
+    pub fn stored_document(&self, id: &DocId) -> Result<Option<Document>, IndexError> {
+        let searcher = self.reader.searcher();
+        let term = Term::from_field_text(self.fields.id, &id.0);
+        let query = tantivy::query::TermQuery::new(term, tantivy::schema::IndexRecordOption::Basic);
+        let top = searcher
+            .search(&query, &TopDocs::with_limit(1).order_by_score())
+            .map_err(|e| self.err(e))?;
+        let Some((_, address)) = top.into_iter().next() else {
+            return Ok(None);
+        };
+        let stored: TantivyDocument = searcher.doc(address).map_err(|e| self.err(e))?;
+        Ok(Some(from_tantivy(&stored, &self.fields)))
+    }
+
     /// Document frequencies of the title and body terms, for the presearcher's plans.
     pub fn term_stats(&self) -> Result<TermStats, IndexError> {
         let searcher = self.reader.searcher();

@@ -250,12 +250,35 @@ impl Ledger {
 
     /// Whether any processed file lies under `folder`.
     pub fn has_files_under(&self, folder: &Path) -> Result<bool, LedgerError> {
-        let prefix = format!("{}/", folder.to_string_lossy().trim_end_matches('/'));
-        // Every path starting with "prefix" sorts in [prefix, prefix with '/' bumped to '0').
-        let upper = format!("{}0", &prefix[..prefix.len() - 1]);
+        Ok(!self.files_under(folder, 1)?.is_empty())
+    }
+
+    /// Up to `limit` processed files under `folder`, in path order.
+    pub fn files_under(&self, folder: &Path, limit: usize) -> Result<Vec<String>, LedgerError> {
+        let folder = folder.to_string_lossy();
+        let base = folder.trim_end_matches('/');
+        let prefix = format!("{base}/");
+        // Every path starting with "base/" sorts in [base + '/', base + '0'): '0' follows '/'.
+        let upper = format!("{base}0");
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.run(|db| {
-            db.prepare_cached("SELECT 1 FROM files WHERE path >= ?1 AND path < ?2 LIMIT 1")?
-                .exists([prefix.as_str(), upper.as_str()])
+            let mut stmt = db.prepare_cached(
+                "SELECT path FROM files WHERE path >= ?1 AND path < ?2 ORDER BY path LIMIT ?3",
+            )?;
+            let paths = stmt
+                .query_map(params![prefix, upper, limit], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()?;
+            Ok(paths)
+        })
+    }
+
+    /// Set one `meta` value at once (outside a commit's transaction: for facts that do not
+    /// depend on the index, such as a watch folder's identity).
+    pub fn set_meta(&mut self, key: &str, value: &str) -> Result<(), LedgerError> {
+        self.run(|db| {
+            db.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")?
+                .execute([key, value])
+                .map(|_| ())
         })
     }
 
@@ -607,6 +630,14 @@ mod tests {
             vec!["/w/x.txt".to_string()]
         );
         assert_eq!(ledger.alert_log_offset().unwrap(), 120);
+        assert!(ledger.has_files_under(Path::new("/w")).unwrap());
+        assert!(ledger.has_files_under(Path::new("/w/")).unwrap());
+        assert!(!ledger.has_files_under(Path::new("/w/x")).unwrap());
+        assert!(ledger.has_files_under(Path::new("/")).unwrap());
+        assert_eq!(
+            ledger.files_under(Path::new("/w"), 5).unwrap(),
+            vec!["/w/x.txt".to_string()]
+        );
         assert_eq!(ledger.all_quarantined().unwrap()[0].reason, "binary file");
         let reader = Ledger::open_read_only(dir.path()).unwrap();
         assert_eq!(reader.counts().unwrap(), (1, 2));

@@ -195,6 +195,9 @@ struct Inner {
     files_failed: Counter,
     files_unchanged: Counter,
     api_documents_rejected: Counter,
+    file_read_errors: Counter,
+    file_read_retries: Counter,
+    files_awaiting_retry: Gauge,
     alerts: Family<AlertLabels, Counter>,
     sink_alerts: Family<SinkLabels, Counter>,
     webhook_attempts: Family<WebhookLabels, Counter>,
@@ -242,7 +245,7 @@ impl Metrics {
         let files_failed = Counter::default();
         registry.register(
             "lookout_files_failed",
-            "Files refused (unreadable, unparsable, too large) and quarantined",
+            "Files refused for what they are or say (unparsable, too large...) and quarantined; by `lookout ingest`, also files it could not read",
             files_failed.clone(),
         );
         let files_unchanged = Counter::default();
@@ -256,6 +259,24 @@ impl Metrics {
             "lookout_api_documents_rejected",
             "POST /documents requests refused because their body is not articles (invalid JSON, no text); files are counted in lookout_files_failed",
             api_documents_rejected.clone(),
+        );
+        let file_read_errors = Counter::default();
+        registry.register(
+            "lookout_file_read_errors",
+            "Reads of a file that failed for a reason that may go away (permissions, too many open files, I/O errors): the file is tried again, not quarantined",
+            file_read_errors.clone(),
+        );
+        let file_read_retries = Counter::default();
+        registry.register(
+            "lookout_file_read_retries",
+            "Reads tried again after such a failure (capped exponential backoff)",
+            file_read_retries.clone(),
+        );
+        let files_awaiting_retry = Gauge::default();
+        registry.register(
+            "lookout_files_awaiting_retry",
+            "Files whose read failed and waits to be tried again (lookout status lists them)",
+            files_awaiting_retry.clone(),
         );
         let alerts = Family::<AlertLabels, Counter>::default();
         registry.register(
@@ -360,6 +381,9 @@ impl Metrics {
                 files_failed,
                 files_unchanged,
                 api_documents_rejected,
+                file_read_errors,
+                file_read_retries,
+                files_awaiting_retry,
                 alerts,
                 sink_alerts,
                 webhook_attempts,
@@ -399,6 +423,23 @@ impl Metrics {
     /// A `POST /documents` body was refused (not articles).
     pub fn api_documents_rejected(&self) {
         self.inner.api_documents_rejected.inc();
+    }
+
+    /// A file's read failed for a reason that may go away.
+    pub fn file_read_failed(&self) {
+        self.inner.file_read_errors.inc();
+    }
+
+    /// A failed read is tried again.
+    pub fn file_read_retried(&self) {
+        self.inner.file_read_retries.inc();
+    }
+
+    /// How many files wait for a read to be tried again.
+    pub fn set_files_awaiting_retry(&self, n: usize) {
+        self.inner
+            .files_awaiting_retry
+            .set(i64::try_from(n).unwrap_or(i64::MAX));
     }
 
     /// A file was skipped: these exact bytes were processed at this path already.

@@ -19,6 +19,10 @@ fn busy() -> Metrics {
     metrics.file_failed();
     metrics.file_unchanged();
     metrics.api_documents_rejected();
+    metrics.file_read_failed();
+    metrics.file_read_failed();
+    metrics.file_read_retried();
+    metrics.set_files_awaiting_retry(1);
     metrics.alert("rust-news", AlertKind::Live);
     metrics.alert("rust-news", AlertKind::Live);
     metrics.alert("rust-news", AlertKind::Backfill);
@@ -94,6 +98,9 @@ fn every_metric_reads_back_from_the_prometheus_text_format() {
     assert_eq!(counter(&s, "lookout_documents_ingested_total", &[]), 3.0);
     assert_eq!(counter(&s, "lookout_documents_known_total", &[]), 1.0);
     assert_eq!(counter(&s, "lookout_files_failed_total", &[]), 2.0);
+    assert_eq!(counter(&s, "lookout_file_read_errors_total", &[]), 2.0);
+    assert_eq!(counter(&s, "lookout_file_read_retries_total", &[]), 1.0);
+    assert_eq!(gauge(&s, "lookout_files_awaiting_retry", &[]), 1.0);
     assert_eq!(counter(&s, "lookout_files_unchanged_total", &[]), 1.0);
     assert_eq!(
         counter(&s, "lookout_api_documents_rejected_total", &[]),
@@ -168,6 +175,9 @@ fn every_family_has_help_text_once() {
         "lookout_files_failed_total",
         "lookout_files_unchanged_total",
         "lookout_api_documents_rejected_total",
+        "lookout_file_read_errors_total",
+        "lookout_file_read_retries_total",
+        "lookout_files_awaiting_retry",
         "lookout_alerts_total",
         "lookout_sink_alerts_total",
         "lookout_webhook_attempts_total",
@@ -225,6 +235,8 @@ fn a_fresh_registry_exports_every_unlabelled_metric_at_zero() {
     let s = scrape(&Metrics::new());
     assert_eq!(counter(&s, "lookout_documents_ingested_total", &[]), 0.0);
     assert_eq!(gauge(&s, "lookout_index_documents", &[]), 0.0);
+    assert_eq!(counter(&s, "lookout_file_read_retries_total", &[]), 0.0);
+    assert_eq!(gauge(&s, "lookout_files_awaiting_retry", &[]), 0.0);
     assert_eq!(
         buckets(&s, "lookout_ingest_seconds").last(),
         Some(&(f64::INFINITY, 0.0))

@@ -14,6 +14,21 @@
 //! progress in the ledger in one transaction. At start-up the ledger catches up with the alert
 //! log, so a crash anywhere re-processes at most the files since the last commit, and the alert
 //! ids already in the log keep them from alerting twice.
+//!
+//! What a file says and what happened while reading it are told apart (`read`): bad content is
+//! quarantined by its hash; a read that failed for a reason that may go away is retried with a
+//! capped backoff (`retry`), never quarantined, never taken for a vanished file. Deletions are
+//! noticed by `reconcile`, and held while a watch folder is missing, replaced or emptied at
+//! once (`roots`). A document is shown at a path that still holds it: when the path it shows
+//! goes away (deleted, renamed, changed), it moves to another path holding the same content.
+
+mod read;
+mod retry;
+mod roots;
+
+pub use read::{is_gone, read_bytes, read_documents, FileError, ReadError};
+pub use retry::{RetryingFile, MAX_RETRY_GAP};
+pub use roots::{health as watch_folder_health, WatchFolderHealth};
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -35,6 +50,9 @@ use crate::metrics::{AlertKind, Metrics};
 use crate::sinks::{
     self, Alert, AlertDoc, AlertLog, AlertQuery, LogDelivery, Matched, RetryPolicy, SinkError,
 };
+use crate::watcher::OwnFiles;
+use retry::{Failure, RetrySchedule};
+use roots::WatchFolders;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
@@ -47,7 +65,7 @@ pub enum PipelineError {
 }
 
 /// What became of one file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum FileOutcome {
     /// Read and processed: how many of its documents were new, and how many alerts they raised.
     Processed {
@@ -59,8 +77,14 @@ pub enum FileOutcome {
     Unchanged,
     /// A type lookout does not read (by its extension): not read, not an error.
     Ignored,
-    /// Refused, with the one-line reason (logged once per content).
-    Skipped(String),
+    /// Gone before it could be read (a temporary file, a quick delete): nothing to do.
+    Vanished,
+    /// One of lookout's own files (its index, state, alert log, configuration): never read.
+    OwnFile,
+    /// It could not be read now (an I/O error); the daemon tries again with a backoff.
+    ReadFailed(ReadError),
+    /// Refused for what it is or says (logged once per content, quarantined).
+    Skipped(FileError),
 }
 
 /// What a backfill found: documents the query matches, and the alerts newly raised.
@@ -143,6 +167,9 @@ pub struct Stats {
 
 /// Commit at the latest after this many documents, whatever the timer says.
 const COMMIT_DOCS: usize = 10_000;
+/// Most files retried in one call of [`Pipeline::retry_due`] (the daemon answers requests and
+/// takes new files between two calls).
+const RETRY_BATCH: usize = 64;
 
 pub struct Pipeline {
     index: Arc<LookoutIndex>,
@@ -162,8 +189,11 @@ pub struct Pipeline {
     pending_alert_ids: HashSet<String>,
     pending_path_alerts: HashSet<(String, String)>,
     pending_files: HashMap<String, FileRecord>,
-    /// Documents added since the last commit (not yet visible to `index.contains`).
-    uncommitted: HashSet<DocId>,
+    /// The paths of `pending.removed_files`, to look them up.
+    removed_files: HashSet<String>,
+    /// Documents added since the last commit (not yet visible to `index.contains`), with the
+    /// path each shows.
+    uncommitted: HashMap<DocId, String>,
     last_commit: Instant,
     commit_every: Duration,
     /// Webhook delivery, fed from the alert log: told when lines were appended.
@@ -177,7 +207,13 @@ pub struct Pipeline {
     /// How files are read (the `[json]` keys).
     extractor: Extractor,
     on_delete: OnDelete,
-    watch_roots: Vec<PathBuf>,
+    watch_folders: WatchFolders,
+    /// lookout's own files, never read as articles (a watch folder may hold them).
+    own_files: OwnFiles,
+    /// Files whose read failed for a reason that may go away, when retries are on.
+    retries: RetrySchedule,
+    /// Whether a failed read is retried (the daemon) or reported as a skipped file (`ingest`).
+    retry_reads: bool,
     pub stats: Stats,
 }
 
@@ -238,7 +274,8 @@ impl Pipeline {
             pending_alert_ids: HashSet::new(),
             pending_path_alerts: HashSet::new(),
             pending_files: HashMap::new(),
-            uncommitted: HashSet::new(),
+            removed_files: HashSet::new(),
+            uncommitted: HashMap::new(),
             last_commit: Instant::now(),
             commit_every: config.commit_interval,
             webhooks,
@@ -250,7 +287,10 @@ impl Pipeline {
                 json_keys: config.json.clone(),
             },
             on_delete: config.on_delete,
-            watch_roots: config.watch.clone(),
+            watch_folders: WatchFolders::new(&config.watch),
+            own_files: config.own_files(),
+            retries: RetrySchedule::default(),
+            retry_reads: false,
             stats: Stats::default(),
         })
     }
@@ -386,6 +426,8 @@ impl Pipeline {
     }
 
     /// What happens to deleted files' documents, and the largest file read (a config reload).
+    /// Quarantined files are judged again when the rules that refused them may have changed
+    /// (see [`Pipeline::recheck_quarantine`]).
     pub fn set_file_rules(&mut self, on_delete: OnDelete, max_file_size: u64) {
         self.on_delete = on_delete;
         self.max_file_size = max_file_size;
@@ -395,6 +437,57 @@ impl Pipeline {
     /// not read again.
     pub fn set_extractor(&mut self, extractor: Extractor) {
         self.extractor = extractor;
+    }
+
+    /// Never read these files (lookout's own; the daemon adds the files it logs to).
+    pub fn set_own_files(&mut self, own_files: OwnFiles) {
+        self.own_files = own_files;
+    }
+
+    /// Retry reads that fail for a reason that may go away (the daemon), instead of reporting
+    /// them as skipped files (`lookout ingest`, which runs once).
+    pub fn retry_failed_reads(&mut self, on: bool) {
+        self.retry_reads = on;
+    }
+
+    /// Process every quarantined file that is still there once more: the rules that refused it
+    /// (`max_file_size`) changed. Files still refused for the same reason are not reported
+    /// again. Returns how many were looked at.
+    pub fn recheck_quarantine(&mut self) -> Result<usize, PipelineError> {
+        let quarantined = self.ledger.all_quarantined()?;
+        let mut checked = 0;
+        for q in quarantined {
+            let path = PathBuf::from(&q.path);
+            if is_gone(&path) {
+                continue;
+            }
+            checked += 1;
+            self.take_file(&path)?;
+        }
+        Ok(checked)
+    }
+
+    /// How long until a failed read is due to be tried again.
+    pub fn next_retry_in(&self) -> Option<Duration> {
+        self.retries
+            .next_due()
+            .map(|at| at.saturating_duration_since(Instant::now()))
+    }
+
+    /// The files whose failed read is due to be tried again (a bounded batch, soonest first).
+    pub fn due_retries(&self) -> Vec<PathBuf> {
+        self.retries.due(Instant::now(), RETRY_BATCH)
+    }
+
+    /// Try again to read and process a file whose read failed.
+    pub fn retry_file(&mut self, path: &Path) -> Result<FileOutcome, PipelineError> {
+        self.metrics.file_read_retried();
+        self.take_file(path)
+    }
+
+    /// The files waiting for a read to be tried again, for the status report.
+    pub fn retrying(&self) -> Vec<RetryingFile> {
+        self.retries.report(Instant::now())
     }
 
     /// Swap the webhook delivery (a config reload); the old one is handed back to be shut down.
@@ -533,22 +626,47 @@ impl Pipeline {
         }))
     }
 
-    /// Read, extract, match and index one file. Bad files are logged and quarantined; only a
-    /// failure of the index, the ledger or the alert log is an error.
+    /// Read, extract, match and index one file. Bad files are logged and quarantined; files
+    /// that cannot be read now are retried (when retries are on); only a failure of the index,
+    /// the ledger or the alert log is an error.
     pub fn process_file(&mut self, path: &Path) -> Result<FileOutcome, PipelineError> {
         let key = path.to_string_lossy().into_owned();
+        if self.own_files.contains(path) {
+            tracing::debug!(file = %key, "one of lookout's own files: not an article");
+            return Ok(FileOutcome::OwnFile);
+        }
         if !extract::is_supported(path) {
             return self.ignore(key, path);
         }
         self.stats.files += 1;
+        self.take_file(path)
+    }
+
+    /// `process_file` without counting a file taken (retries and re-checks).
+    fn take_file(&mut self, path: &Path) -> Result<FileOutcome, PipelineError> {
+        let key = path.to_string_lossy().into_owned();
         let bytes = match read_bytes(path, self.max_file_size) {
-            Ok(bytes) => bytes,
-            Err(_) if !path.exists() => {
-                // Gone between its event and now (a temp file, a quick delete): nothing to do.
-                tracing::debug!(file = %key, "vanished before it was read");
-                return Ok(FileOutcome::Skipped("vanished before it was read".into()));
+            Ok(bytes) => {
+                if let Some(attempts) = self.retries.remove(path) {
+                    tracing::info!(file = %key, failed_reads = attempts, "the file can be read again; processing it");
+                    self.metrics.set_files_awaiting_retry(self.retries.len());
+                }
+                bytes
             }
-            Err(reason) => return self.refuse(&key, String::new(), reason),
+            Err(ReadError::NotFound) => {
+                // Gone between its event and now (a temp file, a quick delete): nothing to do.
+                if self.retries.remove(path).is_some() {
+                    tracing::info!(file = %key, "the file that could not be read is gone");
+                    self.metrics.set_files_awaiting_retry(self.retries.len());
+                }
+                tracing::debug!(file = %key, "vanished before it was read");
+                return Ok(FileOutcome::Vanished);
+            }
+            Err(error) if error.is_transient() => return Ok(self.read_failed(&key, path, error)),
+            Err(error) => {
+                self.retries.remove(path);
+                return self.refuse(&key, String::new(), error.into());
+            }
         };
         let content_hash = blake3::hash(&bytes).to_hex().to_string();
         let previous = match self.pending_files.get(&key) {
@@ -569,7 +687,7 @@ impl Pipeline {
             warnings,
         } = match self.extractor.extract(path, &bytes) {
             Ok(extraction) => extraction,
-            Err(e) => return self.refuse(&key, content_hash, e.to_string()),
+            Err(e) => return self.refuse(&key, content_hash, e.into()),
         };
         self.report_warnings(&key, &content_hash, documents.len(), &warnings)?;
         let landed = landed_ago(path);
@@ -585,11 +703,15 @@ impl Pipeline {
                 None => known += 1,
             }
         }
-        // A changed file: the documents it no longer holds go, unless another file holds them.
+        // A changed file: the documents it no longer holds go, unless another file holds them
+        // (then they are shown there).
         if let Some(previous) = previous {
-            for old in previous.docs.iter().filter(|d| !ids.contains(d)) {
-                self.remove_if_orphan(old, &key)?;
-            }
+            let dropped: Vec<DocId> = previous
+                .docs
+                .into_iter()
+                .filter(|d| !ids.contains(d))
+                .collect();
+            self.leave(&dropped, &key, true)?;
         }
         if alerts > 0 {
             if let Some(landed) = landed {
@@ -605,6 +727,32 @@ impl Pipeline {
         Ok(FileOutcome::Processed { new, known, alerts })
     }
 
+    /// A read failed for a reason that may go away: retried with a backoff (reported on the
+    /// first failure and when the error changes), or, without retries, reported as skipped.
+    fn read_failed(&mut self, key: &str, path: &Path, error: ReadError) -> FileOutcome {
+        self.metrics.file_read_failed();
+        if !self.retry_reads {
+            self.stats.skipped_files += 1;
+            self.metrics.file_failed();
+            tracing::error!("skipped {key}: {error}");
+            return FileOutcome::ReadFailed(error);
+        }
+        match self.retries.failed(path, error.to_string(), Instant::now()) {
+            Failure::First => tracing::warn!(
+                "{key}: {error}; it will be read again (after 1 s, then less and less often, at least every {} s)",
+                MAX_RETRY_GAP.as_secs()
+            ),
+            Failure::Changed { attempts } => {
+                tracing::warn!("{key}: {error} ({attempts} failed reads); it will be read again")
+            }
+            Failure::Again { attempts } => {
+                tracing::debug!(file = %key, attempts, "still cannot read: {error}")
+            }
+        }
+        self.metrics.set_files_awaiting_retry(self.retries.len());
+        FileOutcome::ReadFailed(error)
+    }
+
     /// Quarantine a file whose processing met a bug (a panic the daemon contained), with the
     /// reason, so that `lookout status` lists it; the same bytes are reported once.
     pub fn quarantine_after_bug(
@@ -616,7 +764,9 @@ impl Pipeline {
         let content_hash = read_bytes(path, self.max_file_size)
             .map(|bytes| blake3::hash(&bytes).to_hex().to_string())
             .unwrap_or_default();
-        self.refuse(&key, content_hash, reason)
+        // Not retried as a failed read: the same bytes would meet the same bug.
+        self.retries.remove(path);
+        self.refuse(&key, content_hash, FileError::Internal(reason))
     }
 
     /// Note a file of a type lookout does not read: said once (INFO) per file, kept for the
@@ -704,13 +854,15 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Report a file that cannot be read or parsed: once per content, then quarantined.
+    /// Report a file that is refused for what it is or says: once per content, then
+    /// quarantined.
     fn refuse(
         &mut self,
         key: &str,
         content_hash: String,
-        reason: String,
+        error: FileError,
     ) -> Result<FileOutcome, PipelineError> {
+        let reason = error.to_string();
         self.stats.skipped_files += 1;
         self.metrics.file_failed();
         self.pending.warnings.retain(|w| w.path != key);
@@ -735,17 +887,17 @@ impl Pipeline {
         self.pending.quarantined.push(Quarantined {
             path: key.to_string(),
             content_hash,
-            reason: reason.clone(),
+            reason,
             attempts,
             at: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         });
-        Ok(FileOutcome::Skipped(reason))
+        Ok(FileOutcome::Skipped(error))
     }
 
     /// Match and index one document. `None` when its content is already indexed; otherwise the
     /// number of alerts it raised.
     pub fn process_document(&mut self, document: Document) -> Result<Option<usize>, PipelineError> {
-        if self.uncommitted.contains(&document.id) || self.index.contains(&document.id)? {
+        if self.uncommitted.contains_key(&document.id) || self.index.contains(&document.id)? {
             self.stats.known_documents += 1;
             self.metrics.document_known();
             self.follow_rename(&document)?;
@@ -762,7 +914,10 @@ impl Pipeline {
         let matches = self.percolator.percolate(&analysis);
         let raised = self.raise_alerts(&document, &analysis, &matches, false)?;
         self.writer.add(&document)?;
-        self.uncommitted.insert(document.id.clone());
+        self.uncommitted.insert(
+            document.id.clone(),
+            document.path.to_string_lossy().into_owned(),
+        );
         self.stats.new_documents += 1;
         self.metrics.document_ingested();
         self.stats.alerts += raised as u64;
@@ -853,83 +1008,191 @@ impl Pipeline {
         Ok(raised)
     }
 
-    /// A known document under a new path: when every path it was seen at is gone (a rename),
-    /// the index entry moves to the new path. No alert either way.
+    /// A known document under a new path: when the path the index shows it at no longer holds
+    /// it (a rename, or that file was deleted or changed), the index entry moves here. No alert
+    /// either way.
     fn follow_rename(&mut self, document: &Document) -> Result<(), PipelineError> {
-        if self.uncommitted.contains(&document.id) {
+        let here = document.path.to_string_lossy();
+        let Some(shown) = self.shown_at(&document.id)? else {
+            return Ok(());
+        };
+        if shown == here || self.still_holds(&shown, &document.id)? {
             return Ok(());
         }
-        let key = document.path.to_string_lossy();
-        let others = self.ledger.paths_of(&document.id, &key)?;
-        let pending_elsewhere = self
-            .pending_files
-            .values()
-            .any(|f| f.path != key && f.docs.contains(&document.id));
-        if !others.is_empty() && !pending_elsewhere && others.iter().all(|p| !Path::new(p).exists())
-        {
-            self.writer.delete(&document.id);
-            self.writer.add(document)?;
-            self.uncommitted.insert(document.id.clone());
-            tracing::info!(from = %others.join(", "), to = %document.location(), "renamed");
-        }
+        self.show_at(document)?;
+        tracing::info!(from = %shown, to = %document.location(), "renamed");
         Ok(())
     }
 
-    /// Remove a document from the index unless another file still holds it.
-    fn remove_if_orphan(&mut self, id: &DocId, except: &str) -> Result<(), PipelineError> {
-        let held_elsewhere = !self.ledger.paths_of(id, except)?.is_empty()
-            || self
-                .pending_files
-                .values()
-                .any(|f| f.path != except && f.docs.contains(id));
-        if !held_elsewhere {
-            self.writer.delete(id);
-            self.uncommitted.remove(id);
-            self.stats.removed_documents += 1;
+    /// Where the index shows a document (its stored path), counting this batch's additions.
+    fn shown_at(&self, id: &DocId) -> Result<Option<String>, PipelineError> {
+        if let Some(path) = self.uncommitted.get(id) {
+            return Ok(Some(path.clone()));
+        }
+        Ok(self
+            .index
+            .stored_document(id)?
+            .map(|d| d.path.to_string_lossy().into_owned()))
+    }
+
+    /// Whether the file at `path` still holds the document: its last processed content held
+    /// it, it is not being forgotten, and it is not gone.
+    fn still_holds(&self, path: &str, id: &DocId) -> Result<bool, PipelineError> {
+        let listed = match self.pending_files.get(path) {
+            Some(record) => record.docs.contains(id),
+            None if self.removed_files.contains(path) => false,
+            None => self
+                .ledger
+                .file(path)?
+                .is_some_and(|record| record.docs.contains(id)),
+        };
+        Ok(listed && !is_gone(Path::new(path)))
+    }
+
+    /// Replace the index entry of `document`'s id with `document` (its path and part).
+    fn show_at(&mut self, document: &Document) -> Result<(), PipelineError> {
+        self.writer.delete(&document.id);
+        self.writer.add(document)?;
+        self.uncommitted.insert(
+            document.id.clone(),
+            document.path.to_string_lossy().into_owned(),
+        );
+        Ok(())
+    }
+
+    /// The paths other than `except` that still hold the document.
+    fn holders(&self, id: &DocId, except: &str) -> Result<Vec<String>, PipelineError> {
+        let mut candidates: Vec<String> = self
+            .pending_files
+            .values()
+            .filter(|f| f.path != except && f.docs.contains(id))
+            .map(|f| f.path.clone())
+            .collect();
+        for path in self.ledger.paths_of(id, except)? {
+            if !candidates.contains(&path) {
+                candidates.push(path);
+            }
+        }
+        let mut holders = Vec::with_capacity(candidates.len());
+        for path in candidates {
+            if self.still_holds(&path, id)? {
+                holders.push(path);
+            }
+        }
+        Ok(holders)
+    }
+
+    /// The file at `leaving` no longer holds these documents (it was deleted, or changed).
+    /// Each one another file still holds is shown there if the index showed it at `leaving`;
+    /// each one no file holds is removed from the index when `remove_orphans`.
+    fn leave(
+        &mut self,
+        ids: &[DocId],
+        leaving: &str,
+        remove_orphans: bool,
+    ) -> Result<(), PipelineError> {
+        let mut moves: Vec<(String, Vec<DocId>)> = Vec::new();
+        for id in ids {
+            let holders = self.holders(id, leaving)?;
+            let Some(holder) = holders.into_iter().next() else {
+                if remove_orphans {
+                    self.writer.delete(id);
+                    self.uncommitted.remove(id);
+                    self.stats.removed_documents += 1;
+                }
+                continue;
+            };
+            if self.shown_at(id)?.as_deref() != Some(leaving) {
+                continue;
+            }
+            match moves.iter_mut().find(|(path, _)| *path == holder) {
+                Some((_, ids)) => ids.push(id.clone()),
+                None => moves.push((holder, vec![id.clone()])),
+            }
+        }
+        // Each holder is read once, however many of its documents move.
+        for (holder, ids) in moves {
+            // Read as it was read when processed (the configured `[json]` keys make the ids).
+            let read = read_bytes(Path::new(&holder), self.max_file_size)
+                .map_err(FileError::from)
+                .and_then(|bytes| Ok(self.extractor.extract(Path::new(&holder), &bytes)?));
+            let documents = match read {
+                Ok(extraction) => extraction.documents,
+                Err(error) => {
+                    tracing::debug!(file = %holder, "cannot show documents at this file: {error}");
+                    continue;
+                }
+            };
+            for document in documents.iter().filter(|d| ids.contains(&d.id)) {
+                if self.uncommitted.get(&document.id).map(String::as_str) == Some(&holder) {
+                    continue; // a file holding the same article twice
+                }
+                self.show_at(document)?;
+                tracing::info!(from = %leaving, to = %document.location(), "document now shown at another file that holds it");
+            }
         }
         Ok(())
     }
 
     /// Compare the ledger with the watch folders: files that are gone are forgotten (their
-    /// documents kept, or removed with `on_delete = "remove"`). A watch folder that is missing
-    /// is skipped: a vanished folder is not a mass delete.
+    /// documents kept, or removed with `on_delete = "remove"`; either way shown at another
+    /// file that still holds them). Deletions under a watch folder that is missing, replaced
+    /// or emptied all at once are held until it is back: a vanished folder is not a mass
+    /// delete. Only a definite "not found" is a deletion (a file behind a folder that cannot
+    /// be searched for a moment is not gone).
     pub fn reconcile(&mut self) -> Result<usize, PipelineError> {
-        let roots: Vec<PathBuf> = self
-            .watch_roots
-            .iter()
-            .filter(|r| r.is_dir())
-            .cloned()
-            .collect();
-        let mut gone = 0;
+        let sound = self.watch_folders.assess(&mut self.ledger)?;
+        let folders = self.watch_folders.paths();
+        let watched = |path: &Path| folders.iter().any(|f| path.starts_with(f));
+        let mut gone_paths = Vec::new();
         for path in self.ledger.file_paths()? {
             let p = Path::new(&path);
-            if !roots.iter().any(|r| p.starts_with(r)) || p.exists() {
+            if !sound.iter().any(|f| p.starts_with(&f.path)) {
+                continue; // under a held folder, or outside the watch folders (`ingest`)
+            }
+            if self.pending_files.contains_key(&path)
+                || self.removed_files.contains(&path)
+                || !is_gone(p)
+            {
                 continue;
             }
-            if self.pending_files.contains_key(&path) {
-                continue;
-            }
-            gone += 1;
-            if self.on_delete == OnDelete::Remove {
-                if let Some(record) = self.ledger.file(&path)? {
-                    for id in &record.docs {
-                        self.remove_if_orphan(id, &path)?;
-                    }
-                }
-            }
-            tracing::info!(file = %path, on_delete = ?self.on_delete, "file deleted");
-            self.pending.removed_files.push(path);
+            gone_paths.push(path);
         }
         // Quarantined files that are gone leave the quarantine; ignored ones are forgotten.
+        let mut released = Vec::new();
         for q in self.ledger.all_quarantined()? {
-            if !Path::new(&q.path).exists() && !self.pending.released.contains(&q.path) {
-                self.pending.released.push(q.path);
+            let p = Path::new(&q.path);
+            let held = watched(p) && !sound.iter().any(|f| p.starts_with(&f.path));
+            if !held && is_gone(p) && !self.pending.released.contains(&q.path) {
+                released.push(q.path);
             }
         }
+        let mut unignored = Vec::new();
         for path in self.ledger.ignored_paths()? {
-            if !Path::new(&path).exists() && !self.pending.unignored.contains(&path) {
-                self.pending.unignored.push(path);
+            let p = Path::new(&path);
+            let held = watched(p) && !sound.iter().any(|f| p.starts_with(&f.path));
+            if !held && is_gone(p) && !self.pending.unignored.contains(&path) {
+                unignored.push(path);
             }
+        }
+        // A folder that went away during the walk: its files are not gone, it is.
+        let still = WatchFolders::still_sound(&sound);
+        let under_still = |path: &str| still.iter().any(|f| Path::new(path).starts_with(f));
+        gone_paths.retain(|p| under_still(p));
+        released.retain(|p| under_still(p) || !watched(Path::new(p)));
+        unignored.retain(|p| under_still(p) || !watched(Path::new(p)));
+        self.pending.released.extend(released);
+        self.pending.unignored.extend(unignored);
+
+        let gone = gone_paths.len();
+        for path in gone_paths {
+            if let Some(record) = self.ledger.file(&path)? {
+                self.leave(&record.docs, &path, self.on_delete == OnDelete::Remove)?;
+            }
+            self.retries.remove(Path::new(&path));
+            tracing::info!(file = %path, on_delete = ?self.on_delete, "file deleted");
+            self.removed_files.insert(path.clone());
+            self.pending.removed_files.push(path);
         }
         Ok(gone)
     }
@@ -977,6 +1240,7 @@ impl Pipeline {
         self.ledger.record(&progress)?;
         self.pending_alert_ids.clear();
         self.pending_path_alerts.clear();
+        self.removed_files.clear();
         self.uncommitted.clear();
         self.last_commit = Instant::now();
         self.update_gauges()?;
@@ -1066,39 +1330,6 @@ fn landed_ago(path: &Path) -> Option<Instant> {
     let modified = std::fs::metadata(path).ok()?.modified().ok()?;
     let age = std::time::SystemTime::now().duration_since(modified).ok()?;
     (age < Duration::from_secs(3600)).then(|| Instant::now() - age)
-}
-
-/// Read a file's bytes, refusing what is not a regular file or too large.
-fn read_bytes(path: &Path, max_file_size: u64) -> Result<Vec<u8>, String> {
-    let metadata = std::fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?;
-    if !metadata.is_file() {
-        return Err("not a regular file".into());
-    }
-    if metadata.len() > max_file_size {
-        return Err(format!(
-            "too large: {} bytes (max_file_size is {} bytes)",
-            metadata.len(),
-            max_file_size
-        ));
-    }
-    std::fs::read(path).map_err(|e| format!("cannot read: {e}"))
-}
-
-/// Why [`read_documents`] yielded nothing.
-#[derive(Debug, thiserror::Error)]
-pub enum ReadError {
-    /// The file could not be read (missing, not a regular file, too large, an I/O error).
-    #[error("{0}")]
-    Read(String),
-    /// It was read but holds no article (or is of a type lookout does not read).
-    #[error(transparent)]
-    Extract(#[from] ExtractError),
-}
-
-/// Read and extract a file with the default reading options.
-pub fn read_documents(path: &Path, max_file_size: u64) -> Result<Extraction, ReadError> {
-    let bytes = read_bytes(path, max_file_size).map_err(ReadError::Read)?;
-    Ok(extract::extract(path, &bytes)?)
 }
 
 /// Every file under the given paths (files as named, folders walked recursively, sorted),

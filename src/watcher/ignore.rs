@@ -1,8 +1,9 @@
-//! Owns the ignore rule: which names are hidden or temporary and must never be emitted
-//! (nor descended into, for folders).
+//! Owns the ignore rules: which names are hidden or temporary and must never be emitted
+//! (nor descended into, for folders), and which paths are lookout's own files (`OwnFiles`),
+//! never articles even when a watch folder holds them (`watch = "."`).
 
-use std::ffi::OsStr;
-use std::path::{Component, Path};
+use std::ffi::{OsStr, OsString};
+use std::path::{Component, Path, PathBuf};
 
 /// Name suffixes of temporary / partial files (compared ASCII case-insensitively).
 const TEMP_SUFFIXES: [&[u8]; 5] = [b".tmp", b".part", b".swp", b".crdownload", b"~"];
@@ -46,10 +47,185 @@ fn ends_with_ignore_ascii_case(bytes: &[u8], suffix: &[u8]) -> bool {
     bytes.len() >= suffix.len() && bytes[bytes.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
 }
 
+/// lookout's own files and folders: the index and state folders (and everything below them),
+/// the alert log and every file beside it whose name starts with the log's name (rotations such
+/// as `alerts.jsonl.1` or `alerts.jsonl-20250101`), the configuration file and its queries
+/// files. None of them is ever read as an article, wherever files are found.
+///
+/// Paths are compared component by component as written (absolute, `.` ignored); use
+/// [`OwnFiles::for_root`] for a folder that may reach them through another path (a symlink).
+#[derive(Debug, Clone, Default)]
+pub struct OwnFiles {
+    folders: Vec<PathBuf>,
+    files: Vec<PathBuf>,
+    /// (folder, name prefix): files in `folder` whose name starts with the prefix.
+    name_prefixes: Vec<(PathBuf, OsString)>,
+}
+
+impl OwnFiles {
+    /// A folder and everything below it.
+    pub fn add_folder(&mut self, folder: &Path) {
+        push_unique(&mut self.folders, folder.to_path_buf());
+    }
+
+    /// One file.
+    pub fn add_file(&mut self, file: &Path) {
+        push_unique(&mut self.files, file.to_path_buf());
+    }
+
+    /// A file and the files beside it whose name starts with its name.
+    pub fn add_file_and_siblings(&mut self, file: &Path) {
+        if let (Some(folder), Some(name)) = (file.parent(), file.file_name()) {
+            let entry = (folder.to_path_buf(), name.to_os_string());
+            if !self.name_prefixes.contains(&entry) {
+                self.name_prefixes.push(entry);
+            }
+        }
+        self.add_file(file);
+    }
+
+    /// Whether `path` is one of lookout's own files (or inside one of its folders).
+    pub fn contains(&self, path: &Path) -> bool {
+        self.folders.iter().any(|folder| path.starts_with(folder))
+            || self.files.iter().any(|file| path == file)
+            || self.name_prefixes.iter().any(|(folder, prefix)| {
+                path.parent().is_some_and(|parent| parent == folder)
+                    && path.file_name().is_some_and(|name| {
+                        name.as_encoded_bytes()
+                            .starts_with(prefix.as_encoded_bytes())
+                    })
+            })
+    }
+
+    /// These files, plus each of them again as seen through `root` when `root` reaches it by
+    /// another path (a root that is a symlink, or names the folder some other way): what lies
+    /// below the root's real location is added below `root` as written.
+    pub fn for_root(&self, root: &Path) -> OwnFiles {
+        let mut own = self.clone();
+        let Ok(real_root) = std::fs::canonicalize(root) else {
+            return own;
+        };
+        let through_root = |path: &Path| -> Option<PathBuf> {
+            let real = real_path(path)?;
+            let below = real.strip_prefix(&real_root).ok()?;
+            Some(root.join(below))
+        };
+        for folder in &self.folders {
+            if let Some(seen) = through_root(folder) {
+                own.add_folder(&seen);
+            }
+        }
+        for file in &self.files {
+            if let Some(seen) = through_root(file) {
+                own.add_file(&seen);
+            }
+        }
+        for (folder, prefix) in &self.name_prefixes {
+            if let Some(seen) = through_root(folder) {
+                let entry = (seen, prefix.clone());
+                if !own.name_prefixes.contains(&entry) {
+                    own.name_prefixes.push(entry);
+                }
+            }
+        }
+        own
+    }
+
+    /// The union of [`OwnFiles::for_root`] over several roots.
+    pub fn for_roots(&self, roots: &[PathBuf]) -> OwnFiles {
+        let mut own = self.clone();
+        for root in roots {
+            let seen = self.for_root(root);
+            for folder in &seen.folders {
+                own.add_folder(folder);
+            }
+            for file in &seen.files {
+                own.add_file(file);
+            }
+            for entry in seen.name_prefixes {
+                if !own.name_prefixes.contains(&entry) {
+                    own.name_prefixes.push(entry);
+                }
+            }
+        }
+        own
+    }
+}
+
+fn push_unique(list: &mut Vec<PathBuf>, path: PathBuf) {
+    if !list.iter().any(|p| p == &path) {
+        list.push(path);
+    }
+}
+
+/// `path` with symlinks resolved; for a path that does not exist yet, its parent resolved.
+fn real_path(path: &Path) -> Option<PathBuf> {
+    std::fs::canonicalize(path).ok().or_else(|| {
+        let parent = std::fs::canonicalize(path.parent()?).ok()?;
+        Some(parent.join(path.file_name()?))
+    })
+}
+
 #[cfg(test)]
 mod tests {
-    use super::is_ignored;
+    use super::{is_ignored, OwnFiles};
     use std::path::Path;
+
+    fn own_home(home: &Path) -> OwnFiles {
+        let mut own = OwnFiles::default();
+        own.add_folder(&home.join("index"));
+        own.add_folder(&home.join("state"));
+        own.add_file_and_siblings(&home.join("alerts.jsonl"));
+        own.add_file(&home.join("config.toml"));
+        own.add_file(&home.join("queries.tsv"));
+        own
+    }
+
+    #[test]
+    fn own_files_are_the_index_state_alert_log_beside_it_and_config() {
+        let home = Path::new("/srv/lookout");
+        let own = own_home(home);
+        for path in [
+            "index/meta.json",
+            "index/sub/x.json",
+            "state/dead-letter.jsonl",
+            "state/webhooks/a.cursor",
+            "alerts.jsonl",
+            "alerts.jsonl.1",
+            "alerts.jsonl-20250101.gz",
+            "config.toml",
+            "queries.tsv",
+            "./index/meta.json",
+        ] {
+            assert!(own.contains(&home.join(path)), "{path} is lookout's");
+        }
+        for path in [
+            "article.json",
+            "indexes.json",
+            "index.json",
+            "sub/alerts.jsonl",
+            "my-alerts.jsonl",
+            "sub/config.toml",
+            "statement.txt",
+        ] {
+            assert!(!own.contains(&home.join(path)), "{path} is an article");
+        }
+    }
+
+    #[test]
+    fn own_files_are_recognized_through_a_symlinked_root() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let home = dir.path().join("home");
+        std::fs::create_dir_all(home.join("index")).expect("mkdir");
+        std::fs::write(home.join("alerts.jsonl"), "").expect("write");
+        let link = dir.path().join("inbox");
+        std::os::unix::fs::symlink(&home, &link).expect("symlink");
+        let own = own_home(&home).for_roots(std::slice::from_ref(&link));
+        assert!(own.contains(&link.join("index/meta.json")));
+        assert!(own.contains(&link.join("alerts.jsonl.1")));
+        assert!(own.contains(&link.join("config.toml")));
+        assert!(!own.contains(&link.join("article.txt")));
+    }
 
     #[test]
     fn hidden_and_temporary_names_are_ignored() {

@@ -2,18 +2,24 @@
 //! files (`ReadyFile`), losing none. File events are hints; a scan is the truth.
 //!
 //! Layout: `backend` (notify → bounded queue), `task` (the one tokio task that owns all
-//! state), `scan` (blocking walks and stats), `ignore` (hidden / temporary names),
-//! `error` (`WatchError`).
+//! state), `scan` (blocking walks and stats), `ignore` (hidden / temporary names, lookout's
+//! own files), `identity` (which folder a root is), `error` (`WatchError`).
 //!
 //! How it works: the notify watcher is registered first, then the background task scans every
-//! root. A file becomes ready when it is renamed into a folder, closed after writing
-//! (inotify `CLOSE_WRITE`), or when its size and mtime stopped changing for
-//! `quiet_period`; creates and modifications only (re)arm that quiet timer. A full rescan
-//! runs on queue overflow, on a watcher error, on a timer and on request. Every ready file is
-//! sent with back-pressure (`Sender::send().await`), at most once per (path, size, mtime).
+//! root. A file becomes ready when it is renamed into a folder, or closed after writing
+//! (inotify `CLOSE_WRITE`). A file that file events show being written is *not* ready when it
+//! goes quiet: its writer may only be pausing; it waits for its close (or a rename), and is read
+//! anyway once unchanged for `open_file_timeout` (a writer that never closes). Where there
+//! are no close events (the poll watcher, files found by a scan without events, after events
+//! were lost), a file is ready when its size and mtime stopped changing for `quiet_period`.
+//! A full rescan runs on queue overflow, on a watcher error, on a timer, on request, and (with
+//! a backoff) while some entry cannot be read. A root that vanished or was replaced by another
+//! folder (an unmounted share) is re-watched and rescanned when it is back. Every ready file
+//! is sent with back-pressure (`Sender::send().await`), at most once per (path, size, mtime).
 
 mod backend;
 mod error;
+mod identity;
 mod ignore;
 mod scan;
 mod task;
@@ -32,7 +38,8 @@ use tracing::{error, info};
 
 use backend::{Backend, Signals};
 pub use error::WatchError;
-pub use ignore::is_ignored;
+pub use identity::FolderIdentity;
+pub use ignore::{is_ignored, OwnFiles};
 
 /// How many notify events may wait for the task before the queue counts as overflowed
 /// (which costs a full rescan, never a lost file).
@@ -50,6 +57,11 @@ pub struct WatchOptions {
     /// `Some(interval)` uses notify's `PollWatcher` (for network filesystems) instead of the
     /// native API; intervals below 10 ms are raised to 10 ms.
     pub poll_interval: Option<Duration>,
+    /// A file that events show being written, and whose writer has not closed it, is sent
+    /// anyway once unchanged this long (default 300 s).
+    pub open_file_timeout: Duration,
+    /// Paths never sent nor walked into (lookout's own files, when a root holds them).
+    pub own_files: OwnFiles,
 }
 
 impl Default for WatchOptions {
@@ -59,6 +71,8 @@ impl Default for WatchOptions {
             quiet_period: Duration::from_millis(250),
             rescan_interval: Duration::from_secs(60),
             poll_interval: None,
+            open_file_timeout: Duration::from_secs(300),
+            own_files: OwnFiles::default(),
         }
     }
 }
@@ -88,8 +102,11 @@ pub enum ReadyReason {
     /// Closed by a writer (inotify `CLOSE_WRITE`).
     ClosedAfterWrite,
     /// Its size and mtime stopped changing for the quiet period (also files found in a
-    /// newly created folder).
+    /// newly created folder), where no close event is to be expected.
     Settled,
+    /// Written (file events said so) and never closed, but unchanged for the open-file
+    /// timeout: read as it is.
+    OpenTimeout,
 }
 
 /// A running watch over one or more folders. Dropping it stops the background task without
@@ -146,11 +163,18 @@ impl FolderWatcher {
         }
 
         let (shutdown, shutdown_rx) = watch::channel(false);
+        // inotify reports the close of a written file; the poll watcher and other platforms'
+        // APIs do not, so there a file is ready when it settles.
+        let close_events = options.poll_interval.is_none() && cfg!(target_os = "linux");
+        let own_files = options.own_files.for_roots(&roots);
         let state = task::Task::new(
             task::Settings {
                 roots,
                 quiet_period: options.quiet_period,
                 rescan_interval: options.rescan_interval,
+                open_file_timeout: options.open_file_timeout,
+                close_events,
+                own_files,
             },
             backend,
             event_rx,

@@ -7,10 +7,11 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use tracing::{debug, warn};
+use tracing::debug;
 use walkdir::WalkDir;
 
-use super::ignore::is_ignored_name;
+use super::identity::FolderIdentity;
+use super::ignore::{is_ignored_name, OwnFiles};
 
 /// What identifies one version of a file: its size and modification time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,8 +34,11 @@ impl Stamp {
 pub(super) enum PathState {
     File(Stamp),
     Dir,
-    /// A symlink, fifo, socket, device, or a path that could not be read.
+    /// A symlink, fifo, socket or device.
     Other,
+    /// It could not be looked at (a folder on its path cannot be searched, an I/O error): it
+    /// may be there, so a rescan must look again later.
+    Unreadable,
     Missing,
 }
 
@@ -44,10 +48,17 @@ pub(super) fn stat(path: &Path) -> PathState {
         Ok(meta) if meta.is_file() => PathState::File(Stamp::of(&meta)),
         Ok(meta) if meta.is_dir() => PathState::Dir,
         Ok(_) => PathState::Other,
-        Err(err) if err.kind() == io::ErrorKind::NotFound => PathState::Missing,
+        Err(err)
+            if matches!(
+                err.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+            ) =>
+        {
+            PathState::Missing
+        }
         Err(err) => {
             debug!(path = %path.display(), error = %err, "cannot stat path");
-            PathState::Other
+            PathState::Unreadable
         }
     }
 }
@@ -63,11 +74,10 @@ pub(super) fn stat_all(paths: Vec<PathBuf>) -> Vec<(PathBuf, PathState)> {
         .collect()
 }
 
-/// Is the watch folder itself there? (The root may be a symlink to a folder: it is followed.)
-pub(super) fn root_is_dir(root: &Path) -> bool {
-    fs::metadata(root)
-        .map(|meta| meta.is_dir())
-        .unwrap_or(false)
+/// Which folder the watch folder is now, if it is there (the root may be a symlink to a
+/// folder: it is followed). An error counts as not there.
+pub(super) fn root_identity(root: &Path) -> Option<FolderIdentity> {
+    FolderIdentity::of_folder(root).ok().flatten()
 }
 
 /// The regular files found under one folder.
@@ -76,15 +86,16 @@ pub(super) struct FolderScan {
     pub files: Vec<(PathBuf, Stamp)>,
     /// The folder itself was not there (or not a folder) when the walk started.
     pub folder_missing: bool,
-    /// Entries that could not be read (logged); their files may be missing from `files`.
-    pub errors: usize,
+    /// Entries that could not be read, with the error; their files may be missing from
+    /// `files`. (The task reports them, once each.)
+    pub errors: Vec<(PathBuf, String)>,
 }
 
 /// Walk `folder` (the root itself or a folder below it) and list its regular files.
 /// Symlinks are never followed (except a root that is itself a symlink) and are not listed;
-/// hidden / temporary names are pruned, folders included. The caller checks that `folder`'s
-/// own path below `root` is not ignored.
-pub(super) fn scan_folder(root: &Path, folder: &Path) -> FolderScan {
+/// hidden / temporary names and lookout's own files are pruned, folders included. The caller
+/// checks that `folder`'s own path below `root` is not ignored.
+pub(super) fn scan_folder(root: &Path, folder: &Path, own: &OwnFiles) -> FolderScan {
     let mut scan = FolderScan::default();
     let folder_meta = if folder == root {
         fs::metadata(folder)
@@ -98,7 +109,10 @@ pub(super) fn scan_folder(root: &Path, folder: &Path) -> FolderScan {
     let walker = WalkDir::new(folder)
         .follow_links(false)
         .into_iter()
-        .filter_entry(|entry| entry.depth() == 0 || !is_ignored_name(entry.file_name()));
+        .filter_entry(|entry| {
+            entry.depth() == 0
+                || !(is_ignored_name(entry.file_name()) || own.contains(entry.path()))
+        });
     for entry in walker {
         match entry {
             Ok(entry) => {
@@ -117,18 +131,18 @@ pub(super) fn scan_folder(root: &Path, folder: &Path) -> FolderScan {
 }
 
 fn note_walk_error(scan: &mut FolderScan, err: &walkdir::Error) {
-    let path = err
-        .path()
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
+    let path = err.path().map(Path::to_path_buf).unwrap_or_default();
     let vanished = err
         .io_error()
         .is_some_and(|io| io.kind() == io::ErrorKind::NotFound);
     if vanished {
         // Deleted between listing and reading: not an error, just churn.
-        debug!(path = %path, "entry vanished during scan");
+        debug!(path = %path.display(), "entry vanished during scan");
     } else {
-        scan.errors += 1;
-        warn!(path = %path, error = %err, "cannot read entry while scanning watch folder");
+        let error = match err.io_error() {
+            Some(io) => io.to_string(),
+            None => err.to_string(),
+        };
+        scan.errors.push((path, error));
     }
 }

@@ -1,6 +1,8 @@
-//! Owns the background task and all watcher state: files waiting to settle (`pending`), what
-//! was already sent (`sent`), the health of each root, and the scan / rescan schedule.
-//! notify events only say where to look; every decision is made from a fresh `stat` or scan.
+//! Owns the background task and all watcher state: files waiting to be ready (`pending`:
+//! settling, or being written and waiting for their close), what was already sent (`sent`),
+//! the health and identity of each root, what could not be read, and the scan / rescan
+//! schedule. notify events only say where to look; every decision is made from a fresh `stat`
+//! or scan.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -14,6 +16,8 @@ use tracing::{debug, error, info, warn};
 use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind, RenameMode};
 
 use super::backend::{Backend, RawEvent, Signals};
+use super::identity::FolderIdentity;
+use super::ignore::OwnFiles;
 use super::is_ignored;
 use super::scan::{self, FolderScan, PathState, Stamp};
 use super::{ReadyFile, ReadyReason};
@@ -30,12 +34,21 @@ const ERROR_RESCAN_GAP: Duration = Duration::from_secs(2);
 const OVERFLOW_RESCAN_GAP: Duration = Duration::from_millis(250);
 /// Most events handled in one batch.
 const EVENT_BATCH: usize = 4096;
+/// The first rescan after something could not be read comes this soon; each further one
+/// waits twice as long, up to the rescan interval.
+const UNREADABLE_RESCAN_FIRST: Duration = Duration::from_secs(1);
+/// Most entries that could not be read kept for reporting each only once.
+const UNREADABLE_REMEMBERED: usize = 10_000;
 
 /// The task's configuration.
 pub(super) struct Settings {
     pub roots: Vec<PathBuf>,
     pub quiet_period: Duration,
     pub rescan_interval: Duration,
+    pub open_file_timeout: Duration,
+    /// The backend reports closes of written files (inotify).
+    pub close_events: bool,
+    pub own_files: OwnFiles,
 }
 
 /// The task must end: stop was asked, or nobody receives ready files any more.
@@ -48,13 +61,20 @@ struct Root {
     path: PathBuf,
     /// False while the folder is gone (reported once; it is re-watched when it comes back).
     present: bool,
+    /// Which folder was watched (a share unmounted from its mount point, or a folder renamed
+    /// away and re-created, is another one: re-watched and rescanned).
+    identity: Option<FolderIdentity>,
 }
 
-/// A file waiting for its size and mtime to stop changing.
+/// A file that is not ready yet.
 struct Pending {
     seen: Stamp,
+    /// When it last changed (or was first seen).
     armed_at: Instant,
     reason: ReadyReason,
+    /// File events showed a writer at work: ready on its close or a rename, not when it goes
+    /// quiet (unless unchanged for the open-file timeout).
+    writing: bool,
 }
 
 /// Why a folder is scanned, which decides how its files become ready.
@@ -82,10 +102,26 @@ enum Last {
 #[derive(Debug, Clone, Copy)]
 struct Hint {
     last: Last,
-    /// A create event was seen (a folder created: scan it).
+    /// A create event was seen (a folder created: scan it; an empty file created: a writer
+    /// has it open).
     created: bool,
     /// A rename-in was seen (a folder moved in: its files are complete).
     renamed_in: bool,
+    /// Data was written since the last close seen in this batch.
+    wrote: bool,
+    /// Some of these events were queued before events were lost (a close may be missing).
+    before_loss: bool,
+}
+
+/// What one event says about a path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    Created,
+    Wrote,
+    Changed,
+    Closed,
+    RenamedIn,
+    Gone,
 }
 
 impl Hint {
@@ -94,25 +130,37 @@ impl Hint {
             last: Last::Changed,
             created: false,
             renamed_in: false,
+            wrote: false,
+            before_loss: false,
         }
     }
 
-    fn apply(&mut self, last: Last, created: bool) {
-        match last {
-            Last::Gone => {
+    fn apply(&mut self, seen: Seen) {
+        match seen {
+            Seen::Gone => {
                 *self = Hint {
-                    last,
+                    last: Last::Gone,
+                    before_loss: self.before_loss,
                     ..Hint::new()
                 }
             }
-            Last::RenamedIn => {
-                self.last = last;
+            Seen::RenamedIn => {
+                self.last = Last::RenamedIn;
                 self.renamed_in = true;
             }
-            Last::Changed | Last::Closed => {
-                self.last = last;
-                self.created |= created;
+            Seen::Closed => {
+                self.last = Last::Closed;
+                self.wrote = false;
             }
+            Seen::Created => {
+                self.last = Last::Changed;
+                self.created = true;
+            }
+            Seen::Wrote => {
+                self.last = Last::Changed;
+                self.wrote = true;
+            }
+            Seen::Changed => self.last = Last::Changed,
         }
     }
 }
@@ -125,13 +173,15 @@ struct Hints {
 }
 
 impl Hints {
-    fn add(&mut self, path: &Path, last: Last, created: bool) {
+    fn add(&mut self, path: &Path, seen: Seen, trusted: bool) {
         if let Some(hint) = self.by_path.get_mut(path) {
-            hint.apply(last, created);
+            hint.apply(seen);
+            hint.before_loss |= !trusted;
             return;
         }
         let mut hint = Hint::new();
-        hint.apply(last, created);
+        hint.apply(seen);
+        hint.before_loss = !trusted;
         self.order.push(path.to_path_buf());
         self.by_path.insert(path.to_path_buf(), hint);
     }
@@ -141,6 +191,9 @@ pub(super) struct Task {
     roots: Vec<Root>,
     quiet_period: Duration,
     rescan_interval: Option<Duration>,
+    open_file_timeout: Duration,
+    close_events: bool,
+    own_files: Arc<OwnFiles>,
     backend: Arc<Mutex<Backend>>,
     events: mpsc::Receiver<RawEvent>,
     events_open: bool,
@@ -151,11 +204,19 @@ pub(super) struct Task {
     sent: HashMap<PathBuf, Stamp>,
     /// Events were lost (our queue or the kernel's overflowed): a rescan is owed.
     lost_events: bool,
+    /// How many of the next events received were queued before events were lost: the writes
+    /// they show may have been followed by a close that was lost, so they do not make a file
+    /// wait for its close.
+    events_before_loss: usize,
     /// A watcher error asked for a (throttled) rescan.
     rescan_after_error: bool,
     /// Folders created or moved in, to be scanned once more when their watch surely exists
     /// (notify adds it from its own thread, possibly after our first scan of the folder).
     folder_rescans: Vec<(PathBuf, Instant)>,
+    /// Entries that could not be read at the last look (reported once each), and when to
+    /// look again with a full rescan (backoff doubling up to the rescan interval).
+    unreadable: HashSet<PathBuf>,
+    unreadable_rescan: Option<(Instant, Duration)>,
     last_full_scan: Instant,
     next_root_check: Instant,
     next_pending_check: Instant,
@@ -176,12 +237,16 @@ impl Task {
                 .roots
                 .into_iter()
                 .map(|path| Root {
+                    identity: scan::root_identity(&path),
                     path,
                     present: true,
                 })
                 .collect(),
             quiet_period: settings.quiet_period,
             rescan_interval: Some(settings.rescan_interval).filter(|d| !d.is_zero()),
+            open_file_timeout: settings.open_file_timeout.max(settings.quiet_period),
+            close_events: settings.close_events,
+            own_files: Arc::new(settings.own_files),
             backend: Arc::new(Mutex::new(backend)),
             events,
             events_open: true,
@@ -191,8 +256,11 @@ impl Task {
             pending: HashMap::new(),
             sent: HashMap::new(),
             lost_events: false,
+            events_before_loss: 0,
             rescan_after_error: false,
             folder_rescans: Vec::new(),
+            unreadable: HashSet::new(),
+            unreadable_rescan: None,
             last_full_scan: now,
             next_root_check: now + ROOT_CHECK_INTERVAL,
             next_pending_check: now,
@@ -223,6 +291,8 @@ impl Task {
                     if received == 0 {
                         error!("file watcher stopped sending events; relying on rescans only");
                         self.events_open = false;
+                        self.close_events = false;
+                        self.events_lost();
                     } else {
                         let events = std::mem::take(&mut batch);
                         self.handle_events(events).await?;
@@ -245,7 +315,8 @@ impl Task {
 
         let mut why = None;
         if Signals::take(&self.signals.overflow) {
-            self.lost_events = true;
+            self.events_lost();
+            self.events_before_loss = self.events.len();
         }
         if self.lost_events && now >= self.last_full_scan + OVERFLOW_RESCAN_GAP {
             warn!("file events were lost (queue overflow); rescanning");
@@ -256,6 +327,9 @@ impl Task {
         }
         if self.rescan_after_error && now >= self.last_full_scan + ERROR_RESCAN_GAP {
             why = Some("watcher error");
+        }
+        if self.unreadable_rescan.is_some_and(|(at, _)| now >= at) {
+            why = Some("entries that could not be read");
         }
         if let Some(interval) = self.rescan_interval {
             if now >= self.last_full_scan + interval {
@@ -291,10 +365,24 @@ impl Task {
     // ---- events -------------------------------------------------------------------------
 
     async fn handle_events(&mut self, events: Vec<RawEvent>) -> Flow {
+        if Signals::take(&self.signals.overflow) {
+            // Dropped from our queue: everything queued until now came before the loss.
+            self.events_lost();
+            self.events_before_loss = events.len() + self.events.len();
+        }
+        // Events before the kernel's loss marker (an overflow) came before the loss too.
+        let last_loss = events.iter().rposition(|event| {
+            event
+                .as_ref()
+                .is_ok_and(|e| e.need_rescan() || e.paths.is_empty())
+        });
+        let before_loss = self.events_before_loss;
+        self.events_before_loss = before_loss.saturating_sub(events.len());
         let mut hints = Hints::default();
-        for event in events {
+        for (position, event) in events.into_iter().enumerate() {
+            let trusted = position >= before_loss && last_loss.is_none_or(|last| position > last);
             match event {
-                Ok(event) => self.collect_hints(&event, &mut hints),
+                Ok(event) => self.collect_hints(&event, &mut hints, trusted),
                 Err(err) => self.on_watcher_error(&err),
             }
         }
@@ -330,6 +418,7 @@ impl Task {
             return Ok(());
         };
         let mut folders = Vec::new();
+        let mut unreadable = false;
         let now = Instant::now();
         for ((path, hint), (_, state)) in to_stat.into_iter().zip(states) {
             match state {
@@ -343,7 +432,13 @@ impl Task {
                         self.pending.remove(&path);
                         self.emit(path, stamp, ReadyReason::RenamedIn).await?;
                     }
-                    Last::Changed | Last::Gone => self.arm(path, stamp, now),
+                    Last::Changed | Last::Gone => {
+                        // Written, or created and still empty: a writer has it open.
+                        let writing = self.close_events
+                            && !hint.before_loss
+                            && (hint.wrote || (hint.created && stamp.size == 0));
+                        self.arm(path, stamp, now, writing);
+                    }
                 },
                 PathState::Dir => {
                     if hint.renamed_in {
@@ -352,62 +447,66 @@ impl Task {
                         folders.push((path, ScanPurpose::NewFolder));
                     }
                 }
+                PathState::Unreadable => {
+                    self.pending.remove(&path);
+                    unreadable = true;
+                }
                 PathState::Other | PathState::Missing => {
                     self.pending.remove(&path);
                 }
             }
         }
+        if unreadable {
+            self.look_again_later();
+        }
         self.scan_new_folders(folders, true).await
     }
 
-    /// Turn one notify event into per-path hints.
-    fn collect_hints(&mut self, event: &notify::Event, hints: &mut Hints) {
+    /// Turn one notify event into per-path hints; `trusted` is false for an event queued
+    /// before events were lost.
+    fn collect_hints(&mut self, event: &notify::Event, hints: &mut Hints, trusted: bool) {
         if event.need_rescan() || event.paths.is_empty() {
             debug!(kind = ?event.kind, "watcher reported lost events; will rescan");
-            self.lost_events = true;
+            self.events_lost();
         }
-        match event.kind {
-            EventKind::Access(AccessKind::Close(AccessMode::Write)) => {
-                for path in &event.paths {
-                    hints.add(path, Last::Closed, false);
-                }
-            }
+        let seen = match event.kind {
+            EventKind::Access(AccessKind::Close(AccessMode::Write)) => Seen::Closed,
             // Opens and read-only closes (including our readers') say nothing.
-            EventKind::Access(_) => {}
-            EventKind::Create(_) => {
-                for path in &event.paths {
-                    hints.add(path, Last::Changed, true);
-                }
-            }
+            EventKind::Access(_) => return,
+            EventKind::Create(_) => Seen::Created,
             EventKind::Modify(ModifyKind::Name(RenameMode::From)) | EventKind::Remove(_) => {
-                for path in &event.paths {
-                    hints.add(path, Last::Gone, false);
-                }
+                Seen::Gone
             }
             EventKind::Modify(ModifyKind::Name(RenameMode::Both)) => {
                 if let [from, to] = event.paths.as_slice() {
-                    hints.add(from, Last::Gone, false);
-                    hints.add(to, Last::RenamedIn, false);
+                    hints.add(from, Seen::Gone, trusted);
+                    hints.add(to, Seen::RenamedIn, trusted);
                 }
+                return;
             }
             // `To`, and renames some backends cannot pair (`Any`, `Other`): the stat decides
             // whether the path is the new name (there) or the old one (gone).
-            EventKind::Modify(ModifyKind::Name(_)) => {
-                for path in &event.paths {
-                    hints.add(path, Last::RenamedIn, false);
-                }
-            }
-            EventKind::Modify(_) => {
-                for path in &event.paths {
-                    hints.add(path, Last::Changed, false);
-                }
-            }
+            EventKind::Modify(ModifyKind::Name(_)) => Seen::RenamedIn,
+            // Data written: a writer is at work until it closes the file.
+            EventKind::Modify(ModifyKind::Data(_)) => Seen::Wrote,
+            EventKind::Modify(_) => Seen::Changed,
             // Unknown kinds: look, and scan it if it is a folder.
-            EventKind::Any | EventKind::Other => {
-                for path in &event.paths {
-                    hints.add(path, Last::Changed, true);
-                }
-            }
+            EventKind::Any | EventKind::Other => Seen::Created,
+        };
+        for path in &event.paths {
+            hints.add(path, seen, trusted);
+        }
+    }
+
+    /// Events were lost (a queue overflowed, or the watcher stopped): a rescan is owed, and a
+    /// close event may have been among those lost, so the files waiting for one fall back to
+    /// the quiet period.
+    fn events_lost(&mut self) {
+        self.lost_events = true;
+        let now = Instant::now();
+        for pending in self.pending.values_mut().filter(|p| p.writing) {
+            pending.writing = false;
+            pending.armed_at = now;
         }
     }
 
@@ -434,14 +533,16 @@ impl Task {
         self.rescan_after_error = true;
     }
 
-    /// A file changed (or appeared): (re)start its quiet timer.
-    fn arm(&mut self, path: PathBuf, stamp: Stamp, now: Instant) {
+    /// A file changed (or appeared): (re)start its quiet timer; `writing` when events show a
+    /// writer at work (then it waits for the close).
+    fn arm(&mut self, path: PathBuf, stamp: Stamp, now: Instant, writing: bool) {
         if let Some(pending) = self.pending.get_mut(&path) {
             pending.seen = stamp;
             pending.armed_at = now;
+            pending.writing |= writing;
             return;
         }
-        if self.sent.get(&path) == Some(&stamp) {
+        if !writing && self.sent.get(&path) == Some(&stamp) {
             return; // e.g. a chmod: nothing new to send
         }
         self.pending.insert(
@@ -450,6 +551,7 @@ impl Task {
                 seen: stamp,
                 armed_at: now,
                 reason: ReadyReason::Settled,
+                writing,
             },
         );
     }
@@ -492,11 +594,14 @@ impl Task {
             let root = self.roots[root_index].path.clone();
             let walk_root = root.clone();
             let walk_folder = folder.clone();
-            let Some(found) = blocking(move || scan::scan_folder(&walk_root, &walk_folder)).await
+            let own = Arc::clone(&self.own_files);
+            let Some(mut found) =
+                blocking(move || scan::scan_folder(&walk_root, &walk_folder, &own)).await
             else {
                 continue;
             };
             debug!(folder = %folder.display(), files = found.files.len(), ?purpose, "scanned new folder");
+            self.note_unreadable(std::mem::take(&mut found.errors), false);
             if again && !found.folder_missing {
                 let due = Instant::now() + self.quiet_period;
                 self.folder_rescans.push((folder, due));
@@ -513,32 +618,107 @@ impl Task {
         self.rescan_after_error = false;
         self.lost_events = false;
         self.last_full_scan = Instant::now();
+        let mut errors = Vec::new();
         for index in 0..self.roots.len() {
             if self.roots[index].present {
-                self.scan_root(index, purpose).await?;
+                errors.extend(self.scan_root(index, purpose).await?);
             }
         }
+        self.note_unreadable(errors, true);
         Ok(())
     }
 
-    async fn scan_root(&mut self, index: usize, purpose: ScanPurpose) -> Flow {
+    /// Scan one root; returns the entries that could not be read.
+    async fn scan_root(
+        &mut self,
+        index: usize,
+        purpose: ScanPurpose,
+    ) -> Result<Vec<(PathBuf, String)>, Stopped> {
         let root = self.roots[index].path.clone();
         let walk_root = root.clone();
-        let Some(found) = blocking(move || scan::scan_folder(&walk_root, &walk_root)).await else {
-            return Ok(());
+        let own = Arc::clone(&self.own_files);
+        let Some(mut found) =
+            blocking(move || scan::scan_folder(&walk_root, &walk_root, &own)).await
+        else {
+            return Ok(Vec::new());
         };
         if found.folder_missing {
             self.root_vanished(index).await;
-            return Ok(());
+            return Ok(Vec::new());
         }
-        debug!(root = %root.display(), files = found.files.len(), errors = found.errors, "scanned watch folder");
+        let errors = std::mem::take(&mut found.errors);
+        debug!(root = %root.display(), files = found.files.len(), errors = errors.len(), "scanned watch folder");
         // Forget sent files that are gone (their remove event may have been lost), so the
         // map does not grow forever. Nothing is emitted during the walk, so every entry
         // predates it.
         let seen: HashSet<&Path> = found.files.iter().map(|(p, _)| p.as_path()).collect();
         self.sent
             .retain(|path, _| !path.starts_with(&root) || seen.contains(path.as_path()));
-        self.take_scan(found, purpose).await
+        self.take_scan(found, purpose).await?;
+        Ok(errors)
+    }
+
+    /// A path could not be looked at (a folder on its way cannot be searched for now): a
+    /// rescan looks again, soon, then with the backoff of `note_unreadable`.
+    fn look_again_later(&mut self) {
+        if self.unreadable_rescan.is_none() {
+            let gap = UNREADABLE_RESCAN_FIRST
+                .min(self.rescan_interval.unwrap_or(Duration::from_secs(60)));
+            self.unreadable_rescan = Some((Instant::now() + gap, gap));
+        }
+    }
+
+    /// Entries that could not be read (a folder without permission, an I/O error): each is
+    /// reported once while it stays unreadable, and a full rescan is scheduled with a backoff
+    /// (1 s, doubling up to the rescan interval) until none is left. `complete` when the
+    /// list covers every root (a full scan): entries not in it are readable again.
+    fn note_unreadable(&mut self, errors: Vec<(PathBuf, String)>, complete: bool) {
+        if complete {
+            let now_readable = self
+                .unreadable
+                .iter()
+                .filter(|p| !errors.iter().any(|(e, _)| e == *p))
+                .count();
+            if now_readable > 0 {
+                info!(
+                    entries = now_readable,
+                    "entries of the watch folder that could not be read can be read again"
+                );
+            }
+            self.unreadable
+                .retain(|p| errors.iter().any(|(e, _)| e == p));
+        }
+        if errors.is_empty() {
+            if complete {
+                self.unreadable_rescan = None;
+            }
+            return;
+        }
+        for (path, error) in errors {
+            if self.unreadable.contains(&path) {
+                debug!(path = %path.display(), %error, "still cannot read entry of the watch folder");
+                continue;
+            }
+            warn!(
+                path = %path.display(),
+                %error,
+                "cannot read this entry of the watch folder; it is looked at again by rescans until it can be read"
+            );
+            if self.unreadable.len() < UNREADABLE_REMEMBERED {
+                self.unreadable.insert(path);
+            }
+        }
+        let cap = self.rescan_interval.unwrap_or(Duration::from_secs(60));
+        let gap = match self.unreadable_rescan {
+            // Already scheduled by an earlier failure since the last full scan.
+            Some(scheduled) if !complete => {
+                self.unreadable_rescan = Some(scheduled);
+                return;
+            }
+            Some((_, gap)) => (gap * 2).min(cap),
+            None => UNREADABLE_RESCAN_FIRST.min(cap),
+        };
+        self.unreadable_rescan = Some((Instant::now() + gap, gap));
     }
 
     /// Feed scan results into the state: unknown or changed files start settling (or, for a
@@ -564,6 +744,7 @@ impl Task {
                         seen: stamp,
                         armed_at: now,
                         reason,
+                        writing: false,
                     },
                 );
             }
@@ -571,14 +752,18 @@ impl Task {
         Ok(())
     }
 
-    /// Files whose quiet period has passed: emit those still unchanged, re-arm the others.
+    /// Files whose quiet period (or, for files being written, the open-file timeout) has
+    /// passed: emit those still unchanged, re-arm the others.
     async fn check_pending(&mut self) -> Flow {
         let now = Instant::now();
-        let quiet = self.quiet_period;
+        let (quiet, open_timeout) = (self.quiet_period, self.open_file_timeout);
         let due: Vec<PathBuf> = self
             .pending
             .iter()
-            .filter(|(_, p)| now.saturating_duration_since(p.armed_at) >= quiet)
+            .filter(|(_, p)| {
+                let wait = if p.writing { open_timeout } else { quiet };
+                now.saturating_duration_since(p.armed_at) >= wait
+            })
             .map(|(path, _)| path.clone())
             .collect();
         if due.is_empty() {
@@ -588,13 +773,23 @@ impl Task {
             return Ok(());
         };
         let now = Instant::now();
+        let mut unreadable = false;
         for (path, state) in states {
             let Some(pending) = self.pending.get_mut(&path) else {
                 continue;
             };
             match state {
                 PathState::File(stamp) if stamp == pending.seen => {
-                    let reason = pending.reason;
+                    let reason = if pending.writing {
+                        warn!(
+                            file = %path.display(),
+                            "written but not closed, and unchanged for {} s: reading it as it is                              (a writer should close the file, or write it under a temporary name and rename it)",
+                            self.open_file_timeout.as_secs()
+                        );
+                        ReadyReason::OpenTimeout
+                    } else {
+                        pending.reason
+                    };
                     self.pending.remove(&path);
                     self.emit(path, stamp, reason).await?;
                 }
@@ -602,73 +797,109 @@ impl Task {
                     pending.seen = stamp;
                     pending.armed_at = now;
                 }
+                PathState::Unreadable => {
+                    self.pending.remove(&path);
+                    unreadable = true;
+                }
                 PathState::Dir | PathState::Other | PathState::Missing => {
                     self.pending.remove(&path);
                 }
             }
+        }
+        if unreadable {
+            self.look_again_later();
         }
         Ok(())
     }
 
     // ---- roots --------------------------------------------------------------------------
 
-    /// The root a path belongs to, if it is under a present root and not ignored.
+    /// The root a path belongs to, if it is under a present root, not ignored and not one of
+    /// lookout's own files.
     fn root_of(&self, path: &Path) -> Option<usize> {
         self.roots.iter().position(|root| {
             root.present
                 && path
                     .strip_prefix(&root.path)
                     .is_ok_and(|relative| !is_ignored(relative))
+                && !self.own_files.contains(path)
         })
     }
 
     /// Notice roots that vanished (including ones whose parent moved, which sends no event)
-    /// and re-watch and rescan roots that came back.
+    /// or were replaced by another folder (a share unmounted from its mount point, a folder
+    /// renamed away and re-created: the old watch sees nothing of the new folder), and
+    /// re-watch and rescan roots that came back.
     async fn check_roots(&mut self) -> Flow {
         let paths: Vec<PathBuf> = self.roots.iter().map(|r| r.path.clone()).collect();
-        let Some(there) = blocking(move || {
+        let Some(identities) = blocking(move || {
             paths
                 .iter()
-                .map(|p| scan::root_is_dir(p))
-                .collect::<Vec<bool>>()
+                .map(|p| scan::root_identity(p))
+                .collect::<Vec<Option<FolderIdentity>>>()
         })
         .await
         else {
             return Ok(());
         };
-        for (index, is_there) in there.into_iter().enumerate() {
+        for (index, identity) in identities.into_iter().enumerate() {
             let present = self.roots[index].present;
-            if present && !is_there {
-                self.root_vanished(index).await;
-            } else if !present && is_there {
-                let path = self.roots[index].path.clone();
-                let backend = Arc::clone(&self.backend);
-                let watch_path = path.clone();
-                let watched = blocking(move || {
-                    backend
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .watch(&watch_path)
-                })
-                .await;
-                match watched {
-                    Some(Ok(())) => {
-                        info!(root = %path.display(), "watch folder is back; watching and rescanning it");
-                        self.roots[index].present = true;
-                        self.scan_root(index, ScanPurpose::Rescan).await?;
-                    }
-                    Some(Err(err)) => {
-                        debug!(root = %path.display(), error = %err, "watch folder is back but cannot be watched yet");
-                    }
-                    None => {}
+            match identity {
+                None if present => self.root_vanished(index).await,
+                None => {}
+                Some(identity) if present && self.roots[index].identity != Some(identity) => {
+                    info!(
+                        root = %self.roots[index].path.display(),
+                        "the watch folder is another folder now (an unmounted or remounted share, or a folder re-created under its name); watching it anew"
+                    );
+                    self.unwatch_root(index).await;
+                    self.root_back(index, identity).await?;
                 }
+                Some(_) if present => {}
+                Some(identity) => self.root_back(index, identity).await?,
             }
         }
         Ok(())
     }
 
+    /// A root is there (again, or as another folder): watch it and rescan it, sending every
+    /// file again (their content decides what is new; the folder may have changed while away).
+    async fn root_back(&mut self, index: usize, identity: FolderIdentity) -> Flow {
+        let path = self.roots[index].path.clone();
+        let backend = Arc::clone(&self.backend);
+        let watch_path = path.clone();
+        let watched = blocking(move || {
+            backend
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .watch(&watch_path)
+        })
+        .await;
+        match watched {
+            Some(Ok(())) => {
+                if !self.roots[index].present {
+                    info!(root = %path.display(), "watch folder is back; watching and rescanning it");
+                }
+                self.roots[index].present = true;
+                self.roots[index].identity = Some(identity);
+                self.sent.retain(|p, _| !p.starts_with(&path));
+                self.pending.retain(|p, _| !p.starts_with(&path));
+                let errors = self.scan_root(index, ScanPurpose::Rescan).await?;
+                self.note_unreadable(errors, false);
+            }
+            Some(Err(err)) => {
+                // Tried again at the next check.
+                self.roots[index].present = false;
+                debug!(root = %path.display(), error = %err, "watch folder is back but cannot be watched yet");
+            }
+            None => {}
+        }
+        Ok(())
+    }
+
     /// A root is gone: report it (once), stop watching it, wait for it to come back. This is
-    /// not a mass delete: what was sent is kept, so unchanged files are not re-sent later.
+    /// not a mass delete: nothing is emitted; when it is back, its files are all sent again
+    /// and their content decides what is new.
     async fn root_vanished(&mut self, index: usize) {
         if !self.roots[index].present {
             return;
@@ -680,9 +911,14 @@ impl Task {
             "watch folder vanished; it will be watched again when it comes back"
         );
         self.pending.retain(|p, _| !p.starts_with(&path));
+        self.unwatch_root(index).await;
+    }
+
+    /// Drop the notify watch of a root (it fails harmlessly when notify already dropped it,
+    /// e.g. after inotify's `DELETE_SELF`).
+    async fn unwatch_root(&mut self, index: usize) {
         let backend = Arc::clone(&self.backend);
-        let unwatch_path = path.clone();
-        // Fails harmlessly when notify already dropped the watch (inotify DELETE_SELF).
+        let unwatch_path = self.roots[index].path.clone();
         let _ = blocking(move || {
             backend
                 .lock()

@@ -624,3 +624,158 @@ async fn stop_returns_even_when_nobody_reads() {
         .await
         .expect("stop does not hang");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_pausing_longer_than_the_quiet_period_is_emitted_only_when_closed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (watcher, mut rx) = start(options(dir.path()));
+    sleep(Duration::from_millis(100)).await;
+    let path = dir.path().join("pausing.txt");
+    let writer_path = path.clone();
+    let writer = tokio::task::spawn_blocking(move || {
+        let mut file = fs::File::create(&writer_path).expect("create");
+        for _ in 0..3 {
+            file.write_all(&[b'p'; 100]).expect("write");
+            file.flush().expect("flush");
+            // Three times the quiet period, and more than a check tick beyond it.
+            std::thread::sleep(Duration::from_millis(750));
+        }
+        file.write_all(&[b'q'; 100]).expect("write");
+    });
+    let mut got = Vec::new();
+    let mut writer = std::pin::pin!(writer);
+    loop {
+        tokio::select! {
+            biased;
+            done = &mut writer => { done.expect("writer"); break; }
+            Some(file) = rx.recv() => got.push(file),
+        }
+    }
+    assert!(
+        got.iter().all(|f| f.size == 400),
+        "emitted while open: {got:?}"
+    );
+    let finished = got.len();
+    got.extend(collect_until(&mut rx, |more| finished + more.len() >= 1).await);
+    watcher.stop().await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].size, 400);
+    assert_eq!(got[0].reason, ReadyReason::ClosedAfterWrite);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_never_closed_is_emitted_after_the_open_file_timeout() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut opts = options(dir.path());
+    opts.open_file_timeout = Duration::from_secs(1);
+    let (watcher, mut rx) = start(opts);
+    sleep(Duration::from_millis(100)).await;
+    let path = dir.path().join("held.txt");
+    let mut file = fs::File::create(&path).expect("create");
+    file.write_all(b"held open").expect("write");
+    file.flush().expect("flush");
+    let started = Instant::now();
+    let got = collect_until(&mut rx, |got| !got.is_empty()).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].reason, ReadyReason::OpenTimeout);
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
+    // The close of the unchanged file sends nothing more.
+    drop(file);
+    let more = drain_for(&mut rx, SETTLE).await;
+    watcher.stop().await;
+    assert!(more.is_empty(), "{more:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_waiting_for_its_close_settles_when_events_were_lost() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (tx, mut rx) = mpsc::channel(1024);
+    // A queue of 8 events: the burst below overflows it, and the close events of the file
+    // held open could be among those lost; it must not wait for the open-file timeout.
+    let watcher = FolderWatcher::start_with_queue(options(dir.path()), tx, 8).expect("start");
+    sleep(Duration::from_millis(100)).await;
+    let held = dir.path().join("held.txt");
+    let mut file = fs::File::create(&held).expect("create");
+    file.write_all(b"held").expect("write");
+    file.flush().expect("flush");
+    sleep(Duration::from_millis(100)).await;
+    let root = dir.path().to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        for i in 0..1000 {
+            fs::write(root.join(format!("burst-{i}.txt")), "x").expect("write");
+        }
+    })
+    .await
+    .expect("burst");
+    let got = collect_until(&mut rx, has_paths(std::slice::from_ref(&held))).await;
+    drop(file);
+    watcher.stop().await;
+    assert!(got.iter().any(|f| f.path == held), "{got:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_root_replaced_by_another_folder_is_watched_anew() {
+    let parent = tempfile::tempdir().expect("tempdir");
+    let root = parent.path().join("inbox");
+    fs::create_dir(&root).expect("mkdir");
+    fs::write(root.join("old.txt"), "old").expect("write");
+    let (watcher, mut rx) = start(options(&root));
+    let got = collect_until(&mut rx, |got| !got.is_empty()).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+
+    // Renamed away, and another folder takes its name.
+    fs::rename(&root, parent.path().join("away")).expect("rename");
+    fs::create_dir(&root).expect("mkdir");
+    sleep(Duration::from_millis(1200)).await;
+    let fresh = root.join("fresh.txt");
+    fs::write(&fresh, "fresh").expect("write");
+    let got = collect_until(&mut rx, has_paths(std::slice::from_ref(&fresh))).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(
+        got[0].reason,
+        ReadyReason::ClosedAfterWrite,
+        "not watched: {got:?}"
+    );
+
+    // The first folder comes back: its file is sent again (its content decides what is new).
+    fs::remove_dir_all(&root).expect("rm");
+    fs::rename(parent.path().join("away"), &root).expect("rename back");
+    let old = root.join("old.txt");
+    let got = collect_until(&mut rx, has_paths(std::slice::from_ref(&old))).await;
+    watcher.stop().await;
+    assert_eq!(got.len(), 1, "{got:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lookouts_own_files_are_never_emitted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    fs::create_dir_all(root.join("index")).expect("mkdir");
+    fs::write(root.join("index/meta.json"), "{}").expect("write");
+    fs::write(root.join("alerts.jsonl"), "{}\n").expect("write");
+    let article = root.join("article.txt");
+    fs::write(&article, "article").expect("write");
+    let mut opts = options(root);
+    opts.own_files.add_folder(&root.join("index"));
+    opts.own_files.add_folder(&root.join("state"));
+    opts.own_files
+        .add_file_and_siblings(&root.join("alerts.jsonl"));
+    let (watcher, mut rx) = start(opts);
+    let got = collect_until(&mut rx, |got| !got.is_empty()).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].path, article);
+    // Written while watched: the index, a new state folder, the log and a rotation of it.
+    fs::write(root.join("index/segment.json"), "{}").expect("write");
+    fs::create_dir_all(root.join("state/webhooks")).expect("mkdir");
+    fs::write(root.join("state/webhooks/a.cursor"), "1").expect("write");
+    fs::write(root.join("alerts.jsonl"), "{}\n{}\n").expect("write");
+    fs::write(root.join("alerts.jsonl.1"), "{}\n").expect("write");
+    watcher.request_rescan();
+    let more = drain_for(&mut rx, SETTLE).await;
+    watcher.stop().await;
+    assert!(more.is_empty(), "{more:?}");
+}

@@ -15,13 +15,76 @@ pub const SEED_ARTICLE: &str = " date 2024-03-28 In a move that has sent ripples
 
 pub const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
+/// The user and group an unprivileged daemon runs as (see [`Home::new_unprivileged`]).
+pub const UNPRIVILEGED_USER: &str = "nobody";
+pub const UNPRIVILEGED_GROUP: &str = "nogroup";
+
+/// Whether this process runs as root (then it reads any file, whatever its permissions).
+pub fn running_as_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+/// A command that runs `program` as [`UNPRIVILEGED_USER`] when this process is root (with
+/// `setpriv`: no supplementary groups, no capabilities), and as this process's user
+/// otherwise (which is unprivileged already). Permission checks apply to what it runs.
+pub fn unprivileged_command(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    if !running_as_root() {
+        return Command::new(program);
+    }
+    let mut command = Command::new("setpriv");
+    command
+        .arg(format!("--reuid={UNPRIVILEGED_USER}"))
+        .arg(format!("--regid={UNPRIVILEGED_GROUP}"))
+        .arg("--clear-groups")
+        .arg("--")
+        .arg(program);
+    command
+}
+
+/// Hand `path` and everything below it to [`UNPRIVILEGED_USER`] when this process is root, so
+/// that a program run by [`unprivileged_command`] can write there. Does nothing otherwise.
+pub fn give_to_unprivileged_user(path: &Path) {
+    if !running_as_root() {
+        return;
+    }
+    let status = Command::new("chown")
+        .arg("-R")
+        .arg(format!("{UNPRIVILEGED_USER}:{UNPRIVILEGED_GROUP}"))
+        .arg(path)
+        .status()
+        .expect("chown runs");
+    assert!(status.success(), "cannot chown {}", path.display());
+}
+
 /// A lookout home: config, watch folder, index, alert log, daemon log.
 pub struct Home {
     pub dir: tempfile::TempDir,
+    /// The daemon and the CLI run as an unprivileged user (when the tests run as root).
+    unprivileged: bool,
 }
 
 impl Home {
     pub fn new(extra_config: &str) -> Home {
+        Home::build(extra_config, false)
+    }
+
+    /// A home whose daemon and `lookout` commands run as an unprivileged user when the tests
+    /// run as root (root reads any file, so a permission problem cannot be seen otherwise), and
+    /// as the current user otherwise. The home belongs to that user; files the test writes
+    /// stay the test's (readable by others unless the test says).
+    pub fn new_unprivileged(extra_config: &str) -> Home {
+        let home = Home::build(extra_config, true);
+        give_to_unprivileged_user(home.dir.path());
+        home
+    }
+
+    /// Whether this home's daemon runs as an unprivileged user.
+    pub fn is_unprivileged(&self) -> bool {
+        self.unprivileged || !running_as_root()
+    }
+
+    fn build(extra_config: &str, unprivileged: bool) -> Home {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("watch")).unwrap();
         // Tests run side by side: each daemon's API takes a free port (unless the test says).
@@ -34,7 +97,16 @@ impl Home {
             "watch = \"watch\"\nindex = \"index\"\nalert_log = \"alerts.jsonl\"\ncommit_interval_ms = 200\n{extra_config}{api}"
         );
         std::fs::write(dir.path().join("config.toml"), config).unwrap();
-        Home { dir }
+        Home { dir, unprivileged }
+    }
+
+    /// The `lookout` binary, run as this home's user.
+    fn command(&self) -> Command {
+        if self.unprivileged {
+            unprivileged_command(BIN)
+        } else {
+            Command::new(BIN)
+        }
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
@@ -46,7 +118,7 @@ impl Home {
     }
 
     pub fn lookout(&self, args: &[&str]) -> Output {
-        Command::new(BIN)
+        self.command()
             .arg("--config")
             .arg(self.config())
             .args(args)
@@ -63,7 +135,8 @@ impl Home {
     /// `start_daemon` with more environment variables (e.g. `FAILPOINTS`).
     pub fn start_daemon_with_env(&self, n: usize, env: &[(&str, &str)]) -> Daemon {
         let log = self.path(&format!("daemon-{n}.log"));
-        let child = Command::new(BIN)
+        let child = self
+            .command()
             .arg("--config")
             .arg(self.config())
             .arg("run")
@@ -82,11 +155,13 @@ impl Home {
     /// it writes in the state folder.
     pub fn api(&self) -> String {
         let file = self.path("state/api.addr");
+        // The file may be seen before its line is written.
+        let read = || std::fs::read_to_string(&file).unwrap_or_default();
         assert!(
-            wait_until(Duration::from_secs(10), || file.exists()),
+            wait_until(Duration::from_secs(10), || read().ends_with('\n')),
             "the daemon wrote no API address"
         );
-        format!("http://{}", std::fs::read_to_string(file).unwrap().trim())
+        format!("http://{}", read().trim())
     }
 
     /// Write `content` to a temporary name, then rename it into the watch folder.
