@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
 
 use crate::analysis::Analyzer;
-use crate::document::Document;
+use crate::document::{is_indexable_date, Document};
 use crate::query::TextField;
 
 const COLLISION: u32 = u32::MAX;
@@ -129,7 +129,8 @@ impl DocAnalysis {
         DocAnalysis {
             fields,
             any_field,
-            date: doc.date,
+            // As the index: a date it cannot hold is no date (`into_document` drops them).
+            date: doc.date.filter(|date| is_indexable_date(*date)),
         }
     }
 
