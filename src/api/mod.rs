@@ -39,6 +39,7 @@ use crate::config::ApiConfig;
 use crate::daemon::Control;
 use crate::index::LookoutIndex;
 use crate::metrics::Metrics;
+use crate::query::QueryLimits;
 
 /// The file in the state folder that holds the address the running daemon's API listens on
 /// (the CLI reads it to talk to the daemon).
@@ -64,6 +65,8 @@ pub struct ApiContext {
     pub alerts_written: watch::Receiver<u64>,
     pub metrics: Metrics,
     pub api: ApiConfig,
+    /// How large a query may be (`max_query_clauses`), for the queries requests carry.
+    pub query_limits: QueryLimits,
     pub state_dir: PathBuf,
     /// Turns true when the daemon stops: the server stops taking requests, streams end.
     pub stop: watch::Receiver<bool>,
@@ -81,6 +84,7 @@ struct AppState {
     /// blake3 of the token (compared in constant time), when one is required.
     token: Option<blake3::Hash>,
     openapi: Arc<String>,
+    query_limits: QueryLimits,
 }
 
 #[derive(OpenApi)]
@@ -157,6 +161,7 @@ fn app(context: ApiContext) -> Router {
         stop: context.stop,
         token,
         openapi: Arc::new(openapi.to_pretty_json().unwrap_or_default()),
+        query_limits: context.query_limits,
     };
     router
         .fallback(not_found)

@@ -8,9 +8,10 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use crate::analysis::Analyzer;
-use crate::config::{compile_queries, load_queries_file, Config};
+use crate::config::{compile_queries, load_queries_file, Config, ConfigError};
 use crate::matcher::{DocAnalysis, Engine, TermStats};
 use crate::pipeline::{collect_files, read_documents};
+use crate::query::QueryLimits;
 
 #[derive(Debug, clap::Args)]
 pub struct MatchArgs {
@@ -26,16 +27,34 @@ pub struct MatchArgs {
     pub paths: Vec<PathBuf>,
 }
 
+/// The config's `max_query_clauses`; the default without a config file (or, with a warning,
+/// when it does not load).
+fn query_limits_of(config_path: &Path) -> QueryLimits {
+    match Config::load(config_path) {
+        Ok(config) => config.query_limits,
+        Err(ConfigError::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            QueryLimits::default()
+        }
+        Err(error) => {
+            eprintln!(
+                "warning: {error}; queries are limited to the default {} clauses",
+                QueryLimits::default().max_clauses
+            );
+            QueryLimits::default()
+        }
+    }
+}
+
 pub fn run(config_path: &Path, args: MatchArgs) -> anyhow::Result<ExitCode> {
-    let specs = match &args.queries {
-        Some(file) => load_queries_file(file)?,
+    let (specs, limits) = match &args.queries {
+        // The queries file alone: the config (when there is one) only sets their size limit.
+        Some(file) => (load_queries_file(file)?, query_limits_of(config_path)),
         None => {
-            Config::load(config_path)
-                .context("invalid configuration")?
-                .queries
+            let config = Config::load(config_path).context("invalid configuration")?;
+            (config.queries, config.query_limits)
         }
     };
-    let (saved, problems) = compile_queries(&specs);
+    let (saved, problems) = compile_queries(&specs, limits);
     for problem in &problems {
         eprintln!("error: {problem}");
     }

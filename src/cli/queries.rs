@@ -90,7 +90,7 @@ pub fn run(config: &Config, command: QueriesCommand) -> anyhow::Result<ExitCode>
                     config.path.display()
                 );
             };
-            let (good, bad) = compile_queries(std::slice::from_ref(spec));
+            let (good, bad) = compile_queries(std::slice::from_ref(spec), config.query_limits);
             if let Some(problem) = bad.first() {
                 anyhow::bail!("{problem}");
             }
@@ -110,7 +110,7 @@ fn add(
     backfill: bool,
     dry_run: bool,
 ) -> anyhow::Result<ExitCode> {
-    let parsed = match crate::query::parse(text) {
+    let parsed = match crate::query::parse_with_limits(text, config.query_limits) {
         Ok(parsed) => parsed,
         Err(error) => {
             super::print_query_error(text, &error);
@@ -172,7 +172,7 @@ fn add(
     if backfill {
         // Alerts go to the alert log; webhooks get them when the daemon next starts.
         let config = Config::load(&config.path)?;
-        let (queries, _) = compile_queries(&config.queries);
+        let (queries, _) = compile_queries(&config.queries, config.query_limits);
         let mut pipeline =
             Pipeline::open(&config, queries, crate::matcher::Engine::default(), None)?;
         let found = pipeline.backfill(name)?;
@@ -219,7 +219,7 @@ const COSTLY_SELECTIVITY: f64 = 0.2;
 const MIN_DOCS_FOR_COST: u64 = 100;
 
 fn check(config: &Config, verbose: bool) -> anyhow::Result<ExitCode> {
-    let (good, bad) = compile_queries(&config.queries);
+    let (good, bad) = compile_queries(&config.queries, config.query_limits);
     for problem in &bad {
         eprintln!("error: {problem}");
         eprintln!("    {}", problem.spec.text);

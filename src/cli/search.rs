@@ -26,7 +26,7 @@ pub struct SearchArgs {
 }
 
 pub fn run(config: &Config, args: SearchArgs) -> anyhow::Result<ExitCode> {
-    let parsed = match query::parse(&args.query) {
+    let parsed = match query::parse_with_limits(&args.query, config.query_limits) {
         Ok(parsed) => parsed,
         Err(error) => {
             super::print_query_error(&args.query, &error);

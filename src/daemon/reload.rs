@@ -58,6 +58,7 @@ impl Daemon {
         next.poll_interval = running.poll_interval;
         next.rescan_interval = running.rescan_interval;
         next.commit_interval = running.commit_interval;
+        next.query_limits = running.query_limits;
 
         // A running query whose new text does not parse keeps running as it was.
         let running_now: HashSet<&str> = self
@@ -71,7 +72,7 @@ impl Daemon {
             if !changed.contains(spec.name.as_str()) || !running_now.contains(spec.name.as_str()) {
                 continue;
             }
-            let Err(error) = query::parse(&spec.text) else {
+            let Err(error) = query::parse_with_limits(&spec.text, running.query_limits) else {
                 continue;
             };
             if let Some(before) = running.queries.iter().find(|q| q.name == spec.name) {
