@@ -111,11 +111,13 @@ impl<'a> Sweep<'a> {
     fn new(lists: &'a [&'a [u32]], slop: u32, windows: bool) -> Option<Sweep<'a>> {
         let m = lists.len();
         let (prev_same, next_same) = same_words(lists);
-        let anchor = lists
-            .iter()
-            .enumerate()
-            .map(|(i, ps)| i64::from(ps[0]) - i as i64)
-            .min()?;
+        let mut anchor = i64::MAX;
+        for (i, ps) in lists.iter().enumerate() {
+            anchor = anchor.min(i64::from(*ps.first()?) - i as i64);
+        }
+        if lists.is_empty() {
+            return None;
+        }
         let mut sweep = Sweep {
             lists,
             slop: i64::from(slop),
