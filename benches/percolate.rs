@@ -61,7 +61,7 @@ fn main() {
     let rss_before = rss_kib("VmRSS:");
     let started = Instant::now();
     let specs = load_queries_file(&queries_file).expect("queries file");
-    let (saved, problems) = compile_queries(&specs);
+    let (saved, problems) = compile_queries(&specs, Default::default());
     assert!(problems.is_empty(), "invalid queries: {}", problems[0]);
     let queries: Vec<_> = saved.into_iter().map(|s| s.query).collect();
     let presearch = Presearcher::new(queries.clone(), &stats);

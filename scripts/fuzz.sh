@@ -1,6 +1,13 @@
 #!/usr/bin/env bash
-# Fuzz lookout's parsers with cargo-fuzz (libFuzzer + AddressSanitizer): the query parser, each
-# extractor (.txt .md .html .json .jsonl) and the analyzer. Targets live in fuzz/fuzz_targets/.
+# Fuzz lookout's parsers with cargo-fuzz (libFuzzer + AddressSanitizer): the query parser
+# (parse_query), the query planner with percolation and explanation (plan_query), the phrase
+# matcher against its plain definition (phrase_matcher), each extractor (.txt .md .html .json
+# .jsonl) and the analyzer. Targets live in fuzz/fuzz_targets/.
+#
+# plan_query and phrase_matcher also have a time budget per input, checked by the target itself
+# against the input's size: a slow input (work that grows faster than linearly) is a finding,
+# reported as a crash whose message starts with "slow input". plan_query runs with
+# -max_len=65536 so that growth shows.
 #
 # NOT part of CI: it takes minutes (about 10 to build the instrumented targets the first time,
 # then SECONDS per target), so .ci/run does not call it. Run it by hand before a release or after
@@ -62,10 +69,15 @@ for target in "${targets[@]}"; do
     log="$logs/$target.log"
     mkdir -p "fuzz/artifacts/$target" "fuzz/corpus/$target"
     echo "== fuzzing $target for ${seconds}s (log: $log)"
+    target_args=()
+    case "$target" in
+        plan_query) target_args=(-max_len=65536) ;;
+    esac
     set +e
     cargo fuzz run -a "$target" -- \
         -max_total_time="$seconds" -timeout="$timeout_s" -rss_limit_mb="$rss_mb" \
-        -print_final_stats=1 ${extra_args[@]+"${extra_args[@]}"} >"$log" 2>&1
+        -print_final_stats=1 ${target_args[@]+"${target_args[@]}"} \
+        ${extra_args[@]+"${extra_args[@]}"} >"$log" 2>&1
     rc=$?
     set -e
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
@@ -81,6 +93,8 @@ for target in "${targets[@]}"; do
         failed=1
         if grep -q 'ERROR: libFuzzer: timeout' "$log"; then
             result="TIMEOUT"
+        elif grep -q 'slow input' "$log"; then
+            result="SLOW INPUT"
         elif grep -q 'ERROR: libFuzzer: out-of-memory' "$log"; then
             result="OUT-OF-MEMORY"
         elif grep -q 'ERROR: libFuzzer: \|panicked at\|ERROR: AddressSanitizer' "$log"; then

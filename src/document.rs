@@ -7,6 +7,29 @@ use std::path::PathBuf;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+/// The first day a document's date can be. The index keeps a date as nanoseconds since 1970
+/// in an `i64` (tantivy's `DateTime`), which reaches from 1677-09-21T00:12:43 to
+/// 2262-04-11T23:47:16 UTC, and dates are indexed at midnight UTC: the first and last whole
+/// days in it are the range. [`DocumentFields::into_document`] drops a date outside it (the
+/// document then has no date), so that the matcher and the index always agree.
+pub const FIRST_DATE: NaiveDate = match NaiveDate::from_ymd_opt(1677, 9, 22) {
+    Some(date) => date,
+    None => panic!("1677-09-22 is a date"),
+};
+
+/// The last day a document's date can be (see [`FIRST_DATE`]).
+pub const LAST_DATE: NaiveDate = match NaiveDate::from_ymd_opt(2262, 4, 11) {
+    Some(date) => date,
+    None => panic!("2262-04-11 is a date"),
+};
+
+/// Whether a document can carry this date: between [`FIRST_DATE`] and [`LAST_DATE`]. An
+/// extractor that finds another date may warn, naming the field: the document is kept
+/// without a date.
+pub fn is_indexable_date(date: NaiveDate) -> bool {
+    (FIRST_DATE..=LAST_DATE).contains(&date)
+}
+
 /// A document's content hash: blake3 of its normalized fields, as 64 lowercase hex digits.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -54,8 +77,10 @@ impl DocumentFields {
         self.title.trim().is_empty() && self.body.trim().is_empty()
     }
 
-    /// Seal the fields into a `Document` with its content id.
-    pub fn into_document(self, path: PathBuf, part: Option<usize>) -> Document {
+    /// Seal the fields into a `Document` with its content id. A date the index cannot hold
+    /// (see [`FIRST_DATE`]) is dropped first: the document is what gets indexed and matched.
+    pub fn into_document(mut self, path: PathBuf, part: Option<usize>) -> Document {
+        self.date = self.date.filter(|date| is_indexable_date(*date));
         let id = content_id(&self);
         Document {
             id,
@@ -136,6 +161,46 @@ mod tests {
         let mut other = fields;
         other.title = "Mali".into();
         assert_ne!(a.id, other.into_document("a.txt".into(), None).id);
+    }
+
+    #[test]
+    fn dates_the_index_cannot_hold_are_dropped() {
+        let with = |date: Option<NaiveDate>| {
+            DocumentFields {
+                body: "oil".into(),
+                date,
+                ..Default::default()
+            }
+            .into_document("a.txt".into(), None)
+        };
+        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d);
+        for kept in [Some(FIRST_DATE), Some(LAST_DATE), day(2024, 3, 28), None] {
+            assert_eq!(with(kept).date, kept);
+        }
+        for dropped in [
+            day(1, 1, 1),
+            day(1677, 9, 21),
+            day(2262, 4, 12),
+            day(9999, 12, 31),
+            Some(NaiveDate::MIN),
+            Some(NaiveDate::MAX),
+        ] {
+            let doc = with(dropped);
+            assert_eq!(doc.date, None, "{dropped:?}");
+            assert_eq!(doc.id, with(None).id, "the id is the id of what is indexed");
+        }
+    }
+
+    #[test]
+    fn the_date_range_is_exactly_what_nanoseconds_in_an_i64_hold() {
+        let midnight_nanos = |d: NaiveDate| {
+            d.and_hms_opt(0, 0, 0)
+                .and_then(|t| t.and_utc().timestamp().checked_mul(1_000_000_000))
+        };
+        assert!(midnight_nanos(FIRST_DATE).is_some());
+        assert!(midnight_nanos(LAST_DATE).is_some());
+        assert!(midnight_nanos(FIRST_DATE.pred_opt().unwrap()).is_none());
+        assert!(midnight_nanos(LAST_DATE.succ_opt().unwrap()).is_none());
     }
 
     #[test]

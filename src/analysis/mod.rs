@@ -166,6 +166,20 @@ impl Analyzer {
         self.tokens(text).into_iter().map(|t| t.text).collect()
     }
 
+    /// The normalized terms of `text` when there are at most `max`; `None` (having read no
+    /// further than the term past `max`) when there are more.
+    pub fn terms_at_most(&mut self, text: &str, max: usize) -> Option<Vec<String>> {
+        let mut stream = self.inner.token_stream(text);
+        let mut terms = Vec::new();
+        while stream.advance() {
+            if terms.len() == max {
+                return None;
+            }
+            terms.push(stream.token().text.clone());
+        }
+        Some(terms)
+    }
+
     /// Calls `f` for every token without collecting them.
     pub fn for_each_token(&mut self, text: &str, mut f: impl FnMut(&AnalyzedToken)) {
         let mut stream = self.inner.token_stream(text);

@@ -52,6 +52,7 @@ use crate::config::{ApiConfig, DEFAULT_MAX_STREAMS};
 use crate::daemon::Control;
 use crate::index::LookoutIndex;
 use crate::metrics::Metrics;
+use crate::query::QueryLimits;
 
 /// The file in the state folder that holds the address the running daemon's API listens on
 /// (the CLI reads it to talk to the daemon).
@@ -77,6 +78,8 @@ pub struct ApiContext {
     pub alerts_written: watch::Receiver<u64>,
     pub metrics: Metrics,
     pub api: ApiConfig,
+    /// How large a query may be (`max_query_clauses`), for the queries requests carry.
+    pub query_limits: QueryLimits,
     pub state_dir: PathBuf,
     /// Turns true when the daemon stops: the server stops taking requests, streams end.
     pub stop: watch::Receiver<bool>,
@@ -96,6 +99,7 @@ struct AppState {
     openapi: Arc<String>,
     /// One permit per live alert stream.
     streams: Arc<Semaphore>,
+    query_limits: QueryLimits,
 }
 
 #[derive(OpenApi)]
@@ -229,6 +233,7 @@ fn app(context: ApiContext, listen: SocketAddr, max_streams: usize) -> Router {
         token,
         openapi: Arc::new(openapi.to_pretty_json().unwrap_or_default()),
         streams: Arc::new(Semaphore::new(max_streams)),
+        query_limits: context.query_limits,
     };
     let routes = router
         .fallback(not_found)

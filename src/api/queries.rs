@@ -150,7 +150,8 @@ pub(super) async fn put(
                 "dry_run and backfill exclude each other",
             ));
         }
-        let parsed = query::parse(&body.query).map_err(|e| ApiError::invalid_query(&e))?;
+        let parsed = query::parse_with_limits(&body.query, state.query_limits)
+            .map_err(|e| ApiError::invalid_query(&e))?;
         let index = state.index.clone();
         let results =
             tokio::task::spawn_blocking(move || index.search(&parsed.query, DRY_RUN_SAMPLE, 0))
@@ -237,24 +238,29 @@ pub struct CheckAnswer {
     ),
     security(("bearer" = []), ())
 )]
-pub(super) async fn check(ApiJson(body): ApiJson<CheckBody>) -> Json<CheckAnswer> {
-    Json(match query::parse(&body.query) {
-        Ok(parsed) => CheckAnswer {
-            valid: true,
-            error: None,
-            lints: lints(&parsed.lints),
-            normalized: Some(parsed.query.to_string()),
+pub(super) async fn check(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<CheckBody>,
+) -> Json<CheckAnswer> {
+    Json(
+        match query::parse_with_limits(&body.query, state.query_limits) {
+            Ok(parsed) => CheckAnswer {
+                valid: true,
+                error: None,
+                lints: lints(&parsed.lints),
+                normalized: Some(parsed.query.to_string()),
+            },
+            Err(error) => CheckAnswer {
+                valid: false,
+                error: Some(QueryProblemView {
+                    column: error.column,
+                    message: error.message,
+                }),
+                lints: Vec::new(),
+                normalized: None,
+            },
         },
-        Err(error) => CheckAnswer {
-            valid: false,
-            error: Some(QueryProblemView {
-                column: error.column,
-                message: error.message,
-            }),
-            lints: Vec::new(),
-            normalized: None,
-        },
-    })
+    )
 }
 
 fn lints(lints: &[query::Lint]) -> Vec<QueryProblemView> {

@@ -103,7 +103,8 @@ pub(super) async fn search(
             "offset is at most {MAX_OFFSET}"
         )));
     }
-    let parsed = query::parse(&params.q).map_err(|e| ApiError::invalid_query(&e))?;
+    let parsed = query::parse_with_limits(&params.q, state.query_limits)
+        .map_err(|e| ApiError::invalid_query(&e))?;
     let index = state.index.clone();
     let results = tokio::task::spawn_blocking(move || index.search(&parsed.query, limit, offset))
         .await

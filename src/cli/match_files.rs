@@ -9,10 +9,11 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use crate::analysis::Analyzer;
-use crate::config::{compile_queries, load_queries_file, Config};
+use crate::config::{compile_queries, load_queries_file, Config, ConfigError};
 use crate::extract::ExtractError;
 use crate::matcher::{DocAnalysis, Engine, TermStats};
 use crate::pipeline::{read_documents, FileError};
+use crate::query::QueryLimits;
 
 use super::Outcome;
 
@@ -34,16 +35,34 @@ pub struct MatchArgs {
     pub paths: Vec<PathBuf>,
 }
 
+/// The config's `max_query_clauses`; the default without a config file (or, with a warning,
+/// when it does not load).
+fn query_limits_of(config_path: &Path) -> QueryLimits {
+    match Config::load(config_path) {
+        Ok(config) => config.query_limits,
+        Err(ConfigError::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            QueryLimits::default()
+        }
+        Err(error) => {
+            eprintln!(
+                "warning: {error}; queries are limited to the default {} clauses",
+                QueryLimits::default().max_clauses
+            );
+            QueryLimits::default()
+        }
+    }
+}
+
 pub fn run(config_path: &Path, args: MatchArgs) -> anyhow::Result<Outcome> {
-    let specs = match &args.queries {
-        Some(file) => load_queries_file(file)?,
+    let (specs, limits) = match &args.queries {
+        // The queries file alone: the config (when there is one) only sets their size limit.
+        Some(file) => (load_queries_file(file)?, query_limits_of(config_path)),
         None => {
-            Config::load(config_path)
-                .context("invalid configuration")?
-                .queries
+            let config = Config::load(config_path).context("invalid configuration")?;
+            (config.queries, config.query_limits)
         }
     };
-    let (saved, problems) = compile_queries(&specs);
+    let (saved, problems) = compile_queries(&specs, limits);
     for problem in &problems {
         eprintln!("lookout: {problem}");
     }

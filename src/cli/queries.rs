@@ -107,7 +107,7 @@ pub fn run(
                     config.path.display()
                 );
             };
-            let (good, bad) = compile_queries(std::slice::from_ref(spec));
+            let (good, bad) = compile_queries(std::slice::from_ref(spec), config.query_limits);
             if let Some(problem) = bad.first() {
                 eprintln!("lookout: {problem}");
                 super::print_query_error(&problem.spec.text, &problem.error, &palettes.err);
@@ -123,7 +123,7 @@ pub fn run(
 
 /// The saved queries as the files say, in the shape of the API's `GET /queries`.
 fn views_from_files(config: &Config) -> Vec<QueryView> {
-    let (good, bad) = compile_queries(&config.queries);
+    let (good, bad) = compile_queries(&config.queries, config.query_limits);
     config
         .queries
         .iter()
@@ -275,7 +275,7 @@ fn add(
             crate::config::shown_name(name)
         );
     }
-    let parsed = match crate::query::parse(text) {
+    let parsed = match crate::query::parse_with_limits(text, config.query_limits) {
         Ok(parsed) => parsed,
         Err(error) => {
             super::print_query_error(text, &error, &palettes.err);
@@ -343,7 +343,7 @@ fn add(
     if backfill {
         // Alerts go to the alert log; webhooks get them when the daemon next starts.
         let config = Config::load(&config.path)?;
-        let (queries, _) = compile_queries(&config.queries);
+        let (queries, _) = compile_queries(&config.queries, config.query_limits);
         let mut pipeline =
             Pipeline::open(&config, queries, crate::matcher::Engine::default(), None)?;
         let found = pipeline.backfill(name)?;
@@ -450,7 +450,7 @@ fn holding_any(keys: &[Key]) -> Query {
 }
 
 fn check(config: &Config, verbose: bool, palettes: &Palettes) -> anyhow::Result<Outcome> {
-    let (good, bad) = compile_queries(&config.queries);
+    let (good, bad) = compile_queries(&config.queries, config.query_limits);
     for problem in &bad {
         eprintln!("error: {problem}");
         eprintln!("    {}", problem.spec.text);

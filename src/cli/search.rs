@@ -53,7 +53,7 @@ pub struct PageArgs {
 }
 
 pub fn run(config: &Config, args: SearchArgs, palettes: &Palettes) -> anyhow::Result<Outcome> {
-    let parsed = match query::parse(&args.query) {
+    let parsed = match query::parse_with_limits(&args.query, config.query_limits) {
         Ok(parsed) => parsed,
         Err(error) => {
             super::print_query_error(&args.query, &error, &palettes.err);

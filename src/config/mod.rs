@@ -30,6 +30,7 @@ pub use queries::{
 };
 pub use reload::{diff, ConfigDiff, ConfigWatcher};
 
+use crate::query::QueryLimits;
 use crate::sinks::WebhookConfig;
 
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +95,12 @@ struct ConfigFile {
     commit_interval_ms: Option<u64>,
     /// Files larger than this (bytes) are skipped with an error. Default 20 MiB.
     max_file_size: Option<u64>,
+    /// The most clauses a query may have: each term, phrase word, prefix and date or date
+    /// range counts one, wherever it is (as Lucene counts them). Larger queries are refused
+    /// with an error naming the column where the limit is passed, on every path that reads a
+    /// query (saved queries, search, dry runs, checks, `lookout match`). Default 1024
+    /// (Lucene's default); needs a restart to change.
+    max_query_clauses: Option<usize>,
     /// Saved queries in separate files: TSV (`NAME<TAB>QUERY`) or TOML (`[[queries]]` tables).
     #[serde(default)]
     queries_files: Vec<PathBuf>,
@@ -143,6 +150,8 @@ pub struct Config {
     pub open_file_timeout: Duration,
     pub commit_interval: Duration,
     pub max_file_size: u64,
+    /// How large a query may be (`max_query_clauses`).
+    pub query_limits: QueryLimits,
     /// The `queries_files`, resolved, in the config's order.
     pub queries_files: Vec<PathBuf>,
     pub queries: Vec<QuerySpec>,
@@ -277,6 +286,16 @@ impl Config {
                 }
             }
         }
+        let query_limits = match file.max_query_clauses {
+            None => QueryLimits::default(),
+            Some(0) => {
+                return Err(invalid(
+                    "max_query_clauses",
+                    "must be at least 1 (the default is 1024)".into(),
+                ))
+            }
+            Some(max_clauses) => QueryLimits { max_clauses },
+        };
         Ok(Config {
             path: path.to_path_buf(),
             watch,
@@ -291,6 +310,7 @@ impl Config {
                 .map_or(DEFAULT_OPEN_FILE_TIMEOUT, |s| Duration::from_secs(s.max(1))),
             commit_interval: Duration::from_millis(file.commit_interval_ms.unwrap_or(1000).max(10)),
             max_file_size: file.max_file_size.unwrap_or(DEFAULT_MAX_FILE_SIZE),
+            query_limits,
             queries_files,
             queries,
             webhooks: file.webhooks,

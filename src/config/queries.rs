@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::{ConfigError, QueryEntry};
-use crate::query::{self, Lint, Query, QueryError};
+use crate::query::{self, Lint, Query, QueryError, QueryLimits};
 
 /// A saved query as written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -215,12 +215,15 @@ pub(crate) fn parse_tsv(path: &Path, text: &str) -> Result<Vec<QuerySpec>, Confi
     Ok(specs)
 }
 
-/// Parse every saved query; the ones that fail come back as problems.
-pub fn compile_queries(specs: &[QuerySpec]) -> (Vec<SavedQuery>, Vec<QueryProblem>) {
+/// Parse every saved query within `limits`; the ones that fail come back as problems.
+pub fn compile_queries(
+    specs: &[QuerySpec],
+    limits: QueryLimits,
+) -> (Vec<SavedQuery>, Vec<QueryProblem>) {
     let mut good = Vec::with_capacity(specs.len());
     let mut bad = Vec::new();
     for spec in specs {
-        match query::parse(&spec.text) {
+        match query::parse_with_limits(&spec.text, limits) {
             Ok(parsed) => good.push(SavedQuery {
                 name: spec.name.clone(),
                 text: spec.text.clone(),

@@ -86,6 +86,7 @@ pub fn diff(old: &Config, new: &Config) -> ConfigDiff {
             old.commit_interval != new.commit_interval,
         ),
         ("api", old.api != new.api),
+        ("max_query_clauses", old.query_limits != new.query_limits),
     ];
     out.needs_restart = restart
         .into_iter()

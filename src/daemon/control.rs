@@ -428,7 +428,8 @@ impl Daemon {
             origin: file.display().to_string(),
             file,
         };
-        let (mut compiled, mut invalid) = compile_queries(std::slice::from_ref(&spec));
+        let (mut compiled, mut invalid) =
+            compile_queries(std::slice::from_ref(&spec), self.config.query_limits);
         if let Some(problem) = invalid.pop() {
             return Err(ControlError::InvalidQuery(problem.error));
         }
@@ -500,7 +501,7 @@ impl Daemon {
                 _ => fresh.push(spec.clone()),
             }
         }
-        let (compiled, problems) = compile_queries(&fresh);
+        let (compiled, problems) = compile_queries(&fresh, self.config.query_limits);
         queries.extend(compiled);
         self.config.queries = specs;
         self.problems = problems;

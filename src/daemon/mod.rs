@@ -124,6 +124,7 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
                 alerts_written: daemon.pipeline.subscribe_alerts(),
                 metrics: daemon.metrics.clone(),
                 api: daemon.config.api.clone(),
+                query_limits: daemon.config.query_limits,
                 state_dir: daemon.config.state_dir.clone(),
                 stop: api_stopped,
             })

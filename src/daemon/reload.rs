@@ -99,6 +99,7 @@ impl Daemon {
         next.poll_interval = running.poll_interval;
         next.rescan_interval = running.rescan_interval;
         next.commit_interval = running.commit_interval;
+        next.query_limits = running.query_limits;
 
         let running_now: HashSet<&str> = self
             .pipeline
@@ -115,7 +116,7 @@ impl Daemon {
             if !is_added && !changed.contains(name) {
                 continue;
             }
-            let error = match query::parse(&spec.text) {
+            let error = match query::parse_with_limits(&spec.text, running.query_limits) {
                 Ok(_) if is_added => {
                     tracing::info!(query = %spec.name, origin = %spec.origin, "saved query added");
                     continue;

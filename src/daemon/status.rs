@@ -129,7 +129,7 @@ pub fn from_files(config: &Config) -> Result<StatusReport, LedgerError> {
         Err(LedgerError::Missing(_)) => None,
         Err(e) => return Err(e),
     };
-    let (valid, invalid) = compile_queries(&config.queries);
+    let (valid, invalid) = compile_queries(&config.queries, config.query_limits);
     let queries = QueryCounts {
         active: valid.len(),
         invalid: invalid.len(),

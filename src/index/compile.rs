@@ -5,8 +5,8 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use tantivy::query::{
-    AutomatonWeight, BooleanQuery, EnableScoring, Occur as TantivyOccur, Query as TantivyQuery,
-    RangeQuery, TermQuery, Weight,
+    AutomatonWeight, BooleanQuery, EmptyQuery, EnableScoring, Occur as TantivyOccur,
+    Query as TantivyQuery, RangeQuery, TermQuery, Weight,
 };
 use tantivy::schema::{Field, IndexRecordOption, Term};
 use tantivy_fst::Automaton;
@@ -49,19 +49,19 @@ pub fn compile(query: &Query, fields: &Fields) -> Box<dyn TantivyQuery> {
             })
         }),
         Query::DateRange(range) => {
-            let day = |d: chrono::NaiveDate| Term::from_field_date(fields.date, date_to_tantivy(d));
-            // Dates are indexed at midnight UTC: express both ends as whole days.
-            let lower = match range.from {
-                Bound::Included(d) => Bound::Included(day(d)),
-                Bound::Excluded(d) => Bound::Excluded(day(d)),
-                Bound::Unbounded => Bound::Unbounded,
-            };
-            let upper = match range.to {
-                Bound::Included(d) => Bound::Included(day(d)),
-                Bound::Excluded(d) => Bound::Excluded(day(d)),
-                Bound::Unbounded => Bound::Unbounded,
-            };
-            Box::new(RangeQuery::new(lower, upper))
+            // Dates are indexed at midnight UTC: search whole days, within the days a document
+            // can carry (so an open side or a bound beyond them is exact, never a panic or an
+            // overflow in tantivy).
+            let days = range
+                .indexable_days()
+                .and_then(|(first, last)| Some((date_to_tantivy(first)?, date_to_tantivy(last)?)));
+            match days {
+                Some((first, last)) => Box::new(RangeQuery::new(
+                    Bound::Included(Term::from_field_date(fields.date, first)),
+                    Bound::Included(Term::from_field_date(fields.date, last)),
+                )),
+                None => Box::new(EmptyQuery),
+            }
         }
         Query::Bool(clauses) => {
             let has_must = clauses.iter().any(|c| c.occur == Occur::Must);

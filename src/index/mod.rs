@@ -39,6 +39,10 @@ pub enum IndexError {
     Tantivy { path: PathBuf, source: TantivyError },
 }
 
+/// Pages that end within this many hits are counted and collected in one pass; longer ones
+/// are counted first (a collector reserves room for `offset + limit` hits per segment).
+pub const ONE_PASS_WINDOW: usize = 10_000;
+
 /// An open index.
 pub struct LookoutIndex {
     path: PathBuf,
@@ -201,7 +205,10 @@ impl LookoutIndex {
         self.reader.searcher().num_docs()
     }
 
-    /// Ranked hits for `query`, with snippets cut by the matcher.
+    /// Ranked hits `offset..offset + limit` for `query` (fewer when fewer match), with
+    /// snippets cut by the matcher, and the number of documents it matches. Any `limit` and
+    /// `offset` are safe: a page past [`ONE_PASS_WINDOW`] is collected after counting the
+    /// matches, so that no collector reserves room for more hits than there are.
     pub fn search(
         &self,
         query: &Query,
@@ -210,17 +217,34 @@ impl LookoutIndex {
     ) -> Result<SearchResults, IndexError> {
         let searcher = self.reader.searcher();
         let compiled = compile(query, &self.fields);
-        let (total, top) = searcher
-            .search(
-                &compiled,
-                &(
-                    Count,
-                    TopDocs::with_limit(limit.max(1))
-                        .and_offset(offset)
-                        .order_by_score(),
-                ),
-            )
-            .map_err(|e| self.err(e))?;
+        let top_docs = |limit: usize| {
+            TopDocs::with_limit(limit)
+                .and_offset(offset)
+                .order_by_score()
+        };
+        let (total, top) = if limit == 0 {
+            let total = searcher
+                .search(&compiled, &Count)
+                .map_err(|e| self.err(e))?;
+            (total, Vec::new())
+        } else if offset.saturating_add(limit) <= ONE_PASS_WINDOW {
+            searcher
+                .search(&compiled, &(Count, top_docs(limit)))
+                .map_err(|e| self.err(e))?
+        } else {
+            let total = searcher
+                .search(&compiled, &Count)
+                .map_err(|e| self.err(e))?;
+            match total.checked_sub(offset) {
+                Some(rest) if rest > 0 => {
+                    let top = searcher
+                        .search(&compiled, &top_docs(limit.min(rest)))
+                        .map_err(|e| self.err(e))?;
+                    (total, top)
+                }
+                _ => (total, Vec::new()),
+            }
+        };
         let mut analyzer = Analyzer::default();
         let mut hits = Vec::with_capacity(top.len());
         for (score, address) in top.into_iter().take(limit) {

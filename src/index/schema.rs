@@ -12,7 +12,7 @@ use tantivy::schema::{
 use tantivy::{DateTime, TantivyDocument};
 
 use crate::analysis::ANALYZER_NAME;
-use crate::document::{DocId, Document};
+use crate::document::{is_indexable_date, DocId, Document};
 use crate::query::TextField;
 
 /// The fields of the schema, by role.
@@ -59,11 +59,17 @@ pub fn build_schema() -> (Schema, Fields) {
     )
 }
 
-pub fn date_to_tantivy(date: NaiveDate) -> DateTime {
-    let seconds = date
-        .and_hms_opt(0, 0, 0)
-        .map_or(0, |dt| dt.and_utc().timestamp());
-    DateTime::from_timestamp_secs(seconds)
+/// A day as the index stores it (midnight UTC), or `None` outside
+/// [`crate::document::FIRST_DATE`]..=[`crate::document::LAST_DATE`] (tantivy's `DateTime` is
+/// nanoseconds in an `i64`: converting further days would overflow).
+pub fn date_to_tantivy(date: NaiveDate) -> Option<DateTime> {
+    if !is_indexable_date(date) {
+        return None;
+    }
+    let seconds = date.and_hms_opt(0, 0, 0)?.and_utc().timestamp();
+    Some(DateTime::from_timestamp_nanos(
+        seconds.checked_mul(1_000_000_000)?,
+    ))
 }
 
 fn date_from_tantivy(date: DateTime) -> Option<NaiveDate> {
@@ -79,8 +85,10 @@ pub fn to_tantivy(doc: &Document, fields: &Fields) -> TantivyDocument {
             out.add_text(fields.text(field), &text);
         }
     }
-    if let Some(date) = doc.date {
-        out.add_date(fields.date, date_to_tantivy(date));
+    // A date the index cannot hold is left out, as the matcher leaves it out (a `Document`
+    // from `into_document` never has one).
+    if let Some(date) = doc.date.and_then(date_to_tantivy) {
+        out.add_date(fields.date, date);
     }
     out.add_text(fields.path, doc.path.to_string_lossy());
     if let Some(part) = doc.part {

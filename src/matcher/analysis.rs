@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
 
 use crate::analysis::Analyzer;
-use crate::document::Document;
+use crate::document::{is_indexable_date, Document};
 use crate::query::TextField;
 
 const COLLISION: u32 = u32::MAX;
@@ -33,21 +33,21 @@ pub struct FieldTerms {
 
 impl FieldTerms {
     fn analyze(analyzer: &mut Analyzer, text: &str) -> FieldTerms {
-        let mut tokens: Vec<(Box<str>, u32)> = Vec::new();
+        // Group positions by term as the tokens come (positions ascend within a term), then
+        // sort the distinct terms only: O(tokens + terms log terms), one allocation per term.
+        let mut grouped: FxHashMap<Box<str>, Vec<u32>> = FxHashMap::default();
         let mut spans = Vec::new();
         analyzer.for_each_token(text, |token| {
-            tokens.push((token.text.as_str().into(), token.position));
+            match grouped.get_mut(token.text.as_str()) {
+                Some(positions) => positions.push(token.position),
+                None => {
+                    grouped.insert(token.text.as_str().into(), vec![token.position]);
+                }
+            }
             spans.push((token.start, token.end));
         });
-        // Stable: positions stay ascending within a term.
-        tokens.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut terms: Vec<(Box<str>, Vec<u32>)> = Vec::new();
-        for (term, position) in tokens {
-            match terms.last_mut() {
-                Some((last, positions)) if *last == term => positions.push(position),
-                _ => terms.push((term, vec![position])),
-            }
-        }
+        let mut terms: Vec<(Box<str>, Vec<u32>)> = grouped.into_iter().collect();
+        terms.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let mut by_hash = FxHashMap::with_capacity_and_hasher(terms.len(), Default::default());
         for (i, (term, _)) in terms.iter().enumerate() {
             let index = u32::try_from(i).unwrap_or(COLLISION);
@@ -129,7 +129,8 @@ impl DocAnalysis {
         DocAnalysis {
             fields,
             any_field,
-            date: doc.date,
+            // As the index: a date it cannot hold is no date (`into_document` drops them).
+            date: doc.date.filter(|date| is_indexable_date(*date)),
         }
     }
 

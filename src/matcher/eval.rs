@@ -1,9 +1,11 @@
 //! Evaluating a query AST against one analyzed document: the meaning of every query shape,
 //! mirrored one to one by the tantivy compilation in `index::compile`.
 
+use rustc_hash::FxHashSet;
+
 use super::analysis::{DocAnalysis, FieldTerms};
 use crate::query::positions;
-use crate::query::{Occur, Query};
+use crate::query::{Occur, Query, TextField};
 
 /// Whether `query` matches the document.
 pub fn matches(query: &Query, doc: &DocAnalysis) -> bool {
@@ -71,13 +73,19 @@ pub struct Explanation {
     /// Labels of the matching leaves (`niger`, `security agreement`, `secur*`), in query order.
     pub terms: Vec<String>,
     /// Per field (by `TextField::slot`), the token position ranges to highlight.
-    pub highlights: [Vec<(u32, u32)>; crate::query::TextField::ALL.len()],
+    pub highlights: [Vec<(u32, u32)>; TextField::ALL.len()],
 }
 
-/// Explain a match: walks the clauses that made the document match (never the excluded ones).
+/// Explain a match: the positive leaves of the clauses that made the document match (never
+/// the excluded ones), in one pass over the query: each clause is evaluated once, whatever its
+/// depth, and what a clause that does not hold collected is taken back.
 pub fn explain(query: &Query, doc: &DocAnalysis) -> Explanation {
-    let mut explanation = Explanation::default();
-    collect(query, doc, &mut explanation);
+    let mut collector = Collector::default();
+    collector.collect(query, doc);
+    let mut explanation = Explanation {
+        terms: collector.terms,
+        highlights: collector.highlights,
+    };
     for ranges in &mut explanation.highlights {
         ranges.sort_unstable();
         ranges.dedup();
@@ -85,51 +93,113 @@ pub fn explain(query: &Query, doc: &DocAnalysis) -> Explanation {
     explanation
 }
 
-fn collect(query: &Query, doc: &DocAnalysis, out: &mut Explanation) {
-    let mut found = false;
-    match query {
-        Query::Bool(clauses) => {
-            for clause in clauses {
-                if clause.occur != Occur::MustNot && matches(&clause.query, doc) {
-                    collect(&clause.query, doc, out);
-                }
-            }
-            return;
+#[derive(Default)]
+struct Collector {
+    terms: Vec<String>,
+    /// The labels in `terms`, to keep each once.
+    labels: FxHashSet<String>,
+    highlights: [Vec<(u32, u32)>; TextField::ALL.len()],
+}
+
+/// How much a collector held: what to keep when a clause turns out not to hold.
+struct Mark {
+    terms: usize,
+    highlights: [usize; TextField::ALL.len()],
+}
+
+impl Collector {
+    fn mark(&self) -> Mark {
+        Mark {
+            terms: self.terms.len(),
+            highlights: std::array::from_fn(|slot| self.highlights[slot].len()),
         }
-        Query::Term { scope, term } => {
-            for field in scope.fields() {
-                if let Some(ps) = doc.field(*field).positions(term) {
-                    found = true;
-                    out.highlights[field.slot()].extend(ps.iter().map(|&p| (p, p)));
-                }
-            }
-        }
-        Query::Phrase { scope, terms, slop } => {
-            for field in scope.fields() {
-                let terms_of = doc.field(*field);
-                let lists: Option<Vec<&[u32]>> =
-                    terms.iter().map(|t| terms_of.positions(t)).collect();
-                if let Some(lists) = lists {
-                    let before = out.highlights[field.slot()].len();
-                    out.highlights[field.slot()].extend(positions::all_matches(&lists, *slop));
-                    found |= out.highlights[field.slot()].len() > before;
-                }
-            }
-        }
-        Query::Prefix { scope, prefix } => {
-            for field in scope.fields() {
-                for (_, ps) in doc.field(*field).with_prefix(prefix) {
-                    found = true;
-                    out.highlights[field.slot()].extend(ps.iter().map(|&p| (p, p)));
-                }
-            }
-        }
-        Query::DateRange(range) => found = doc.date.is_some_and(|d| range.contains(d)),
     }
-    if found {
-        let label = query.leaf_label();
-        if !out.terms.contains(&label) {
-            out.terms.push(label);
+
+    fn rollback(&mut self, mark: &Mark) {
+        for label in self.terms.drain(mark.terms..) {
+            self.labels.remove(&label);
         }
+        for (ranges, &len) in self.highlights.iter_mut().zip(&mark.highlights) {
+            ranges.truncate(len);
+        }
+    }
+
+    /// Whether `query` matches (as [`matches`]); what it collected stays only if it does.
+    fn collect(&mut self, query: &Query, doc: &DocAnalysis) -> bool {
+        let found = match query {
+            Query::Bool(clauses) => {
+                let mark = self.mark();
+                let mut has_must = false;
+                let mut has_should = false;
+                let mut any_should = false;
+                for clause in clauses {
+                    let holds = match clause.occur {
+                        Occur::Must => {
+                            has_must = true;
+                            self.collect(&clause.query, doc)
+                        }
+                        Occur::MustNot => !matches(&clause.query, doc),
+                        Occur::Should => {
+                            has_should = true;
+                            any_should |= self.collect(&clause.query, doc);
+                            true
+                        }
+                    };
+                    if !holds {
+                        self.rollback(&mark);
+                        return false;
+                    }
+                }
+                let matched = has_must || (has_should && any_should);
+                if !matched {
+                    self.rollback(&mark);
+                }
+                return matched;
+            }
+            Query::Term { scope, term } => {
+                let mut found = false;
+                for field in scope.fields() {
+                    if let Some(ps) = doc.field(*field).positions(term) {
+                        found = true;
+                        self.highlights[field.slot()].extend(ps.iter().map(|&p| (p, p)));
+                    }
+                }
+                found
+            }
+            Query::Phrase { scope, terms, slop } => {
+                let mut found = false;
+                for field in scope.fields() {
+                    let terms_of = doc.field(*field);
+                    let lists: Option<Vec<&[u32]>> =
+                        terms.iter().map(|t| terms_of.positions(t)).collect();
+                    if let Some(lists) = lists {
+                        let ranges = &mut self.highlights[field.slot()];
+                        let before = ranges.len();
+                        ranges.extend(positions::all_matches(&lists, *slop));
+                        found |= ranges.len() > before;
+                    }
+                }
+                found
+            }
+            Query::Prefix { scope, prefix } => {
+                let mut found = false;
+                for field in scope.fields() {
+                    for (_, ps) in doc.field(*field).with_prefix(prefix) {
+                        found = true;
+                        self.highlights[field.slot()].extend(ps.iter().map(|&p| (p, p)));
+                    }
+                }
+                found
+            }
+            Query::DateRange(range) => doc.date.is_some_and(|d| range.contains(d)),
+        };
+        if found {
+            let label = query.leaf_label();
+            if !self.labels.contains(&label) {
+                self.labels.insert(label.clone());
+                self.terms.push(label);
+            }
+        }
+        found
     }
 }

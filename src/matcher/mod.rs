@@ -33,6 +33,7 @@ pub trait Percolator: Send + Sync {
     /// `len()`. `stats` guide its plan, as in [`Engine::build`].
     fn set(&mut self, index: usize, query: Query, stats: &TermStats);
     /// Remove the query at `index`; the last query takes its index (as `Vec::swap_remove`).
+    /// An index past the end changes nothing.
     fn swap_remove(&mut self, index: usize);
 }
 
@@ -90,7 +91,9 @@ impl Percolator for BruteForce {
     }
 
     fn swap_remove(&mut self, index: usize) {
-        self.queries.swap_remove(index);
+        if index < self.queries.len() {
+            self.queries.swap_remove(index);
+        }
     }
 }
 

@@ -14,7 +14,7 @@
 //! document's analysis. Candidates are a superset of the matches, so the result equals brute
 //! force.
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::analysis::DocAnalysis;
 use super::stats::TermStats;
@@ -22,7 +22,7 @@ use super::{eval, Percolator};
 use crate::query::{Occur, Query, TextField};
 
 /// What a document must contain for a query to have a chance.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Key {
     Term(String),
     Prefix(String),
@@ -100,6 +100,8 @@ fn key_cost(key: &Key, stats: &TermStats) -> f64 {
     }
 }
 
+/// What `query` requires, in one pass over it (each clause is planned once; keys are merged
+/// with a hash set, so a wide disjunction costs its size).
 fn requirement(query: &Query, stats: &TermStats) -> Option<Requirement> {
     let single = |key: Key| {
         let cost = key_cost(&key, stats);
@@ -113,9 +115,12 @@ fn requirement(query: &Query, stats: &TermStats) -> Option<Requirement> {
         Query::Phrase { terms, .. } => {
             let rarest = terms
                 .iter()
-                .map(|t| Key::Term(t.clone()))
-                .min_by(|a, b| key_cost(a, stats).total_cmp(&key_cost(b, stats)))?;
-            single(rarest)
+                .map(|t| {
+                    let key = Key::Term(t.clone());
+                    (key_cost(&key, stats), key)
+                })
+                .min_by(|a, b| a.0.total_cmp(&b.0))?;
+            single(rarest.1)
         }
         Query::Prefix { prefix, .. } => single(Key::Prefix(prefix.clone())),
         Query::DateRange(_) => None,
@@ -131,12 +136,13 @@ fn requirement(query: &Query, stats: &TermStats) -> Option<Requirement> {
             } else {
                 // One of the optional clauses must match: every branch is needed.
                 let mut keys = Vec::new();
+                let mut seen = FxHashSet::default();
                 let mut cost = 0.0;
                 for clause in clauses.iter().filter(|c| c.occur == Occur::Should) {
                     let branch = requirement(&clause.query, stats)?;
                     cost += branch.cost;
                     for key in branch.keys {
-                        if !keys.contains(&key) {
+                        if seen.insert(key.clone()) {
                             keys.push(key);
                         }
                     }
@@ -190,20 +196,20 @@ impl Presearcher {
         presearcher
     }
 
-    /// File query `id` under `keys` (`None`: the always-check bucket).
+    /// File query `id` under `keys` (`None`: the always-check bucket). Each list of ids stays
+    /// sorted, so that taking a query out is a binary search.
     fn add_keys(&mut self, id: u32, keys: Option<&[Key]>) {
         let Some(keys) = keys else {
-            self.always.push(id);
+            insert_sorted(&mut self.always, id);
             return;
         };
         for key in keys {
             match key {
-                Key::Term(t) => self.by_term.entry(t.as_str().into()).or_default().push(id),
+                Key::Term(t) => {
+                    insert_sorted(self.by_term.entry(t.as_str().into()).or_default(), id)
+                }
                 Key::Prefix(p) => {
-                    self.by_prefix
-                        .entry(p.as_str().into())
-                        .or_default()
-                        .push(id);
+                    insert_sorted(self.by_prefix.entry(p.as_str().into()).or_default(), id);
                     if let Err(at) = self.prefix_lengths.binary_search(&p.len()) {
                         self.prefix_lengths.insert(at, p.len());
                     }
@@ -215,7 +221,7 @@ impl Presearcher {
     /// Take query `id` out from under `keys`.
     fn remove_keys(&mut self, id: u32, keys: Option<&[Key]>) {
         let Some(keys) = keys else {
-            self.always.retain(|&q| q != id);
+            remove_sorted(&mut self.always, id);
             return;
         };
         for key in keys {
@@ -224,13 +230,14 @@ impl Presearcher {
                 Key::Prefix(p) => (&mut self.by_prefix, p),
             };
             if let Some(ids) = map.get_mut(key.as_str()) {
-                ids.retain(|&q| q != id);
+                remove_sorted(ids, id);
                 if ids.is_empty() {
                     map.remove(key.as_str());
                 }
             }
         }
     }
+
     pub fn summary(&self) -> PresearchSummary {
         PresearchSummary {
             queries: self.queries.len(),
@@ -263,6 +270,18 @@ impl Presearcher {
         out.sort_unstable();
         out.dedup();
         out
+    }
+}
+
+fn insert_sorted(ids: &mut Vec<u32>, id: u32) {
+    if let Err(at) = ids.binary_search(&id) {
+        ids.insert(at, id);
+    }
+}
+
+fn remove_sorted(ids: &mut Vec<u32>, id: u32) {
+    if let Ok(at) = ids.binary_search(&id) {
+        ids.remove(at);
     }
 }
 
@@ -318,6 +337,9 @@ impl Percolator for Presearcher {
         let Some(last) = self.queries.len().checked_sub(1) else {
             return;
         };
+        if index > last {
+            return;
+        }
         let removed = self.keys[index].clone();
         self.remove_keys(index as u32, removed.as_deref());
         if index != last {

@@ -8,18 +8,16 @@ const LEAD: usize = 80;
 /// Length of the window, in characters.
 const WINDOW: usize = 240;
 
-/// Build a snippet of `text` (analyzed as `terms`) highlighting the token ranges `ranges`.
-/// Without ranges, the start of the text.
+/// Build a snippet of `text` (analyzed as `terms`) highlighting the token ranges `ranges`
+/// (sorted, as `explain` gives them). Without ranges, the start of the text. The work is
+/// bounded by the window, not by the text or the number of ranges before its end.
 pub fn snippet(text: &str, terms: &FieldTerms, ranges: &[(u32, u32)]) -> String {
-    let spans: Vec<(usize, usize)> = ranges
-        .iter()
-        .filter_map(|&(from, to)| {
-            let start = terms.spans.get(from as usize)?.0;
-            let end = terms.spans.get(to as usize)?.1;
-            Some((start, end))
-        })
-        .collect();
-    let first = spans.first().map_or(0, |s| s.0);
+    let span = |&(from, to): &(u32, u32)| {
+        let start = terms.spans.get(from as usize)?.0;
+        let end = terms.spans.get(to as usize)?.1;
+        (start <= end && end <= text.len()).then_some((start, end))
+    };
+    let first = ranges.iter().find_map(span).map_or(0, |s| s.0);
     let start = window_start(text, first);
     let end = window_end(text, start);
     let mut out = String::new();
@@ -27,34 +25,42 @@ pub fn snippet(text: &str, terms: &FieldTerms, ranges: &[(u32, u32)]) -> String 
         out.push('…');
     }
     let mut cursor = start;
-    for &(s, e) in &spans {
+    for (s, e) in ranges.iter().filter_map(span) {
+        if s >= end {
+            break;
+        }
         if s < cursor || e > end {
             continue;
         }
-        push_escaped(&mut out, &text[cursor..s]);
+        push_escaped(&mut out, text.get(cursor..s).unwrap_or(""));
         out.push_str("<b>");
-        push_escaped(&mut out, &text[s..e]);
+        push_escaped(&mut out, text.get(s..e).unwrap_or(""));
         out.push_str("</b>");
         cursor = e;
     }
-    push_escaped(&mut out, &text[cursor..end]);
+    push_escaped(&mut out, text.get(cursor..end).unwrap_or(""));
     if end < text.len() {
         out.push('…');
     }
     out.trim().to_string()
 }
 
-/// Start the window about `LEAD` characters before `first`, at a word boundary.
+/// Start the window about `LEAD` characters before `first`, at a word boundary (reads only
+/// those characters).
 fn window_start(text: &str, first: usize) -> usize {
-    let before: Vec<(usize, char)> = text[..first].char_indices().collect();
-    if before.len() <= LEAD {
+    let Some(before) = text.get(..first) else {
         return 0;
-    }
-    let from = before.len() - LEAD;
+    };
+    // The LEAD-th character before `first`; the window starts at the start of the text when
+    // there are no more than LEAD.
+    let from = match before.char_indices().rev().nth(LEAD - 1) {
+        Some((from, _)) if from > 0 => from,
+        _ => return 0,
+    };
     before[from..]
-        .iter()
+        .char_indices()
         .find(|(_, c)| c.is_whitespace())
-        .map_or(before[from].0, |(i, c)| i + c.len_utf8())
+        .map_or(from, |(i, c)| from + i + c.len_utf8())
 }
 
 /// End the window about `WINDOW` characters after `start`, at a word boundary.

@@ -226,7 +226,7 @@ impl Pipeline {
         engine: Engine,
         metrics: Metrics,
     ) -> Result<(Pipeline, Vec<QueryProblem>), PipelineError> {
-        let (queries, problems) = compile_queries(&config.queries);
+        let (queries, problems) = compile_queries(&config.queries, config.query_limits);
         for problem in &problems {
             tracing::error!("{problem} (left out; fix it and restart)");
         }
@@ -1374,7 +1374,7 @@ mod tests {
                 file: "test".into(),
             })
             .collect();
-        let (good, bad) = compile_queries(&specs);
+        let (good, bad) = compile_queries(&specs, Default::default());
         assert!(bad.is_empty());
         good
     }

@@ -7,6 +7,8 @@ use std::ops::Bound;
 
 use chrono::NaiveDate;
 
+use crate::document::{FIRST_DATE, LAST_DATE};
+
 /// A text field a query can name (`title:niger`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum TextField {
@@ -77,7 +79,11 @@ pub struct Clause {
     pub query: Query,
 }
 
-/// An inclusive or exclusive date range over the `date` field.
+/// An inclusive or exclusive date range over the `date` field. A side may be open (`*`);
+/// `date:[* TO *]` is every document that has a date. Documents only carry dates between
+/// `document::FIRST_DATE` and `document::LAST_DATE`, so a bound beyond those is exact as
+/// written: a range that starts after the last day holds nothing, one that ends after it is
+/// as good as open.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DateRange {
     pub from: Bound<NaiveDate>,
@@ -85,18 +91,28 @@ pub struct DateRange {
 }
 
 impl DateRange {
+    /// The range as its first and last day (inclusive) among the days a document can carry;
+    /// `None` when it holds none of them. The index searches exactly these days.
+    pub fn indexable_days(&self) -> Option<(NaiveDate, NaiveDate)> {
+        let first = match self.from {
+            Bound::Included(day) => day,
+            Bound::Excluded(day) => day.succ_opt()?,
+            Bound::Unbounded => FIRST_DATE,
+        }
+        .max(FIRST_DATE);
+        let last = match self.to {
+            Bound::Included(day) => day,
+            Bound::Excluded(day) => day.pred_opt()?,
+            Bound::Unbounded => LAST_DATE,
+        }
+        .min(LAST_DATE);
+        (first <= last).then_some((first, last))
+    }
+
+    /// Whether a document dated `date` is in the range: the same days the index searches.
     pub fn contains(&self, date: NaiveDate) -> bool {
-        let above = match self.from {
-            Bound::Included(from) => date >= from,
-            Bound::Excluded(from) => date > from,
-            Bound::Unbounded => true,
-        };
-        let below = match self.to {
-            Bound::Included(to) => date <= to,
-            Bound::Excluded(to) => date < to,
-            Bound::Unbounded => true,
-        };
-        above && below
+        self.indexable_days()
+            .is_some_and(|(first, last)| (first..=last).contains(&date))
     }
 }
 

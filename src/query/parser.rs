@@ -4,12 +4,14 @@
 //! from Lucene, Solr or Elasticsearch mean what they meant there. Where Lucene would silently
 //! produce a query that matches nothing or drops a clause, lookout refuses it or warns.
 
+use std::iter::Peekable;
 use std::ops::Bound;
+use std::str::Chars;
 
 use chrono::NaiveDate;
 
 use super::ast::{Clause, DateRange, Occur, Query, Scope, TextField};
-use super::{Lint, QueryError};
+use super::{Lint, QueryError, QueryLimits};
 use crate::analysis::Analyzer;
 
 /// Deeper nesting than this is refused (and keeps recursion bounded on hostile input).
@@ -22,34 +24,30 @@ pub struct Parsed {
     pub lints: Vec<Lint>,
 }
 
-/// Parse a query in lookout's language.
+/// Parse a query in lookout's language, with the default limits ([`QueryLimits::default`]).
 pub fn parse(text: &str) -> Result<Parsed, QueryError> {
-    let tokens = lex(text)?;
+    parse_with_limits(text, QueryLimits::default())
+}
+
+/// Parse a query in lookout's language. A query with more clauses than `limits` allows is
+/// refused at the clause that crosses the limit: the text after it is never read.
+pub fn parse_with_limits(text: &str, limits: QueryLimits) -> Result<Parsed, QueryError> {
     let mut parser = Parser {
-        tokens,
-        at: 0,
-        end_column: text.chars().count() + 1,
+        lexer: Lexer::new(text),
+        lookahead: None,
+        lex_error: None,
         analyzer: Analyzer::default(),
         lints: Vec::new(),
+        clauses: 0,
+        limits,
     };
-    if parser.tokens.is_empty() {
-        return Err(QueryError::new(1, "empty query: write at least one term"));
+    let parsed = parser.parse_all();
+    // The lexer stops at its first error and the parser then sees the end of the text: the
+    // lexer's error is the one to report.
+    match parser.lex_error.take() {
+        Some(error) => Err(error),
+        None => parsed,
     }
-    let clauses = parser.parse_clauses(Scope::Default, 0)?;
-    if let Some(token) = parser.peek() {
-        // Only a stray ')' can stop the top level early.
-        return Err(QueryError::new(
-            token.column,
-            "unexpected ')' without a matching '('",
-        ));
-    }
-    let query = build_bool(clauses, 1, &mut parser.lints)?.ok_or_else(|| {
-        QueryError::new(1, "the query has no searchable words (only punctuation?)")
-    })?;
-    Ok(Parsed {
-        query,
-        lints: parser.lints,
-    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -93,114 +91,91 @@ struct Token {
     spaced: bool,
 }
 
-fn is_term_start_breaker(c: char) -> bool {
-    c.is_whitespace()
-        || matches!(
-            c,
-            '(' | ')' | ':' | '^' | '[' | ']' | '"' | '{' | '}' | '~' | '\\' | '+' | '-' | '!'
-        )
-}
-
 fn is_term_breaker(c: char) -> bool {
     c.is_whitespace() || matches!(c, '(' | ')' | ':' | '^' | '[' | ']' | '"' | '{' | '}' | '~')
 }
 
-fn lex(text: &str) -> Result<Vec<Token>, QueryError> {
-    let chars: Vec<char> = text.chars().collect();
-    let mut tokens = Vec::new();
-    let mut i = 0;
-    let mut spaced = true;
-    while i < chars.len() {
-        let c = chars[i];
-        let column = i + 1;
-        if c.is_whitespace() {
-            spaced = true;
-            i += 1;
-            continue;
+/// Reads tokens one at a time, so that a query refused early (too many clauses, an error) is
+/// never read further.
+struct Lexer<'a> {
+    chars: Peekable<Chars<'a>>,
+    /// 1-based column (in chars) of the next char.
+    column: usize,
+    /// Whether whitespace preceded the next token.
+    spaced: bool,
+}
+
+impl<'a> Lexer<'a> {
+    fn new(text: &'a str) -> Self {
+        Lexer {
+            chars: text.chars().peekable(),
+            column: 1,
+            spaced: true,
         }
-        let push = |kind: TokenKind, tokens: &mut Vec<Token>| {
-            tokens.push(Token {
-                kind,
-                column,
-                spaced,
-            })
+    }
+
+    fn bump(&mut self) -> Option<char> {
+        let c = self.chars.next()?;
+        self.column += 1;
+        Some(c)
+    }
+
+    /// The next token, `None` at the end of the text.
+    fn next_token(&mut self) -> Result<Option<Token>, QueryError> {
+        while let Some(&c) = self.chars.peek() {
+            if !c.is_whitespace() {
+                break;
+            }
+            self.spaced = true;
+            self.bump();
+        }
+        let column = self.column;
+        let Some(c) = self.bump() else {
+            return Ok(None);
         };
-        match c {
-            '(' => {
-                push(TokenKind::LParen, &mut tokens);
-                i += 1;
-            }
-            ')' => {
-                push(TokenKind::RParen, &mut tokens);
-                i += 1;
-            }
-            ':' => {
-                push(TokenKind::Colon, &mut tokens);
-                i += 1;
-            }
-            '+' => {
-                push(TokenKind::Plus, &mut tokens);
-                i += 1;
-            }
-            '-' => {
-                push(TokenKind::Minus, &mut tokens);
-                i += 1;
-            }
-            '!' => {
-                push(TokenKind::Not, &mut tokens);
-                i += 1;
-            }
-            '[' | '{' => {
-                push(
-                    TokenKind::RangeOpen {
-                        inclusive: c == '[',
-                    },
-                    &mut tokens,
-                );
-                i += 1;
-            }
-            ']' | '}' => {
-                push(
-                    TokenKind::RangeClose {
-                        inclusive: c == ']',
-                    },
-                    &mut tokens,
-                );
-                i += 1;
-            }
+        let kind = match c {
+            '(' => TokenKind::LParen,
+            ')' => TokenKind::RParen,
+            ':' => TokenKind::Colon,
+            '+' => TokenKind::Plus,
+            '-' => TokenKind::Minus,
+            '!' => TokenKind::Not,
+            '[' | '{' => TokenKind::RangeOpen {
+                inclusive: c == '[',
+            },
+            ']' | '}' => TokenKind::RangeClose {
+                inclusive: c == ']',
+            },
             '~' | '^' => {
-                i += 1;
-                let start = i;
-                while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '.') {
-                    i += 1;
+                let mut number = String::new();
+                while let Some(&d) = self.chars.peek() {
+                    if !(d.is_ascii_digit() || d == '.') {
+                        break;
+                    }
+                    number.push(d);
+                    self.bump();
                 }
-                let number: String = chars[start..i].iter().collect();
-                let kind = if c == '~' {
+                if c == '~' {
                     TokenKind::Tilde((!number.is_empty()).then_some(number))
                 } else {
                     TokenKind::Caret
-                };
-                push(kind, &mut tokens);
+                }
             }
             '"' => {
                 let mut phrase = String::new();
-                i += 1;
                 let mut closed = false;
-                while i < chars.len() {
-                    match chars[i] {
-                        '\\' if i + 1 < chars.len() => {
-                            phrase.push(chars[i + 1]);
-                            i += 2;
-                        }
+                while let Some(c) = self.bump() {
+                    match c {
+                        '\\' => match self.bump() {
+                            Some(escaped) => phrase.push(escaped),
+                            // A '\' right before the end escapes nothing: the quote is open.
+                            None => break,
+                        },
                         '"' => {
                             closed = true;
-                            i += 1;
                             break;
                         }
-                        other => {
-                            phrase.push(other);
-                            i += 1;
-                        }
+                        other => phrase.push(other),
                     }
                 }
                 if !closed {
@@ -209,58 +184,59 @@ fn lex(text: &str) -> Result<Vec<Token>, QueryError> {
                         "unterminated phrase: this '\"' has no closing quote",
                     ));
                 }
-                push(TokenKind::Quoted(phrase), &mut tokens);
+                TokenKind::Quoted(phrase)
             }
-            _ => {
-                let mut word = String::new();
-                let mut wildcards = Vec::new();
-                let mut escaped = false;
-                let mut n = 0;
-                while i < chars.len() {
-                    let c = chars[i];
-                    let breaker = if n == 0 {
-                        is_term_start_breaker(c) && c != '\\'
-                    } else {
-                        is_term_breaker(c)
-                    };
-                    if breaker {
-                        break;
-                    }
-                    if c == '\\' {
-                        let Some(&next) = chars.get(i + 1) else {
-                            return Err(QueryError::new(
-                                i + 1,
-                                "a '\\' at the end of the query escapes nothing",
-                            ));
-                        };
-                        word.push(next);
-                        escaped = true;
-                        i += 2;
-                    } else {
-                        if c == '*' || c == '?' {
-                            wildcards.push(n);
-                        }
-                        word.push(c);
-                        i += 1;
-                    }
-                    n += 1;
-                }
-                let kind = match (word.as_str(), escaped) {
-                    ("AND" | "&&", false) => TokenKind::And,
-                    ("OR" | "||", false) => TokenKind::Or,
-                    ("NOT", false) => TokenKind::Not,
-                    _ => TokenKind::Word {
-                        text: word,
-                        wildcards,
-                        escaped,
-                    },
-                };
-                push(kind, &mut tokens);
-            }
-        }
-        spaced = false;
+            first => self.word(first)?,
+        };
+        let token = Token {
+            kind,
+            column,
+            spaced: self.spaced,
+        };
+        self.spaced = false;
+        Ok(Some(token))
     }
-    Ok(tokens)
+
+    /// A bare word starting with `first` (already read).
+    fn word(&mut self, first: char) -> Result<TokenKind, QueryError> {
+        let mut word = String::new();
+        let mut wildcards = Vec::new();
+        let mut escaped = false;
+        let mut n = 0;
+        let mut next = Some(first);
+        while let Some(c) = next {
+            if c == '\\' {
+                let Some(escapee) = self.bump() else {
+                    return Err(QueryError::new(
+                        self.column - 1,
+                        "a '\\' at the end of the query escapes nothing",
+                    ));
+                };
+                word.push(escapee);
+                escaped = true;
+            } else {
+                if c == '*' || c == '?' {
+                    wildcards.push(n);
+                }
+                word.push(c);
+            }
+            n += 1;
+            next = match self.chars.peek() {
+                Some(&c) if !is_term_breaker(c) => self.bump(),
+                _ => None,
+            };
+        }
+        Ok(match (word.as_str(), escaped) {
+            ("AND" | "&&", false) => TokenKind::And,
+            ("OR" | "||", false) => TokenKind::Or,
+            ("NOT", false) => TokenKind::Not,
+            _ => TokenKind::Word {
+                text: word,
+                wildcards,
+                escaped,
+            },
+        })
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -280,12 +256,17 @@ enum Modifier {
     Prohibited,
 }
 
-struct Parser {
-    tokens: Vec<Token>,
-    at: usize,
-    end_column: usize,
+struct Parser<'a> {
+    lexer: Lexer<'a>,
+    /// The next token, once peeked.
+    lookahead: Option<Token>,
+    /// The lexer's error, once it met one (the parser then sees the end of the text).
+    lex_error: Option<QueryError>,
     analyzer: Analyzer,
     lints: Vec<Lint>,
+    /// Clauses read so far (terms, phrase words, prefixes, dates), against `limits`.
+    clauses: usize,
+    limits: QueryLimits,
 }
 
 /// A clause as Lucene's `addClause` builds them: the query may be `None` when the analyzer
@@ -296,21 +277,75 @@ struct RawClause {
     column: usize,
 }
 
-impl Parser {
-    fn peek(&self) -> Option<&Token> {
-        self.tokens.get(self.at)
+impl Parser<'_> {
+    fn parse_all(&mut self) -> Result<Parsed, QueryError> {
+        if self.peek().is_none() {
+            return Err(QueryError::new(1, "empty query: write at least one term"));
+        }
+        let clauses = self.parse_clauses(Scope::Default, 0)?;
+        if let Some(token) = self.peek() {
+            // Only a stray ')' can stop the top level early.
+            return Err(QueryError::new(
+                token.column,
+                "unexpected ')' without a matching '('",
+            ));
+        }
+        let query = build_bool(clauses, 1, &mut self.lints)?.ok_or_else(|| {
+            QueryError::new(1, "the query has no searchable words (only punctuation?)")
+        })?;
+        Ok(Parsed {
+            query,
+            lints: std::mem::take(&mut self.lints),
+        })
+    }
+
+    fn peek(&mut self) -> Option<&Token> {
+        if self.lookahead.is_none() && self.lex_error.is_none() {
+            match self.lexer.next_token() {
+                Ok(token) => self.lookahead = token,
+                Err(error) => self.lex_error = Some(error),
+            }
+        }
+        self.lookahead.as_ref()
     }
 
     fn next(&mut self) -> Option<Token> {
-        let token = self.tokens.get(self.at).cloned();
-        if token.is_some() {
-            self.at += 1;
-        }
-        token
+        self.peek();
+        self.lookahead.take()
     }
 
-    fn column(&self) -> usize {
-        self.peek().map_or(self.end_column, |t| t.column)
+    /// The column of the next token, or just past the end of the text.
+    fn column(&mut self) -> usize {
+        match self.peek() {
+            Some(token) => token.column,
+            None => self.lexer.column,
+        }
+    }
+
+    /// The column just past the end of the text (once the lexer is there).
+    fn end_column(&self) -> usize {
+        self.lexer.column
+    }
+
+    /// Count `n` more clauses read at `column`; refuse the query past the limit.
+    fn count_clauses(&mut self, n: usize, column: usize) -> Result<(), QueryError> {
+        self.clauses = self.clauses.saturating_add(n);
+        if self.clauses > self.limits.max_clauses {
+            return Err(too_many_clauses(self.limits.max_clauses, column));
+        }
+        Ok(())
+    }
+
+    /// The terms of `text`, counted as clauses (analysis stops past the limit).
+    fn counted_terms(&mut self, text: &str, column: usize) -> Result<Vec<String>, QueryError> {
+        let room = self.limits.max_clauses.saturating_sub(self.clauses);
+        match self.analyzer.terms_at_most(text, room) {
+            Some(terms) => {
+                self.count_clauses(terms.len(), column)?;
+                Ok(terms)
+            }
+            None => Err(too_many_clauses(self.limits.max_clauses, column)),
+        }
     }
 
     /// `Query := Modifiers Clause (Conjunction Modifiers Clause)*`, up to `)` or the end.
@@ -398,7 +433,7 @@ impl Parser {
     /// `Clause := [field ':'] (Term | Phrase | Range | '(' Query ')')`
     fn parse_clause(&mut self, scope: Scope, depth: usize) -> Result<Option<Query>, QueryError> {
         let Some(token) = self.next() else {
-            return Err(QueryError::new(self.end_column, "expected a term"));
+            return Err(QueryError::new(self.end_column(), "expected a term"));
         };
         // A field prefix: a word followed by ':'.
         if let TokenKind::Word { text, .. } = &token.kind {
@@ -434,6 +469,7 @@ impl Parser {
                 TokenKind::RangeOpen { inclusive } => self.parse_date_range(inclusive, token.column).map(Some),
                 TokenKind::Word { text, .. } => {
                     let day = parse_date(&text, token.column)?;
+                    self.count_clauses(1, token.column)?;
                     self.reject_suffixes()?;
                     Ok(Some(Query::DateRange(DateRange {
                         from: Bound::Included(day),
@@ -515,7 +551,7 @@ impl Parser {
                         _ => 0,
                     };
                 self.reject_suffixes()?;
-                let terms = self.analyzer.terms(&text);
+                let terms = self.counted_terms(&text, token.column)?;
                 Ok(match terms.len() {
                     0 => None,
                     1 => Some(Query::Term {
@@ -640,10 +676,9 @@ impl Parser {
                             ),
                         });
                     }
-                    Ok(Some(Query::Prefix {
-                        scope,
-                        prefix: only.text.clone(),
-                    }))
+                    let prefix = only.text.clone();
+                    self.count_clauses(1, column)?;
+                    Ok(Some(Query::Prefix { scope, prefix }))
                 }
                 _ => Err(QueryError::new(
                     column,
@@ -651,7 +686,7 @@ impl Parser {
                 )),
             };
         }
-        let terms = self.analyzer.terms(text);
+        let terms = self.counted_terms(text, column)?;
         Ok(match terms.len() {
             0 => None,
             1 => Some(Query::Term {
@@ -685,7 +720,7 @@ impl Parser {
             }) if text == "TO" => {}
             other => {
                 return Err(QueryError::new(
-                    other.map_or(self.end_column, |t| t.column),
+                    other.map_or(self.end_column(), |t| t.column),
                     "expected TO in the date range, like [2024-01-01 TO 2024-12-31]",
                 ))
             }
@@ -700,7 +735,7 @@ impl Parser {
             }) => inclusive,
             other => {
                 return Err(QueryError::new(
-                    other.map_or(self.end_column, |t| t.column),
+                    other.map_or(self.end_column(), |t| t.column),
                     format!("this date range (column {column}) is not closed with ']' or '}}'"),
                 ))
             }
@@ -717,6 +752,7 @@ impl Parser {
                 ));
             }
         }
+        self.count_clauses(1, column)?;
         Ok(Query::DateRange(DateRange { from, to }))
     }
 
@@ -726,7 +762,7 @@ impl Parser {
     }
 
     fn bound_of(
-        &self,
+        &mut self,
         token: Option<Token>,
         inclusive: bool,
     ) -> Result<Bound<NaiveDate>, QueryError> {
@@ -747,7 +783,7 @@ impl Parser {
                 })
             }
             other => Err(QueryError::new(
-                other.map_or(self.end_column, |t| t.column),
+                other.map_or(self.end_column(), |t| t.column),
                 "expected a date (YYYY-MM-DD) or * in the date range",
             )),
         }
@@ -773,6 +809,17 @@ fn parse_date(text: &str, column: usize) -> Result<NaiveDate, QueryError> {
                 format!("expected a date like 2024-03-28, found '{text}'"),
             )
         })
+}
+
+fn too_many_clauses(max: usize, column: usize) -> QueryError {
+    QueryError::new(
+        column,
+        format!(
+            "the query is too large: more than {max} clauses (each term, phrase word, prefix and \
+             date counts one); split it into several saved queries, or raise max_query_clauses \
+             in config.toml"
+        ),
+    )
 }
 
 /// Lucene's `addClause` with the default operator AND.

@@ -281,3 +281,81 @@ proptest! {
         let _ = parse(&text);
     }
 }
+
+fn limited(text: &str, max_clauses: usize) -> Result<Parsed, QueryError> {
+    parse_with_limits(text, QueryLimits { max_clauses })
+}
+
+#[test]
+fn a_query_past_the_clause_limit_is_refused_where_it_passes_it() {
+    assert!(limited("a OR b", 2).is_ok());
+    let e = limited("a OR b OR c", 2).unwrap_err();
+    assert_eq!(e.column, 11);
+    assert_eq!(
+        e.to_string(),
+        "the query is too large: more than 2 clauses (each term, phrase word, prefix and date \
+         counts one); split it into several saved queries, or raise max_query_clauses in \
+         config.toml at column 11"
+    );
+    // Phrase words, the parts of a split word, prefixes and dates each count.
+    assert_eq!(limited("\"a b c\"", 2).unwrap_err().column, 1);
+    assert!(limited("\"a b\"", 2).is_ok());
+    assert_eq!(limited("x e-mail", 2).unwrap_err().column, 3);
+    assert_eq!(limited("x y*", 1).unwrap_err().column, 3);
+    assert_eq!(limited("x date:[* TO *]", 1).unwrap_err().column, 8);
+    assert_eq!(limited("x date:2024-01-01", 1).unwrap_err().column, 8);
+    // Exclusions and nested groups count too.
+    assert_eq!(limited("x -(y OR z)", 2).unwrap_err().column, 10);
+    // Punctuation that analyzes to nothing is no clause.
+    assert!(limited("x ... ,,,", 1).is_ok());
+}
+
+#[test]
+fn the_text_past_the_limit_is_never_read() {
+    // Issue 9: a 700,000-term OR (7.5 MB) was planned for minutes. It is refused at the
+    // 1,025th term; the unterminated phrase after it is never reached.
+    let mut text: String = (0..700_000)
+        .map(|i| format!("t{i}"))
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    text.push_str(" OR \"unterminated");
+    let e = parse(&text).unwrap_err();
+    assert!(
+        e.message
+            .starts_with("the query is too large: more than 1024 clauses"),
+        "{e}"
+    );
+    let column_of_1025th = (0..1024).map(|i| format!("t{i} OR ").len()).sum::<usize>() + 1;
+    assert_eq!(e.column, column_of_1025th);
+    // One word that analyzes into too many terms is refused without analyzing it all.
+    let word = "a.".repeat(1_000_000);
+    assert_eq!(parse(&word).unwrap_err().column, 1);
+    // At the limit, it parses.
+    let at_limit: String = (0..1024)
+        .map(|i| format!("t{i}"))
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    assert!(parse(&at_limit).is_ok());
+}
+
+#[test]
+fn lexer_errors_and_end_columns_are_kept() {
+    assert_eq!(
+        err("niger \"security pact"),
+        "unterminated phrase: this '\"' has no closing quote at column 7"
+    );
+    assert_eq!(
+        err("niger \\"),
+        "a '\\' at the end of the query escapes nothing at column 7"
+    );
+    assert_eq!(
+        err("date:[2024-01-01 TO"),
+        "this date range (column 6) is not closed with ']' or '}' at column 20"
+    );
+    assert_eq!(err("title:  "), "expected a term after title: at column 9");
+    assert_eq!(
+        err("\"a\\"),
+        "unterminated phrase: this '\"' has no closing quote at column 1"
+    );
+    assert_eq!(q("a\\ b"), q("a b"));
+}
