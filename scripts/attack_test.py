@@ -295,12 +295,15 @@ def quadratic_shapes():
     drop("bank.txt", f"{mark} " + "the bank said " * 256_000)
     found(mark, seconds=120)
     spent = time.time() - started
-    assert len(alerts_of("bank-bank")) == 1, alerts_of("bank-bank")
-    st, body = request("GET", f"/search?q={q(QUERIES['bank-sloppy'])}&limit=5")
-    assert st == 200, (st, body)
-    sloppy = body["total"]
-    assert (len(alerts_of("bank-sloppy")) == 1) == (sloppy == 1), "alert contradicts search"
-    return f"indexed and matched in {spent:.1f} s"
+    time.sleep(1)
+    for name in ("bank-bank", "bank-sloppy"):
+        started = time.time()
+        st, body = request("GET", f"/search?q={q(QUERIES[name] + ' AND ' + mark)}&limit=5")
+        searched = time.time() - started
+        assert st == 200, (st, body)
+        assert len(alerts_of(name)) == body["total"], (name, "alert contradicts search")
+        assert searched < 10, f"{name}: search took {searched:.1f} s"
+    return f"indexed and matched in {spent:.1f} s; alerts agree with search"
 
 
 @attack("a file unreadable at first is read once readable")

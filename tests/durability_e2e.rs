@@ -193,8 +193,26 @@ fn a_vanished_watch_folder_is_reported_not_treated_as_deletions() {
         1,
         "a missing folder must not delete documents"
     );
+    // Meanwhile the daemon serves: the status says the folder is missing, a query is saved.
+    let http = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let status: serde_json::Value = http
+        .get(format!("{}/status", home.api()))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(status.to_string().contains("missing"), "{status}");
+    let saved = http
+        .put(format!("{}/queries/while-missing", home.api()))
+        .json(&serde_json::json!({"query": "zebra"}))
+        .send()
+        .unwrap();
+    assert_eq!(saved.status(), 201);
     std::fs::rename(home.path("watch-moved"), home.path("watch")).unwrap();
-    daemon.wait_for_log("the watch folder came back", Duration::from_secs(10));
+    daemon.wait_for_log("watch folder is back", Duration::from_secs(10));
     home.drop_file(
         "new.txt",
         b"New

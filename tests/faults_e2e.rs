@@ -243,3 +243,50 @@ fn a_long_backfill_runs_in_slices_while_files_and_requests_go_on() {
     );
     daemon.stop();
 }
+
+#[test]
+fn a_file_of_many_articles_is_processed_in_slices_while_requests_go_on() {
+    let home = Home::new(QUERIES);
+    // Every article of the file takes 50 ms more: 60 of them take 3 s.
+    let daemon = home.start_daemon_with_env(1, &[("FAILPOINTS", "pipeline::document=sleep(50)")]);
+    let api = home.api();
+    let lines: String = (0..60)
+        .map(|i| {
+            format!("{{\"title\": \"Niger {i}\", \"body\": \"lookout-failpoint article {i}\"}}\n")
+        })
+        .collect();
+    home.drop_file("many.jsonl", lines.as_bytes());
+    assert!(
+        wait_until(Duration::from_secs(20), || !home.alert_lines().is_empty()),
+        "{}",
+        daemon.log_text()
+    );
+    // While the file is under way, a status request and a new saved query are answered.
+    let http = client();
+    let status = http.get(format!("{api}/status")).send().unwrap();
+    assert_eq!(status.status(), 200);
+    let saved = http
+        .put(format!("{api}/queries/later"))
+        .json(&json!({"query": "article"}))
+        .send()
+        .unwrap();
+    assert_eq!(saved.status(), 201);
+    let answered_after = home.alert_lines().len();
+    assert!(
+        answered_after < 60,
+        "the requests waited for the whole file"
+    );
+    // The file is finished, every article once; the query saved meanwhile alerts on the rest.
+    assert!(
+        wait_until(Duration::from_secs(30), || niger_alerts(&home).len() == 60),
+        "{}",
+        daemon.log_text()
+    );
+    let later = home
+        .alert_lines()
+        .iter()
+        .filter(|a| a["query"]["name"] == "later")
+        .count();
+    assert!(later > 0 && later < 60, "{later}");
+    daemon.stop();
+}

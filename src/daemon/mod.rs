@@ -10,7 +10,7 @@ mod reload;
 pub mod status;
 mod watching;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -26,7 +26,7 @@ use crate::api;
 use crate::config::{Config, ConfigWatcher, QueryProblem};
 use crate::matcher::Engine;
 use crate::metrics::Metrics;
-use crate::pipeline::{start_delivery, Pipeline, PipelineError};
+use crate::pipeline::{start_delivery, FileRun, FileStart, Pipeline, PipelineError};
 use crate::watcher::WatchOptions;
 
 /// How long a webhook request in flight may take at shutdown (what is not delivered then is
@@ -34,6 +34,8 @@ use crate::watcher::WatchOptions;
 const WEBHOOK_DRAIN: Duration = Duration::from_secs(3);
 /// How long API requests in flight may take at shutdown.
 const API_DRAIN: Duration = Duration::from_secs(2);
+/// The work a file's slice does before requests are answered again.
+const FILE_SLICE: Duration = Duration::from_millis(20);
 /// How often the daemon checks that its background tasks (webhook delivery) still run.
 const SUPERVISE_INTERVAL: Duration = Duration::from_secs(2);
 
@@ -73,6 +75,8 @@ pub(crate) struct Daemon {
     /// After webhook delivery stopped unexpectedly: the delay before the next restart and
     /// when it is due.
     delivery_crash: Option<(Duration, Instant)>,
+    /// The file whose documents are being processed, a slice at a time, and when it was taken.
+    current_file: Option<(FileRun, PathBuf, Instant)>,
     /// Backfills under way, run a slice at a time between files and requests.
     backfills: backfill::Backfills,
 }
@@ -110,6 +114,7 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
         config_refused: false,
         config_named: Vec::new(),
         delivery_crash: None,
+        current_file: None,
         backfills: Default::default(),
     };
     daemon.update_gauges();
@@ -133,11 +138,7 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
         false => None,
     };
 
-    if !daemon.wait_for_watch_folders(&mut shutdown).await? {
-        stop_api_server(&stop_api, api).await;
-        let _ = tokio::task::block_in_place(|| daemon.pipeline.finish())?;
-        return Ok(());
-    }
+    daemon.make_new_watch_folders()?;
     let config = &daemon.config;
     let mut watching = watching::Watching::start(WatchOptions {
         roots: config.watch.clone(),
@@ -146,6 +147,7 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
         poll_interval: config.poll_interval,
         open_file_timeout: config.open_file_timeout,
         own_files,
+        await_missing_roots: true,
     })?;
     let (config_tx, mut config_changed) = mpsc::channel::<()>(1);
     let mut config_watcher = ConfigWatcher::start(daemon.config_files_to_watch(), config_tx)
@@ -197,9 +199,14 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
                     }
                 }
             }
-            ready = watching.next() => {
+            // A file under way goes on a slice at a time, requests answered in between; the
+            // next file is taken when it is done.
+            () = std::future::ready(()), if daemon.current_file.is_some() => {
+                tokio::task::block_in_place(|| daemon.step_file())?;
+            }
+            ready = watching.next(), if daemon.current_file.is_none() => {
                 tracing::debug!(file = %ready.path.display(), reason = ?ready.reason, "file ready");
-                tokio::task::block_in_place(|| daemon.process_file(&ready.path))?;
+                tokio::task::block_in_place(|| daemon.take_file(&ready.path))?;
             }
             _ = tokio::time::sleep(commit_due.unwrap_or(Duration::from_secs(3600))), if commit_due.is_some() => {
                 tokio::task::block_in_place(|| daemon.pipeline.tick())?;
@@ -244,6 +251,7 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
         }
     }
     // Files the watcher already declared ready are processed, not dropped.
+    tokio::task::block_in_place(|| daemon.finish_current_file())?;
     for ready in watching.stop().await {
         tokio::task::block_in_place(|| daemon.process_file(&ready.path))?;
     }
@@ -274,74 +282,98 @@ fn own_files(config: &Config) -> crate::watcher::OwnFiles {
     own
 }
 
-/// Stop the API server: no new connection; open event streams end; requests in flight get
-/// a moment to finish.
-async fn stop_api_server(stop: &tokio::sync::watch::Sender<bool>, api: Option<api::Running>) {
-    let _ = stop.send(true);
-    if let Some(api) = api {
-        api.stopped(API_DRAIN).await;
-    }
-}
-
 impl Daemon {
-    /// Wait for watch folders that vanished (an unmounted disk, a moved folder) to come back;
-    /// make the ones never used yet. False when a shutdown signal came first.
-    async fn wait_for_watch_folders(
-        &mut self,
-        shutdown: &mut std::pin::Pin<&mut impl std::future::Future<Output = &'static str>>,
-    ) -> anyhow::Result<bool> {
+    /// Make the watch folders never used yet (a first run: the folder users drop files
+    /// into). A folder where files were processed and that is missing now vanished (an
+    /// unmounted share, a moved folder): it is not made, nor taken as a mass delete; the
+    /// watcher watches it when it is back, and the daemon serves meanwhile.
+    fn make_new_watch_folders(&mut self) -> anyhow::Result<()> {
         for root in self.config.watch.clone() {
-            if root.exists() {
+            if root.exists() || self.pipeline.knows_folder(&root)? {
                 continue;
             }
-            if !self.pipeline.knows_folder(&root)? {
-                // A first run: make the folder users drop files into.
-                std::fs::create_dir_all(&root).with_context(|| {
-                    format!("cannot create the watch folder {}", root.display())
-                })?;
-                continue;
-            }
-            // Files were processed there: the folder vanished. That is not a mass delete:
-            // wait for it to come back.
-            tracing::error!(folder = %root.display(), "the watch folder is missing; its documents are kept, and lookout waits for it to come back");
-            let mut waited = 0u64;
-            while !root.exists() {
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    signal = shutdown.as_mut() => {
-                        tracing::info!("{signal} while waiting for {}", root.display());
-                        return Ok(false);
-                    }
-                }
-                waited += 1;
-                if waited.is_multiple_of(60) {
-                    tracing::error!(folder = %root.display(), "the watch folder is still missing");
-                }
-            }
-            tracing::info!(folder = %root.display(), "the watch folder came back");
+            std::fs::create_dir_all(&root)
+                .with_context(|| format!("cannot create the watch folder {}", root.display()))?;
         }
-        Ok(true)
+        Ok(())
     }
 
-    /// Process one ready file. A bug met on the way (a panic) quarantines the file with the
-    /// reason instead of ending the daemon.
+    /// Take one ready file: decided at once, or its documents are processed by `step_file`.
+    fn take_file(&mut self, path: &Path) -> Result<(), PipelineError> {
+        let started = Instant::now();
+        match contain::contain(|| self.pipeline.start_file(path)) {
+            Ok(start) => match start? {
+                FileStart::Done(_) => self.file_done(started)?,
+                FileStart::Run(run) => {
+                    self.current_file = Some((run, path.to_path_buf(), started));
+                    self.step_file()?;
+                }
+            },
+            Err(panicked) => {
+                self.quarantine_after_bug(path, &panicked)?;
+                self.file_done(started)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One slice of the file under way (about `FILE_SLICE` of work); finished when its last
+    /// document is done.
+    fn step_file(&mut self) -> Result<(), PipelineError> {
+        let Some((mut run, path, started)) = self.current_file.take() else {
+            return Ok(());
+        };
+        match contain::contain(|| self.pipeline.continue_file(&mut run, FILE_SLICE)) {
+            Ok(more) => {
+                if more? {
+                    self.current_file = Some((run, path, started));
+                    return self.pipeline.tick_if_overdue();
+                }
+                self.pipeline.finish_file(run)?;
+            }
+            Err(panicked) => self.quarantine_after_bug(&path, &panicked)?,
+        }
+        self.file_done(started)
+    }
+
+    /// At shutdown: the file under way is finished.
+    fn finish_current_file(&mut self) -> Result<(), PipelineError> {
+        while self.current_file.is_some() {
+            self.step_file()?;
+        }
+        Ok(())
+    }
+
+    fn file_done(&mut self, started: Instant) -> Result<(), PipelineError> {
+        self.metrics.observe_ingest(started.elapsed());
+        self.update_gauges();
+        self.pipeline.tick_if_overdue()
+    }
+
+    fn quarantine_after_bug(
+        &mut self,
+        path: &Path,
+        panicked: &contain::Panicked,
+    ) -> Result<(), PipelineError> {
+        tracing::error!(file = %path.display(), "bug while processing this file ({panicked}): quarantined; the daemon goes on");
+        self.pipeline.quarantine_after_bug(
+            path,
+            format!("internal error (a bug in lookout): {panicked}"),
+        )?;
+        Ok(())
+    }
+
+    /// Process one ready file whole (at shutdown). A bug met on the way (a panic) quarantines
+    /// the file with the reason instead of ending the daemon.
     fn process_file(&mut self, path: &Path) -> Result<(), PipelineError> {
         let started = Instant::now();
         match contain::contain(|| self.pipeline.process_file(path)) {
             Ok(outcome) => {
                 outcome?;
             }
-            Err(panicked) => {
-                tracing::error!(file = %path.display(), "bug while processing this file ({panicked}): quarantined; the daemon goes on");
-                self.pipeline.quarantine_after_bug(
-                    path,
-                    format!("internal error (a bug in lookout): {panicked}"),
-                )?;
-            }
+            Err(panicked) => self.quarantine_after_bug(path, &panicked)?,
         }
-        self.metrics.observe_ingest(started.elapsed());
-        self.update_gauges();
-        self.pipeline.tick_if_overdue()
+        self.file_done(started)
     }
 
     /// Try again the files whose read failed and whose retry is due (a bounded batch). A bug
@@ -352,13 +384,7 @@ impl Daemon {
                 Ok(outcome) => {
                     outcome?;
                 }
-                Err(panicked) => {
-                    tracing::error!(file = %path.display(), "bug while processing this file ({panicked}): quarantined; the daemon goes on");
-                    self.pipeline.quarantine_after_bug(
-                        &path,
-                        format!("internal error (a bug in lookout): {panicked}"),
-                    )?;
-                }
+                Err(panicked) => self.quarantine_after_bug(&path, &panicked)?,
             }
         }
         self.update_gauges();

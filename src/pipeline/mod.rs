@@ -87,6 +87,43 @@ pub enum FileOutcome {
     Skipped(FileError),
 }
 
+/// A file taken by [`Pipeline::start_file`]: decided at once, or documents to process.
+#[derive(Debug)]
+pub enum FileStart {
+    Done(FileOutcome),
+    Run(FileRun),
+}
+
+/// A file whose documents are being matched and indexed, a slice at a time
+/// ([`Pipeline::continue_file`], then [`Pipeline::finish_file`]). Until it is finished, its
+/// progress is not recorded: a crash re-reads it, and the documents already indexed and the
+/// alerts already raised are skipped by their content and alert ids.
+#[derive(Debug)]
+pub struct FileRun {
+    key: String,
+    content_hash: String,
+    /// What the ledger held for this path before (a changed file).
+    previous: Option<FileRecord>,
+    documents: std::vec::IntoIter<Document>,
+    ids: Vec<DocId>,
+    new: usize,
+    known: usize,
+    alerts: usize,
+    landed: Option<Instant>,
+}
+
+impl FileRun {
+    /// The file's path as the ledger keys it.
+    pub fn path(&self) -> &str {
+        &self.key
+    }
+
+    /// Documents not yet processed.
+    pub fn remaining(&self) -> usize {
+        self.documents.len()
+    }
+}
+
 /// What a backfill found: documents the query matches, and the alerts newly raised.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Backfill {
@@ -630,20 +667,44 @@ impl Pipeline {
     /// that cannot be read now are retried (when retries are on); only a failure of the index,
     /// the ledger or the alert log is an error.
     pub fn process_file(&mut self, path: &Path) -> Result<FileOutcome, PipelineError> {
+        match self.start_file(path)? {
+            FileStart::Done(outcome) => Ok(outcome),
+            FileStart::Run(run) => self.run_file(run),
+        }
+    }
+
+    /// Take one file, to be processed a slice of its documents at a time: the daemon answers
+    /// requests between slices, so that a file of 20,000 articles does not stall it. Whatever
+    /// can be decided at once (unchanged, refused, ignored, unreadable) is `Done`.
+    pub fn start_file(&mut self, path: &Path) -> Result<FileStart, PipelineError> {
         let key = path.to_string_lossy().into_owned();
         if self.own_files.contains(path) {
             tracing::debug!(file = %key, "one of lookout's own files: not an article");
-            return Ok(FileOutcome::OwnFile);
+            return Ok(FileStart::Done(FileOutcome::OwnFile));
         }
         if !extract::is_supported(path) {
-            return self.ignore(key, path);
+            return self.ignore(key, path).map(FileStart::Done);
         }
         self.stats.files += 1;
-        self.take_file(path)
+        self.begin_file(path)
     }
 
     /// `process_file` without counting a file taken (retries and re-checks).
     fn take_file(&mut self, path: &Path) -> Result<FileOutcome, PipelineError> {
+        match self.begin_file(path)? {
+            FileStart::Done(outcome) => Ok(outcome),
+            FileStart::Run(run) => self.run_file(run),
+        }
+    }
+
+    /// Process every document of a file run, then finish it.
+    fn run_file(&mut self, mut run: FileRun) -> Result<FileOutcome, PipelineError> {
+        while self.continue_file(&mut run, Duration::MAX)? {}
+        self.finish_file(run)
+    }
+
+    /// Read, check and extract a file; its documents are then processed by `continue_file`.
+    fn begin_file(&mut self, path: &Path) -> Result<FileStart, PipelineError> {
         let key = path.to_string_lossy().into_owned();
         let bytes = match read_bytes(path, self.max_file_size) {
             Ok(bytes) => {
@@ -660,12 +721,16 @@ impl Pipeline {
                     self.metrics.set_files_awaiting_retry(self.retries.len());
                 }
                 tracing::debug!(file = %key, "vanished before it was read");
-                return Ok(FileOutcome::Vanished);
+                return Ok(FileStart::Done(FileOutcome::Vanished));
             }
-            Err(error) if error.is_transient() => return Ok(self.read_failed(&key, path, error)),
+            Err(error) if error.is_transient() => {
+                return Ok(FileStart::Done(self.read_failed(&key, path, error)))
+            }
             Err(error) => {
                 self.retries.remove(path);
-                return self.refuse(&key, String::new(), error.into());
+                return self
+                    .refuse(&key, String::new(), error.into())
+                    .map(FileStart::Done);
             }
         };
         let content_hash = blake3::hash(&bytes).to_hex().to_string();
@@ -680,29 +745,71 @@ impl Pipeline {
             self.stats.unchanged_files += 1;
             self.metrics.file_unchanged();
             tracing::debug!(file = %key, "unchanged since it was processed");
-            return Ok(FileOutcome::Unchanged);
+            return Ok(FileStart::Done(FileOutcome::Unchanged));
         }
         let Extraction {
             documents,
             warnings,
         } = match self.extractor.extract(path, &bytes) {
             Ok(extraction) => extraction,
-            Err(e) => return self.refuse(&key, content_hash, e.into()),
+            Err(e) => {
+                return self
+                    .refuse(&key, content_hash, e.into())
+                    .map(FileStart::Done)
+            }
         };
         self.report_warnings(&key, &content_hash, documents.len(), &warnings)?;
-        let landed = landed_ago(path);
-        let (mut new, mut known, mut alerts) = (0, 0, 0);
-        let mut ids = Vec::with_capacity(documents.len());
-        for document in documents {
-            ids.push(document.id.clone());
+        Ok(FileStart::Run(FileRun {
+            landed: landed_ago(path),
+            key,
+            content_hash,
+            previous,
+            ids: Vec::with_capacity(documents.len()),
+            documents: documents.into_iter(),
+            new: 0,
+            known: 0,
+            alerts: 0,
+        }))
+    }
+
+    /// Match and index the next documents of a file run, for at least one document and until
+    /// `budget` is spent. False when every document is done.
+    pub fn continue_file(
+        &mut self,
+        run: &mut FileRun,
+        budget: Duration,
+    ) -> Result<bool, PipelineError> {
+        let started = Instant::now();
+        for document in run.documents.by_ref() {
+            run.ids.push(document.id.clone());
             match self.process_document(document)? {
                 Some(raised) => {
-                    new += 1;
-                    alerts += raised;
+                    run.new += 1;
+                    run.alerts += raised;
                 }
-                None => known += 1,
+                None => run.known += 1,
+            }
+            if started.elapsed() >= budget {
+                break;
             }
         }
+        Ok(run.documents.len() > 0)
+    }
+
+    /// Record a file run whose documents are all done (its progress is made durable by the
+    /// next commit).
+    pub fn finish_file(&mut self, run: FileRun) -> Result<FileOutcome, PipelineError> {
+        let FileRun {
+            key,
+            content_hash,
+            previous,
+            ids,
+            new,
+            known,
+            alerts,
+            landed,
+            ..
+        } = run;
         // A changed file: the documents it no longer holds go, unless another file holds them
         // (then they are shown there).
         if let Some(previous) = previous {

@@ -48,7 +48,8 @@ const EVENT_QUEUE_CAPACITY: usize = 65_536;
 /// What to watch and how.
 #[derive(Debug, Clone)]
 pub struct WatchOptions {
-    /// Folders to watch recursively. Each must exist when the watcher starts.
+    /// Folders to watch recursively. Each must exist when the watcher starts, unless
+    /// `await_missing_roots`.
     pub roots: Vec<PathBuf>,
     /// A file whose size and mtime stayed unchanged this long is ready (default 250 ms).
     pub quiet_period: Duration,
@@ -62,6 +63,9 @@ pub struct WatchOptions {
     pub open_file_timeout: Duration,
     /// Paths never sent nor walked into (lookout's own files, when a root holds them).
     pub own_files: OwnFiles,
+    /// A root missing at start is reported and watched once it appears (a share not mounted
+    /// yet), instead of failing the start.
+    pub await_missing_roots: bool,
 }
 
 impl Default for WatchOptions {
@@ -73,6 +77,7 @@ impl Default for WatchOptions {
             poll_interval: None,
             open_file_timeout: Duration::from_secs(300),
             own_files: OwnFiles::default(),
+            await_missing_roots: false,
         }
     }
 }
@@ -144,7 +149,14 @@ impl FolderWatcher {
         }
         let mut roots: Vec<PathBuf> = Vec::with_capacity(options.roots.len());
         for root in &options.roots {
-            let root = check_root(root)?;
+            let root = match check_root(root) {
+                Ok(root) => root,
+                Err(WatchError::RootMissing { path }) if options.await_missing_roots => {
+                    error!(root = %path.display(), "the watch folder is missing; it is watched as soon as it is back (its documents are kept)");
+                    path
+                }
+                Err(error) => return Err(error),
+            };
             if !roots.contains(&root) {
                 roots.push(root);
             }
@@ -154,7 +166,7 @@ impl FolderWatcher {
         let (event_tx, event_rx) = mpsc::channel(queue_capacity.max(1));
         let mut backend = Backend::new(options.poll_interval, event_tx, Arc::clone(&signals))
             .map_err(|source| WatchError::Backend { source })?;
-        for root in &roots {
+        for root in roots.iter().filter(|root| root.is_dir()) {
             backend.watch(root).map_err(|source| WatchError::Watch {
                 path: root.clone(),
                 source,

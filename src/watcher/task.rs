@@ -236,10 +236,15 @@ impl Task {
             roots: settings
                 .roots
                 .into_iter()
-                .map(|path| Root {
-                    identity: scan::root_identity(&path),
-                    path,
-                    present: true,
+                .map(|path| {
+                    // A root missing at start (see `await_missing_roots`) is watched when it
+                    // appears.
+                    let identity = scan::root_identity(&path);
+                    Root {
+                        present: identity.is_some(),
+                        identity,
+                        path,
+                    }
                 })
                 .collect(),
             quiet_period: settings.quiet_period,
