@@ -11,7 +11,7 @@ use super::{Outcome, Palettes};
 use crate::api::client::{ClientError, DaemonClient};
 use crate::api::queries::PutAnswer;
 use crate::config::{compile_queries, persist, Config, SaveOutcome};
-use crate::daemon::{QueryProblemView, QueryView};
+use crate::daemon::QueryView;
 use crate::index::{IndexError, LookoutIndex};
 use crate::matcher::presearch::{plan, Key};
 use crate::matcher::{Plan, TermStats};
@@ -127,29 +127,7 @@ fn views_from_files(config: &Config) -> Vec<QueryView> {
     config
         .queries
         .iter()
-        .map(|spec| {
-            let error = bad
-                .iter()
-                .find(|p| p.spec.name == spec.name)
-                .map(|p| QueryProblemView {
-                    column: p.error.column,
-                    message: p.error.message.clone(),
-                });
-            let lints = good
-                .iter()
-                .find(|q| q.name == spec.name)
-                .map(|q| q.lints.iter().map(QueryProblemView::from).collect())
-                .unwrap_or_default();
-            QueryView {
-                name: spec.name.clone(),
-                query: spec.text.clone(),
-                webhooks: spec.webhooks.clone(),
-                file: spec.file.display().to_string(),
-                status: if error.is_some() { "invalid" } else { "active" }.into(),
-                error,
-                lints,
-            }
-        })
+        .map(|spec| QueryView::of(spec, &bad, &good))
         .collect()
 }
 

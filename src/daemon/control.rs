@@ -12,8 +12,8 @@ use super::Daemon;
 use std::collections::HashMap;
 
 use crate::config::{
-    check_query_name, compile_queries, persist, shown_name, ConfigError, QueryNameError, QuerySpec,
-    SavedQuery,
+    check_query_name, compile_queries, persist, shown_name, ConfigError, QueryNameError,
+    QueryProblem, QuerySpec, SavedQuery,
 };
 use crate::extract::{ExtractWarning, Warnings};
 use crate::pipeline::{IngestReport, Ingested, PipelineError};
@@ -75,6 +75,33 @@ pub struct QueryView {
     pub error: Option<QueryProblemView>,
     /// Warnings about how the query reads (operator precedence, costly prefixes, ...).
     pub lints: Vec<QueryProblemView>,
+}
+
+impl QueryView {
+    /// The view of `spec`, given the queries that compiled and those that did not.
+    pub fn of(spec: &QuerySpec, problems: &[QueryProblem], running: &[SavedQuery]) -> QueryView {
+        let error = problems
+            .iter()
+            .find(|p| p.spec.name == spec.name)
+            .map(|p| QueryProblemView {
+                column: p.error.column,
+                message: p.error.message.clone(),
+            });
+        let lints = running
+            .iter()
+            .find(|q| q.name == spec.name)
+            .map(|q| q.lints.iter().map(QueryProblemView::from).collect())
+            .unwrap_or_default();
+        QueryView {
+            name: spec.name.clone(),
+            query: spec.text.clone(),
+            webhooks: spec.webhooks.clone(),
+            file: spec.file.display().to_string(),
+            status: if error.is_some() { "invalid" } else { "active" }.into(),
+            error,
+            lints,
+        }
+    }
 }
 
 /// A parse error or a warning, at a 1-based column of the query text.
@@ -369,31 +396,7 @@ impl Daemon {
     }
 
     fn query_view(&self, spec: &QuerySpec) -> QueryView {
-        let problem = self.problems.iter().find(|p| p.spec.name == spec.name);
-        let lints = self
-            .pipeline
-            .queries()
-            .iter()
-            .find(|q| q.name == spec.name)
-            .map(|q| q.lints.iter().map(QueryProblemView::from).collect())
-            .unwrap_or_default();
-        QueryView {
-            name: spec.name.clone(),
-            query: spec.text.clone(),
-            webhooks: spec.webhooks.clone(),
-            file: spec.file.display().to_string(),
-            status: if problem.is_some() {
-                "invalid"
-            } else {
-                "active"
-            }
-            .into(),
-            error: problem.map(|p| QueryProblemView {
-                column: p.error.column,
-                message: p.error.message.clone(),
-            }),
-            lints,
-        }
+        QueryView::of(spec, &self.problems, self.pipeline.queries())
     }
 
     /// Save a query and run it from now on (its backfill, if asked for, is started by the
