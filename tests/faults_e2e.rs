@@ -290,3 +290,47 @@ fn a_file_of_many_articles_is_processed_in_slices_while_requests_go_on() {
     assert!(later > 0 && later < 60, "{later}");
     daemon.stop();
 }
+
+#[test]
+fn posted_articles_are_processed_in_slices_while_requests_go_on() {
+    let home = Home::new(QUERIES);
+    // Every posted article takes 50 ms more: 60 of them take 3 s.
+    let daemon = home.start_daemon_with_env(1, &[("FAILPOINTS", "pipeline::document=sleep(50)")]);
+    let api = home.api();
+    let body: String = (0..60)
+        .map(|i| {
+            format!("{{\"title\": \"Niger {i}\", \"body\": \"lookout-failpoint posted {i}\"}}\n")
+        })
+        .collect();
+    let post = {
+        let api = api.clone();
+        std::thread::spawn(move || {
+            let answer = client()
+                .post(format!("{api}/documents"))
+                .header("content-type", "application/x-ndjson")
+                .body(body)
+                .send()
+                .unwrap();
+            let status = answer.status();
+            let json: Value = answer.json().unwrap();
+            (status, json, std::time::Instant::now())
+        })
+    };
+    assert!(
+        wait_until(Duration::from_secs(20), || !home.alert_lines().is_empty()),
+        "{}",
+        daemon.log_text()
+    );
+    let status = client().get(format!("{api}/status")).send().unwrap();
+    assert_eq!(status.status(), 200);
+    let status_answered = std::time::Instant::now();
+    let (post_status, json, post_answered) = post.join().unwrap();
+    assert_eq!(post_status, 200, "{json:#}");
+    assert_eq!(json["documents"].as_array().unwrap().len(), 60, "{json:#}");
+    assert!(
+        status_answered < post_answered,
+        "/status waited for the whole body"
+    );
+    assert_eq!(niger_alerts(&home).len(), 60);
+    daemon.stop();
+}

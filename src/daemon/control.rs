@@ -185,7 +185,7 @@ impl From<&ExtractWarning> for WarningView {
 }
 
 impl IngestedBatch {
-    fn of(report: IngestReport) -> Self {
+    pub(super) fn of(report: IngestReport) -> Self {
         let warnings: &Warnings = &report.warnings;
         IngestedBatch {
             skipped_records: warnings.skipped_records(),
@@ -348,15 +348,7 @@ impl Daemon {
                 format_hint,
                 body,
                 reply,
-            } => {
-                let result = self.contained("ingesting posted documents", |d| {
-                    match d.pipeline.ingest_bytes(format_hint, &body)? {
-                        Ok(report) => Ok(IngestedBatch::of(report)),
-                        Err(error) => Err(ControlError::InvalidDocument(error)),
-                    }
-                });
-                let _ = reply.send(fatal(result)?);
-            }
+            } => self.start_post(format_hint, &body, reply),
             Request::Status { reply } => {
                 let report = self.contained("reading the status", |d| {
                     d.status()

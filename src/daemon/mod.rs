@@ -6,6 +6,7 @@
 mod backfill;
 mod contain;
 mod control;
+mod posted;
 mod reload;
 pub mod status;
 mod watching;
@@ -79,6 +80,10 @@ pub(crate) struct Daemon {
     current_file: Option<(FileRun, PathBuf, Instant)>,
     /// Backfills under way, run a slice at a time between files and requests.
     backfills: backfill::Backfills,
+    /// Posted bodies of articles under way, processed a slice at a time.
+    posts: posted::Posts,
+    /// Whether the next sliced turn goes to a posted body (else to a backfill).
+    posts_next: bool,
 }
 
 async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
@@ -116,6 +121,8 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
         delivery_crash: None,
         current_file: None,
         backfills: Default::default(),
+        posts: Default::default(),
+        posts_next: true,
     };
     daemon.update_gauges();
 
@@ -171,15 +178,15 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
     let mut supervise = tokio::time::interval(SUPERVISE_INTERVAL);
     supervise.tick().await;
 
-    let mut backfill_turn = false;
+    let mut sliced_turn = false;
     loop {
-        // Backfills take every other turn, a slice at a time, so that files and requests go on
-        // while they run.
-        if daemon.has_backfills() && std::mem::replace(&mut backfill_turn, false) {
-            tokio::task::block_in_place(|| daemon.step_backfill())?;
+        // Posted bodies and backfills take every other turn, a slice at a time, so that files
+        // and requests go on while they run.
+        if daemon.has_sliced_work() && std::mem::replace(&mut sliced_turn, false) {
+            tokio::task::block_in_place(|| daemon.step_sliced())?;
             continue;
         }
-        backfill_turn = true;
+        sliced_turn = true;
         let commit_due = daemon.pipeline.next_commit_in();
         let retry_due = daemon.pipeline.next_retry_in();
         daemon.ready_files = watching.queued();
@@ -223,16 +230,20 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
                 tracing::info!("{signal}: finishing the files already taken, then stopping");
                 break;
             }
-            // Nothing else waits: on with the backfills.
-            () = std::future::ready(()), if daemon.has_backfills() => {}
+            // Nothing else waits: on with the posted bodies and the backfills.
+            () = std::future::ready(()), if daemon.has_sliced_work() => {}
         }
         if std::mem::take(&mut daemon.restart_delivery) {
             daemon.restart_delivery().await;
         }
     }
     drop(config_watcher);
-    // Backfills under way stop (what they raised is kept); their requests are answered.
-    tokio::task::block_in_place(|| daemon.stop_backfills())?;
+    // Posted bodies under way are finished; backfills stop (what they raised is kept); their
+    // requests are answered.
+    tokio::task::block_in_place(|| {
+        daemon.finish_posts()?;
+        daemon.stop_backfills()
+    })?;
     // The API stops taking requests; the ones in flight are still answered while it drains.
     let _ = stop_api.send(true);
     if let Some(api) = api {
@@ -244,6 +255,7 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
                 Some(request) = requests.recv() => {
                     tokio::task::block_in_place(|| {
                         daemon.answer(request)?;
+                        daemon.finish_posts()?;
                         daemon.stop_backfills()
                     })?;
                 }
@@ -296,6 +308,21 @@ impl Daemon {
                 .with_context(|| format!("cannot create the watch folder {}", root.display()))?;
         }
         Ok(())
+    }
+
+    fn has_sliced_work(&self) -> bool {
+        self.has_posts() || self.has_backfills()
+    }
+
+    /// One slice of a posted body or of a backfill, in turn.
+    fn step_sliced(&mut self) -> Result<(), PipelineError> {
+        let posts_now = self.has_posts() && (self.posts_next || !self.has_backfills());
+        self.posts_next = !posts_now;
+        if posts_now {
+            self.step_post()
+        } else {
+            self.step_backfill()
+        }
     }
 
     /// Take one ready file: decided at once, or its documents are processed by `step_file`.

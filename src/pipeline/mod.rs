@@ -168,6 +168,15 @@ pub enum BackfillStep {
 /// between, so a backfill of a million documents does not stall it.
 pub const BACKFILL_SLICE: usize = 256;
 
+/// A body of articles being matched and indexed a slice at a time (see
+/// [`Pipeline::start_ingest`]).
+#[derive(Debug)]
+pub struct IngestRun {
+    documents: std::vec::IntoIter<Document>,
+    outcomes: Vec<Ingested>,
+    warnings: Warnings,
+}
+
 /// What [`Pipeline::ingest_bytes`] took: the documents, and the warnings about the records it
 /// skipped or the values it left out.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -631,36 +640,73 @@ impl Pipeline {
         format_hint: &str,
         bytes: &[u8],
     ) -> Result<Result<IngestReport, ExtractError>, PipelineError> {
-        let Extraction {
-            documents,
-            warnings,
-        } = match self.extractor.extract(Path::new(format_hint), bytes) {
-            Ok(extraction) => extraction,
+        let mut run = match self.start_ingest(format_hint, bytes) {
+            Ok(run) => run,
+            Err(refused) => return Ok(Err(refused)),
+        };
+        while self.continue_ingest(&mut run, Duration::MAX)? {}
+        self.finish_ingest(run).map(Ok)
+    }
+
+    /// Read a body of articles handed over directly, to be matched and indexed a slice at a
+    /// time (`continue_ingest`, then `finish_ingest`), like a file of many articles. Refused
+    /// when it holds no article.
+    pub fn start_ingest(
+        &mut self,
+        format_hint: &str,
+        bytes: &[u8],
+    ) -> Result<IngestRun, ExtractError> {
+        match self.extractor.extract(Path::new(format_hint), bytes) {
+            Ok(Extraction {
+                documents,
+                warnings,
+            }) => Ok(IngestRun {
+                outcomes: Vec::with_capacity(documents.len()),
+                documents: documents.into_iter(),
+                warnings,
+            }),
             Err(e) => {
                 // A refused request body, not a file: counted apart from failed files.
                 self.metrics.api_documents_rejected();
-                return Ok(Err(e));
+                Err(e)
             }
-        };
-        let mut outcomes = Vec::with_capacity(documents.len());
-        for mut document in documents {
+        }
+    }
+
+    /// Match and index the next documents of a body, for at least one document and until
+    /// `budget` is spent. False when every document is done.
+    pub fn continue_ingest(
+        &mut self,
+        run: &mut IngestRun,
+        budget: Duration,
+    ) -> Result<bool, PipelineError> {
+        let started = Instant::now();
+        for mut document in run.documents.by_ref() {
             document.path = PathBuf::from(format!("api:{}", document.id));
             document.part = None;
             let id = document.id.clone();
             let location = document.location();
             let result = self.process_document(document)?;
-            outcomes.push(Ingested {
+            run.outcomes.push(Ingested {
                 id,
                 location,
                 new: result.is_some(),
                 alerts: result.unwrap_or(0),
             });
+            if started.elapsed() >= budget {
+                break;
+            }
         }
+        Ok(run.documents.len() > 0)
+    }
+
+    /// Commit a body's documents (durable when this returns) and report them.
+    pub fn finish_ingest(&mut self, run: IngestRun) -> Result<IngestReport, PipelineError> {
         self.commit()?;
-        Ok(Ok(IngestReport {
-            documents: outcomes,
-            warnings,
-        }))
+        Ok(IngestReport {
+            documents: run.outcomes,
+            warnings: run.warnings,
+        })
     }
 
     /// Read, extract, match and index one file. Bad files are logged and quarantined; files
