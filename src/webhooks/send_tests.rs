@@ -7,16 +7,17 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use crate::alerts::record::Alert;
+use crate::alerts::test_support::alert;
+use crate::alerts::SinkError;
 use crate::metrics::test_support::count;
 use crate::metrics::Metrics;
-use crate::sinks::record::Alert;
-use crate::sinks::test_support::{alert, Recorded, Reply, TestServer};
-use crate::sinks::test_support::{hook, quick, SECRET};
-use crate::sinks::webhook::{
+use crate::webhooks::send::{
     deliver_with_retries, endpoints, http_client, sign, verify, Endpoint, Message, Outcome, Tally,
     WebhookConfig, XorShift64, USER_AGENT,
 };
-use crate::sinks::SinkError;
+use crate::webhooks::test_support::{hook, quick, SECRET};
+use crate::webhooks::test_support::{Recorded, Reply, TestServer};
 
 /// The message of `alert`: its line as the alert log writes it.
 fn message_of(alert: &Alert) -> Message {
@@ -226,7 +227,7 @@ async fn non_ascii_ids_are_header_safe_and_still_verify() {
     let server = TestServer::start(vec![Reply::status(200)]);
     let mut a = alert(1);
     a.query.name = "café news".into();
-    a.alert_id = crate::sinks::alert_id(&a.query.name, &a.doc.id);
+    a.alert_id = crate::alerts::alert_id(&a.query.name, &a.doc.id);
     let (outcome, _) = deliver(hook("ops", &server.url), &message_of(&a)).await;
     assert!(matches!(outcome, Outcome::Delivered), "{outcome:?}");
     let req = &server.requests()[0];

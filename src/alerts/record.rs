@@ -215,7 +215,7 @@ mod tests {
     use chrono::TimeZone;
 
     fn sample() -> Alert {
-        let mut alert = crate::sinks::test_support::alert(0);
+        let mut alert = crate::alerts::test_support::alert(0);
         alert.alert_id = alert_id("rust-news", "abc123");
         alert.at = Utc.with_ymd_and_hms(2026, 11, 29, 10, 2, 3).unwrap()
             + chrono::Duration::milliseconds(120);

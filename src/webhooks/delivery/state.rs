@@ -12,9 +12,9 @@ use std::sync::Mutex;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::sinks::delivery::source::LogIdentity;
-use crate::sinks::error::SinkError;
-use crate::sinks::record::truncate_chars;
+use crate::alerts::error::SinkError;
+use crate::alerts::record::truncate_chars;
+use crate::webhooks::delivery::source::LogIdentity;
 
 /// A `SinkError::State` about `path`.
 pub(crate) fn state_error(

@@ -26,10 +26,10 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::alerts::error::SinkError;
+use crate::alerts::record::Alert;
 use crate::metrics::{webhook_sink, Metrics};
-use crate::sinks::error::SinkError;
-use crate::sinks::record::Alert;
-use crate::sinks::webhook::{
+use crate::webhooks::send::{
     deliver_with_retries, endpoints, http_client, Endpoint, Message, Outcome, RetryPolicy, Tally,
     WebhookConfig, XorShift64,
 };

@@ -13,8 +13,8 @@ use std::fs::{self, File, Metadata, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use crate::sinks::error::SinkError;
-use crate::sinks::record::Alert;
+use crate::alerts::error::SinkError;
+use crate::alerts::record::Alert;
 
 /// A torn last line up to this size is checked on open: if it is a complete alert that only
 /// lacks its newline, the newline is added instead of the line being dropped.
@@ -576,7 +576,7 @@ pub(crate) fn file_id(_meta: &Metadata) -> Option<(u64, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sinks::test_support::alert;
+    use crate::alerts::test_support::alert;
 
     #[test]
     fn backwards_reads_newest_first_with_offsets_across_chunks_and_pages() {

@@ -10,12 +10,13 @@ use std::time::{Duration, Instant};
 
 use super::source::{LogIdentity, LogSource};
 use super::*;
+use crate::alerts::log::AlertLog;
+use crate::alerts::record::{alert_id, Alert};
+use crate::alerts::test_support::alert;
 use crate::metrics::test_support::{count, value};
-use crate::sinks::log::AlertLog;
-use crate::sinks::record::{alert_id, Alert};
-use crate::sinks::test_support::{alert, Recorded, Reply, TestServer};
-use crate::sinks::test_support::{hook, quick, SECRET};
-use crate::sinks::webhook::verify;
+use crate::webhooks::send::verify;
+use crate::webhooks::test_support::{hook, quick, SECRET};
+use crate::webhooks::test_support::{Recorded, Reply, TestServer};
 
 /// Alert `n` of saved query `query`.
 fn alert_of(query: &str, n: usize) -> Alert {

@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use tokio::sync::watch;
 
+use crate::alerts::error::SinkError;
 use crate::metrics::{Metrics, WebhookFailure};
-use crate::sinks::error::SinkError;
 
 type HmacSha256 = Hmac<Sha256>;
 

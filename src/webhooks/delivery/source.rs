@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::sinks::error::SinkError;
-use crate::sinks::log::{file_id, rotated};
+use crate::alerts::error::SinkError;
+use crate::alerts::log::{file_id, rotated};
 
 /// Which file a byte offset belongs to: the device and inode (where the platform has them) and a
 /// hash of the file's first line. A log replaced by another file (rotation, a restore, `rm` and a
