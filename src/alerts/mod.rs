@@ -11,7 +11,7 @@ pub mod record;
 #[cfg(test)]
 pub(crate) mod test_support;
 
-pub use error::SinkError;
+pub use error::AlertLogError;
 pub use log::{
     follow, parse_since, read_alerts, read_backwards, AlertFollower, AlertLog, AlertLogReader,
     AlertsBackwards,

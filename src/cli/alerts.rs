@@ -169,9 +169,9 @@ fn end_of_complete_lines(path: &Path) -> anyhow::Result<u64> {
     let mut file = match File::open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-        Err(e) => return Err(alerts::SinkError::io(path, "open", e).into()),
+        Err(e) => return Err(alerts::AlertLogError::io(path, "open", e).into()),
     };
-    let read_error = |e| alerts::SinkError::io(path, "read", e);
+    let read_error = |e| alerts::AlertLogError::io(path, "read", e);
     let mut end = file.metadata().map_err(read_error)?.len();
     let mut chunk = Vec::new();
     while end > 0 {

@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 
-use crate::alerts::{self, Alert, AlertDoc, AlertLog, AlertQuery, Matched, SinkError};
+use crate::alerts::{self, Alert, AlertDoc, AlertLog, AlertLogError, AlertQuery, Matched};
 use crate::analysis::Analyzer;
 use crate::config::{compile_queries, Config, OnDelete, QueryProblem, SavedQuery};
 use crate::document::{DocId, Document};
@@ -49,7 +49,7 @@ use crate::ledger::{
 use crate::matcher::{summarize, DocAnalysis, Engine, Percolator, TermStats};
 use crate::metrics::{AlertKind, Metrics};
 use crate::watcher::OwnFiles;
-use crate::webhooks::{self, LogDelivery, RetryPolicy};
+use crate::webhooks::{self, LogDelivery, RetryPolicy, WebhookError};
 use retry::{Failure, RetrySchedule};
 use roots::WatchFolders;
 
@@ -58,7 +58,9 @@ pub enum PipelineError {
     #[error(transparent)]
     Index(#[from] IndexError),
     #[error(transparent)]
-    Sink(#[from] SinkError),
+    AlertLog(#[from] AlertLogError),
+    #[error(transparent)]
+    Webhook(#[from] WebhookError),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
 }
@@ -1436,7 +1438,7 @@ impl Pipeline {
 
 /// Start delivering the alert log to the configured webhooks, routed by each saved query's
 /// `webhooks` (every webhook when it has none), counting in `metrics`.
-pub fn start_delivery(config: &Config, metrics: Metrics) -> Result<LogDelivery, SinkError> {
+pub fn start_delivery(config: &Config, metrics: Metrics) -> Result<LogDelivery, WebhookError> {
     webhooks::start_new_webhooks_at_log_end(
         &config.alert_log,
         &config.state_dir,

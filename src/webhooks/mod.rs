@@ -4,6 +4,7 @@
 //! write `crate::webhooks::LogDelivery`, `crate::webhooks::sign`, ...
 
 pub mod delivery;
+pub mod error;
 pub mod send;
 
 #[cfg(test)]
@@ -16,6 +17,7 @@ pub use delivery::{
     start_new_webhooks_at_log_end, DeadLetter, DeliveryStats, LogDelivery, ReplayStats, Routes,
     WebhookStats,
 };
+pub use error::WebhookError;
 pub use send::{
     default_max_attempts, default_timeout_ms, sign, verify, RetryPolicy, WebhookConfig, USER_AGENT,
 };

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use crate::alerts::record::Alert;
 use crate::alerts::test_support::alert;
-use crate::alerts::SinkError;
 use crate::metrics::test_support::count;
 use crate::metrics::Metrics;
 use crate::webhooks::send::{
@@ -18,6 +17,7 @@ use crate::webhooks::send::{
 };
 use crate::webhooks::test_support::{hook, quick, SECRET};
 use crate::webhooks::test_support::{Recorded, Reply, TestServer};
+use crate::webhooks::WebhookError;
 
 /// The message of `alert`: its line as the alert log writes it.
 fn message_of(alert: &Alert) -> Message {
@@ -116,7 +116,7 @@ fn raw_and_bad_secrets() {
     );
     assert!(matches!(
         sign("whsec_not base64!", "id", 5, b""),
-        Err(SinkError::InvalidSecret { .. })
+        Err(WebhookError::InvalidSecret { .. })
     ));
     assert!(sign("", "id", 5, b"").is_err());
     assert!(sign("whsec_", "id", 5, b"").is_err());
@@ -169,7 +169,7 @@ fn config_validation() {
     ] {
         let err = config.validate().unwrap_err();
         let msg = err.to_string();
-        assert!(matches!(err, SinkError::InvalidWebhook { .. }), "{msg}");
+        assert!(matches!(err, WebhookError::InvalidWebhook { .. }), "{msg}");
         assert!(msg.contains(needle), "{msg:?} should mention {needle:?}");
     }
 }
@@ -177,13 +177,13 @@ fn config_validation() {
 #[test]
 fn endpoints_reject_bad_and_duplicate_webhooks() {
     let bad = endpoints(vec![WebhookConfig::new("a", "file:///etc/passwd")]);
-    assert!(matches!(bad, Err(SinkError::InvalidWebhook { .. })));
+    assert!(matches!(bad, Err(WebhookError::InvalidWebhook { .. })));
     let dup = endpoints(vec![
         WebhookConfig::new("a", "http://127.0.0.1:9/"),
         WebhookConfig::new("a", "http://127.0.0.1:10/"),
     ]);
     let err = dup.err().expect("duplicate names are refused");
-    assert!(matches!(err, SinkError::InvalidWebhook { .. }), "{err}");
+    assert!(matches!(err, WebhookError::InvalidWebhook { .. }), "{err}");
     let msg = err.to_string();
     assert!(
         msg.contains("\"a\"") && msg.contains("another webhook"),

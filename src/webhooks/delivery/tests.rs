@@ -163,7 +163,7 @@ fn start_needs_a_runtime() {
         quick(),
         Metrics::new(),
     );
-    assert!(matches!(result, Err(SinkError::NoRuntime)));
+    assert!(matches!(result, Err(WebhookError::NoRuntime)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -846,7 +846,7 @@ async fn start_refuses_a_corrupt_cursor_and_bad_webhooks() {
         Metrics::new(),
     )
     .unwrap_err();
-    assert!(matches!(err, SinkError::CorruptCursor { .. }), "{err}");
+    assert!(matches!(err, WebhookError::CorruptCursor { .. }), "{err}");
     let dup = LogDelivery::start(
         home.log_path.clone(),
         home.state.clone(),
@@ -858,7 +858,7 @@ async fn start_refuses_a_corrupt_cursor_and_bad_webhooks() {
         quick(),
         Metrics::new(),
     );
-    assert!(matches!(dup, Err(SinkError::InvalidWebhook { .. })));
+    assert!(matches!(dup, Err(WebhookError::InvalidWebhook { .. })));
 }
 
 #[test]
