@@ -12,13 +12,15 @@
 //! - [`config`]: `config.toml` and saved-query files;
 //! - [`pipeline`]: one file in, documents indexed and alerts raised (daemon and `ingest` alike);
 //! - [`daemon`]: the long-running service wiring it all together;
-//! - [`api`]: the HTTP API the daemon serves (and the CLI's client for it);
+//! - [`api`]: the HTTP API the daemon serves;
+//! - [`client`]: the CLI's HTTP client for a running daemon's API;
 //! - [`metrics`]: the Prometheus metrics registry and its text exposition (`GET /metrics`).
 
 pub mod alerts;
 pub mod analysis;
 pub mod api;
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod daemon;
 pub mod document;

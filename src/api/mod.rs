@@ -14,7 +14,6 @@
 //! graceful shutdown) is hyper, driven here.
 
 mod alerts;
-pub mod client;
 mod documents;
 mod error;
 mod guard;
