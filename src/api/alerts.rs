@@ -15,6 +15,7 @@ use futures_util::Stream;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::alert_schema::AlertSchema;
 use super::error::{ApiError, ApiQuery, ErrorBody};
 use super::AppState;
 use crate::alerts::{self, Alert};
@@ -43,6 +44,7 @@ pub struct AlertsParams {
 /// A page of alerts, oldest first.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AlertsPage {
+    #[schema(value_type = Vec<AlertSchema>)]
     pub alerts: Vec<Alert>,
     /// When older alerts may pass the filters too: pass it as `before` for the previous page.
     pub older: Option<u64>,

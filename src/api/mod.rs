@@ -13,6 +13,7 @@
 //! (`server.rs`: timeouts, a connection cap that sheds slow and idle connections first,
 //! graceful shutdown) is hyper, driven here.
 
+mod alert_schema;
 mod alerts;
 mod documents;
 mod error;
