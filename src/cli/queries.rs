@@ -8,8 +8,8 @@ use std::io::Write;
 
 use super::search::PageArgs;
 use super::{Outcome, Palettes};
-use crate::api::client::{ClientError, DaemonClient};
 use crate::api::queries::PutAnswer;
+use crate::client::{ClientError, DaemonClient};
 use crate::config::{compile_queries, persist, Config, SaveOutcome};
 use crate::daemon::QueryView;
 use crate::index::{IndexError, LookoutIndex};

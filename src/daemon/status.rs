@@ -10,7 +10,7 @@ use crate::index::LookoutIndex;
 use crate::ledger::{Ledger, LedgerError};
 use crate::metrics::Metrics;
 use crate::pipeline::{watch_folder_health, RetryingFile, WatchFolderHealth};
-use crate::sinks::DeliveryStats;
+use crate::webhooks::DeliveryStats;
 
 /// What lookout is doing.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
@@ -210,7 +210,7 @@ pub fn build(
                 .map(|l| l.metrics.webhook_counts(&hook.name))
                 .unwrap_or_default();
             let disabled = stats.disabled.clone().or_else(|| {
-                crate::sinks::disabled_reason(&config.state_dir, &hook.name)
+                crate::webhooks::disabled_reason(&config.state_dir, &hook.name)
                     .ok()
                     .flatten()
             });

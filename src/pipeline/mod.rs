@@ -37,6 +37,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 
+use crate::alerts::{self, Alert, AlertDoc, AlertLog, AlertLogError, AlertQuery, Matched};
 use crate::analysis::Analyzer;
 use crate::config::{compile_queries, Config, OnDelete, QueryProblem, SavedQuery};
 use crate::document::{DocId, Document};
@@ -47,10 +48,8 @@ use crate::ledger::{
 };
 use crate::matcher::{summarize, DocAnalysis, Engine, Percolator, TermStats};
 use crate::metrics::{AlertKind, Metrics};
-use crate::sinks::{
-    self, Alert, AlertDoc, AlertLog, AlertQuery, LogDelivery, Matched, RetryPolicy, SinkError,
-};
 use crate::watcher::OwnFiles;
+use crate::webhooks::{self, LogDelivery, RetryPolicy, WebhookError};
 use retry::{Failure, RetrySchedule};
 use roots::WatchFolders;
 
@@ -59,7 +58,9 @@ pub enum PipelineError {
     #[error(transparent)]
     Index(#[from] IndexError),
     #[error(transparent)]
-    Sink(#[from] SinkError),
+    AlertLog(#[from] AlertLogError),
+    #[error(transparent)]
+    Webhook(#[from] WebhookError),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
 }
@@ -547,7 +548,7 @@ impl Pipeline {
     }
 
     /// Webhook delivery counts, when webhooks are configured.
-    pub fn delivery_stats(&self) -> Option<sinks::DeliveryStats> {
+    pub fn delivery_stats(&self) -> Option<webhooks::DeliveryStats> {
         self.webhooks.as_ref().map(LogDelivery::stats)
     }
 
@@ -1099,7 +1100,7 @@ impl Pipeline {
         let mut raised = 0;
         for &query_index in matches {
             let saved = &self.queries[query_index];
-            let alert_id = sinks::alert_id(&saved.name, &document.id.0);
+            let alert_id = alerts::alert_id(&saved.name, &document.id.0);
             let path_query = (location.clone(), saved.name.clone());
             if self.pending_alert_ids.contains(&alert_id)
                 || self.pending_path_alerts.contains(&path_query)
@@ -1437,8 +1438,12 @@ impl Pipeline {
 
 /// Start delivering the alert log to the configured webhooks, routed by each saved query's
 /// `webhooks` (every webhook when it has none), counting in `metrics`.
-pub fn start_delivery(config: &Config, metrics: Metrics) -> Result<LogDelivery, SinkError> {
-    sinks::start_new_webhooks_at_log_end(&config.alert_log, &config.state_dir, &config.webhooks)?;
+pub fn start_delivery(config: &Config, metrics: Metrics) -> Result<LogDelivery, WebhookError> {
+    webhooks::start_new_webhooks_at_log_end(
+        &config.alert_log,
+        &config.state_dir,
+        &config.webhooks,
+    )?;
     LogDelivery::start(
         config.alert_log.clone(),
         config.state_dir.clone(),
@@ -1461,7 +1466,7 @@ fn catch_up(ledger: &mut Ledger, alert_log: &Path) -> Result<(), PipelineError> 
     if offset == length {
         return Ok(());
     }
-    let mut follower = sinks::follow(alert_log, offset);
+    let mut follower = alerts::follow(alert_log, offset);
     let alerts = follower.poll()?;
     let caught = alerts.len();
     let progress = Progress {
@@ -1542,7 +1547,7 @@ mod tests {
 
     /// The queries that alerted on the last document, sorted.
     fn alerted(dir: &Path, before: usize) -> Vec<String> {
-        let mut names: Vec<String> = sinks::read_alerts(&dir.join("alerts.jsonl"))
+        let mut names: Vec<String> = alerts::read_alerts(&dir.join("alerts.jsonl"))
             .unwrap()
             .into_iter()
             .skip(before)

@@ -9,8 +9,8 @@ use reqwest::Url;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::queries::PutAnswer;
-use super::ADDRESS_FILE;
+use crate::api::queries::PutAnswer;
+use crate::api::ADDRESS_FILE;
 use crate::config::Config;
 use crate::daemon::{QueryView, StatusReport};
 
