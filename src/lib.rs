@@ -14,11 +14,13 @@
 //! - [`daemon`]: the long-running service wiring it all together;
 //! - [`api`]: the HTTP API the daemon serves;
 //! - [`client`]: the CLI's HTTP client for a running daemon's API;
+//! - [`atomic_file`], [`lock`]: the one atomic file writer and the one poison-tolerant lock;
 //! - [`metrics`]: the Prometheus metrics registry and its text exposition (`GET /metrics`).
 
 pub mod alerts;
 pub mod analysis;
 pub mod api;
+pub mod atomic_file;
 pub mod cli;
 pub mod client;
 pub mod config;
@@ -27,6 +29,7 @@ pub mod document;
 pub mod extract;
 pub mod index;
 pub mod ledger;
+pub mod lock;
 pub mod matcher;
 pub mod metrics;
 pub mod pipeline;

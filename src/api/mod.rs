@@ -47,6 +47,7 @@ pub use guard::MAX_URI_BYTES;
 pub use search::{SearchHit, SearchResponse};
 pub use server::{ServerLimits, MAX_HEADERS, MAX_HEAD_BYTES};
 
+use crate::atomic_file::{self, Durability};
 use crate::config::hosts::is_loopback;
 use crate::config::{ApiConfig, DEFAULT_MAX_STREAMS};
 use crate::daemon::Control;
@@ -348,12 +349,12 @@ pub async fn start(context: ApiContext) -> Result<Running, StartError> {
     })?;
     let addr = listener.local_addr().unwrap_or(wanted);
     let address_file = context.state_dir.join(ADDRESS_FILE);
-    // Written aside and renamed, so that a reader never sees it half written.
-    let written = address_file.with_extension("addr.tmp");
-    if let Err(e) = std::fs::create_dir_all(&context.state_dir)
-        .and_then(|()| std::fs::write(&written, format!("{addr}\n")))
-        .and_then(|()| std::fs::rename(&written, &address_file))
-    {
+    // Replaced atomically, so that a reader never sees it half written (no fsync: a stale
+    // address after a power loss is only a daemon the CLI does not find).
+    let contents = format!("{addr}\n");
+    if let Err(e) = std::fs::create_dir_all(&context.state_dir).and_then(|()| {
+        atomic_file::write(&address_file, contents.as_bytes(), Durability::ProcessCrash)
+    }) {
         tracing::warn!(file = %address_file.display(), "cannot record the API address ({e}); the CLI will not find the daemon");
     }
     let stop = context.stop.clone();

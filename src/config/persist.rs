@@ -4,15 +4,15 @@
 //! (temporary file in the same folder, fsync, rename, fsync of the folder), and what it writes
 //! is read back first: a file this module leaves behind always loads.
 
-use std::fs::{self, OpenOptions};
-use std::io::Write;
+use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use toml_edit::{Array, DocumentMut, InlineTable, Item, RawString, Table, TableLike, Value};
 
 use super::{queries, ConfigError, ConfigFile};
+use crate::atomic_file::{self, Durability};
+use crate::lock::lock;
 
 /// What `save_query` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,9 +46,7 @@ pub fn save_query(
     let format = Format::of(file);
     check_name(file, name)?;
     check_text(file, format, text, webhooks)?;
-    let _guard = EDIT_LOCK
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _guard = lock(&EDIT_LOCK);
     let target = resolve_symlink(file);
     let old = read_if_exists(&target)?;
     let edit = Edit::Save { text, webhooks };
@@ -71,9 +69,7 @@ pub fn save_query(
 /// file does not hold it (or does not exist), and was left alone.
 pub fn remove_query(file: &Path, name: &str) -> Result<bool, ConfigError> {
     let format = Format::of(file);
-    let _guard = EDIT_LOCK
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _guard = lock(&EDIT_LOCK);
     let target = resolve_symlink(file);
     let Some(old) = read_if_exists(&target)? else {
         return Ok(false);
@@ -636,68 +632,13 @@ fn read_if_exists(file: &Path) -> Result<Option<String>, ConfigError> {
     }
 }
 
-/// Replace `file` with `contents`, atomically and durably: a hidden temporary file in the same
-/// folder (so the rename does not cross filesystems), written and fsynced, renamed over the
-/// file, then the folder fsynced (so the rename itself survives a crash). An existing file's
-/// permissions (and, where allowed, owner) carry over.
+/// Replace `file` with `contents`, atomically and durably (`crate::atomic_file`: an existing
+/// file's permissions, and where allowed its owner, carry over).
 pub(crate) fn write_atomic(file: &Path, contents: &[u8]) -> Result<(), ConfigError> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let failed = |source: std::io::Error| ConfigError::Write {
+    atomic_file::write(file, contents, Durability::PowerLoss).map_err(|source| ConfigError::Write {
         path: file.to_path_buf(),
         source,
-    };
-    let dir = match file.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let file_name = file.file_name().ok_or_else(|| {
-        failed(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "not a file name",
-        ))
-    })?;
-    let temp = dir.join(format!(
-        ".{}.{}.{}.tmp",
-        file_name.to_string_lossy(),
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let existing = fs::metadata(file).ok();
-    let written = (|| -> std::io::Result<()> {
-        let mut out = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temp)?;
-        if let Some(meta) = &existing {
-            // Before any byte is written: a private file stays private.
-            out.set_permissions(meta.permissions())?;
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::MetadataExt;
-                // Best effort: only root may give a file away.
-                let _ = std::os::unix::fs::fchown(&out, Some(meta.uid()), Some(meta.gid()));
-            }
-        }
-        out.write_all(contents)?;
-        out.sync_all()?;
-        drop(out);
-        fs::rename(&temp, file)
-    })();
-    if let Err(e) = written {
-        let _ = fs::remove_file(&temp);
-        return Err(failed(e));
-    }
-    sync_dir(dir).map_err(failed)
-}
-
-#[cfg(unix)]
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    fs::File::open(dir)?.sync_all()
-}
-
-#[cfg(not(unix))]
-fn sync_dir(_dir: &Path) -> std::io::Result<()> {
-    Ok(())
+    })
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{mpsc as std_mpsc, Arc, Mutex, PoisonError};
+use std::sync::{mpsc as std_mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -16,6 +16,7 @@ use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::mpsc::Sender;
 
 use super::{Config, ConfigError, QuerySpec};
+use crate::lock::lock;
 
 /// What changed between two configs.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -319,10 +320,6 @@ impl std::fmt::Debug for ConfigWatcher {
             .field("dirs", &self.dirs)
             .finish()
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn absolute_all(files: Vec<PathBuf>) -> Vec<PathBuf> {

@@ -98,9 +98,7 @@ impl TermStats {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
         // A panic elsewhere cannot leave the table half-changed: every change is one step.
-        self.table
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::lock::lock(&self.table)
     }
 
     fn table_mut(&mut self) -> &mut Table {

@@ -6,7 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
@@ -21,6 +21,7 @@ use super::ignore::OwnFiles;
 use super::is_ignored;
 use super::scan::{self, FolderScan, PathState, Stamp};
 use super::{ReadyFile, ReadyReason};
+use crate::lock::lock;
 
 /// How often pending files are checked (at most; less if the quiet period is shorter).
 const CHECK_INTERVAL: Duration = Duration::from_millis(50);
@@ -873,13 +874,7 @@ impl Task {
         let path = self.roots[index].path.clone();
         let backend = Arc::clone(&self.backend);
         let watch_path = path.clone();
-        let watched = blocking(move || {
-            backend
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .watch(&watch_path)
-        })
-        .await;
+        let watched = blocking(move || lock(&backend).watch(&watch_path)).await;
         match watched {
             Some(Ok(())) => {
                 if !self.roots[index].present {
@@ -924,13 +919,7 @@ impl Task {
     async fn unwatch_root(&mut self, index: usize) {
         let backend = Arc::clone(&self.backend);
         let unwatch_path = self.roots[index].path.clone();
-        let _ = blocking(move || {
-            backend
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .unwatch(&unwatch_path)
-        })
-        .await;
+        let _ = blocking(move || lock(&backend).unwatch(&unwatch_path)).await;
     }
 
     // ---- output -------------------------------------------------------------------------

@@ -481,10 +481,7 @@ struct LogCapture(Arc<Mutex<Vec<u8>>>);
 
 impl Write for LogCapture {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .extend_from_slice(buf);
+        crate::lock::lock(&self.0).extend_from_slice(buf);
         Ok(buf.len())
     }
 
@@ -495,11 +492,7 @@ impl Write for LogCapture {
 
 impl LogCapture {
     fn text(&self) -> String {
-        let bytes = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone();
+        let bytes = crate::lock::lock(&self.0).clone();
         String::from_utf8_lossy(&bytes).into_owned()
     }
 }

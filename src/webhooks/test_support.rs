@@ -114,7 +114,7 @@ impl TestServer {
                         at: Instant::now(),
                     };
                     let index = {
-                        let mut all = requests.lock().unwrap();
+                        let mut all = crate::lock::lock(&requests);
                         all.push(recorded);
                         all.len() - 1
                     };
@@ -144,7 +144,7 @@ impl TestServer {
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
-        self.requests.lock().unwrap().clone()
+        crate::lock::lock(&self.requests).clone()
     }
 }
 

@@ -18,7 +18,7 @@ mod tests;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -28,6 +28,7 @@ use tokio::time::Instant;
 
 use crate::alerts::record::Alert;
 use crate::alerts::AlertLogError;
+use crate::lock::lock;
 use crate::metrics::{webhook_sink, Metrics};
 use crate::webhooks::error::WebhookError;
 use crate::webhooks::send::{
@@ -52,10 +53,6 @@ const BATCH_LINES: usize = 256;
 const BATCH_BYTES: usize = 1 << 20;
 /// A persisting problem (unreadable log, unwritable cursor) is logged again at most this often.
 const ERROR_REPEAT: Duration = Duration::from_secs(60);
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 /// Which webhooks get the alerts of which saved query.
 #[derive(Debug, Clone, Default)]

@@ -4,7 +4,7 @@
 //! on). Cursors and markers are replaced atomically (temp file, fsync, rename, fsync folder); the
 //! dead-letter file is appended to, one line per write, and synced.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -13,6 +13,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::alerts::record::truncate_chars;
+use crate::atomic_file::{self, Durability};
+use crate::lock::lock;
 use crate::webhooks::delivery::source::LogIdentity;
 use crate::webhooks::error::WebhookError;
 
@@ -126,58 +128,23 @@ pub(crate) fn write_cursor(
     let mut text = serde_json::to_string(cursor)
         .map_err(|e| state_error(path, "serialize", io::Error::other(e.to_string())))?;
     text.push('\n');
-    if durable {
-        write_atomically(path, text.as_bytes())
+    let durability = if durable {
+        Durability::PowerLoss
     } else {
-        replace_file(path, text.as_bytes())
-    }
-}
-
-/// Write a temp file and rename it over `path`, without fsync.
-fn replace_file(path: &Path, bytes: &[u8]) -> Result<(), WebhookError> {
-    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
-    tmp_name.push(".tmp");
-    let tmp = path.with_file_name(tmp_name);
-    fs::write(&tmp, bytes).map_err(|e| state_error(&tmp, "write", e))?;
-    fs::rename(&tmp, path).map_err(|e| state_error(path, "replace", e))
+        Durability::ProcessCrash
+    };
+    replace(path, text.as_bytes(), durability)
 }
 
 /// Mark a webhook disabled: the marker holds `reason` on one line (`lookout status` shows it).
 pub(crate) fn write_disabled(path: &Path, reason: &str) -> Result<(), WebhookError> {
     let text = format!("{}\n", reason.replace(['\r', '\n'], " "));
-    write_atomically(path, text.as_bytes())
+    replace(path, text.as_bytes(), Durability::PowerLoss)
 }
 
-/// Write `bytes` to `path` so that `path` holds either the old or the new content, even after a
-/// crash: temp file, fsync, rename over `path`, fsync the folder.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), WebhookError> {
-    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
-    tmp_name.push(".tmp");
-    let tmp = path.with_file_name(tmp_name);
-    let write = || -> io::Result<()> {
-        let mut file = File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()
-    };
-    write().map_err(|e| state_error(&tmp, "write", e))?;
-    fs::rename(&tmp, path).map_err(|e| state_error(path, "replace", e))?;
-    sync_dir(path)
-}
-
-#[cfg(unix)]
-fn sync_dir(path: &Path) -> Result<(), WebhookError> {
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| state_error(dir, "sync", e))
-}
-
-#[cfg(not(unix))]
-fn sync_dir(_path: &Path) -> Result<(), WebhookError> {
-    Ok(())
+/// Replace `path` with `bytes` atomically (`crate::atomic_file`).
+fn replace(path: &Path, bytes: &[u8], durability: Durability) -> Result<(), WebhookError> {
+    atomic_file::write(path, bytes, durability).map_err(|e| state_error(path, "replace", e))
 }
 
 /// One line of the dead-letter file: an alert a webhook never accepted.
@@ -246,7 +213,7 @@ impl DeadLetterFile {
         let mut line = serde_json::to_string(record)
             .map_err(|e| state_error(&self.path, "serialize", io::Error::other(e.to_string())))?;
         line.push('\n');
-        let _one_writer = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _one_writer = lock(&self.lock);
         let mut file = OpenOptions::new()
             .create(true)
             .append(true)
