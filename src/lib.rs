@@ -9,7 +9,8 @@
 //! - [`index`]: the tantivy index, batched commits and search;
 //! - [`sinks`]: the alert record, the JSON Lines alert log, signed webhooks;
 //! - [`config`]: `config.toml` and saved-query files;
-//! - [`pipeline`]: one file in, documents indexed and alerts raised (daemon and `ingest` alike);
+//! - [`engine`]: the one owner of the state, driven by commands: files and posted articles in,
+//!   documents indexed and alerts pushed into sinks (daemon, `ingest` and tests alike);
 //! - [`daemon`]: the long-running service wiring it all together;
 //! - [`api`]: the HTTP API the daemon serves (and the CLI's client for it);
 //! - [`metrics`]: the Prometheus metrics registry and its text exposition (`GET /metrics`).
@@ -20,12 +21,12 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod document;
+pub mod engine;
 pub mod extract;
 pub mod index;
 pub mod ledger;
 pub mod matcher;
 pub mod metrics;
-pub mod pipeline;
 pub mod query;
 pub mod sinks;
 pub mod watcher;

@@ -173,8 +173,7 @@ pub(super) async fn stream(
     };
     let permit = state.streams.clone().try_acquire_owned().map_err(|_| {
         ApiError::new(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            "too_many_streams",
+            super::error::Code::TooManyStreams,
             "every alert stream is taken ([api] max_streams); try again later",
         )
     })?;

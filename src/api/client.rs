@@ -11,8 +11,8 @@ use serde::Serialize;
 
 use super::queries::PutAnswer;
 use super::ADDRESS_FILE;
+use crate::api::views::{QueryView, StatusReport};
 use crate::config::Config;
-use crate::daemon::{QueryView, StatusReport};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
