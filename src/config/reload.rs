@@ -533,13 +533,23 @@ mod tests {
         assert_eq!(signal(&mut rx, Duration::from_millis(800)).await, None);
 
         // A burst is one signal; the watch survived the rename.
+        let burst = std::time::Instant::now();
         for i in 0..5 {
             replace(&file, &"c".repeat(i + 3));
             std::thread::sleep(Duration::from_millis(30));
         }
+        let burst = burst.elapsed();
         assert_eq!(signal(&mut rx, Duration::from_secs(5)).await, Some(()));
-        // Past the periodic comparison too: nothing more.
-        assert_eq!(signal(&mut rx, Duration::from_millis(2500)).await, None);
+        // Past the periodic comparison too: nothing more. That is the promise for changes less
+        // than QUIET apart; on a machine so loaded that this burst of 150 ms took longer, its
+        // changes may be QUIET apart and a second signal is then correct, so it is drained.
+        if burst < QUIET {
+            assert_eq!(signal(&mut rx, Duration::from_millis(2500)).await, None);
+        } else {
+            eprintln!("the burst took {burst:?} (a loaded machine): a second signal is allowed");
+            let _ = signal(&mut rx, Duration::from_millis(2500)).await;
+            assert_eq!(signal(&mut rx, Duration::from_millis(2500)).await, None);
+        }
 
         drop(watcher);
         // The thread ended with its sender: the channel closes.
