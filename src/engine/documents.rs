@@ -10,11 +10,42 @@ use chrono::Utc;
 use super::read::{is_gone, read_bytes, SkipReason};
 use super::roots::WatchFolders;
 use super::{Engine, EngineError, QueryId};
+use crate::analysis::Analyzer;
 use crate::config::OnDelete;
 use crate::document::{DocId, Document};
 use crate::ledger::AlertRow;
-use crate::matcher::{summarize, DocAnalysis};
+use crate::matcher::{summarize, DocAnalysis, Percolator};
 use crate::sinks::{self, Alert, AlertDoc, AlertQuery, Matched};
+
+/// The pure half of a new document's work: analyzed once and percolated against the compiled
+/// saved queries of one generation, touching no shared mutable state (what a pool of workers
+/// would run in parallel, each with its analyzer, against a snapshot of the percolator).
+pub(super) struct PreparedDocument {
+    document: Document,
+    analysis: DocAnalysis,
+    /// The ids of the queries it matches, ascending.
+    matches: Vec<QueryId>,
+    /// The [`QuerySet`](super::QuerySet) generation the matches were computed on.
+    generation: u64,
+}
+
+impl PreparedDocument {
+    pub(super) fn prepare(
+        document: Document,
+        percolator: &dyn Percolator,
+        generation: u64,
+        analyzer: &mut Analyzer,
+    ) -> PreparedDocument {
+        let analysis = DocAnalysis::new(&document, analyzer);
+        let matches = percolator.percolate(&analysis);
+        PreparedDocument {
+            document,
+            analysis,
+            matches,
+            generation,
+        }
+    }
+}
 
 impl Engine {
     /// Match and index one document. `None` when its content is already indexed; otherwise the
@@ -36,8 +67,32 @@ impl Engine {
             document.body.contains("lookout-failpoint"),
             |_| Ok(None)
         );
-        let analysis = DocAnalysis::new(&document, &mut self.analyzer);
-        let matches = self.percolator.percolate(&analysis);
+        let prepared = PreparedDocument::prepare(
+            document,
+            self.percolator.as_ref(),
+            self.queries.generation(),
+            &mut self.analyzer,
+        );
+        self.apply_new_document(prepared).map(Some)
+    }
+
+    /// The ordered half of a new document's work (the one writer's): its alerts, deduplicated
+    /// against the ledger and this batch, pushed into the sinks, then the document added to the
+    /// index. Matches prepared against another generation of the saved queries are computed
+    /// again (an id may name another query now).
+    pub(super) fn apply_new_document(
+        &mut self,
+        prepared: PreparedDocument,
+    ) -> Result<usize, EngineError> {
+        let PreparedDocument {
+            document,
+            analysis,
+            mut matches,
+            generation,
+        } = prepared;
+        if generation != self.queries.generation() {
+            matches = self.percolator.percolate(&analysis);
+        }
         let raised = self.raise_alerts(&document, &analysis, &matches, false)?;
         self.writer.add(&document)?;
         self.uncommitted.insert(
@@ -48,7 +103,7 @@ impl Engine {
         self.metrics.document_ingested();
         self.stats.alerts += raised as u64;
         tracing::debug!(file = %document.location(), id = %document.id, alerts = raised, "indexed");
-        Ok(Some(raised))
+        Ok(raised)
     }
 
     /// Write one alert for each of the saved queries `matches` (indexes into the queries) that

@@ -117,6 +117,9 @@ pub struct QuerySet {
     order: Vec<QueryId>,
     limits: QueryLimits,
     active: usize,
+    /// Moves on at every change: matches computed on another generation may name other
+    /// queries under the same ids.
+    generation: u64,
 }
 
 impl QuerySet {
@@ -147,6 +150,12 @@ impl QuerySet {
 
     pub fn limits(&self) -> QueryLimits {
         self.limits
+    }
+
+    /// The number of changes so far (see [`QuerySet::replace_all`], [`QuerySet::put`],
+    /// [`QuerySet::remove`]).
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     pub fn get(&self, id: QueryId) -> Option<&QueryEntry> {
@@ -216,12 +225,14 @@ impl QuerySet {
     /// Compile `spec` and put it in place of the query of the same name (keeping its id), or
     /// add it. Returns its id and whether it is new.
     pub fn put(&mut self, spec: QuerySpec, changes: &mut QueryChanges) -> (QueryId, bool) {
+        self.generation += 1;
         let entry = QueryEntry::compiled(spec, self.limits);
         self.put_entry(entry, changes)
     }
 
     /// Remove the query `name`; its id is free for the next new query.
     pub fn remove(&mut self, name: &str, changes: &mut QueryChanges) -> Option<QueryEntry> {
+        self.generation += 1;
         let id = self.by_name.remove(name)?;
         let entry = self.slots.get_mut(id.slot()).and_then(Option::take)?;
         self.order.retain(|&other| other != id);
@@ -238,6 +249,7 @@ impl QuerySet {
     /// whose text and webhooks did not change keeps its id and compiled form; the others are
     /// compiled; the ones not listed are removed.
     pub fn replace_all(&mut self, specs: Vec<QuerySpec>) -> QueryChanges {
+        self.generation += 1;
         let mut changes = QueryChanges::default();
         let wanted: std::collections::HashSet<&str> =
             specs.iter().map(|s| s.name.as_str()).collect();

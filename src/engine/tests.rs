@@ -461,3 +461,38 @@ fn a_refused_file_is_quarantined_once_per_content_with_a_typed_reason() {
     let again = engine.ledger().quarantined(&shown(&path)).unwrap().unwrap();
     assert_eq!(again.attempts, 2);
 }
+
+#[test]
+fn matches_prepared_before_a_query_change_are_not_applied_under_a_reused_id() {
+    let home = Home::new(&[("niger", "niger"), ("mali", "mali")], "");
+    let (mut engine, sink) = home.open(PercolatorKind::default());
+    let document = crate::document::DocumentFields {
+        body: "mali".into(),
+        ..Default::default()
+    }
+    .into_document(home.path("x.txt"), None);
+    let prepared = documents::PreparedDocument::prepare(
+        document,
+        engine.percolator.as_ref(),
+        engine.queries.generation(),
+        &mut crate::analysis::Analyzer::default(),
+    );
+    let mali = engine.queries().id_of("mali").unwrap();
+    engine
+        .execute(Command::DeleteQuery {
+            name: "mali".into(),
+        })
+        .and_then(Reply::query_deleted)
+        .unwrap();
+    let (coup, _, _) = engine
+        .execute(Command::PutQuery {
+            name: "coup".into(),
+            text: "coup".into(),
+            webhooks: None,
+        })
+        .and_then(Reply::query_saved)
+        .unwrap();
+    assert_eq!(coup, mali, "the freed id is reused");
+    assert_eq!(engine.apply_new_document(prepared).unwrap(), 0);
+    assert!(sink.alerts().is_empty());
+}
