@@ -1,6 +1,6 @@
 //! lookout: a full-text search and alerting daemon.
 //!
-//! The pipeline, module by module:
+//! The modules, in the order an article meets them:
 //! - [`watcher`]: turns a watched folder into a stream of complete files, losing none;
 //! - [`extract`]: reads a file (txt, md, html, json, jsonl) into [`document::Document`]s;
 //! - [`analysis`]: the one analyzer (letters/digits, lowercase, ASCII folding);

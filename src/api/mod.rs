@@ -4,7 +4,7 @@
 //! document at `/openapi.json` is generated from the handlers' annotations here, so it cannot
 //! drift from the code.
 //!
-//! Searches, alert reads and metrics are answered beside the pipeline; whatever changes state
+//! Searches, alert reads and metrics are answered beside the engine; whatever changes state
 //! (queries, documents) is queued to the engine's owner (the daemon loop) through an [`EngineHandle`].
 //! Every request passes, in order: a panic catcher (a handler that panics answers a JSON 500
 //! and the server goes on), the host and origin guard (`guard.rs`: no DNS rebinding, no

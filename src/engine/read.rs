@@ -40,7 +40,7 @@ impl ReadError {
     }
 
     /// True when trying again later may succeed with the same bytes on disk: an I/O error.
-    /// (A file too large waits for the limit to change instead; see `Pipeline::set_file_rules`.)
+    /// (A file too large waits for the limit to change instead; see `Command::SetFileRules`.)
     pub fn is_transient(&self) -> bool {
         matches!(self, ReadError::Io(_))
     }
