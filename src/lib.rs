@@ -7,17 +7,21 @@
 //! - [`query`]: the query language (parser, AST, phrase semantics);
 //! - [`matcher`]: percolation, which saved queries a new document matches, and why;
 //! - [`index`]: the tantivy index, batched commits and search;
-//! - [`sinks`]: the alert record, the JSON Lines alert log, signed webhooks;
+//! - [`alerts`]: the alert record and the JSON Lines alert log (writing, reading, tailing);
+//! - [`webhooks`]: signed webhooks, delivery from the alert log, dead letters, replay;
 //! - [`config`]: `config.toml` and saved-query files;
 //! - [`engine`]: the one owner of the state, driven by commands: files and posted articles in,
 //!   documents indexed and alerts pushed into sinks (daemon, `ingest` and tests alike);
 //! - [`daemon`]: the long-running service wiring it all together;
-//! - [`api`]: the HTTP API the daemon serves (and the CLI's client for it);
+//! - [`api`]: the HTTP API the daemon serves;
+//! - [`client`]: the CLI's HTTP client for a running daemon's API;
 //! - [`metrics`]: the Prometheus metrics registry and its text exposition (`GET /metrics`).
 
+pub mod alerts;
 pub mod analysis;
 pub mod api;
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod daemon;
 pub mod document;
@@ -28,5 +32,5 @@ pub mod ledger;
 pub mod matcher;
 pub mod metrics;
 pub mod query;
-pub mod sinks;
 pub mod watcher;
+pub mod webhooks;

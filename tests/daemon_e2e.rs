@@ -81,14 +81,14 @@ fn dropped_article_alerts_once_in_log_webhook_and_search() {
     assert_eq!(request.header("webhook-id"), Some(alert_id.as_str()));
     let timestamp = request.header("webhook-timestamp").unwrap();
     let signature = request.header("webhook-signature").unwrap();
-    assert!(lookout::sinks::verify(
+    assert!(lookout::webhooks::verify(
         SECRET,
         &alert_id,
         timestamp,
         &request.body,
         signature
     ));
-    assert!(!lookout::sinks::verify(
+    assert!(!lookout::webhooks::verify(
         "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
         &alert_id,
         timestamp,

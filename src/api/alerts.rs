@@ -15,9 +15,10 @@ use futures_util::Stream;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::alert_schema::AlertSchema;
 use super::error::{ApiError, ApiQuery, ErrorBody};
 use super::AppState;
-use crate::sinks::{self, Alert};
+use crate::alerts::{self, Alert};
 
 /// At most this many alerts a page.
 const MAX_LIMIT: usize = 10_000;
@@ -43,6 +44,7 @@ pub struct AlertsParams {
 /// A page of alerts, oldest first.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AlertsPage {
+    #[schema(value_type = Vec<AlertSchema>)]
     pub alerts: Vec<Alert>,
     /// When older alerts may pass the filters too: pass it as `before` for the previous page.
     pub older: Option<u64>,
@@ -82,14 +84,14 @@ pub(super) async fn list(
     let since = params
         .since
         .as_deref()
-        .map(sinks::parse_since)
+        .map(alerts::parse_since)
         .transpose()
         .map_err(ApiError::invalid_parameter)?;
     let path = state.alert_log.clone();
     let page = tokio::task::spawn_blocking(move || -> Result<AlertsPage, ApiError> {
         let mut alerts = Vec::with_capacity(limit.min(1024));
         let mut older = None;
-        for item in sinks::read_backwards(&path, params.before).map_err(ApiError::internal)? {
+        for item in alerts::read_backwards(&path, params.before).map_err(ApiError::internal)? {
             let (offset, alert) = item.map_err(ApiError::internal)?;
             // The log is in time order: nothing older passes `since`.
             if since.is_some_and(|since| alert.at < since) {
@@ -177,7 +179,7 @@ pub(super) async fn stream(
             "every alert stream is taken ([api] max_streams); try again later",
         )
     })?;
-    let follower = sinks::follow(state.alert_log.as_ref(), from);
+    let follower = alerts::follow(state.alert_log.as_ref(), from);
     let stream = futures_util::stream::unfold(
         StreamState {
             follower,
@@ -193,7 +195,7 @@ pub(super) async fn stream(
 }
 
 struct StreamState {
-    follower: sinks::AlertFollower,
+    follower: alerts::AlertFollower,
     ready: VecDeque<(u64, Alert)>,
     written: tokio::sync::watch::Receiver<u64>,
     stop: tokio::sync::watch::Receiver<bool>,

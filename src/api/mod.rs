@@ -13,8 +13,8 @@
 //! (`server.rs`: timeouts, a connection cap that sheds slow and idle connections first,
 //! graceful shutdown) is hyper, driven here.
 
+mod alert_schema;
 mod alerts;
-pub mod client;
 mod documents;
 mod error;
 mod guard;

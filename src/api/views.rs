@@ -6,9 +6,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::engine::{
-    IngestReport, Ingested, QueryEntry, QuerySet, RetryingFile, WatchFolderHealth,
-};
+use crate::engine::{self, IngestReport, Ingested, QueryEntry, QuerySet};
 use crate::extract::{ExtractWarning, Warnings};
 use crate::query;
 
@@ -198,11 +196,11 @@ pub struct StatusReport {
     /// Files whose read failed for a reason that may go away (permissions, too many open
     /// files, an I/O error), waiting to be tried again (only a running daemon has them).
     #[serde(default)]
-    pub retrying: Vec<RetryingFileView>,
+    pub retrying: Vec<RetryingFile>,
     /// Each watch folder, and whether deletions there are held (missing, replaced by another
     /// folder, emptied all at once).
     #[serde(default)]
-    pub watch_folders: Vec<WatchFolderView>,
+    pub watch_folders: Vec<WatchFolderHealth>,
     pub webhooks: Vec<WebhookHealth>,
 }
 
@@ -274,9 +272,10 @@ pub struct WebhookHealth {
     pub backlog_bytes: u64,
 }
 
-/// A file waiting for its read to be tried again.
+// The API's copy of `engine::RetryingFile`, with its schema (same name, same fields).
+/// A file waiting for its read to be tried again, as `lookout status` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct RetryingFileView {
+pub struct RetryingFile {
     pub path: String,
     /// The last failure (`cannot read: Permission denied (os error 13)`).
     pub error: String,
@@ -288,9 +287,9 @@ pub struct RetryingFileView {
     pub next_attempt_in_ms: u64,
 }
 
-impl From<RetryingFile> for RetryingFileView {
-    fn from(file: RetryingFile) -> Self {
-        RetryingFileView {
+impl From<engine::RetryingFile> for RetryingFile {
+    fn from(file: engine::RetryingFile) -> Self {
+        RetryingFile {
             path: file.path,
             error: file.error,
             attempts: file.attempts,
@@ -300,9 +299,10 @@ impl From<RetryingFile> for RetryingFileView {
     }
 }
 
-/// A watch folder, and whether deletions there are held.
+// The API's copy of `engine::WatchFolderHealth`, with its schema (same name, same fields).
+/// A watch folder as `lookout status` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct WatchFolderView {
+pub struct WatchFolderHealth {
     pub path: String,
     /// `ok`, or why deletions there are held: `missing`, `unreadable`, `replaced`, `emptied`.
     pub state: String,
@@ -310,9 +310,9 @@ pub struct WatchFolderView {
     pub detail: Option<String>,
 }
 
-impl From<WatchFolderHealth> for WatchFolderView {
-    fn from(folder: WatchFolderHealth) -> Self {
-        WatchFolderView {
+impl From<engine::WatchFolderHealth> for WatchFolderHealth {
+    fn from(folder: engine::WatchFolderHealth) -> Self {
+        WatchFolderHealth {
             path: folder.path,
             state: folder.state,
             detail: folder.detail,

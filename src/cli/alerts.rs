@@ -10,9 +10,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::{Outcome, Palettes};
+use crate::alerts::{self, Alert};
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::sinks::{self, Alert};
+use crate::webhooks;
 
 /// The most alerts `--limit` may ask for (as the API's `GET /alerts`).
 pub const MAX_LIMIT: u64 = 10_000;
@@ -34,7 +35,7 @@ pub struct AlertsArgs {
     #[arg(long)]
     pub query: Option<String>,
     /// Only alerts at or after this time (RFC 3339, or a date YYYY-MM-DD, midnight UTC).
-    #[arg(long, value_parser = crate::sinks::parse_since)]
+    #[arg(long, value_parser = crate::alerts::parse_since)]
     pub since: Option<DateTime<Utc>>,
     /// Only the last this many alerts that pass the filters (1 to 10,000; default: all).
     #[arg(
@@ -60,7 +61,7 @@ a delivery failed, the webhook answered 410 Gone, or on another error.")]
         #[arg(long)]
         webhook: String,
         /// Only alerts at or after this time (RFC 3339, or a date YYYY-MM-DD).
-        #[arg(long, value_parser = crate::sinks::parse_since)]
+        #[arg(long, value_parser = crate::alerts::parse_since)]
         since: Option<DateTime<Utc>>,
     },
 }
@@ -93,7 +94,7 @@ pub fn run(config: &Config, args: AlertsArgs, palettes: &Palettes) -> anyhow::Re
         Some(limit) => {
             let end = end_of_complete_lines(path)?;
             let mut newest = Vec::with_capacity(limit.min(1024));
-            for item in sinks::read_backwards(path, Some(end))? {
+            for item in alerts::read_backwards(path, Some(end))? {
                 let (_, alert) = item?;
                 // The log is in time order: nothing older passes `since`.
                 if args.since.is_some_and(|since| alert.at < since) {
@@ -118,7 +119,7 @@ pub fn run(config: &Config, args: AlertsArgs, palettes: &Palettes) -> anyhow::Re
             end
         }
         None => {
-            let mut reader = sinks::AlertLogReader::open(path)?;
+            let mut reader = alerts::AlertLogReader::open(path)?;
             for item in reader.by_ref() {
                 let alert = match item {
                     Ok(alert) => alert,
@@ -145,7 +146,7 @@ pub fn run(config: &Config, args: AlertsArgs, palettes: &Palettes) -> anyhow::Re
     if !args.follow {
         return Ok(Outcome::found_if(printed > 0).unless_errors(errors));
     }
-    let mut follower = sinks::follow(path, follow_from);
+    let mut follower = alerts::follow(path, follow_from);
     loop {
         for alert in follower.poll()? {
             if !keep(&alert) {
@@ -168,9 +169,9 @@ fn end_of_complete_lines(path: &Path) -> anyhow::Result<u64> {
     let mut file = match File::open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-        Err(e) => return Err(sinks::SinkError::io(path, "open", e).into()),
+        Err(e) => return Err(alerts::AlertLogError::io(path, "open", e).into()),
     };
-    let read_error = |e| sinks::SinkError::io(path, "read", e);
+    let read_error = |e| alerts::AlertLogError::io(path, "read", e);
     let mut end = file.metadata().map_err(read_error)?.len();
     let mut chunk = Vec::new();
     while end > 0 {
@@ -223,12 +224,12 @@ fn replay(config: &Config, name: &str, since: Option<DateTime<Utc>>) -> anyhow::
         );
     };
     let runtime = tokio::runtime::Runtime::new()?;
-    let stats = runtime.block_on(sinks::replay(
+    let stats = runtime.block_on(webhooks::replay(
         &config.alert_log,
         webhook,
         &config.webhook_routes(),
         since,
-        sinks::RetryPolicy::default(),
+        webhooks::RetryPolicy::default(),
         // A one-off command: nothing scrapes its metrics.
         &Metrics::new(),
     ))?;

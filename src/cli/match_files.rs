@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
+use super::EngineChoice;
 use crate::analysis::Analyzer;
 use crate::config::{compile_queries, load_queries_file, Config, ConfigError};
 use crate::engine::{read_documents, FileError};
@@ -28,8 +29,8 @@ pub struct MatchArgs {
     #[arg(long, short)]
     pub queries: Option<PathBuf>,
     /// The percolation engine.
-    #[arg(long, value_enum, default_value_t = Engine::default())]
-    pub engine: Engine,
+    #[arg(long, value_enum, default_value_t = EngineChoice::default())]
+    pub engine: EngineChoice,
     /// Files or folders (walked recursively).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
@@ -75,7 +76,8 @@ pub fn run(config_path: &Path, args: MatchArgs) -> anyhow::Result<Outcome> {
     // First pass: term statistics of these documents, so the presearcher indexes each query
     // under its rarest terms. (Only speed depends on them, never the matches.)
     let mut stats = TermStats::empty();
-    if args.engine == Engine::Presearch {
+    let engine = Engine::from(args.engine);
+    if engine == Engine::Presearch {
         for file in &files {
             let documents = read_documents(file, u64::MAX).map(|e| e.documents);
             for document in documents.unwrap_or_default() {
@@ -84,7 +86,7 @@ pub fn run(config_path: &Path, args: MatchArgs) -> anyhow::Result<Outcome> {
         }
     }
     let queries = saved.iter().map(|q| q.query.clone()).collect();
-    let percolator = args.engine.build(queries, &stats);
+    let percolator = engine.build(queries, &stats);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut failed = 0;

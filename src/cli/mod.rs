@@ -22,6 +22,26 @@ use crate::config::Config;
 use crate::matcher::Engine;
 use style::Palette;
 
+/// The percolation engine, as `--engine` names it (mapped to [`Engine`]; the matcher knows
+/// nothing of the command line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum EngineChoice {
+    /// Candidate queries selected by the terms they require, then verified exactly.
+    #[default]
+    Presearch,
+    /// Every query against every document: the baseline.
+    Brute,
+}
+
+impl From<EngineChoice> for Engine {
+    fn from(choice: EngineChoice) -> Engine {
+        match choice {
+            EngineChoice::Presearch => Engine::Presearch,
+            EngineChoice::Brute => Engine::Brute,
+        }
+    }
+}
+
 const EXIT_STATUS_HELP: &str = "\
 Exit status (as grep's): 0 when the command found what it looks for, 1 when it ran and found
 nothing, 2 on an error (one message on stderr names the input and what is wrong). Each

@@ -8,9 +8,9 @@ use std::io::Write;
 
 use super::search::PageArgs;
 use super::{Outcome, Palettes};
-use crate::api::client::{ClientError, DaemonClient};
 use crate::api::queries::PutAnswer;
 use crate::api::views::QueryView;
+use crate::client::{ClientError, DaemonClient};
 use crate::config::{compile_queries, persist, Config, SaveOutcome};
 use crate::engine::{Command, Engine, EngineOptions, Reply, BACKFILL_SLICE};
 use crate::index::{IndexError, LookoutIndex};

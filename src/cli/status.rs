@@ -3,7 +3,7 @@
 //! cannot be read is said after the report, and the exit status is 2.
 
 use super::Outcome;
-use crate::api::client::DaemonClient;
+use crate::client::DaemonClient;
 use crate::config::Config;
 use crate::daemon::status;
 use crate::index::{IndexError, LookoutIndex};

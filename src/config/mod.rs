@@ -31,7 +31,7 @@ pub use queries::{
 pub use reload::{diff, ConfigDiff, ConfigWatcher};
 
 use crate::query::QueryLimits;
-use crate::sinks::WebhookConfig;
+use crate::webhooks::WebhookConfig;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -395,14 +395,14 @@ impl Config {
 
     /// Which webhooks get the alerts of which saved query (every webhook for a query that
     /// names none).
-    pub fn webhook_routes(&self) -> crate::sinks::Routes {
+    pub fn webhook_routes(&self) -> crate::webhooks::Routes {
         let names: Vec<String> = self.webhooks.iter().map(|w| w.name.clone()).collect();
         let routes: Vec<(String, Option<Vec<String>>)> = self
             .queries
             .iter()
             .map(|q| (q.name.clone(), q.webhooks.clone()))
             .collect();
-        crate::sinks::Routes::new(&routes, &names)
+        crate::webhooks::Routes::new(&routes, &names)
     }
 }
 

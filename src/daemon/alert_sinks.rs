@@ -6,16 +6,18 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use crate::alerts::Alert;
 use crate::config::Config;
+use crate::engine::AlertSinkError;
 use crate::engine::{AlertSink, QuerySet};
 use crate::metrics::Metrics;
-use crate::sinks::{self, Alert, LogDelivery, RetryPolicy, SinkError};
+use crate::webhooks::{self, LogDelivery, RetryPolicy, Routes, WebhookError};
 
 /// Counts the alerts written to the log, for live followers (the API's event stream).
 pub struct AlertCounter(pub tokio::sync::watch::Sender<u64>);
 
 impl AlertSink for AlertCounter {
-    fn alert(&mut self, _alert: &Alert) -> Result<(), SinkError> {
+    fn alert(&mut self, _alert: &Alert) -> Result<(), AlertSinkError> {
         self.0.send_modify(|count| *count += 1);
         Ok(())
     }
@@ -47,7 +49,7 @@ impl SharedDelivery {
 pub struct WebhookNudge(pub SharedDelivery);
 
 impl AlertSink for WebhookNudge {
-    fn alert(&mut self, _alert: &Alert) -> Result<(), SinkError> {
+    fn alert(&mut self, _alert: &Alert) -> Result<(), AlertSinkError> {
         self.0.with(LogDelivery::notify);
         Ok(())
     }
@@ -60,14 +62,18 @@ pub fn start_delivery(
     config: &Config,
     queries: &QuerySet,
     metrics: Metrics,
-) -> Result<LogDelivery, SinkError> {
-    sinks::start_new_webhooks_at_log_end(&config.alert_log, &config.state_dir, &config.webhooks)?;
+) -> Result<LogDelivery, WebhookError> {
+    webhooks::start_new_webhooks_at_log_end(
+        &config.alert_log,
+        &config.state_dir,
+        &config.webhooks,
+    )?;
     let names: Vec<String> = config.webhooks.iter().map(|w| w.name.clone()).collect();
     LogDelivery::start(
         config.alert_log.clone(),
         config.state_dir.clone(),
         config.webhooks.clone(),
-        queries.routes(&names),
+        Routes::new(&queries.routes(), &names),
         RetryPolicy::default(),
         metrics,
     )

@@ -518,7 +518,7 @@ impl Daemon {
         };
         let delivery = self
             .delivery
-            .with(crate::sinks::LogDelivery::stats)
+            .with(crate::webhooks::LogDelivery::stats)
             .unwrap_or_default();
         let mut report = status::build(
             &self.config,
@@ -547,7 +547,7 @@ impl Daemon {
     /// A webhook whose delivery task ended unexpectedly (a bug) is restarted from its cursor:
     /// its alerts wait in the log, none is lost.
     fn supervise_delivery(&mut self) {
-        let Some(crashed) = self.delivery.with(crate::sinks::LogDelivery::crashed) else {
+        let Some(crashed) = self.delivery.with(crate::webhooks::LogDelivery::crashed) else {
             return;
         };
         if crashed.is_empty() {

@@ -13,7 +13,7 @@ use crate::engine::watch_folder_health;
 use crate::index::LookoutIndex;
 use crate::ledger::{Ledger, LedgerError};
 use crate::metrics::Metrics;
-use crate::sinks::DeliveryStats;
+use crate::webhooks::DeliveryStats;
 
 /// The report read from the files at rest (no daemon, or beside one).
 pub fn from_files(config: &Config) -> Result<StatusReport, LedgerError> {
@@ -107,7 +107,7 @@ pub fn build(
                 .map(|l| l.metrics.webhook_counts(&hook.name))
                 .unwrap_or_default();
             let disabled = stats.disabled.clone().or_else(|| {
-                crate::sinks::disabled_reason(&config.state_dir, &hook.name)
+                crate::webhooks::disabled_reason(&config.state_dir, &hook.name)
                     .ok()
                     .flatten()
             });

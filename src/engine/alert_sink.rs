@@ -12,19 +12,27 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use crate::alerts::{Alert, AlertLog, AlertLogError};
 use crate::metrics::{AlertKind, Metrics};
-use crate::sinks::{Alert, AlertLog, SinkError};
+
+/// Why a sink could not take an alert (or make it durable): the engine stops, as for a failed
+/// index write.
+#[derive(Debug, thiserror::Error)]
+pub enum AlertSinkError {
+    #[error(transparent)]
+    AlertLog(#[from] AlertLogError),
+}
 
 /// Receives every alert the engine raises, in the order raised (the alerts of one file in
 /// order).
 pub trait AlertSink: Send {
     /// One alert. An error stops the engine (as a failed index write does): only the alert
     /// log should fail here.
-    fn alert(&mut self, alert: &Alert) -> Result<(), SinkError>;
+    fn alert(&mut self, alert: &Alert) -> Result<(), AlertSinkError>;
 
     /// Everything pushed so far must be durable now (a commit; the alert log fsyncs). The
     /// ledger records the progress after every sink returned.
-    fn durable(&mut self) -> Result<(), SinkError> {
+    fn durable(&mut self) -> Result<(), AlertSinkError> {
         Ok(())
     }
 }
@@ -35,7 +43,7 @@ pub struct AlertLogSink {
 }
 
 impl AlertLogSink {
-    pub fn open(path: &Path) -> Result<AlertLogSink, SinkError> {
+    pub fn open(path: &Path) -> Result<AlertLogSink, AlertLogError> {
         Ok(AlertLogSink {
             log: AlertLog::open(path)?,
         })
@@ -43,12 +51,12 @@ impl AlertLogSink {
 }
 
 impl AlertSink for AlertLogSink {
-    fn alert(&mut self, alert: &Alert) -> Result<(), SinkError> {
-        self.log.append(alert)
+    fn alert(&mut self, alert: &Alert) -> Result<(), AlertSinkError> {
+        Ok(self.log.append(alert)?)
     }
 
-    fn durable(&mut self) -> Result<(), SinkError> {
-        self.log.sync()
+    fn durable(&mut self) -> Result<(), AlertSinkError> {
+        Ok(self.log.sync()?)
     }
 }
 
@@ -56,7 +64,7 @@ impl AlertSink for AlertLogSink {
 pub struct TracingSink;
 
 impl AlertSink for TracingSink {
-    fn alert(&mut self, alert: &Alert) -> Result<(), SinkError> {
+    fn alert(&mut self, alert: &Alert) -> Result<(), AlertSinkError> {
         tracing::info!(
             query = %alert.query.name,
             doc = %alert.doc.path,
@@ -74,7 +82,7 @@ impl AlertSink for TracingSink {
 pub struct MetricsSink(pub Metrics);
 
 impl AlertSink for MetricsSink {
-    fn alert(&mut self, alert: &Alert) -> Result<(), SinkError> {
+    fn alert(&mut self, alert: &Alert) -> Result<(), AlertSinkError> {
         let kind = if alert.backfill {
             AlertKind::Backfill
         } else {
@@ -127,12 +135,12 @@ impl MemorySink {
 }
 
 impl AlertSink for MemorySink {
-    fn alert(&mut self, alert: &Alert) -> Result<(), SinkError> {
+    fn alert(&mut self, alert: &Alert) -> Result<(), AlertSinkError> {
         self.seen().alerts.push(alert.clone());
         Ok(())
     }
 
-    fn durable(&mut self) -> Result<(), SinkError> {
+    fn durable(&mut self) -> Result<(), AlertSinkError> {
         self.seen().durable += 1;
         Ok(())
     }
@@ -149,14 +157,14 @@ impl AlertSinks {
         self.sinks.push(sink);
     }
 
-    pub fn alert(&mut self, alert: &Alert) -> Result<(), SinkError> {
+    pub fn alert(&mut self, alert: &Alert) -> Result<(), AlertSinkError> {
         for sink in &mut self.sinks {
             sink.alert(alert)?;
         }
         Ok(())
     }
 
-    pub fn durable(&mut self) -> Result<(), SinkError> {
+    pub fn durable(&mut self) -> Result<(), AlertSinkError> {
         for sink in &mut self.sinks {
             sink.durable()?;
         }

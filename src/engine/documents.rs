@@ -10,12 +10,12 @@ use chrono::Utc;
 use super::read::{is_gone, read_bytes, SkipReason};
 use super::roots::WatchFolders;
 use super::{Engine, EngineError, QueryId};
+use crate::alerts::{self, Alert, AlertDoc, AlertQuery, Matched};
 use crate::analysis::Analyzer;
 use crate::config::OnDelete;
 use crate::document::{DocId, Document};
 use crate::ledger::AlertRow;
 use crate::matcher::{summarize, DocAnalysis, Percolator};
-use crate::sinks::{self, Alert, AlertDoc, AlertQuery, Matched};
 
 /// The pure half of a new document's work: analyzed once and percolated against the compiled
 /// saved queries of one generation, touching no shared mutable state (what a pool of workers
@@ -133,7 +133,7 @@ impl Engine {
                 continue;
             };
             let name = &entry.spec.name;
-            let alert_id = sinks::alert_id(name, &document.id.0);
+            let alert_id = alerts::alert_id(name, &document.id.0);
             let path_query = (location.clone(), name.clone());
             if self.pending_alert_ids.contains(&alert_id)
                 || self.pending_path_alerts.contains(&path_query)

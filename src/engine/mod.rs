@@ -46,7 +46,9 @@ mod roots;
 #[cfg(test)]
 mod tests;
 
-pub use alert_sink::{AlertLogSink, AlertSink, AlertSinks, MemorySink, MetricsSink, TracingSink};
+pub use alert_sink::{
+    AlertLogSink, AlertSink, AlertSinkError, AlertSinks, MemorySink, MetricsSink, TracingSink,
+};
 pub use backfill::{Backfill, BackfillRun, BackfillStep, BACKFILL_SLICE};
 pub use command::{Command, CommandError, QueryRefused, Reply};
 pub use files::{FileOutcome, FileRun, FileStart};
@@ -63,6 +65,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::alerts::{self, AlertLogError};
 use crate::analysis::Analyzer;
 use crate::config::{Config, OnDelete};
 use crate::document::DocId;
@@ -71,7 +74,6 @@ use crate::index::{DocWriter, IndexError, LookoutIndex};
 use crate::ledger::{AlertRow, FileRecord, Ledger, LedgerError, Progress};
 use crate::matcher::{Engine as PercolatorKind, Percolator, TermStats};
 use crate::metrics::Metrics;
-use crate::sinks::{self, SinkError};
 use crate::watcher::OwnFiles;
 use retry::RetrySchedule;
 use roots::WatchFolders;
@@ -83,7 +85,9 @@ pub enum EngineError {
     #[error(transparent)]
     Index(#[from] IndexError),
     #[error(transparent)]
-    Sink(#[from] SinkError),
+    AlertLog(#[from] AlertLogError),
+    #[error(transparent)]
+    Sink(#[from] AlertSinkError),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
     /// A command was answered with a reply its caller does not take (a bug in lookout).
@@ -427,7 +431,7 @@ fn catch_up(ledger: &mut Ledger, alert_log: &Path) -> Result<(), EngineError> {
     if offset == length {
         return Ok(());
     }
-    let mut follower = sinks::follow(alert_log, offset);
+    let mut follower = alerts::follow(alert_log, offset);
     let alerts = follower.poll()?;
     let caught = alerts.len();
     let progress = Progress {

@@ -14,7 +14,6 @@ use std::path::Path;
 use crate::config::{compile_queries, QueryProblem, QuerySpec, SavedQuery};
 use crate::matcher::QueryId;
 use crate::query::{Lint, Query, QueryError, QueryLimits};
-use crate::sinks::Routes;
 
 /// A saved query: what it says, and whether it runs.
 #[derive(Debug, Clone)]
@@ -213,13 +212,12 @@ impl QuerySet {
             .map(|(_, entry)| entry.spec.file.as_path())
     }
 
-    /// Which webhooks each query's alerts go to (every webhook for a query naming none).
-    pub fn routes(&self, webhooks: &[String]) -> Routes {
-        let routes: Vec<(String, Option<Vec<String>>)> = self
-            .iter()
+    /// Each query's name and the webhooks it names (`None`: every webhook): what webhook
+    /// delivery routes by.
+    pub fn routes(&self) -> Vec<(String, Option<Vec<String>>)> {
+        self.iter()
             .map(|(_, entry)| (entry.spec.name.clone(), entry.spec.webhooks.clone()))
-            .collect();
-        Routes::new(&routes, webhooks)
+            .collect()
     }
 
     /// Compile `spec` and put it in place of the query of the same name (keeping its id), or

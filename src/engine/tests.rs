@@ -58,7 +58,7 @@ impl Home {
 
     /// `(query, path)` of every alert in the alert log, in order.
     fn logged(&self) -> Vec<(String, String)> {
-        crate::sinks::read_alerts(&self.dir.path().join("alerts.jsonl"))
+        crate::alerts::read_alerts(&self.dir.path().join("alerts.jsonl"))
             .unwrap()
             .into_iter()
             .map(|a| (a.query.name, a.doc.path))

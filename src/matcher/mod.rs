@@ -67,7 +67,7 @@ pub trait Percolator: Send + Sync {
 }
 
 /// The available percolation engines.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Engine {
     /// Candidate queries selected by the terms they require, then verified exactly.
     #[default]

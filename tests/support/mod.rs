@@ -109,6 +109,18 @@ impl Home {
         }
     }
 
+    /// A regular expression matching this home's folder in outputs, for snapshot filters.
+    pub fn path_pattern(&self) -> String {
+        let mut pattern = String::new();
+        for c in self.dir.path().display().to_string().chars() {
+            if "\\.+*?()|[]{}^$".contains(c) {
+                pattern.push('\\');
+            }
+            pattern.push(c);
+        }
+        pattern
+    }
+
     pub fn path(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
     }
@@ -330,6 +342,39 @@ impl Drop for WebhookListener {
             let _ = thread.join();
         }
     }
+}
+
+/// Snapshot filters (regular expression, replacement) for the times of a run: where a time is
+/// a value (a log line's start, `"at"`, `"started_at"`, `"last_commit"`, `running since`,
+/// `last commit:`, the alert list's `YYYY-MM-DD HH:MM:SS`), not where a message gives one as an
+/// example.
+pub fn time_filters() -> Vec<(String, String)> {
+    const TIME: &str = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)";
+    vec![
+        (format!("(?m)^{TIME}"), "[TIME]".to_string()),
+        (
+            format!(r#""(at|started_at|last_commit)":(\s*)"{TIME}""#),
+            r#""$1":$2"[TIME]""#.to_string(),
+        ),
+        (
+            format!("(running since|last commit:) {TIME}"),
+            "$1 [TIME]".to_string(),
+        ),
+        (
+            r"(?m)^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d".to_string(),
+            "[TIME]".to_string(),
+        ),
+    ]
+}
+
+/// JSON text pretty-printed with its keys in the order they were written (a
+/// `serde_json::Value` would sort them), for snapshots; `None` when it is not one JSON value.
+pub fn pretty_json(text: &str) -> Option<String> {
+    let mut out = Vec::new();
+    let mut input = serde_json::Deserializer::from_str(text);
+    serde_transcode::transcode(&mut input, &mut serde_json::Serializer::pretty(&mut out)).ok()?;
+    input.end().ok()?;
+    String::from_utf8(out).ok()
 }
 
 pub fn count_lines(path: &Path, needle: &str) -> usize {

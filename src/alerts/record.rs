@@ -24,14 +24,13 @@ pub const MAX_LINE_BYTES: usize = 8 * 1024;
 const MAX_OTHER_CHARS: usize = 2_000;
 
 /// One alert: saved query `query` matched document `doc`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
     /// `"q:{query name}/d:{doc id}"`, see [`alert_id`]. Also the webhook message id.
     pub alert_id: String,
     /// When the match was found; written as RFC 3339 UTC with milliseconds,
     /// e.g. `"2026-11-29T10:02:03.120Z"`.
     #[serde(with = "rfc3339_millis")]
-    #[schema(value_type = String, format = DateTime)]
     pub at: DateTime<Utc>,
     pub query: AlertQuery,
     pub doc: AlertDoc,
@@ -43,14 +42,14 @@ pub struct Alert {
 }
 
 /// The saved query that matched.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlertQuery {
     pub name: String,
     pub text: String,
 }
 
 /// The document that matched.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlertDoc {
     pub id: String,
     pub path: String,
@@ -65,7 +64,7 @@ pub struct AlertDoc {
 }
 
 /// What in the document matched.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Matched {
     pub terms: Vec<String>,
     pub snippet: String,
@@ -215,7 +214,7 @@ mod tests {
     use chrono::TimeZone;
 
     fn sample() -> Alert {
-        let mut alert = crate::sinks::test_support::alert(0);
+        let mut alert = crate::alerts::test_support::alert(0);
         alert.alert_id = alert_id("rust-news", "abc123");
         alert.at = Utc.with_ymd_and_hms(2026, 11, 29, 10, 2, 3).unwrap()
             + chrono::Duration::milliseconds(120);

@@ -1,14 +1,12 @@
-//! Test helpers shared by the sinks' tests: sample alerts and a real HTTP listener on
-//! 127.0.0.1 (tiny_http) that answers from a script and records every request it gets.
+//! Test helpers shared by the webhooks' tests: a signed test webhook, fast retries, and a real
+//! HTTP listener on 127.0.0.1 (tiny_http) that answers from a script and records every request
+//! it gets. Sample alerts are `alerts::test_support`'s.
 
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use chrono::{NaiveDate, TimeZone, Utc};
-
-use crate::sinks::record::{alert_id, Alert, AlertDoc, AlertQuery, Matched};
-use crate::sinks::webhook::{RetryPolicy, WebhookConfig};
+use crate::webhooks::send::{RetryPolicy, WebhookConfig};
 
 /// The Standard Webhooks test secret.
 pub const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -24,33 +22,6 @@ pub fn hook(name: &str, url: &str) -> WebhookConfig {
         secret: Some(SECRET.into()),
         timeout_ms: 2_000,
         ..WebhookConfig::new(name, url)
-    }
-}
-
-/// A distinct, realistic alert for each `n`.
-pub fn alert(n: usize) -> Alert {
-    let doc_id = format!("{n:064x}");
-    Alert {
-        alert_id: alert_id("rust-news", &doc_id),
-        at: Utc.with_ymd_and_hms(2026, 11, 29, 10, 2, 3).unwrap()
-            + chrono::Duration::milliseconds(n as i64),
-        query: AlertQuery {
-            name: "rust-news".into(),
-            text: "rust AND release".into(),
-        },
-        doc: AlertDoc {
-            id: doc_id,
-            path: "inbox/a.md".into(),
-            title: "Rust 1.95 released".into(),
-            date: NaiveDate::from_ymd_opt(2024, 3, 28),
-            source: Some("blog".into()),
-            url: Some(format!("https://example.com/{n}")),
-        },
-        matched: Matched {
-            terms: vec!["rust".into(), "release".into()],
-            snippet: "…the <b>Rust</b> team is happy to announce…".into(),
-        },
-        backfill: false,
     }
 }
 

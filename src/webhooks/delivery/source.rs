@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::sinks::error::SinkError;
-use crate::sinks::log::{file_id, rotated};
+use crate::alerts::log::{file_id, rotated};
+use crate::alerts::AlertLogError;
 
 /// Which file a byte offset belongs to: the device and inode (where the platform has them) and a
 /// hash of the file's first line. A log replaced by another file (rotation, a restore, `rm` and a
@@ -109,7 +109,7 @@ impl LogSource {
         path: &Path,
         offset: u64,
         identity: LogIdentity,
-    ) -> Result<(LogSource, Option<String>), SinkError> {
+    ) -> Result<(LogSource, Option<String>), AlertLogError> {
         if offset == 0 {
             return Ok((LogSource::new(path, true), None));
         }
@@ -119,9 +119,9 @@ impl LogSource {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 return restart("the alert log does not exist (any more)".into())
             }
-            Err(e) => return Err(SinkError::io(path, "open", e)),
+            Err(e) => return Err(AlertLogError::io(path, "open", e)),
         };
-        let io_err = |e| SinkError::io(path, "read", e);
+        let io_err = |e| AlertLogError::io(path, "read", e);
         let meta = file.metadata().map_err(io_err)?;
         let mut current = LogIdentity::of(&meta);
         if !identity.same_file(&current) {
@@ -181,7 +181,7 @@ impl LogSource {
         &mut self,
         max_lines: usize,
         max_bytes: usize,
-    ) -> Result<Batch, SinkError> {
+    ) -> Result<Batch, AlertLogError> {
         let mut batch = Batch::default();
         if self.file.is_none() && !self.open_current()? {
             batch.identity = self.identity.clone();
@@ -227,31 +227,31 @@ impl LogSource {
         Ok(batch)
     }
 
-    fn open_len(&self) -> Result<u64, SinkError> {
+    fn open_len(&self) -> Result<u64, AlertLogError> {
         match &self.file {
             None => Ok(0),
             Some(file) => file
                 .metadata()
                 .map(|m| m.len())
-                .map_err(|e| SinkError::io(&self.path, "read", e)),
+                .map_err(|e| AlertLogError::io(&self.path, "read", e)),
         }
     }
 
     /// Open the file at `path` if it exists; true if it is now open. A newly opened file is read
     /// from its start.
-    fn open_current(&mut self) -> Result<bool, SinkError> {
+    fn open_current(&mut self) -> Result<bool, AlertLogError> {
         match File::open(&self.path) {
             Ok(file) => {
                 let meta = file
                     .metadata()
-                    .map_err(|e| SinkError::io(&self.path, "read", e))?;
+                    .map_err(|e| AlertLogError::io(&self.path, "read", e))?;
                 self.identity = LogIdentity::of(&meta);
                 self.offset = 0;
                 self.file = Some(file);
                 Ok(true)
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(SinkError::io(&self.path, "open", e)),
+            Err(e) => Err(AlertLogError::io(&self.path, "open", e)),
         }
     }
 
@@ -260,11 +260,11 @@ impl LogSource {
         batch: &mut Batch,
         max_lines: usize,
         max_bytes: usize,
-    ) -> Result<(), SinkError> {
+    ) -> Result<(), AlertLogError> {
         let Some(file) = self.file.as_mut() else {
             return Ok(());
         };
-        let io_err = |e| SinkError::io(&self.path, "read", e);
+        let io_err = |e| AlertLogError::io(&self.path, "read", e);
         let len = file.metadata().map_err(io_err)?.len();
         batch.len = len;
         if len <= self.offset {
@@ -297,7 +297,7 @@ impl LogSource {
     }
 
     /// True when `path` now names a different file than the one open.
-    fn rotated(&self) -> Result<bool, SinkError> {
+    fn rotated(&self) -> Result<bool, AlertLogError> {
         match self.file.as_ref() {
             Some(file) => rotated(&self.path, file, self.offset),
             None => Ok(false),

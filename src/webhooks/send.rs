@@ -22,7 +22,7 @@ use sha2::Sha256;
 use tokio::sync::watch;
 
 use crate::metrics::{Metrics, WebhookFailure};
-use crate::sinks::error::SinkError;
+use crate::webhooks::error::WebhookError;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -93,13 +93,13 @@ impl WebhookConfig {
     }
 
     /// Check the name, URL (http or https with a host), secret, timeout and attempts.
-    pub fn validate(&self) -> Result<(), SinkError> {
+    pub fn validate(&self) -> Result<(), WebhookError> {
         self.signer().map(|_| ())
     }
 
     /// Validate, and key the HMAC with the secret.
-    fn signer(&self) -> Result<Option<HmacSha256>, SinkError> {
-        let invalid = |reason: String| SinkError::InvalidWebhook {
+    fn signer(&self) -> Result<Option<HmacSha256>, WebhookError> {
+        let invalid = |reason: String| WebhookError::InvalidWebhook {
             name: self.name.clone(),
             reason,
         };
@@ -133,17 +133,19 @@ impl WebhookConfig {
 }
 
 /// The HMAC key of a secret: base64-decoded after `whsec_`, else the secret's bytes.
-fn secret_key(secret: &str) -> Result<Vec<u8>, SinkError> {
+fn secret_key(secret: &str) -> Result<Vec<u8>, WebhookError> {
     let key = match secret.strip_prefix(SECRET_PREFIX) {
-        Some(encoded) => LENIENT_BASE64
-            .decode(encoded)
-            .map_err(|e| SinkError::InvalidSecret {
-                reason: format!("the part after {SECRET_PREFIX:?} is not valid base64: {e}"),
-            })?,
+        Some(encoded) => {
+            LENIENT_BASE64
+                .decode(encoded)
+                .map_err(|e| WebhookError::InvalidSecret {
+                    reason: format!("the part after {SECRET_PREFIX:?} is not valid base64: {e}"),
+                })?
+        }
         None => secret.as_bytes().to_vec(),
     };
     if key.is_empty() {
-        return Err(SinkError::InvalidSecret {
+        return Err(WebhookError::InvalidSecret {
             reason: "the secret is empty".into(),
         });
     }
@@ -151,9 +153,9 @@ fn secret_key(secret: &str) -> Result<Vec<u8>, SinkError> {
 }
 
 /// An HMAC-SHA256 keyed with the secret's key.
-fn keyed_mac(secret: &str) -> Result<HmacSha256, SinkError> {
+fn keyed_mac(secret: &str) -> Result<HmacSha256, WebhookError> {
     let key = secret_key(secret)?;
-    HmacSha256::new_from_slice(&key).map_err(|e| SinkError::InvalidSecret {
+    HmacSha256::new_from_slice(&key).map_err(|e| WebhookError::InvalidSecret {
         reason: e.to_string(),
     })
 }
@@ -176,7 +178,12 @@ fn sign_with(keyed: &HmacSha256, msg_id: &str, timestamp: i64, body: &[u8]) -> S
 
 /// The Standard Webhooks signature of a message: `"v1,"` + base64 of
 /// HMAC-SHA256(key, `"{msg_id}.{timestamp}.{body}"`). Fails only for an unusable secret.
-pub fn sign(secret: &str, msg_id: &str, timestamp: i64, body: &[u8]) -> Result<String, SinkError> {
+pub fn sign(
+    secret: &str,
+    msg_id: &str,
+    timestamp: i64,
+    body: &[u8],
+) -> Result<String, WebhookError> {
     Ok(sign_with(&keyed_mac(secret)?, msg_id, timestamp, body))
 }
 
@@ -276,7 +283,7 @@ pub(crate) struct Endpoint {
 
 impl Endpoint {
     /// Validate `config` and key its HMAC.
-    pub(crate) fn new(config: WebhookConfig) -> Result<Endpoint, SinkError> {
+    pub(crate) fn new(config: WebhookConfig) -> Result<Endpoint, WebhookError> {
         let signer = config.signer()?;
         Ok(Endpoint { config, signer })
     }
@@ -287,22 +294,22 @@ impl Endpoint {
 }
 
 /// The HTTP client all webhook requests go through: lookout's user agent, no redirects.
-pub(crate) fn http_client() -> Result<reqwest::Client, SinkError> {
+pub(crate) fn http_client() -> Result<reqwest::Client, WebhookError> {
     reqwest::Client::builder()
         .user_agent(USER_AGENT)
         // A redirected POST may turn into a GET without a body: treat 3xx as a failure.
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .map_err(|source| SinkError::HttpClient { source })
+        .map_err(|source| WebhookError::HttpClient { source })
 }
 
 /// Validate each webhook and check that no two share a name.
-pub(crate) fn endpoints(webhooks: Vec<WebhookConfig>) -> Result<Vec<Endpoint>, SinkError> {
+pub(crate) fn endpoints(webhooks: Vec<WebhookConfig>) -> Result<Vec<Endpoint>, WebhookError> {
     let mut endpoints = Vec::with_capacity(webhooks.len());
     let mut names = HashSet::new();
     for config in webhooks {
         if !names.insert(config.name.clone()) {
-            return Err(SinkError::InvalidWebhook {
+            return Err(WebhookError::InvalidWebhook {
                 name: config.name,
                 reason: "the name is used by another webhook too".into(),
             });

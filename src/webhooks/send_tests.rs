@@ -7,16 +7,17 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use crate::alerts::record::Alert;
+use crate::alerts::test_support::alert;
 use crate::metrics::test_support::count;
 use crate::metrics::Metrics;
-use crate::sinks::record::Alert;
-use crate::sinks::test_support::{alert, Recorded, Reply, TestServer};
-use crate::sinks::test_support::{hook, quick, SECRET};
-use crate::sinks::webhook::{
+use crate::webhooks::send::{
     deliver_with_retries, endpoints, http_client, sign, verify, Endpoint, Message, Outcome, Tally,
     WebhookConfig, XorShift64, USER_AGENT,
 };
-use crate::sinks::SinkError;
+use crate::webhooks::test_support::{hook, quick, SECRET};
+use crate::webhooks::test_support::{Recorded, Reply, TestServer};
+use crate::webhooks::WebhookError;
 
 /// The message of `alert`: its line as the alert log writes it.
 fn message_of(alert: &Alert) -> Message {
@@ -115,7 +116,7 @@ fn raw_and_bad_secrets() {
     );
     assert!(matches!(
         sign("whsec_not base64!", "id", 5, b""),
-        Err(SinkError::InvalidSecret { .. })
+        Err(WebhookError::InvalidSecret { .. })
     ));
     assert!(sign("", "id", 5, b"").is_err());
     assert!(sign("whsec_", "id", 5, b"").is_err());
@@ -168,7 +169,7 @@ fn config_validation() {
     ] {
         let err = config.validate().unwrap_err();
         let msg = err.to_string();
-        assert!(matches!(err, SinkError::InvalidWebhook { .. }), "{msg}");
+        assert!(matches!(err, WebhookError::InvalidWebhook { .. }), "{msg}");
         assert!(msg.contains(needle), "{msg:?} should mention {needle:?}");
     }
 }
@@ -176,13 +177,13 @@ fn config_validation() {
 #[test]
 fn endpoints_reject_bad_and_duplicate_webhooks() {
     let bad = endpoints(vec![WebhookConfig::new("a", "file:///etc/passwd")]);
-    assert!(matches!(bad, Err(SinkError::InvalidWebhook { .. })));
+    assert!(matches!(bad, Err(WebhookError::InvalidWebhook { .. })));
     let dup = endpoints(vec![
         WebhookConfig::new("a", "http://127.0.0.1:9/"),
         WebhookConfig::new("a", "http://127.0.0.1:10/"),
     ]);
     let err = dup.err().expect("duplicate names are refused");
-    assert!(matches!(err, SinkError::InvalidWebhook { .. }), "{err}");
+    assert!(matches!(err, WebhookError::InvalidWebhook { .. }), "{err}");
     let msg = err.to_string();
     assert!(
         msg.contains("\"a\"") && msg.contains("another webhook"),
@@ -226,7 +227,7 @@ async fn non_ascii_ids_are_header_safe_and_still_verify() {
     let server = TestServer::start(vec![Reply::status(200)]);
     let mut a = alert(1);
     a.query.name = "café news".into();
-    a.alert_id = crate::sinks::alert_id(&a.query.name, &a.doc.id);
+    a.alert_id = crate::alerts::alert_id(&a.query.name, &a.doc.id);
     let (outcome, _) = deliver(hook("ops", &server.url), &message_of(&a)).await;
     assert!(matches!(outcome, Outcome::Delivered), "{outcome:?}");
     let req = &server.requests()[0];

@@ -26,10 +26,11 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::alerts::record::Alert;
+use crate::alerts::AlertLogError;
 use crate::metrics::{webhook_sink, Metrics};
-use crate::sinks::error::SinkError;
-use crate::sinks::record::Alert;
-use crate::sinks::webhook::{
+use crate::webhooks::error::WebhookError;
+use crate::webhooks::send::{
     deliver_with_retries, endpoints, http_client, Endpoint, Message, Outcome, RetryPolicy, Tally,
     WebhookConfig, XorShift64,
 };
@@ -191,7 +192,7 @@ impl Hook {
 
     /// Write the cursor file if the position changed since it was last written; `durable`
     /// also fsyncs it (else it survives a process crash, not a power loss). Blocking.
-    fn persist(&self, durable: bool) -> Result<(), SinkError> {
+    fn persist(&self, durable: bool) -> Result<(), WebhookError> {
         let _writing = lock(&self.writing);
         let position = lock(&self.position).clone();
         let last = if durable {
@@ -234,7 +235,7 @@ impl Hook {
 }
 
 /// Persist `hook`'s cursor off the async threads (durably or not); problems are returned.
-async fn persist_hook(hook: &Arc<Hook>, durable: bool) -> Result<(), SinkError> {
+async fn persist_hook(hook: &Arc<Hook>, durable: bool) -> Result<(), WebhookError> {
     let hook = Arc::clone(hook);
     let path = hook.cursor_path.clone();
     tokio::task::spawn_blocking(move || hook.persist(durable))
@@ -250,7 +251,7 @@ pub fn start_new_webhooks_at_log_end(
     alert_log: &Path,
     state_dir: &Path,
     webhooks: &[WebhookConfig],
-) -> Result<Vec<String>, SinkError> {
+) -> Result<Vec<String>, WebhookError> {
     state::ensure_webhooks_dir(state_dir)?;
     let end = std::fs::metadata(alert_log).map(|m| m.len()).unwrap_or(0);
     let mut started = Vec::new();
@@ -310,8 +311,8 @@ impl LogDelivery {
         routes: Routes,
         policy: RetryPolicy,
         metrics: Metrics,
-    ) -> Result<LogDelivery, SinkError> {
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| SinkError::NoRuntime)?;
+    ) -> Result<LogDelivery, WebhookError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| WebhookError::NoRuntime)?;
         let endpoints = endpoints(webhooks)?;
         let client = http_client()?;
         state::ensure_webhooks_dir(&state_dir)?;
@@ -554,12 +555,13 @@ fn parse_line(line: &Line, log: &Path, who: &str) -> Parsed {
 }
 
 /// Read the next batch off the async threads.
-async fn read_batch(source: &Arc<Mutex<LogSource>>) -> Result<Batch, SinkError> {
+async fn read_batch(source: &Arc<Mutex<LogSource>>) -> Result<Batch, WebhookError> {
     let path = lock(source).path().to_path_buf();
     let source = Arc::clone(source);
     tokio::task::spawn_blocking(move || lock(&source).next_batch(BATCH_LINES, BATCH_BYTES))
         .await
-        .unwrap_or_else(|e| Err(SinkError::io(path, "read", std::io::Error::other(e))))
+        .unwrap_or_else(|e| Err(AlertLogError::io(path, "read", std::io::Error::other(e))))
+        .map_err(WebhookError::from)
 }
 
 /// The task of one webhook.
@@ -870,13 +872,13 @@ pub async fn replay(
     since: Option<DateTime<Utc>>,
     policy: RetryPolicy,
     metrics: &Metrics,
-) -> Result<ReplayStats, SinkError> {
+) -> Result<ReplayStats, WebhookError> {
     let endpoint = Endpoint::new(webhook.clone())?;
     let client = http_client()?;
     let end = match std::fs::metadata(alert_log) {
         Ok(meta) => meta.len(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
-        Err(e) => return Err(SinkError::io(alert_log, "inspect", e)),
+        Err(e) => return Err(AlertLogError::io(alert_log, "inspect", e).into()),
     };
     let source = Arc::new(Mutex::new(LogSource::new(alert_log, false)));
     let failed_attempts = AtomicU64::new(0);

@@ -1,28 +1,17 @@
-//! `SinkError`: the one error type of the alert sinks (the alert log and the webhooks). Every
-//! variant names the file or the webhook it is about and what went wrong.
+//! `WebhookError`: what can go wrong while configuring, sending or delivering webhooks. Every
+//! variant names the webhook or the file it is about and what went wrong; the alert log's own
+//! errors pass through unchanged (`AlertLog`).
 
 use std::path::PathBuf;
 
-/// What can go wrong while writing, reading or sending alerts.
-#[derive(Debug, thiserror::Error)]
-pub enum SinkError {
-    /// A file operation on the alert log failed; `action` says which ("open", "append to", ...).
-    #[error("alert log {}: cannot {action}: {source}", .path.display())]
-    Io {
-        path: PathBuf,
-        action: &'static str,
-        #[source]
-        source: std::io::Error,
-    },
+use crate::alerts::AlertLogError;
 
-    /// A complete line of the alert log is not a valid alert. `line` is 1-based.
-    #[error("alert log {}: line {line} is not a valid alert: {source}", .path.display())]
-    CorruptLine {
-        path: PathBuf,
-        line: u64,
-        #[source]
-        source: serde_json::Error,
-    },
+/// What can go wrong while configuring, sending or delivering webhooks.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    /// Reading the alert log that delivery follows failed.
+    #[error(transparent)]
+    AlertLog(#[from] AlertLogError),
 
     /// A webhook's configuration is unusable (bad URL, duplicate name, bad secret, ...).
     #[error("webhook {name:?}: {reason}")]
@@ -57,18 +46,4 @@ pub enum SinkError {
     /// deliver the whole alert log to that webhook again.
     #[error("webhook cursor {}: {reason}", .path.display())]
     CorruptCursor { path: PathBuf, reason: String },
-}
-
-impl SinkError {
-    pub(crate) fn io(
-        path: impl Into<PathBuf>,
-        action: &'static str,
-        source: std::io::Error,
-    ) -> Self {
-        SinkError::Io {
-            path: path.into(),
-            action,
-            source,
-        }
-    }
 }

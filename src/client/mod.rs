@@ -9,9 +9,9 @@ use reqwest::Url;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::queries::PutAnswer;
-use super::ADDRESS_FILE;
+use crate::api::queries::PutAnswer;
 use crate::api::views::{QueryView, StatusReport};
+use crate::api::ADDRESS_FILE;
 use crate::config::Config;
 
 #[derive(Debug, thiserror::Error)]

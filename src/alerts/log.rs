@@ -13,8 +13,8 @@ use std::fs::{self, File, Metadata, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use crate::sinks::error::SinkError;
-use crate::sinks::record::Alert;
+use crate::alerts::error::AlertLogError;
+use crate::alerts::record::Alert;
 
 /// A torn last line up to this size is checked on open: if it is a complete alert that only
 /// lacks its newline, the newline is added instead of the line being dropped.
@@ -36,17 +36,17 @@ impl AlertLog {
     /// A torn last line (no trailing newline, e.g. after a crash mid-write) is removed, with a
     /// warning, so every line in the file is complete; if that line is in fact a whole alert
     /// missing only its newline, the newline is added instead.
-    pub fn open(path: &Path) -> Result<AlertLog, SinkError> {
+    pub fn open(path: &Path) -> Result<AlertLog, AlertLogError> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             fs::create_dir_all(parent)
-                .map_err(|e| SinkError::io(path, "create its parent folder", e))?;
+                .map_err(|e| AlertLogError::io(path, "create its parent folder", e))?;
         }
         let mut file = OpenOptions::new()
             .read(true)
             .append(true)
             .create(true)
             .open(path)
-            .map_err(|e| SinkError::io(path, "open", e))?;
+            .map_err(|e| AlertLogError::io(path, "open", e))?;
         let len = repair_torn_tail(path, &mut file)?;
         let id = file.metadata().ok().as_ref().and_then(file_id);
         Ok(AlertLog {
@@ -60,7 +60,7 @@ impl AlertLog {
     /// If the path no longer names the open file (renamed away or deleted), make what was
     /// written to the old file durable and start a new file at the path. A failed look at the
     /// path keeps the open file (the next append looks again).
-    fn follow_path(&mut self) -> Result<(), SinkError> {
+    fn follow_path(&mut self) -> Result<(), AlertLogError> {
         let current = match fs::metadata(&self.path) {
             Ok(meta) => file_id(&meta),
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
@@ -88,7 +88,7 @@ impl AlertLog {
     /// Append one alert as a line: the line and its newline go out in one `write_all` on the
     /// append-mode file, then `flush`. Not durable until [`AlertLog::sync`].
     /// If the write fails part-way, the partial line is cut off again (best effort).
-    pub fn append(&mut self, alert: &Alert) -> Result<(), SinkError> {
+    pub fn append(&mut self, alert: &Alert) -> Result<(), AlertLogError> {
         self.follow_path()?;
         let mut line = alert.to_json_line();
         line.push('\n');
@@ -104,23 +104,23 @@ impl AlertLog {
                     "cannot remove a partly written alert line; it is repaired on next open"
                 );
             }
-            return Err(SinkError::io(&self.path, "append to", err));
+            return Err(AlertLogError::io(&self.path, "append to", err));
         }
         self.len += line.len() as u64;
         Ok(())
     }
 
     /// Make the appended lines durable (`sync_data`). Call after a batch of appends.
-    pub fn sync(&mut self) -> Result<(), SinkError> {
+    pub fn sync(&mut self) -> Result<(), AlertLogError> {
         self.file
             .sync_data()
-            .map_err(|e| SinkError::io(&self.path, "sync", e))
+            .map_err(|e| AlertLogError::io(&self.path, "sync", e))
     }
 }
 
 /// Make the file end in a newline (or be empty); returns its new length.
-fn repair_torn_tail(path: &Path, file: &mut File) -> Result<u64, SinkError> {
-    let io_err = |e| SinkError::io(path, "repair the last line of", e);
+fn repair_torn_tail(path: &Path, file: &mut File) -> Result<u64, AlertLogError> {
+    let io_err = |e| AlertLogError::io(path, "repair the last line of", e);
     let len = file.metadata().map_err(io_err)?.len();
     let keep = match last_newline(file, len).map_err(io_err)? {
         Some(pos) => pos + 1,
@@ -190,13 +190,13 @@ pub fn parse_since(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> 
 
 /// Every alert in the log at `path`, in order. A missing file reads as empty; a torn final line
 /// is skipped; the first corrupt line is an error naming its line number.
-pub fn read_alerts(path: &Path) -> Result<Vec<Alert>, SinkError> {
+pub fn read_alerts(path: &Path) -> Result<Vec<Alert>, AlertLogError> {
     AlertLogReader::open(path)?.collect()
 }
 
 /// Reads the alert log line by line, yielding one `Result<Alert, _>` per line.
 ///
-/// A corrupt line yields a `SinkError::CorruptLine` naming its 1-based line number, and reading
+/// A corrupt line yields a `AlertLogError::CorruptLine` naming its 1-based line number, and reading
 /// goes on with the next line. Blank lines are skipped. A final line without its newline (torn,
 /// or still being written) is skipped silently and ends the iteration.
 #[derive(Debug)]
@@ -210,11 +210,11 @@ pub struct AlertLogReader {
 
 impl AlertLogReader {
     /// Open the log at `path`; a missing file gives a reader that yields nothing.
-    pub fn open(path: &Path) -> Result<AlertLogReader, SinkError> {
+    pub fn open(path: &Path) -> Result<AlertLogReader, AlertLogError> {
         let reader = match File::open(path) {
             Ok(file) => Some(BufReader::new(file)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-            Err(e) => return Err(SinkError::io(path, "open", e)),
+            Err(e) => return Err(AlertLogError::io(path, "open", e)),
         };
         Ok(AlertLogReader {
             path: path.to_path_buf(),
@@ -233,7 +233,7 @@ impl AlertLogReader {
 }
 
 impl Iterator for AlertLogReader {
-    type Item = Result<Alert, SinkError>;
+    type Item = Result<Alert, AlertLogError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
@@ -242,7 +242,7 @@ impl Iterator for AlertLogReader {
             match reader.read_until(b'\n', &mut self.buf) {
                 Err(e) => {
                     self.reader = None;
-                    return Some(Err(SinkError::io(&self.path, "read", e)));
+                    return Some(Err(AlertLogError::io(&self.path, "read", e)));
                 }
                 Ok(0) => {
                     self.reader = None;
@@ -265,7 +265,7 @@ impl Iterator for AlertLogReader {
                         continue;
                     }
                     return Some(serde_json::from_slice(text).map_err(|source| {
-                        SinkError::CorruptLine {
+                        AlertLogError::CorruptLine {
                             path: self.path.clone(),
                             line: self.line,
                             source,
@@ -282,16 +282,16 @@ impl Iterator for AlertLogReader {
 /// go on with older alerts). Reads in chunks from the end, so the cost is that of the alerts
 /// read, not of the log's size. A final line without its newline is skipped; corrupt lines are
 /// logged and skipped. A missing file reads as empty.
-pub fn read_backwards(path: &Path, before: Option<u64>) -> Result<AlertsBackwards, SinkError> {
+pub fn read_backwards(path: &Path, before: Option<u64>) -> Result<AlertsBackwards, AlertLogError> {
     let file = match File::open(path) {
         Ok(file) => Some(file),
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-        Err(e) => return Err(SinkError::io(path, "open", e)),
+        Err(e) => return Err(AlertLogError::io(path, "open", e)),
     };
     let len = match &file {
         Some(file) => file
             .metadata()
-            .map_err(|e| SinkError::io(path, "inspect", e))?
+            .map_err(|e| AlertLogError::io(path, "inspect", e))?
             .len(),
         None => 0,
     };
@@ -326,7 +326,7 @@ const BACKWARDS_CHUNK: u64 = 64 * 1024;
 impl AlertsBackwards {
     /// Read the chunk before `pos` into `ready`. False when the start of the file was reached
     /// and nothing is left.
-    fn fill(&mut self) -> Result<bool, SinkError> {
+    fn fill(&mut self) -> Result<bool, AlertLogError> {
         let Some(file) = self.file.as_mut() else {
             return Ok(false);
         };
@@ -337,7 +337,7 @@ impl AlertsBackwards {
         let mut chunk = vec![0; (self.pos - start) as usize];
         file.seek(SeekFrom::Start(start))
             .and_then(|_| file.read_exact(&mut chunk))
-            .map_err(|e| SinkError::io(&self.path, "read", e))?;
+            .map_err(|e| AlertLogError::io(&self.path, "read", e))?;
         chunk.append(&mut self.carry);
         let mut data = chunk;
         if self.at_end {
@@ -376,7 +376,7 @@ impl AlertsBackwards {
 }
 
 impl Iterator for AlertsBackwards {
-    type Item = Result<(u64, Alert), SinkError>;
+    type Item = Result<(u64, Alert), AlertLogError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
@@ -438,7 +438,7 @@ pub struct AlertFollower {
 
 impl AlertFollower {
     /// Alerts from the complete lines written since the last poll (possibly none).
-    pub fn poll(&mut self) -> Result<Vec<Alert>, SinkError> {
+    pub fn poll(&mut self) -> Result<Vec<Alert>, AlertLogError> {
         Ok(self
             .poll_positioned()?
             .into_iter()
@@ -448,7 +448,7 @@ impl AlertFollower {
 
     /// Like [`AlertFollower::poll`], each alert with the byte offset just past its line in the
     /// file it was read from (where a follower resumes to see only the alerts after it).
-    pub fn poll_positioned(&mut self) -> Result<Vec<(u64, Alert)>, SinkError> {
+    pub fn poll_positioned(&mut self) -> Result<Vec<(u64, Alert)>, AlertLogError> {
         let mut out = Vec::new();
         if self.file.is_none() && !self.open_current()? {
             return Ok(out);
@@ -479,23 +479,23 @@ impl AlertFollower {
     }
 
     /// Open the file at `path` if it exists; true if it is now open.
-    fn open_current(&mut self) -> Result<bool, SinkError> {
+    fn open_current(&mut self) -> Result<bool, AlertLogError> {
         match File::open(&self.path) {
             Ok(file) => {
                 self.file = Some(file);
                 Ok(true)
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(SinkError::io(&self.path, "open", e)),
+            Err(e) => Err(AlertLogError::io(&self.path, "open", e)),
         }
     }
 
     /// Read what the open file has past `offset` and turn complete lines into alerts.
-    fn drain(&mut self, out: &mut Vec<(u64, Alert)>) -> Result<(), SinkError> {
+    fn drain(&mut self, out: &mut Vec<(u64, Alert)>) -> Result<(), AlertLogError> {
         let Some(file) = self.file.as_mut() else {
             return Ok(());
         };
-        let io_err = |e| SinkError::io(&self.path, "read", e);
+        let io_err = |e| AlertLogError::io(&self.path, "read", e);
         let len = file.metadata().map_err(io_err)?.len();
         if len < self.offset {
             tracing::info!(
@@ -536,7 +536,7 @@ impl AlertFollower {
         Ok(())
     }
 
-    fn rotated(&self) -> Result<bool, SinkError> {
+    fn rotated(&self) -> Result<bool, AlertLogError> {
         match self.file.as_ref() {
             Some(file) => rotated(&self.path, file, self.offset),
             None => Ok(false),
@@ -547,15 +547,15 @@ impl AlertFollower {
 /// True when `path` now names a different file than `open` (rotation by rename). A missing path
 /// is not (yet) a rotation: the writer may still be writing the old file. Without inode
 /// numbers, only a file shorter than what was read (`read_to`) shows a new file.
-pub(crate) fn rotated(path: &Path, open: &File, read_to: u64) -> Result<bool, SinkError> {
+pub(crate) fn rotated(path: &Path, open: &File, read_to: u64) -> Result<bool, AlertLogError> {
     let current = match fs::metadata(path) {
         Ok(meta) => meta,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => return Err(SinkError::io(path, "inspect", e)),
+        Err(e) => return Err(AlertLogError::io(path, "inspect", e)),
     };
     let open = open
         .metadata()
-        .map_err(|e| SinkError::io(path, "inspect", e))?;
+        .map_err(|e| AlertLogError::io(path, "inspect", e))?;
     Ok(match (file_id(&open), file_id(&current)) {
         (Some(a), Some(b)) => a != b,
         _ => current.len() < read_to,
@@ -576,7 +576,7 @@ pub(crate) fn file_id(_meta: &Metadata) -> Option<(u64, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sinks::test_support::alert;
+    use crate::alerts::test_support::alert;
 
     #[test]
     fn backwards_reads_newest_first_with_offsets_across_chunks_and_pages() {
@@ -774,7 +774,7 @@ mod tests {
         fs::write(&path, text).unwrap();
         let err = read_alerts(&path).unwrap_err();
         match &err {
-            SinkError::CorruptLine { line, path: p, .. } => {
+            AlertLogError::CorruptLine { line, path: p, .. } => {
                 assert_eq!(*line, 3);
                 assert_eq!(p, &path);
             }

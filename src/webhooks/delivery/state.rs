@@ -12,17 +12,17 @@ use std::sync::Mutex;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::sinks::delivery::source::LogIdentity;
-use crate::sinks::error::SinkError;
-use crate::sinks::record::truncate_chars;
+use crate::alerts::record::truncate_chars;
+use crate::webhooks::delivery::source::LogIdentity;
+use crate::webhooks::error::WebhookError;
 
-/// A `SinkError::State` about `path`.
+/// A `WebhookError::State` about `path`.
 pub(crate) fn state_error(
     path: impl Into<PathBuf>,
     action: &'static str,
     source: io::Error,
-) -> SinkError {
-    SinkError::State {
+) -> WebhookError {
+    WebhookError::State {
         path: path.into(),
         action,
         source,
@@ -73,7 +73,7 @@ pub fn dead_letter_path(state_dir: &Path) -> PathBuf {
 }
 
 /// Why webhook `webhook` is disabled, if it is (its `.disabled` marker exists).
-pub fn disabled_reason(state_dir: &Path, webhook: &str) -> Result<Option<String>, SinkError> {
+pub fn disabled_reason(state_dir: &Path, webhook: &str) -> Result<Option<String>, WebhookError> {
     let path = disabled_path(state_dir, webhook);
     match fs::read_to_string(&path) {
         Ok(text) => Ok(Some(text.lines().next().unwrap_or("").trim().to_owned())),
@@ -83,7 +83,7 @@ pub fn disabled_reason(state_dir: &Path, webhook: &str) -> Result<Option<String>
 }
 
 /// The `webhooks/` folder, created if needed.
-pub(crate) fn ensure_webhooks_dir(state_dir: &Path) -> Result<(), SinkError> {
+pub(crate) fn ensure_webhooks_dir(state_dir: &Path) -> Result<(), WebhookError> {
     let dir = state_dir.join(WEBHOOKS_DIR);
     fs::create_dir_all(&dir).map_err(|e| state_error(dir, "create", e))
 }
@@ -99,7 +99,7 @@ pub(crate) struct CursorFile {
 }
 
 /// The cursor at `path`; `None` if there is none.
-pub(crate) fn read_cursor(path: &Path) -> Result<Option<CursorFile>, SinkError> {
+pub(crate) fn read_cursor(path: &Path) -> Result<Option<CursorFile>, WebhookError> {
     let text = match fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -107,7 +107,7 @@ pub(crate) fn read_cursor(path: &Path) -> Result<Option<CursorFile>, SinkError> 
     };
     serde_json::from_str(text.trim())
         .map(Some)
-        .map_err(|e| SinkError::CorruptCursor {
+        .map_err(|e| WebhookError::CorruptCursor {
             path: path.to_path_buf(),
             reason: format!(
                 "{e}; delete the file to deliver the whole alert log to this webhook again"
@@ -122,7 +122,7 @@ pub(crate) fn write_cursor(
     path: &Path,
     cursor: &CursorFile,
     durable: bool,
-) -> Result<(), SinkError> {
+) -> Result<(), WebhookError> {
     let mut text = serde_json::to_string(cursor)
         .map_err(|e| state_error(path, "serialize", io::Error::other(e.to_string())))?;
     text.push('\n');
@@ -134,7 +134,7 @@ pub(crate) fn write_cursor(
 }
 
 /// Write a temp file and rename it over `path`, without fsync.
-fn replace_file(path: &Path, bytes: &[u8]) -> Result<(), SinkError> {
+fn replace_file(path: &Path, bytes: &[u8]) -> Result<(), WebhookError> {
     let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
     tmp_name.push(".tmp");
     let tmp = path.with_file_name(tmp_name);
@@ -143,14 +143,14 @@ fn replace_file(path: &Path, bytes: &[u8]) -> Result<(), SinkError> {
 }
 
 /// Mark a webhook disabled: the marker holds `reason` on one line (`lookout status` shows it).
-pub(crate) fn write_disabled(path: &Path, reason: &str) -> Result<(), SinkError> {
+pub(crate) fn write_disabled(path: &Path, reason: &str) -> Result<(), WebhookError> {
     let text = format!("{}\n", reason.replace(['\r', '\n'], " "));
     write_atomically(path, text.as_bytes())
 }
 
 /// Write `bytes` to `path` so that `path` holds either the old or the new content, even after a
 /// crash: temp file, fsync, rename over `path`, fsync the folder.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), SinkError> {
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), WebhookError> {
     let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
     tmp_name.push(".tmp");
     let tmp = path.with_file_name(tmp_name);
@@ -165,7 +165,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), SinkError> {
 }
 
 #[cfg(unix)]
-fn sync_dir(path: &Path) -> Result<(), SinkError> {
+fn sync_dir(path: &Path) -> Result<(), WebhookError> {
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
@@ -176,7 +176,7 @@ fn sync_dir(path: &Path) -> Result<(), SinkError> {
 }
 
 #[cfg(not(unix))]
-fn sync_dir(_path: &Path) -> Result<(), SinkError> {
+fn sync_dir(_path: &Path) -> Result<(), WebhookError> {
     Ok(())
 }
 
@@ -242,7 +242,7 @@ impl DeadLetterFile {
     }
 
     /// Append `record` as one line (one `write_all` in append mode) and sync it. Blocking.
-    pub(crate) fn append(&self, record: &DeadLetter) -> Result<(), SinkError> {
+    pub(crate) fn append(&self, record: &DeadLetter) -> Result<(), WebhookError> {
         let mut line = serde_json::to_string(record)
             .map_err(|e| state_error(&self.path, "serialize", io::Error::other(e.to_string())))?;
         line.push('\n');
@@ -303,7 +303,7 @@ mod tests {
 
         fs::write(&path, "{\"offset\":").unwrap();
         let err = read_cursor(&path).unwrap_err();
-        assert!(matches!(err, SinkError::CorruptCursor { .. }), "{err}");
+        assert!(matches!(err, WebhookError::CorruptCursor { .. }), "{err}");
         assert!(err.to_string().contains("ops.cursor"), "{err}");
     }
 

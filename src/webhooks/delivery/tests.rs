@@ -10,12 +10,13 @@ use std::time::{Duration, Instant};
 
 use super::source::{LogIdentity, LogSource};
 use super::*;
+use crate::alerts::log::AlertLog;
+use crate::alerts::record::{alert_id, Alert};
+use crate::alerts::test_support::alert;
 use crate::metrics::test_support::{count, value};
-use crate::sinks::log::AlertLog;
-use crate::sinks::record::{alert_id, Alert};
-use crate::sinks::test_support::{alert, Recorded, Reply, TestServer};
-use crate::sinks::test_support::{hook, quick, SECRET};
-use crate::sinks::webhook::verify;
+use crate::webhooks::send::verify;
+use crate::webhooks::test_support::{hook, quick, SECRET};
+use crate::webhooks::test_support::{Recorded, Reply, TestServer};
 
 /// Alert `n` of saved query `query`.
 fn alert_of(query: &str, n: usize) -> Alert {
@@ -162,7 +163,7 @@ fn start_needs_a_runtime() {
         quick(),
         Metrics::new(),
     );
-    assert!(matches!(result, Err(SinkError::NoRuntime)));
+    assert!(matches!(result, Err(WebhookError::NoRuntime)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -845,7 +846,7 @@ async fn start_refuses_a_corrupt_cursor_and_bad_webhooks() {
         Metrics::new(),
     )
     .unwrap_err();
-    assert!(matches!(err, SinkError::CorruptCursor { .. }), "{err}");
+    assert!(matches!(err, WebhookError::CorruptCursor { .. }), "{err}");
     let dup = LogDelivery::start(
         home.log_path.clone(),
         home.state.clone(),
@@ -857,7 +858,7 @@ async fn start_refuses_a_corrupt_cursor_and_bad_webhooks() {
         quick(),
         Metrics::new(),
     );
-    assert!(matches!(dup, Err(SinkError::InvalidWebhook { .. })));
+    assert!(matches!(dup, Err(WebhookError::InvalidWebhook { .. })));
 }
 
 #[test]
