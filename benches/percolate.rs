@@ -11,8 +11,8 @@ use std::time::Instant;
 
 use lookout::analysis::Analyzer;
 use lookout::config::{compile_queries, load_queries_file};
+use lookout::engine::{collect_files, read_documents};
 use lookout::matcher::{BruteForce, DocAnalysis, Percolator, Presearcher, TermStats};
-use lookout::pipeline::{collect_files, read_documents};
 
 fn rss_kib(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")

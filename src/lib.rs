@@ -1,6 +1,6 @@
 //! lookout: a full-text search and alerting daemon.
 //!
-//! The pipeline, module by module:
+//! The modules, in the order an article meets them:
 //! - [`watcher`]: turns a watched folder into a stream of complete files, losing none;
 //! - [`extract`]: reads a file (txt, md, html, json, jsonl) into [`document::Document`]s;
 //! - [`analysis`]: the one analyzer (letters/digits, lowercase, ASCII folding);
@@ -10,7 +10,8 @@
 //! - [`alerts`]: the alert record and the JSON Lines alert log (writing, reading, tailing);
 //! - [`webhooks`]: signed webhooks, delivery from the alert log, dead letters, replay;
 //! - [`config`]: `config.toml` and saved-query files;
-//! - [`pipeline`]: one file in, documents indexed and alerts raised (daemon and `ingest` alike);
+//! - [`engine`]: the one owner of the state, driven by commands: files and posted articles in,
+//!   documents indexed and alerts pushed into sinks (daemon, `ingest` and tests alike);
 //! - [`daemon`]: the long-running service wiring it all together;
 //! - [`api`]: the HTTP API the daemon serves;
 //! - [`client`]: the CLI's HTTP client for a running daemon's API;
@@ -26,13 +27,13 @@ pub mod client;
 pub mod config;
 pub mod daemon;
 pub mod document;
+pub mod engine;
 pub mod extract;
 pub mod index;
 pub mod ledger;
 pub mod lock;
 pub mod matcher;
 pub mod metrics;
-pub mod pipeline;
 pub mod query;
 pub mod watcher;
 pub mod webhooks;

@@ -287,7 +287,10 @@ fn junk_gets_one_clear_error_each_and_is_quarantined() {
     wait_alerts(&home, 2, &daemon);
     daemon.stop();
     assert_eq!(
-        count_lines(&daemon_log(&home, 1), "ERROR lookout::pipeline: skipped"),
+        count_lines(
+            &daemon_log(&home, 1),
+            "ERROR lookout::engine::files: skipped"
+        ),
         6
     );
 
@@ -300,7 +303,10 @@ fn junk_gets_one_clear_error_each_and_is_quarantined() {
     std::thread::sleep(Duration::from_millis(1500));
     let log = daemon.stop();
     assert_eq!(
-        count_lines(&daemon_log(&home, 2), "ERROR lookout::pipeline: skipped"),
+        count_lines(
+            &daemon_log(&home, 2),
+            "ERROR lookout::engine::files: skipped"
+        ),
         0,
         "{log}"
     );

@@ -262,7 +262,10 @@ fn files_of_other_types_are_passed_over_quietly() {
     let daemon = home.start_daemon(2);
     std::thread::sleep(Duration::from_millis(1500));
     let log = daemon.stop();
-    assert!(!log.contains("INFO lookout::pipeline: ignored"), "{log}");
+    assert!(
+        !log.contains("INFO lookout::engine::files: ignored"),
+        "{log}"
+    );
 
     // `lookout ingest` of a folder holding them neither fails nor shouts; naming one is an error.
     let folder = home.path("inbox");

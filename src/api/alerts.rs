@@ -1,5 +1,5 @@
 //! `/alerts`: the alert log, as a page (`GET /alerts`) or live (`GET /alerts/stream`, Server-Sent
-//! Events). Both read the log itself, the source of truth, beside the pipeline. Each event's id
+//! Events). Both read the log itself, the source of truth, beside the engine. Each event's id
 //! is the byte offset just past its line in the log, so a client that reconnects with
 //! `Last-Event-ID` resumes exactly after the last alert it saw.
 
@@ -175,8 +175,7 @@ pub(super) async fn stream(
     };
     let permit = state.streams.clone().try_acquire_owned().map_err(|_| {
         ApiError::new(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            "too_many_streams",
+            super::error::Code::TooManyStreams,
             "every alert stream is taken ([api] max_streams); try again later",
         )
     })?;
@@ -233,7 +232,7 @@ async fn next_event(mut state: StreamState) -> Option<(Result<Event, Infallible>
         tokio::select! {
             changed = state.written.changed() => {
                 if changed.is_err() {
-                    // The pipeline is gone (the daemon is stopping): only the timer is left.
+                    // The engine is gone (the daemon is stopping): only the timer is left.
                     tokio::time::sleep(STREAM_POLL).await;
                 }
             }

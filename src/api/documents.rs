@@ -3,14 +3,14 @@
 //! the commit, so a 200 means the documents and their alerts are durable.
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::{ApiBytes, ApiError, ErrorBody};
+use super::views::{IngestedView, WarningView};
 use super::AppState;
-use crate::daemon::{IngestedView, WarningView};
 
 /// One article, read exactly like an object in a dropped `.json` file: `title`, the text in
 /// `body` (or `text`, or `content`), `date` (`YYYY-MM-DD`, RFC 3339 or RFC 2822), `source`,
@@ -107,8 +107,7 @@ pub(super) async fn ingest(
         "application/x-ndjson" | "application/jsonl" | "application/jsonlines" => "documents.jsonl",
         _ => {
             return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
+                super::error::Code::UnsupportedMediaType,
                 "send articles as application/json (one or an array) or application/x-ndjson",
             ))
         }

@@ -1,6 +1,8 @@
 //! API errors: every error answer is JSON, `{"error": {"code": ..., "message": ...}}`, with a
-//! stable `code` that clients can branch on, and the query column for query errors. The
-//! extractors here turn axum's own rejections (bad parameters, bodies too large, ...) into it.
+//! stable `code` that clients can branch on, and the query column for query errors. Every code
+//! is in one table, [`Code`] (meilisearch's `Code` is the model): its HTTP status and its
+//! stable name, used by every handler, the guard and the server. The extractors here turn
+//! axum's own rejections (bad parameters, bodies too large, ...) into it.
 
 use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -12,7 +14,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::daemon::ControlError;
+use super::handle::RequestError;
+use crate::engine::QueryRefused;
 use crate::query::QueryError;
 
 /// An error answer.
@@ -39,51 +42,102 @@ pub struct ErrorDetail {
     pub column: Option<usize>,
 }
 
+/// Every error the API answers: its HTTP status and its stable name (the `code` of the body).
+macro_rules! codes {
+    ($($variant:ident => ($status:ident, $name:literal)),* $(,)?) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Code {
+            $($variant),*
+        }
+
+        impl Code {
+            /// Every code, in the table's order.
+            pub const ALL: &'static [Code] = &[$(Code::$variant),*];
+
+            pub const fn status(self) -> StatusCode {
+                match self {
+                    $(Code::$variant => StatusCode::$status),*
+                }
+            }
+
+            /// The stable name clients branch on.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $name),*
+                }
+            }
+        }
+    };
+}
+
+codes! {
+    Unauthorized => (UNAUTHORIZED, "unauthorized"),
+    NotFound => (NOT_FOUND, "not_found"),
+    MethodNotAllowed => (METHOD_NOT_ALLOWED, "method_not_allowed"),
+    InvalidParameter => (BAD_REQUEST, "invalid_parameter"),
+    InvalidBody => (BAD_REQUEST, "invalid_body"),
+    BodyTooLarge => (PAYLOAD_TOO_LARGE, "body_too_large"),
+    UnsupportedMediaType => (UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+    InvalidQuery => (BAD_REQUEST, "invalid_query"),
+    InvalidQueryName => (BAD_REQUEST, "invalid_query_name"),
+    QueryNotFound => (NOT_FOUND, "query_not_found"),
+    UnknownWebhook => (UNPROCESSABLE_ENTITY, "unknown_webhook"),
+    InvalidDocument => (UNPROCESSABLE_ENTITY, "invalid_document"),
+    CannotSave => (UNPROCESSABLE_ENTITY, "cannot_save"),
+    BackfillInterrupted => (CONFLICT, "backfill_interrupted"),
+    Unavailable => (SERVICE_UNAVAILABLE, "unavailable"),
+    Internal => (INTERNAL_SERVER_ERROR, "internal"),
+    // Refused before any endpoint runs.
+    BadRequest => (BAD_REQUEST, "bad_request"),
+    InvalidHost => (BAD_REQUEST, "invalid_host"),
+    HostNotAllowed => (MISDIRECTED_REQUEST, "host_not_allowed"),
+    OriginNotAllowed => (FORBIDDEN, "origin_not_allowed"),
+    UriTooLong => (URI_TOO_LONG, "uri_too_long"),
+    HeadersTooLarge => (REQUEST_HEADER_FIELDS_TOO_LARGE, "headers_too_large"),
+    RequestTimeout => (REQUEST_TIMEOUT, "request_timeout"),
+    TooManyConnections => (SERVICE_UNAVAILABLE, "too_many_connections"),
+    TooManyStreams => (SERVICE_UNAVAILABLE, "too_many_streams"),
+}
+
 #[derive(Debug)]
 pub struct ApiError {
-    pub status: StatusCode,
-    pub code: &'static str,
+    pub code: Code,
     pub message: String,
     pub column: Option<usize>,
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
         ApiError {
-            status,
             code,
             message: message.into(),
             column: None,
         }
     }
 
+    pub fn status(&self) -> StatusCode {
+        self.code.status()
+    }
+
     pub fn invalid_parameter(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_parameter", message)
+        Self::new(Code::InvalidParameter, message)
     }
 
     /// A saved query's name that breaks the name rules (`config::check_query_name`).
     pub fn invalid_query_name(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_query_name", message)
+        Self::new(Code::InvalidQueryName, message)
     }
 
     pub fn invalid_query(error: &QueryError) -> Self {
         ApiError {
             column: Some(error.column),
-            ..Self::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_query",
-                format!("invalid query: {error}"),
-            )
+            ..Self::new(Code::InvalidQuery, format!("invalid query: {error}"))
         }
     }
 
     pub fn internal(message: impl std::fmt::Display) -> Self {
         tracing::error!("API request failed: {message}");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            message.to_string(),
-        )
+        Self::new(Code::Internal, message.to_string())
     }
 }
 
@@ -91,43 +145,32 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
             error: ErrorDetail {
-                code: self.code.to_string(),
+                code: self.code.name().to_string(),
                 message: self.message,
                 column: self.column,
             },
         };
-        (self.status, Json(body)).into_response()
+        (self.code.status(), Json(body)).into_response()
     }
 }
 
-impl From<ControlError> for ApiError {
-    fn from(error: ControlError) -> Self {
+impl From<RequestError> for ApiError {
+    fn from(error: RequestError) -> Self {
         let message = error.to_string();
         match error {
-            ControlError::InvalidQuery(e) => ApiError::invalid_query(&e),
-            ControlError::InvalidName { .. } => ApiError::invalid_query_name(message),
-            ControlError::NoSuchQuery(_) => {
-                ApiError::new(StatusCode::NOT_FOUND, "query_not_found", message)
-            }
-            ControlError::UnknownWebhook(_) => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_webhook", message)
-            }
-            ControlError::InvalidDocument(_) => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_document",
-                message,
-            ),
-            ControlError::Persist(_) => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "cannot_save", message)
-            }
-            ControlError::Stopped => {
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
-            }
-            ControlError::Pipeline(e) => ApiError::internal(e),
-            ControlError::Internal(message) => ApiError::internal(message),
-            ControlError::Bug { .. } => ApiError::internal(message),
-            ControlError::BackfillInterrupted { .. } => {
-                ApiError::new(StatusCode::CONFLICT, "backfill_interrupted", message)
+            RequestError::Query(refused) => match refused {
+                QueryRefused::InvalidQuery(e) => ApiError::invalid_query(&e),
+                QueryRefused::InvalidName { .. } => ApiError::new(Code::InvalidQueryName, message),
+                QueryRefused::NoSuchQuery(_) => ApiError::new(Code::QueryNotFound, message),
+                QueryRefused::UnknownWebhook(_) => ApiError::new(Code::UnknownWebhook, message),
+                QueryRefused::Persist(_) => ApiError::new(Code::CannotSave, message),
+            },
+            RequestError::InvalidDocument(_) => ApiError::new(Code::InvalidDocument, message),
+            RequestError::Stopped => ApiError::new(Code::Unavailable, message),
+            RequestError::Engine(e) => ApiError::internal(e),
+            RequestError::Bug { .. } => ApiError::internal(message),
+            RequestError::BackfillInterrupted { .. } => {
+                ApiError::new(Code::BackfillInterrupted, message)
             }
         }
     }
@@ -178,11 +221,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             .map_err(|e: JsonRejection| match e.status() {
                 StatusCode::PAYLOAD_TOO_LARGE => body_too_large(),
                 StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::new(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "unsupported_media_type",
+                    Code::UnsupportedMediaType,
                     "send the body as JSON with Content-Type: application/json",
                 ),
-                _ => ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", e.body_text()),
+                _ => ApiError::new(Code::InvalidBody, e.body_text()),
             })
     }
 }
@@ -200,7 +242,7 @@ impl<S: Send + Sync> FromRequest<S> for ApiBytes {
             .map(ApiBytes)
             .map_err(|e: BytesRejection| match e.status() {
                 StatusCode::PAYLOAD_TOO_LARGE => body_too_large(),
-                _ => ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", e.body_text()),
+                _ => ApiError::new(Code::InvalidBody, e.body_text()),
             })
     }
 }
@@ -223,8 +265,7 @@ async fn within<T>(
     };
     tokio::time::timeout_at(deadline, read).await.map_err(|_| {
         ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "request_timeout",
+            Code::RequestTimeout,
             format!(
                 "the request body did not arrive within {} s of its head",
                 super::server::ServerLimits::BODY_TIMEOUT.as_secs()
@@ -235,8 +276,7 @@ async fn within<T>(
 
 fn body_too_large() -> ApiError {
     ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "body_too_large",
+        Code::BodyTooLarge,
         "the request body is larger than [api] max_body_bytes",
     )
 }

@@ -24,11 +24,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, Method, StatusCode, Uri, Version};
+use axum::http::{header, HeaderMap, Method, Uri, Version};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::error::ApiError;
+use super::error::{ApiError, Code};
 use crate::config::hosts::{is_unspecified, parse_authority, AllowedHost, Authority, Host};
 
 /// The longest request target (path and query) answered; a longer one gets 414.
@@ -76,8 +76,7 @@ impl HostGuard {
         let target = uri.path_and_query().map_or(0, |p| p.as_str().len());
         if target > MAX_URI_BYTES {
             return Err(ApiError::new(
-                StatusCode::URI_TOO_LONG,
-                "uri_too_long",
+                Code::UriTooLong,
                 format!("the request target is {target} bytes; at most {MAX_URI_BYTES} are read"),
             ));
         }
@@ -124,8 +123,7 @@ impl HostGuard {
         })?;
         if !self.host_allowed(&authority) {
             return Err(ApiError::new(
-                StatusCode::MISDIRECTED_REQUEST,
-                "host_not_allowed",
+                Code::HostNotAllowed,
                 format!(
                     "this API answers to localhost, loopback addresses, its listen address and [api] allowed_hosts; {what} {} is none of them (if it is a name of this machine, add it to [api] allowed_hosts)",
                     shown(text)
@@ -188,11 +186,11 @@ impl HostGuard {
 }
 
 fn invalid_host(message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "invalid_host", message)
+    ApiError::new(Code::InvalidHost, message)
 }
 
 fn origin_not_allowed(message: String) -> ApiError {
-    ApiError::new(StatusCode::FORBIDDEN, "origin_not_allowed", message)
+    ApiError::new(Code::OriginNotAllowed, message)
 }
 
 /// A refused value, quoted and cut short.
@@ -252,7 +250,7 @@ mod tests {
         guard
             .admit(&method, &uri, Version::HTTP_11, &map)
             .err()
-            .map(|e| e.code)
+            .map(|e| e.code.name())
     }
 
     fn host(guard: &HostGuard, host: &str) -> Option<&'static str> {

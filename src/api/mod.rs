@@ -4,8 +4,8 @@
 //! document at `/openapi.json` is generated from the handlers' annotations here, so it cannot
 //! drift from the code.
 //!
-//! Searches, alert reads and metrics are answered beside the pipeline; whatever changes state
-//! (queries, documents) is queued to the daemon loop through [`crate::daemon::Control`].
+//! Searches, alert reads and metrics are answered beside the engine; whatever changes state
+//! (queries, documents) is queued to the engine's owner (the daemon loop) through an [`EngineHandle`].
 //! Every request passes, in order: a panic catcher (a handler that panics answers a JSON 500
 //! and the server goes on), the host and origin guard (`guard.rs`: no DNS rebinding, no
 //! cross-site requests), the token (with `[api] token` set, every endpoint but `/healthz`
@@ -18,6 +18,7 @@ mod alerts;
 mod documents;
 mod error;
 mod guard;
+mod handle;
 pub mod open_files;
 pub mod queries;
 mod search;
@@ -25,6 +26,7 @@ mod server;
 #[cfg(test)]
 mod server_tests;
 mod service;
+pub mod views;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -32,7 +34,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
@@ -42,15 +44,15 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub use error::{ApiError, ErrorBody};
+pub use error::{ApiError, Code, ErrorBody};
 pub use guard::MAX_URI_BYTES;
+pub use handle::{ApiRequest, EngineHandle, RequestError};
 pub use search::{SearchHit, SearchResponse};
 pub use server::{ServerLimits, MAX_HEADERS, MAX_HEAD_BYTES};
 
 use crate::atomic_file::{self, Durability};
 use crate::config::hosts::is_loopback;
 use crate::config::{ApiConfig, DEFAULT_MAX_STREAMS};
-use crate::daemon::Control;
 use crate::index::LookoutIndex;
 use crate::metrics::Metrics;
 use crate::query::QueryLimits;
@@ -72,7 +74,7 @@ pub enum StartError {
 
 /// What the API needs from the daemon.
 pub struct ApiContext {
-    pub control: Control,
+    pub control: EngineHandle,
     pub index: Arc<LookoutIndex>,
     pub alert_log: PathBuf,
     /// Changes whenever alerts are written to the log.
@@ -89,7 +91,7 @@ pub struct ApiContext {
 /// What every handler sees.
 #[derive(Clone)]
 struct AppState {
-    control: Control,
+    control: EngineHandle,
     index: Arc<LookoutIndex>,
     alert_log: Arc<PathBuf>,
     alerts_written: watch::Receiver<u64>,
@@ -269,8 +271,7 @@ fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
         .unwrap_or_else(|| "a panic without a message".into());
     tracing::error!("an API request panicked: {what}");
     ApiError::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal",
+        Code::Internal,
         "the request failed inside lookout (see the daemon's log); the daemon goes on",
     )
     .into_response()
@@ -404,8 +405,7 @@ async fn require_token(State(state): State<AppState>, request: Request, next: Ne
         return next.run(request).await;
     }
     let mut response = ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        "unauthorized",
+        Code::Unauthorized,
         "this endpoint needs Authorization: Bearer TOKEN (the [api] token)",
     )
     .into_response();
@@ -417,11 +417,7 @@ async fn require_token(State(state): State<AppState>, request: Request, next: Ne
 }
 
 async fn not_found() -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "not_found",
-        "no such endpoint (see /openapi.json)",
-    )
+    ApiError::new(Code::NotFound, "no such endpoint (see /openapi.json)")
 }
 
 async fn method_not_allowed(uri: axum::http::Uri) -> ApiError {
@@ -431,11 +427,7 @@ async fn method_not_allowed(uri: axum::http::Uri) -> ApiError {
     } else {
         "this endpoint does not take that method (see /openapi.json)"
     };
-    ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        message,
-    )
+    ApiError::new(Code::MethodNotAllowed, message)
 }
 
 #[cfg(test)]

@@ -12,8 +12,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody};
 use super::search::SearchHit;
+use super::views::{QueryProblemView, QuerySaved, QueryView};
 use super::AppState;
-use crate::daemon::{QueryProblemView, QuerySaved, QueryView};
 use crate::{config, query};
 
 /// Hits a dry run shows.
@@ -62,7 +62,9 @@ pub(super) async fn get(
         .into_iter()
         .find(|q| q.name == name)
         .map(Json)
-        .ok_or_else(|| crate::daemon::ControlError::NoSuchQuery(name).into())
+        .ok_or_else(|| {
+            super::RequestError::from(crate::engine::QueryRefused::NoSuchQuery(name)).into()
+        })
 }
 
 /// A saved query's new text.

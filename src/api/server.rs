@@ -36,7 +36,6 @@ use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
-use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Router;
 use http_body::{Frame, SizeHint};
@@ -48,7 +47,7 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 use tower::ServiceExt;
 
-use super::error::{ErrorBody, ErrorDetail};
+use super::error::{Code, ErrorBody, ErrorDetail};
 
 /// The longest request head (request line and headers) read, in bytes; beyond it hyper answers
 /// 431 (as JSON, see [`TrackedIo`]).
@@ -318,8 +317,7 @@ const LINGER: Duration = Duration::from_millis(500);
 /// dropped first, so that the close does not reset the answer away); past that, at once.
 fn refuse(stream: TcpStream) {
     let answer = json_answer(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "too_many_connections",
+        Code::TooManyConnections,
         "every connection of the API is answering a request; try again shortly",
     );
     if LINGERING.fetch_add(1, Ordering::SeqCst) >= MAX_LINGERING {
@@ -343,10 +341,11 @@ fn refuse(stream: TcpStream) {
 }
 
 /// An HTTP/1.1 answer with a JSON error body, closing the connection.
-fn json_answer(status: StatusCode, code: &str, message: &str) -> Vec<u8> {
+fn json_answer(code: Code, message: &str) -> Vec<u8> {
+    let status = code.status();
     let body = serde_json::to_vec(&ErrorBody {
         error: ErrorDetail {
-            code: code.to_string(),
+            code: code.name().to_string(),
             message: message.to_string(),
             column: None,
         },
@@ -380,25 +379,22 @@ fn automatic_answer(written: &[u8]) -> Option<Vec<u8>> {
     if !lines.any(|line| line.eq_ignore_ascii_case("content-length: 0")) {
         return None;
     }
-    let (status, code, message) = match status {
+    let (code, message) = match status {
         "400" => (
-            StatusCode::BAD_REQUEST,
-            "bad_request",
+            Code::BadRequest,
             "the request is not valid HTTP/1.1: its request line or a header cannot be read",
         ),
         "414" => (
-            StatusCode::URI_TOO_LONG,
-            "uri_too_long",
+            Code::UriTooLong,
             "the request target is too long",
         ),
         "431" => (
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "headers_too_large",
+            Code::HeadersTooLarge,
             "the request line and headers are larger than 32 KiB, or there are more than 100 header fields",
         ),
         _ => return None,
     };
-    Some(json_answer(status, code, message))
+    Some(json_answer(code, message))
 }
 
 /// One accepted connection.
@@ -494,8 +490,7 @@ impl Connection {
                 // A head cut off midway gets an answer; an idle connection just closes.
                 if e.is_timeout() && !parts.read_buf.is_empty() {
                     let answer = json_answer(
-                        StatusCode::REQUEST_TIMEOUT,
-                        "request_timeout",
+                        Code::RequestTimeout,
                         "the request head did not arrive in time",
                     );
                     let _ = io.write_all(&answer).await;

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
+use super::views::StatusReport;
 use super::AppState;
-use crate::daemon::StatusReport;
 
 /// What the daemon is doing: documents, queries, queues, the last commit, quarantined files,
 /// and each webhook's health.

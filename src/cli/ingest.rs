@@ -1,5 +1,5 @@
-//! `lookout ingest PATH...`: index and match files or folders once, through the daemon's own
-//! pipeline, then exit (with a progress bar on a terminal for large folders). Saved queries
+//! `lookout ingest PATH...`: index and match files or folders once, through the engine the
+//! daemon drives (the same commands), then exit (with a progress bar on a terminal for large folders). Saved queries
 //! that do not parse are reported and left out; they do not make the ingest fail.
 
 use std::io::IsTerminal;
@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
-use crate::matcher::Engine;
-use crate::pipeline::{FileOutcome, Pipeline};
+use crate::daemon::alert_sinks::{start_delivery, SharedDelivery, WebhookNudge};
+use crate::engine::{Command, Engine, EngineOptions, FileOutcome, Reply};
 
 use super::Outcome;
 
@@ -53,11 +53,14 @@ pub fn run(config: &Config, args: IngestArgs) -> anyhow::Result<Outcome> {
     }
     let runtime = tokio::runtime::Runtime::new()?;
     let _guard = runtime.enter();
-    let (mut pipeline, _invalid_queries) = Pipeline::from_config(
-        config,
-        Engine::default(),
-        crate::metrics::Metrics::default(),
-    )?;
+    let mut engine = Engine::open(config, EngineOptions::default())?;
+    // The index writer lock is taken first: one process at a time delivers from the log.
+    let delivery = SharedDelivery::default();
+    if !config.webhooks.is_empty() {
+        let metrics = crate::metrics::Metrics::default();
+        delivery.replace(Some(start_delivery(config, engine.queries(), metrics)?));
+        engine.add_sink(Box::new(WebhookNudge(delivery.clone())));
+    }
     let bar = (files.len() >= 100 && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(files.len() as u64);
         if let Ok(style) = indicatif::ProgressStyle::with_template(
@@ -72,8 +75,10 @@ pub fn run(config: &Config, args: IngestArgs) -> anyhow::Result<Outcome> {
     // command line, it is an error.
     let mut named_unsupported = 0;
     for file in &files {
-        if matches!(pipeline.process_file(file)?, FileOutcome::Ignored) && args.paths.contains(file)
-        {
+        let outcome = engine
+            .execute(Command::ProcessFile { path: file.clone() })
+            .and_then(Reply::file)?;
+        if matches!(outcome, FileOutcome::Ignored) && args.paths.contains(file) {
             eprintln!(
                 "skipped {}: lookout does not read this type of file (it reads {})",
                 file.display(),
@@ -81,7 +86,7 @@ pub fn run(config: &Config, args: IngestArgs) -> anyhow::Result<Outcome> {
             );
             named_unsupported += 1;
         }
-        pipeline.tick()?;
+        engine.execute(Command::Tick)?;
         if let Some(bar) = &bar {
             bar.inc(1);
         }
@@ -89,8 +94,8 @@ pub fn run(config: &Config, args: IngestArgs) -> anyhow::Result<Outcome> {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    let (stats, webhooks) = pipeline.finish()?;
-    if let Some(webhooks) = webhooks {
+    let stats = engine.finish()?;
+    if let Some(webhooks) = delivery.replace(None) {
         // Give the webhooks the time to deliver what this run wrote; what they have not
         // delivered by then stays behind their cursor for the next run.
         let log_length = std::fs::metadata(&config.alert_log).map_or(0, |m| m.len());

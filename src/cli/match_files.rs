@@ -11,9 +11,9 @@ use anyhow::Context;
 use super::EngineChoice;
 use crate::analysis::Analyzer;
 use crate::config::{compile_queries, load_queries_file, Config, ConfigError};
+use crate::engine::{read_documents, FileError};
 use crate::extract::ExtractError;
 use crate::matcher::{DocAnalysis, Engine, TermStats};
-use crate::pipeline::{read_documents, FileError};
 use crate::query::QueryLimits;
 
 use super::Outcome;
@@ -120,7 +120,9 @@ pub fn run(config_path: &Path, args: MatchArgs) -> anyhow::Result<Outcome> {
                 None => file.display().to_string(),
             };
             for i in percolator.percolate(&analysis) {
-                let Some(query) = saved.get(i) else { continue };
+                let Some(query) = saved.get(i.slot()) else {
+                    continue;
+                };
                 if let Err(e) = writeln!(out, "{}\t{shown}", query.name) {
                     if super::is_broken_pipe(&e) {
                         return Ok(Outcome::Found);

@@ -9,13 +9,13 @@ use std::io::Write;
 use super::search::PageArgs;
 use super::{Outcome, Palettes};
 use crate::api::queries::PutAnswer;
+use crate::api::views::QueryView;
 use crate::client::{ClientError, DaemonClient};
 use crate::config::{compile_queries, persist, Config, SaveOutcome};
-use crate::daemon::QueryView;
+use crate::engine::{Command, Engine, EngineOptions, Reply, BACKFILL_SLICE};
 use crate::index::{IndexError, LookoutIndex};
 use crate::matcher::presearch::{plan, Key};
 use crate::matcher::{Plan, TermStats};
-use crate::pipeline::Pipeline;
 use crate::query::{Clause, Occur, Query, Scope, TextField};
 
 #[derive(Debug, clap::Subcommand)]
@@ -123,12 +123,10 @@ pub fn run(
 
 /// The saved queries as the files say, in the shape of the API's `GET /queries`.
 fn views_from_files(config: &Config) -> Vec<QueryView> {
-    let (good, bad) = compile_queries(&config.queries, config.query_limits);
-    config
-        .queries
-        .iter()
-        .map(|spec| QueryView::of(spec, &bad, &good))
-        .collect()
+    QueryView::all(&crate::engine::QuerySet::compile(
+        &config.queries,
+        config.query_limits,
+    ))
 }
 
 fn list(config: &Config, json: bool, palettes: &Palettes) -> anyhow::Result<Outcome> {
@@ -321,11 +319,29 @@ fn add(
     if backfill {
         // Alerts go to the alert log; webhooks get them when the daemon next starts.
         let config = Config::load(&config.path)?;
-        let (queries, _) = compile_queries(&config.queries, config.query_limits);
-        let mut pipeline =
-            Pipeline::open(&config, queries, crate::matcher::Engine::default(), None)?;
-        let found = pipeline.backfill(name)?;
-        pipeline.finish()?;
+        let mut engine = Engine::open(&config, EngineOptions::default())?;
+        let found = match engine
+            .execute(Command::StartBackfill {
+                name: name.to_string(),
+            })
+            .and_then(Reply::backfill_started)?
+        {
+            Some(mut run) => {
+                while engine
+                    .execute(Command::ContinueBackfill {
+                        run: &mut run,
+                        slice: BACKFILL_SLICE,
+                    })
+                    .and_then(Reply::backfill_step)?
+                    == crate::engine::BackfillStep::More
+                {}
+                engine
+                    .execute(Command::FinishBackfill { run })
+                    .and_then(Reply::backfilled)?
+            }
+            None => crate::engine::Backfill::default(),
+        };
+        engine.finish()?;
         println!(
             "backfill: {} indexed document(s) match, {} new alert(s)",
             found.matched, found.alerts

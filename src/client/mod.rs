@@ -10,9 +10,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::api::queries::PutAnswer;
+use crate::api::views::{QueryView, StatusReport};
 use crate::api::ADDRESS_FILE;
 use crate::config::Config;
-use crate::daemon::{QueryView, StatusReport};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {

@@ -9,15 +9,19 @@ use std::collections::VecDeque;
 use tokio::sync::oneshot;
 
 use super::contain::contain;
-use super::control::{fatal, BackfillView, ControlError, QuerySaved};
+use super::requests::fatal;
 use super::Daemon;
-use crate::pipeline::{BackfillRun, BackfillStep, PipelineError, BACKFILL_SLICE};
+use crate::api::views::{BackfillView, QuerySaved};
+use crate::api::RequestError;
+use crate::engine::{
+    BackfillRun, BackfillStep, Command, CommandError, EngineError, BACKFILL_SLICE,
+};
 
 /// One backfill under way and the request waiting for it.
 pub(super) struct BackfillJob {
     run: BackfillRun,
     saved: QuerySaved,
-    reply: oneshot::Sender<Result<QuerySaved, ControlError>>,
+    reply: oneshot::Sender<Result<QuerySaved, RequestError>>,
 }
 
 /// The backfills under way, taking turns.
@@ -28,15 +32,19 @@ impl Daemon {
     pub(super) fn start_backfill(
         &mut self,
         saved: QuerySaved,
-        reply: oneshot::Sender<Result<QuerySaved, ControlError>>,
-    ) -> Result<(), PipelineError> {
+        reply: oneshot::Sender<Result<QuerySaved, RequestError>>,
+    ) -> Result<(), EngineError> {
         let name = saved.query.name.clone();
-        let started = contain(|| self.pipeline.start_backfill(&name))
-            .map_err(|panic| ControlError::Bug {
-                during: "starting a backfill",
-                panic,
-            })
-            .and_then(|started| started.map_err(ControlError::from));
+        let started = contain(|| {
+            self.engine
+                .execute(Command::StartBackfill { name })
+                .and_then(|reply| reply.backfill_started())
+        })
+        .map_err(|panic| RequestError::Bug {
+            during: "starting a backfill",
+            panic: panic.message,
+        })
+        .and_then(|started| started.map_err(RequestError::from));
         match fatal(started)? {
             Ok(Some(run)) => self.backfills.push_back(BackfillJob { run, saved, reply }),
             Ok(None) => {
@@ -55,15 +63,19 @@ impl Daemon {
     }
 
     /// One slice of the first backfill; then it goes to the back of the line.
-    pub(super) fn step_backfill(&mut self) -> Result<(), PipelineError> {
+    pub(super) fn step_backfill(&mut self) -> Result<(), EngineError> {
         let Some(mut job) = self.backfills.pop_front() else {
             return Ok(());
         };
         let step = contain(|| {
             // Tests make slices slow here (FAILPOINTS=daemon::backfill_slice=sleep(250)).
             fail::fail_point!("daemon::backfill_slice");
-            self.pipeline
-                .continue_backfill(&mut job.run, BACKFILL_SLICE)
+            self.engine
+                .execute(Command::ContinueBackfill {
+                    run: &mut job.run,
+                    slice: BACKFILL_SLICE,
+                })
+                .and_then(|reply| reply.backfill_step())
         });
         match step {
             Ok(Ok(BackfillStep::More)) => self.backfills.push_back(job),
@@ -71,17 +83,23 @@ impl Daemon {
             Ok(Ok(BackfillStep::QueryChanged)) => {
                 self.finish_backfill(job, Some("the query was changed or deleted meanwhile"))?
             }
-            Ok(Err(error)) => {
-                let _ = job.reply.send(Err(ControlError::Internal(format!(
-                    "the backfill stopped: {error}"
-                ))));
-                return Err(error);
-            }
+            Ok(Err(error)) => match error.into_fatal() {
+                Err(error) => {
+                    let _ = job.reply.send(Err(RequestError::Bug {
+                        during: "backfilling",
+                        panic: format!("the backfill stopped: {error}"),
+                    }));
+                    return Err(error);
+                }
+                Ok(other) => {
+                    let _ = job.reply.send(Err(other.into()));
+                }
+            },
             Err(panic) => {
                 tracing::error!(query = %job.run.name(), "bug during a backfill ({panic}): it stopped; the daemon goes on");
-                let _ = job.reply.send(Err(ControlError::Bug {
+                let _ = job.reply.send(Err(RequestError::Bug {
                     during: "backfilling",
-                    panic,
+                    panic: panic.message,
                 }));
             }
         }
@@ -93,7 +111,7 @@ impl Daemon {
         &mut self,
         job: BackfillJob,
         stopped: Option<&'static str>,
-    ) -> Result<(), PipelineError> {
+    ) -> Result<(), EngineError> {
         let BackfillJob {
             run,
             mut saved,
@@ -101,7 +119,11 @@ impl Daemon {
         } = job;
         let name = run.name().to_string();
         let done = run.done();
-        let outcome = self.pipeline.finish_backfill(run)?;
+        let outcome = self
+            .engine
+            .execute(Command::FinishBackfill { run })
+            .and_then(|reply| reply.backfilled())
+            .map_err(CommandError::into_engine_error)?;
         let answer = match stopped {
             None => {
                 saved.backfill = Some(BackfillView {
@@ -110,7 +132,7 @@ impl Daemon {
                 });
                 Ok(saved)
             }
-            Some(why) => Err(ControlError::BackfillInterrupted {
+            Some(why) => Err(RequestError::BackfillInterrupted {
                 name,
                 why,
                 done,
@@ -124,7 +146,7 @@ impl Daemon {
 
     /// At shutdown: the backfills under way stop; what they raised is committed and their
     /// requests are told.
-    pub(super) fn stop_backfills(&mut self) -> Result<(), PipelineError> {
+    pub(super) fn stop_backfills(&mut self) -> Result<(), EngineError> {
         while let Some(job) = self.backfills.pop_front() {
             self.finish_backfill(job, Some("the daemon is stopping"))?;
         }

@@ -1,13 +1,14 @@
-//! The daemon: watches the folders, feeds every complete file through the pipeline, commits on
+//! The daemon: watches the folders, feeds every complete file to the engine, commits on
 //! a timer, serves the HTTP API's requests between files, applies edits of its configuration
 //! while it runs, and shuts down cleanly on Ctrl-C or SIGTERM (finishing the files already
 //! taken, committing, and giving webhooks a moment to deliver).
 
+pub mod alert_sinks;
 mod backfill;
 mod contain;
-mod control;
 mod posted;
 mod reload;
+mod requests;
 pub mod status;
 mod watching;
 
@@ -17,18 +18,17 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use tokio::sync::mpsc;
 
-pub use control::{
-    BackfillView, Control, ControlError, IngestedBatch, IngestedView, QueryProblemView, QuerySaved,
-    QueryView, WarningView,
-};
 pub use status::StatusReport;
 
-use crate::api;
-use crate::config::{Config, ConfigWatcher, QueryProblem};
-use crate::matcher::Engine;
+use crate::api::{self, EngineHandle};
+use crate::config::{Config, ConfigWatcher};
+use crate::engine::{
+    Command, CommandError, Engine, EngineError, EngineOptions, FileRun, FileStart, Reply,
+};
+use crate::matcher::Engine as PercolatorKind;
 use crate::metrics::Metrics;
-use crate::pipeline::{start_delivery, FileRun, FileStart, Pipeline, PipelineError};
 use crate::watcher::WatchOptions;
+use alert_sinks::{start_delivery, AlertCounter, SharedDelivery, WebhookNudge};
 
 /// How long a webhook request in flight may take at shutdown (what is not delivered then is
 /// delivered from the alert log at the next start).
@@ -40,7 +40,7 @@ const FILE_SLICE: Duration = Duration::from_millis(20);
 /// How often the daemon checks that its background tasks (webhook delivery) still run.
 const SUPERVISE_INTERVAL: Duration = Duration::from_secs(2);
 
-pub fn run(config: Config, engine: Engine) -> anyhow::Result<()> {
+pub fn run(config: Config, engine: PercolatorKind) -> anyhow::Result<()> {
     contain::install_panic_hook();
     // Descriptors for the watcher, the index and the logs, whether the API runs or not.
     crate::api::open_files::raise_open_files_limit();
@@ -51,19 +51,21 @@ pub fn run(config: Config, engine: Engine) -> anyhow::Result<()> {
     runtime.block_on(serve(config, engine))
 }
 
-/// The daemon loop's state: the running configuration and the pipeline it feeds.
+/// The daemon loop's state: the running configuration and the engine it drives.
 pub(crate) struct Daemon {
-    /// The configuration in force (hot reloads and API changes update it).
+    /// The configuration in force (hot reloads update it), without its saved queries: those
+    /// are the engine's `QuerySet`, the one copy (see [`Daemon::running_config`]).
     config: Config,
-    pipeline: Pipeline,
-    /// Saved queries left out because they do not parse.
-    problems: Vec<QueryProblem>,
+    engine: Engine,
     metrics: Metrics,
-    control: Control,
+    control: EngineHandle,
+    /// Webhook delivery from the alert log, nudged by the engine's alerts.
+    delivery: SharedDelivery,
     started_at: chrono::DateTime<chrono::Utc>,
     /// Files found ready and not yet taken (updated by the loop).
     ready_files: usize,
-    /// Set when the webhooks or the routes of queries to webhooks changed.
+    /// Set when webhook delivery must start again from its cursors: the webhooks or the
+    /// queries' routes changed (the engine says so), or a delivery task died.
     restart_delivery: bool,
     /// The configuration files as last read or written (see `reload::fingerprint`; empty
     /// until the first `reload`, which the loop runs once its config watcher is started).
@@ -86,32 +88,53 @@ pub(crate) struct Daemon {
     posts_next: bool,
 }
 
-async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
+async fn serve(mut config: Config, percolator: PercolatorKind) -> anyhow::Result<()> {
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
     let metrics = Metrics::new();
-    let (mut pipeline, problems) = Pipeline::from_config(&config, engine, metrics.clone())?;
-    // A file that cannot be read now (permissions, too many open files...) is tried again.
-    pipeline.retry_failed_reads(true);
     let own_files = own_files(&config);
-    pipeline.set_own_files(own_files.clone());
+    let mut engine = Engine::open(
+        &config,
+        EngineOptions {
+            percolator,
+            metrics: metrics.clone(),
+            // A file that cannot be read now (permissions, too many open files...) is tried
+            // again.
+            retry_reads: true,
+            own_files: Some(own_files.clone()),
+        },
+    )?;
+    // From here on the saved queries are the engine's.
+    config.queries = Vec::new();
+    // The index writer lock is taken first: one process at a time delivers from the log.
+    let delivery = SharedDelivery::default();
+    if !config.webhooks.is_empty() {
+        delivery.replace(Some(start_delivery(
+            &config,
+            engine.queries(),
+            metrics.clone(),
+        )?));
+    }
+    let (alerts_written, alerts_seen) = tokio::sync::watch::channel(0u64);
+    engine.add_sink(Box::new(AlertCounter(alerts_written)));
+    engine.add_sink(Box::new(WebhookNudge(delivery.clone())));
     tracing::info!(
         config = %config.path.display(),
         index = %config.index.display(),
         alert_log = %config.alert_log.display(),
-        queries = pipeline.query_count(),
-        invalid_queries = problems.len(),
-        documents = pipeline.index().num_docs(),
+        queries = engine.queries().active(),
+        invalid_queries = engine.queries().invalid(),
+        documents = engine.index().num_docs(),
         "lookout started, watching {}",
         config.watch.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
     );
-    let (control, mut requests) = Control::channel();
+    let (control, mut requests) = EngineHandle::channel();
     let mut daemon = Daemon {
         config,
-        pipeline,
-        problems,
+        engine,
         metrics,
         control,
+        delivery,
         started_at: chrono::Utc::now(),
         ready_files: 0,
         restart_delivery: false,
@@ -131,9 +154,9 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
         true => Some(
             api::start(api::ApiContext {
                 control: daemon.control.clone(),
-                index: daemon.pipeline.shared_index(),
+                index: daemon.engine.shared_index(),
                 alert_log: daemon.config.alert_log.clone(),
-                alerts_written: daemon.pipeline.subscribe_alerts(),
+                alerts_written: alerts_seen,
                 metrics: daemon.metrics.clone(),
                 api: daemon.config.api.clone(),
                 query_limits: daemon.config.query_limits,
@@ -169,7 +192,8 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
         }
     }
 
-    let gone = tokio::task::block_in_place(|| daemon.pipeline.reconcile())?;
+    let gone = tokio::task::block_in_place(|| daemon.run(Command::Reconcile)?.count())
+        .map_err(CommandError::into_engine_error)?;
     if gone > 0 {
         tracing::info!(files = gone, "files deleted while lookout was not running");
     }
@@ -187,8 +211,8 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
             continue;
         }
         sliced_turn = true;
-        let commit_due = daemon.pipeline.next_commit_in();
-        let retry_due = daemon.pipeline.next_retry_in();
+        let commit_due = daemon.engine.next_commit_in();
+        let retry_due = daemon.engine.next_retry_in();
         daemon.ready_files = watching.queued();
         // Requests first (they are few and someone waits for each), then files; a commit
         // (index, alert log fsync, ledger) runs when no file waits, or when it is long overdue,
@@ -216,14 +240,14 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
                 tokio::task::block_in_place(|| daemon.take_file(&ready.path))?;
             }
             _ = tokio::time::sleep(commit_due.unwrap_or(Duration::from_secs(3600))), if commit_due.is_some() => {
-                tokio::task::block_in_place(|| daemon.pipeline.tick())?;
+                tokio::task::block_in_place(|| daemon.command(Command::Tick))?;
                 daemon.update_gauges();
             }
             _ = tokio::time::sleep(retry_due.unwrap_or(Duration::from_secs(3600))), if retry_due.is_some() => {
                 tokio::task::block_in_place(|| daemon.retry_files())?;
             }
             _ = reconcile.tick() => {
-                tokio::task::block_in_place(|| daemon.pipeline.reconcile())?;
+                tokio::task::block_in_place(|| daemon.command(Command::Reconcile))?;
             }
             _ = supervise.tick() => daemon.supervise_delivery(),
             signal = &mut shutdown => {
@@ -267,8 +291,11 @@ async fn serve(config: Config, engine: Engine) -> anyhow::Result<()> {
     for ready in watching.stop().await {
         tokio::task::block_in_place(|| daemon.process_file(&ready.path))?;
     }
-    let (stats, webhooks) = tokio::task::block_in_place(|| daemon.pipeline.finish())?;
-    if let Some(webhooks) = webhooks {
+    let Daemon {
+        engine, delivery, ..
+    } = daemon;
+    let stats = tokio::task::block_in_place(|| engine.finish())?;
+    if let Some(webhooks) = delivery.replace(None) {
         webhooks.shutdown(WEBHOOK_DRAIN).await;
     }
     tracing::info!(
@@ -301,7 +328,7 @@ impl Daemon {
     /// watcher watches it when it is back, and the daemon serves meanwhile.
     fn make_new_watch_folders(&mut self) -> anyhow::Result<()> {
         for root in self.config.watch.clone() {
-            if root.exists() || self.pipeline.knows_folder(&root)? {
+            if root.exists() || self.engine.knows_folder(&root)? {
                 continue;
             }
             std::fs::create_dir_all(&root)
@@ -310,12 +337,46 @@ impl Daemon {
         Ok(())
     }
 
+    /// Apply one engine command.
+    fn run(&mut self, command: Command<'_>) -> Result<Reply, CommandError> {
+        self.engine.execute(command)
+    }
+
+    /// Apply one engine command of the daemon's own that answers nothing (commits, ticks,
+    /// reconciles): only a failure of the engine's storage comes back.
+    fn command(&mut self, command: Command<'_>) -> Result<(), EngineError> {
+        self.run(command)
+            .map(drop)
+            .map_err(CommandError::into_engine_error)
+    }
+
+    /// The running configuration with the saved queries the engine runs (for diffs against an
+    /// edited configuration).
+    fn running_config(&self) -> Config {
+        Config {
+            queries: self.engine.queries().specs(),
+            ..self.config.clone()
+        }
+    }
+
+    /// The files whose change calls for a reload: the config file, its `queries_files`, and
+    /// the files the running saved queries come from.
+    fn watched_files(&self) -> Vec<PathBuf> {
+        let mut files = self.config.watched_files();
+        for (_, entry) in self.engine.queries().iter() {
+            if !files.contains(&entry.spec.file) {
+                files.push(entry.spec.file.clone());
+            }
+        }
+        files
+    }
+
     fn has_sliced_work(&self) -> bool {
         self.has_posts() || self.has_backfills()
     }
 
     /// One slice of a posted body or of a backfill, in turn.
-    fn step_sliced(&mut self) -> Result<(), PipelineError> {
+    fn step_sliced(&mut self) -> Result<(), EngineError> {
         let posts_now = self.has_posts() && (self.posts_next || !self.has_backfills());
         self.posts_next = !posts_now;
         if posts_now {
@@ -326,10 +387,16 @@ impl Daemon {
     }
 
     /// Take one ready file: decided at once, or its documents are processed by `step_file`.
-    fn take_file(&mut self, path: &Path) -> Result<(), PipelineError> {
+    fn take_file(&mut self, path: &Path) -> Result<(), EngineError> {
         let started = Instant::now();
-        match contain::contain(|| self.pipeline.start_file(path)) {
-            Ok(start) => match start? {
+        let start = contain::contain(|| {
+            self.run(Command::StartFile {
+                path: path.to_path_buf(),
+            })
+            .and_then(Reply::file_start)
+        });
+        match start {
+            Ok(start) => match start.map_err(CommandError::into_engine_error)? {
                 FileStart::Done(_) => self.file_done(started)?,
                 FileStart::Run(run) => {
                     self.current_file = Some((run, path.to_path_buf(), started));
@@ -346,17 +413,24 @@ impl Daemon {
 
     /// One slice of the file under way (about `FILE_SLICE` of work); finished when its last
     /// document is done.
-    fn step_file(&mut self) -> Result<(), PipelineError> {
+    fn step_file(&mut self) -> Result<(), EngineError> {
         let Some((mut run, path, started)) = self.current_file.take() else {
             return Ok(());
         };
-        match contain::contain(|| self.pipeline.continue_file(&mut run, FILE_SLICE)) {
+        let step = contain::contain(|| {
+            self.run(Command::ContinueFile {
+                run: &mut run,
+                budget: FILE_SLICE,
+            })
+            .and_then(Reply::file_more)
+        });
+        match step {
             Ok(more) => {
-                if more? {
+                if more.map_err(CommandError::into_engine_error)? {
                     self.current_file = Some((run, path, started));
-                    return self.pipeline.tick_if_overdue();
+                    return self.command(Command::TickIfOverdue);
                 }
-                self.pipeline.finish_file(run)?;
+                self.command(Command::FinishFile { run })?;
             }
             Err(panicked) => self.quarantine_after_bug(&path, &panicked)?,
         }
@@ -364,40 +438,42 @@ impl Daemon {
     }
 
     /// At shutdown: the file under way is finished.
-    fn finish_current_file(&mut self) -> Result<(), PipelineError> {
+    fn finish_current_file(&mut self) -> Result<(), EngineError> {
         while self.current_file.is_some() {
             self.step_file()?;
         }
         Ok(())
     }
 
-    fn file_done(&mut self, started: Instant) -> Result<(), PipelineError> {
+    fn file_done(&mut self, started: Instant) -> Result<(), EngineError> {
         self.metrics.observe_ingest(started.elapsed());
         self.update_gauges();
-        self.pipeline.tick_if_overdue()
+        self.command(Command::TickIfOverdue)
     }
 
     fn quarantine_after_bug(
         &mut self,
         path: &Path,
         panicked: &contain::Panicked,
-    ) -> Result<(), PipelineError> {
+    ) -> Result<(), EngineError> {
         tracing::error!(file = %path.display(), "bug while processing this file ({panicked}): quarantined; the daemon goes on");
-        self.pipeline.quarantine_after_bug(
-            path,
-            format!("internal error (a bug in lookout): {panicked}"),
-        )?;
-        Ok(())
+        self.command(Command::QuarantineAfterBug {
+            path: path.to_path_buf(),
+            panic: panicked.message.clone(),
+        })
     }
 
     /// Process one ready file whole (at shutdown). A bug met on the way (a panic) quarantines
     /// the file with the reason instead of ending the daemon.
-    fn process_file(&mut self, path: &Path) -> Result<(), PipelineError> {
+    fn process_file(&mut self, path: &Path) -> Result<(), EngineError> {
         let started = Instant::now();
-        match contain::contain(|| self.pipeline.process_file(path)) {
-            Ok(outcome) => {
-                outcome?;
-            }
+        let processed = contain::contain(|| {
+            self.command(Command::ProcessFile {
+                path: path.to_path_buf(),
+            })
+        });
+        match processed {
+            Ok(outcome) => outcome?,
             Err(panicked) => self.quarantine_after_bug(path, &panicked)?,
         }
         self.file_done(started)
@@ -405,20 +481,24 @@ impl Daemon {
 
     /// Try again the files whose read failed and whose retry is due (a bounded batch). A bug
     /// met on the way quarantines the file, as for a file taken the first time.
-    fn retry_files(&mut self) -> Result<(), PipelineError> {
-        for path in self.pipeline.due_retries() {
-            match contain::contain(|| self.pipeline.retry_file(&path)) {
-                Ok(outcome) => {
-                    outcome?;
-                }
+    fn retry_files(&mut self) -> Result<(), EngineError> {
+        let due = self
+            .run(Command::DueRetries)
+            .and_then(Reply::paths)
+            .map_err(CommandError::into_engine_error)?;
+        for path in due {
+            let retried =
+                contain::contain(|| self.command(Command::RetryFile { path: path.clone() }));
+            match retried {
+                Ok(outcome) => outcome?,
                 Err(panicked) => self.quarantine_after_bug(&path, &panicked)?,
             }
         }
         self.update_gauges();
-        self.pipeline.tick_if_overdue()
+        self.command(Command::TickIfOverdue)
     }
 
-    /// The queue gauges (the pipeline keeps the others).
+    /// The queue gauges (the engine keeps the others).
     fn update_gauges(&self) {
         self.metrics
             .set_queue_depth("ready_files", self.ready_files);
@@ -427,16 +507,23 @@ impl Daemon {
     }
 
     /// The live status report.
-    fn status(&self) -> Result<StatusReport, PipelineError> {
+    fn status(&mut self) -> Result<StatusReport, EngineError> {
+        let engine = self
+            .run(Command::Status)
+            .and_then(Reply::status)
+            .map_err(CommandError::into_engine_error)?;
         let queries = status::QueryCounts {
-            active: self.pipeline.query_count(),
-            invalid: self.problems.len(),
+            active: engine.active_queries,
+            invalid: engine.invalid_queries,
         };
-        let delivery = self.pipeline.delivery_stats().unwrap_or_default();
+        let delivery = self
+            .delivery
+            .with(crate::webhooks::LogDelivery::stats)
+            .unwrap_or_default();
         let mut report = status::build(
             &self.config,
-            Some(self.pipeline.index()),
-            Some(self.pipeline.ledger()),
+            Some(self.engine.index()),
+            Some(self.engine.ledger()),
             queries,
             Some(status::LiveDelivery {
                 delivery: &delivery,
@@ -451,16 +538,16 @@ impl Daemon {
         report.queues = status::QueueDepths {
             ready_files: self.ready_files,
             requests: self.control.depth(),
-            uncommitted: self.pipeline.uncommitted_changes(),
+            uncommitted: engine.uncommitted,
         };
-        report.retrying = self.pipeline.retrying();
+        report.retrying = engine.retrying.into_iter().map(Into::into).collect();
         Ok(report)
     }
 
     /// A webhook whose delivery task ended unexpectedly (a bug) is restarted from its cursor:
     /// its alerts wait in the log, none is lost.
     fn supervise_delivery(&mut self) {
-        let Some(crashed) = self.pipeline.delivery_crashed() else {
+        let Some(crashed) = self.delivery.with(crate::webhooks::LogDelivery::crashed) else {
             return;
         };
         if crashed.is_empty() {
@@ -488,17 +575,18 @@ impl Daemon {
         self.restart_delivery = true;
     }
 
-    /// Restart webhook delivery on the current configuration (webhooks or routes changed).
+    /// Restart webhook delivery on the current configuration and the engine's saved queries
+    /// (webhooks or routes changed).
     async fn restart_delivery(&mut self) {
-        if let Some(old) = self.pipeline.replace_delivery(None) {
+        if let Some(old) = self.delivery.replace(None) {
             old.shutdown(WEBHOOK_DRAIN).await;
         }
         if self.config.webhooks.is_empty() {
             return;
         }
-        match start_delivery(&self.config, self.metrics.clone()) {
+        match start_delivery(&self.config, self.engine.queries(), self.metrics.clone()) {
             Ok(delivery) => {
-                self.pipeline.replace_delivery(Some(delivery));
+                self.delivery.replace(Some(delivery));
                 tracing::info!(webhooks = self.config.webhooks.len(), "webhook delivery restarted on the new configuration");
             }
             Err(e) => tracing::error!("cannot restart webhook delivery: {e}; alerts stay in the alert log and are delivered after a restart"),

@@ -8,9 +8,10 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 use super::contain::contain;
-use super::control::{ControlError, IngestedBatch};
 use super::Daemon;
-use crate::pipeline::{IngestRun, PipelineError};
+use crate::api::views::IngestedBatch;
+use crate::api::RequestError;
+use crate::engine::{Command, CommandError, EngineError, IngestRun};
 
 /// The work a posted body's slice does before anything else is looked at.
 const POST_SLICE: Duration = Duration::from_millis(20);
@@ -18,7 +19,7 @@ const POST_SLICE: Duration = Duration::from_millis(20);
 /// One posted body under way and the request waiting for it.
 pub(super) struct PostJob {
     run: IngestRun,
-    reply: oneshot::Sender<Result<IngestedBatch, ControlError>>,
+    reply: oneshot::Sender<Result<IngestedBatch, RequestError>>,
 }
 
 /// The posted bodies under way, in the order they came.
@@ -30,19 +31,27 @@ impl Daemon {
     pub(super) fn start_post(
         &mut self,
         format_hint: &str,
-        body: &[u8],
-        reply: oneshot::Sender<Result<IngestedBatch, ControlError>>,
+        body: Vec<u8>,
+        reply: oneshot::Sender<Result<IngestedBatch, RequestError>>,
     ) {
-        match contain(|| self.pipeline.start_ingest(format_hint, body)) {
+        let started = contain(|| {
+            self.engine
+                .execute(Command::StartIngest {
+                    format_hint: format_hint.to_string(),
+                    body,
+                })
+                .and_then(|reply| reply.ingest())
+        });
+        match started {
             Ok(Ok(run)) => self.posts.push_back(PostJob { run, reply }),
             Ok(Err(refused)) => {
-                let _ = reply.send(Err(ControlError::InvalidDocument(refused)));
+                let _ = reply.send(Err(refused.into()));
             }
             Err(panic) => {
                 tracing::error!("bug while reading posted documents ({panic}): the request failed; the daemon goes on");
-                let _ = reply.send(Err(ControlError::Bug {
+                let _ = reply.send(Err(RequestError::Bug {
                     during: "reading posted documents",
-                    panic,
+                    panic: panic.message,
                 }));
             }
         }
@@ -53,28 +62,41 @@ impl Daemon {
     }
 
     /// One slice of the first posted body; answered when its last document is committed.
-    pub(super) fn step_post(&mut self) -> Result<(), PipelineError> {
+    pub(super) fn step_post(&mut self) -> Result<(), EngineError> {
         let Some(mut job) = self.posts.pop_front() else {
             return Ok(());
         };
-        let step = contain(|| self.pipeline.continue_ingest(&mut job.run, POST_SLICE));
+        let step = contain(|| {
+            self.engine
+                .execute(Command::ContinueIngest {
+                    run: &mut job.run,
+                    budget: POST_SLICE,
+                })
+                .and_then(|reply| reply.ingest_more())
+        });
         match step {
             Ok(Ok(true)) => self.posts.push_front(job),
             Ok(Ok(false)) => {
-                let report = self.pipeline.finish_ingest(job.run)?;
+                let report = self
+                    .engine
+                    .execute(Command::FinishIngest { run: job.run })
+                    .and_then(|reply| reply.ingested())
+                    .map_err(CommandError::into_engine_error)?;
                 let _ = job.reply.send(Ok(IngestedBatch::of(report)));
             }
             Ok(Err(error)) => {
-                let _ = job.reply.send(Err(ControlError::Internal(format!(
-                    "the documents were not all taken: {error}"
-                ))));
+                let error = error.into_engine_error();
+                let _ = job.reply.send(Err(RequestError::Bug {
+                    during: "ingesting posted documents",
+                    panic: format!("the documents were not all taken: {error}"),
+                }));
                 return Err(error);
             }
             Err(panic) => {
                 tracing::error!("bug while ingesting posted documents ({panic}): the request failed; the daemon goes on");
-                let _ = job.reply.send(Err(ControlError::Bug {
+                let _ = job.reply.send(Err(RequestError::Bug {
                     during: "ingesting posted documents",
-                    panic,
+                    panic: panic.message,
                 }));
             }
         }
@@ -82,7 +104,7 @@ impl Daemon {
     }
 
     /// At shutdown: the bodies under way are finished (they were accepted) and answered.
-    pub(super) fn finish_posts(&mut self) -> Result<(), PipelineError> {
+    pub(super) fn finish_posts(&mut self) -> Result<(), EngineError> {
         while self.has_posts() {
             self.step_post()?;
         }

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use super::Daemon;
 use crate::config::{reload, Config};
-use crate::pipeline::PipelineError;
+use crate::engine::{Command, CommandError, EngineError};
 use crate::query;
 
 /// The configuration files' contents, as last read or written by the daemon.
@@ -51,16 +51,16 @@ impl Daemon {
     /// those that the configuration file names now (a refused edit may name files that are
     /// missing yet).
     pub(super) fn config_files_to_watch(&self) -> Vec<PathBuf> {
-        union(self.config.watched_files(), self.config_named.clone())
+        union(self.watched_files(), self.config_named.clone())
     }
 
     /// Read the configuration again and apply what changed.
-    pub(super) fn reload(&mut self) -> Result<(), PipelineError> {
+    pub(super) fn reload(&mut self) -> Result<(), EngineError> {
         let path = self.config.path.clone();
         let named = reload::files_named(&path);
         // Taken before reading, so that an edit landing while the files are read is seen by
         // the next signal.
-        let files = fingerprint(&union(self.config.watched_files(), named.clone()));
+        let files = fingerprint(&union(self.watched_files(), named.clone()));
         self.config_named = named;
         if !self.config_refused && unchanged(&self.config_files, &files) {
             tracing::debug!("configuration files unchanged");
@@ -81,7 +81,9 @@ impl Daemon {
             tracing::info!(config = %path.display(), "the configuration loads again");
         }
         self.config_files = files;
-        let diff = reload::diff(&self.config, &next);
+        // The saved queries that run are the engine's; the diff is against them.
+        let running = self.running_config();
+        let diff = reload::diff(&running, &next);
         for key in &diff.needs_restart {
             tracing::warn!(
                 config = %path.display(),
@@ -90,7 +92,7 @@ impl Daemon {
         }
         // What needs a restart keeps its running value, so that the configuration in force
         // says what is in force.
-        let running = &self.config;
+        let running = &running;
         next.watch = running.watch.clone();
         next.index = running.index.clone();
         next.alert_log = running.alert_log.clone();
@@ -102,10 +104,11 @@ impl Daemon {
         next.query_limits = running.query_limits;
 
         let running_now: HashSet<&str> = self
-            .pipeline
+            .engine
             .queries()
-            .iter()
-            .map(|q| q.name.as_str())
+            .compiled()
+            .filter_map(|(id, _)| self.engine.queries().get(id))
+            .map(|entry| entry.name())
             .collect();
         let added: HashSet<&str> = diff.added.iter().map(|q| q.name.as_str()).collect();
         let changed: HashSet<&str> = diff.changed.iter().map(|q| q.name.as_str()).collect();
@@ -157,26 +160,52 @@ impl Daemon {
         let webhooks_changed = next.webhooks != running.webhooks;
         let queries_changed = diff.queries_changed();
         if next.on_delete != running.on_delete || next.max_file_size != running.max_file_size {
-            self.pipeline
-                .set_file_rules(next.on_delete, next.max_file_size);
+            self.engine
+                .execute(Command::SetFileRules {
+                    on_delete: next.on_delete,
+                    max_file_size: next.max_file_size,
+                })
+                .and_then(|reply| reply.done())
+                .map_err(CommandError::into_engine_error)?;
             tracing::info!(on_delete = ?next.on_delete, max_file_size = next.max_file_size, "file rules changed");
             if next.max_file_size != running.max_file_size {
                 // A file refused as too large may fit now (and one refused otherwise is judged
                 // by the same rules again; the same refusal is not reported twice).
-                let checked = self.pipeline.recheck_quarantine()?;
+                let checked = self
+                    .engine
+                    .execute(Command::RecheckQuarantine)
+                    .and_then(|reply| reply.count())
+                    .map_err(CommandError::into_engine_error)?;
                 tracing::debug!(files = checked, "quarantined files checked again");
             }
         }
         if next.json != running.json {
-            self.pipeline.set_extractor(crate::extract::Extractor {
-                json_keys: next.json.clone(),
-            });
+            self.engine
+                .execute(Command::SetExtractor {
+                    extractor: crate::extract::Extractor {
+                        json_keys: next.json.clone(),
+                    },
+                })
+                .and_then(|reply| reply.done())
+                .map_err(CommandError::into_engine_error)?;
             tracing::info!("[json] keys changed: files read from now on are read with them");
         }
-        let specs = next.queries.clone();
+        let specs = std::mem::take(&mut next.queries);
+        self.engine
+            .execute(Command::SetQueryTargets {
+                webhooks: next.webhooks.iter().map(|w| w.name.clone()).collect(),
+                new_queries_file: next.file_for_new_queries().to_path_buf(),
+            })
+            .and_then(|reply| reply.done())
+            .map_err(CommandError::into_engine_error)?;
         self.config = next;
         if queries_changed {
-            self.apply_queries(specs);
+            let changes = self
+                .engine
+                .execute(Command::ReplaceQueries { specs })
+                .and_then(|reply| reply.queries_replaced())
+                .map_err(CommandError::into_engine_error)?;
+            self.queries_changed(&changes);
         }
         if webhooks_changed {
             tracing::info!("webhooks changed");
@@ -185,8 +214,8 @@ impl Daemon {
         if queries_changed || webhooks_changed {
             tracing::info!(
                 config = %path.display(),
-                queries = self.pipeline.query_count(),
-                invalid_queries = self.problems.len(),
+                queries = self.engine.queries().active(),
+                invalid_queries = self.engine.queries().invalid(),
                 "configuration reloaded"
             );
         }

@@ -1,125 +1,19 @@
 //! The status report: documents, saved queries, queues, the last commit, quarantined files,
-//! files read with warnings, files of unsupported types, and the webhooks' health. The running daemon answers it live (`GET /status`); without a daemon
-//! `lookout status` reads the same report from the index, the ledger and the state folder.
+//! files read with warnings, files of unsupported types, and the webhooks' health. The running
+//! daemon answers it live (`GET /status`); without a daemon `lookout status` reads the same
+//! report from the index, the ledger and the state folder. The report's shape (and its schema)
+//! is the API's (`api::views`); this builds it.
 
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
-
+pub use crate::api::views::{
+    FileWarningsView, IgnoredType, QuarantinedFile, QueryCounts, QueueDepths, StatusReport,
+    WebhookHealth,
+};
 use crate::config::{compile_queries, Config};
+use crate::engine::watch_folder_health;
 use crate::index::LookoutIndex;
 use crate::ledger::{Ledger, LedgerError};
 use crate::metrics::Metrics;
-use crate::pipeline::{watch_folder_health, RetryingFile, WatchFolderHealth};
 use crate::webhooks::DeliveryStats;
-
-/// What lookout is doing.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-pub struct StatusReport {
-    /// True when a running daemon answered; false when read from the files at rest.
-    pub running: bool,
-    pub version: String,
-    /// When the daemon started (RFC 3339), if it runs.
-    pub started_at: Option<String>,
-    /// Documents in the index (committed).
-    pub documents: u64,
-    /// Bytes the index takes on disk.
-    pub index_bytes: u64,
-    /// Files processed (the ledger's count).
-    pub files: u64,
-    /// Alerts raised (the ledger's count, up to the last commit).
-    pub alerts: u64,
-    /// Bytes in the alert log.
-    pub alert_log_bytes: u64,
-    pub queries: QueryCounts,
-    pub queues: QueueDepths,
-    /// When the last commit was recorded (RFC 3339), if ever.
-    pub last_commit: Option<String>,
-    pub quarantined: Vec<QuarantinedFile>,
-    /// Files read with warnings (records skipped, values left out), for their current content.
-    pub warnings: Vec<FileWarningsView>,
-    /// Files of types lookout does not read, seen in the watch folders or by `lookout ingest`
-    /// and still there (not read, not errors).
-    pub ignored_files: u64,
-    /// The same, by extension.
-    pub ignored_types: Vec<IgnoredType>,
-    /// Files whose read failed for a reason that may go away (permissions, too many open
-    /// files, an I/O error), waiting to be tried again (only a running daemon has them).
-    #[serde(default)]
-    pub retrying: Vec<RetryingFile>,
-    /// Each watch folder, and whether deletions there are held (missing, replaced by another
-    /// folder, emptied all at once).
-    #[serde(default)]
-    pub watch_folders: Vec<WatchFolderHealth>,
-    pub webhooks: Vec<WebhookHealth>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct FileWarningsView {
-    pub path: String,
-    /// Records skipped (not indexed): JSON Lines lines, JSON array elements.
-    pub skipped_records: u64,
-    /// Warnings in all, skipped records included.
-    pub warnings: u64,
-    /// The first warnings, one line each (`line 2 skipped: invalid JSON ...`).
-    pub details: Vec<String>,
-    /// When the file was read (RFC 3339).
-    pub at: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct IgnoredType {
-    /// The extension with its dot (`.pdf`), or empty for files without one.
-    pub extension: String,
-    pub files: u64,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-pub struct QueryCounts {
-    /// Saved queries in use.
-    pub active: usize,
-    /// Saved queries left out because they do not parse.
-    pub invalid: usize,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-pub struct QueueDepths {
-    /// Files found ready and waiting for the pipeline.
-    pub ready_files: usize,
-    /// API requests waiting for the pipeline.
-    pub requests: usize,
-    /// Index changes not yet committed.
-    pub uncommitted: usize,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct QuarantinedFile {
-    pub path: String,
-    /// Why it was refused.
-    pub reason: String,
-    /// How many times it was seen failing.
-    pub attempts: u64,
-    /// When it last failed (RFC 3339).
-    pub at: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct WebhookHealth {
-    pub name: String,
-    /// `ok`, `retrying` (attempts failed, none dead-lettered), `degraded` (alerts were
-    /// dead-lettered) or `disabled` (answered 410 Gone).
-    pub state: String,
-    /// Why it is disabled, when it is.
-    pub disabled_reason: Option<String>,
-    /// Alerts delivered since the daemon started (the `lookout_sink_alerts_total` counter of
-    /// `webhook:NAME`: a config change does not reset it).
-    pub delivered: u64,
-    /// Attempts that did not get a 2xx since the daemon started (`lookout_webhook_failures_total`).
-    pub failed_attempts: u64,
-    /// Alerts given up on since the daemon started (`lookout_webhook_dead_letters_total`).
-    pub dead_lettered: u64,
-    /// Bytes of the alert log not yet settled for this webhook.
-    pub backlog_bytes: u64,
-}
 
 /// The report read from the files at rest (no daemon, or beside one).
 pub fn from_files(config: &Config) -> Result<StatusReport, LedgerError> {
@@ -166,7 +60,10 @@ pub fn build(
         ..Default::default()
     };
     if let Some(ledger) = ledger {
-        report.watch_folders = watch_folder_health(&config.watch, ledger)?;
+        report.watch_folders = watch_folder_health(&config.watch, ledger)?
+            .into_iter()
+            .map(Into::into)
+            .collect();
         (report.files, report.alerts) = ledger.counts()?;
         report.last_commit = ledger.meta("last_commit")?;
         report.quarantined = ledger

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use crate::watcher::{FolderWatcher, ReadyFile, WatchError, WatchOptions};
 
-/// Ready files the watcher may queue ahead of the pipeline.
+/// Ready files the watcher may queue ahead of the engine.
 const READY_QUEUE: usize = 1024;
 /// The first delay before a restart; it doubles with each restart, up to `MAX_DELAY`.
 const FIRST_DELAY: Duration = Duration::from_secs(1);

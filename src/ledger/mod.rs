@@ -80,10 +80,33 @@ pub struct IgnoredFile {
     pub extension: String,
 }
 
+/// One alert written to the alert log: its id (which names the document), the location it
+/// was raised at, and the saved query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertRow {
+    pub alert_id: String,
+    pub path: String,
+    pub query: String,
+}
+
+impl AlertRow {
+    pub fn new(
+        alert_id: impl Into<String>,
+        path: impl Into<String>,
+        query: impl Into<String>,
+    ) -> Self {
+        AlertRow {
+            alert_id: alert_id.into(),
+            path: path.into(),
+            query: query.into(),
+        }
+    }
+}
+
 /// Everything one commit records, written in one transaction.
 #[derive(Debug, Default)]
 pub struct Progress {
-    pub alerts: Vec<(String, String, String)>,
+    pub alerts: Vec<AlertRow>,
     /// Files read: their content and documents. Each replaces the file's warnings (by
     /// `warnings`, or none) and leaves the quarantine.
     pub files: Vec<FileRecord>,
@@ -425,12 +448,15 @@ impl Ledger {
                 // One row per document and per path, merged with what is there.
                 let mut by_doc: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
                 let mut by_path: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-                for (alert_id, path, query) in &progress.alerts {
+                for alert in &progress.alerts {
                     by_doc
-                        .entry(doc_of_alert(alert_id))
+                        .entry(doc_of_alert(&alert.alert_id))
                         .or_default()
-                        .push(query);
-                    by_path.entry(path.as_str()).or_default().push(query);
+                        .push(&alert.query);
+                    by_path
+                        .entry(alert.path.as_str())
+                        .or_default()
+                        .push(&alert.query);
                 }
                 merge_lists(&tx, "doc_alerts", "doc_id", by_doc)?;
                 merge_lists(&tx, "path_alerts", "path", by_path)?;
@@ -574,7 +600,7 @@ mod tests {
         let mut ledger = Ledger::open(dir).unwrap();
         ledger
             .record(&Progress {
-                alerts: vec![(alert_id.into(), path.into(), query.into())],
+                alerts: vec![AlertRow::new(alert_id, path, query)],
                 alert_log_offset: 120,
                 ..Default::default()
             })
@@ -587,7 +613,7 @@ mod tests {
         let mut ledger = Ledger::open(dir.path()).unwrap();
         assert_eq!(ledger.alert_log_offset().unwrap(), 0);
         let progress = Progress {
-            alerts: vec![("q:a/d:1".into(), "/w/x.txt".into(), "a".into())],
+            alerts: vec![AlertRow::new("q:a/d:1", "/w/x.txt", "a")],
             files: vec![FileRecord {
                 path: "/w/x.txt".into(),
                 content_hash: "h1".into(),

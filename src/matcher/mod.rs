@@ -19,22 +19,51 @@ pub use stats::TermStats;
 use crate::document::Document;
 use crate::query::{Query, TextField};
 
+/// A saved query's stable name inside a percolator: the caller picks it (the engine's
+/// `QuerySet` hands out dense slots and reuses freed ones), the percolator files the query
+/// under it and answers with it. Removing one query never renumbers another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct QueryId(u32);
+
+impl QueryId {
+    pub const fn new(slot: u32) -> QueryId {
+        QueryId(slot)
+    }
+
+    /// The slot, for tables indexed by id.
+    pub const fn slot(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl std::fmt::Display for QueryId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// The ids `0..n` for a list of queries (the queries of `lookout match`, benchmarks, tests).
+pub fn numbered(queries: Vec<Query>) -> impl Iterator<Item = (QueryId, Query)> {
+    queries
+        .into_iter()
+        .enumerate()
+        .map(|(i, q)| (QueryId(u32::try_from(i).unwrap_or(u32::MAX)), q))
+}
+
 /// Finds the saved queries a document matches.
 pub trait Percolator: Send + Sync {
-    /// Indexes (into the query list the percolator was built from) of every matching query,
-    /// ascending.
-    fn percolate(&self, doc: &DocAnalysis) -> Vec<usize>;
+    /// The ids of every matching query, ascending.
+    fn percolate(&self, doc: &DocAnalysis) -> Vec<QueryId>;
     /// Number of queries loaded.
     fn len(&self) -> usize;
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
-    /// Put `query` at `index`, replacing the query there, or append it when `index` is
-    /// `len()`. `stats` guide its plan, as in [`Engine::build`].
-    fn set(&mut self, index: usize, query: Query, stats: &TermStats);
-    /// Remove the query at `index`; the last query takes its index (as `Vec::swap_remove`).
-    /// An index past the end changes nothing.
-    fn swap_remove(&mut self, index: usize);
+    /// File `query` under `id`, replacing the query filed there if any. `stats` guide its
+    /// plan, as in [`Engine::build`].
+    fn set(&mut self, id: QueryId, query: Query, stats: &TermStats);
+    /// Withdraw the query filed under `id` (nothing if there is none); no other id changes.
+    fn remove(&mut self, id: QueryId);
 }
 
 /// The available percolation engines.
@@ -48,51 +77,76 @@ pub enum Engine {
 }
 
 impl Engine {
-    /// Build the engine; `stats` guide the presearcher's choice of terms (speed only: the
-    /// matches are the same whatever the statistics).
+    /// Build the engine over queries numbered `0..n`; `stats` guide the presearcher's choice
+    /// of terms (speed only: the matches are the same whatever the statistics).
     pub fn build(self, queries: Vec<Query>, stats: &TermStats) -> Box<dyn Percolator> {
+        self.build_with_ids(numbered(queries), stats)
+    }
+
+    /// Build the engine over queries filed under the given ids.
+    pub fn build_with_ids(
+        self,
+        queries: impl IntoIterator<Item = (QueryId, Query)>,
+        stats: &TermStats,
+    ) -> Box<dyn Percolator> {
         match self {
-            Engine::Presearch => Box::new(Presearcher::new(queries, stats)),
-            Engine::Brute => Box::new(BruteForce { queries }),
+            Engine::Presearch => Box::new(Presearcher::with_ids(queries, stats)),
+            Engine::Brute => {
+                let mut brute = BruteForce::new(Vec::new());
+                for (id, query) in queries {
+                    brute.set(id, query, stats);
+                }
+                Box::new(brute)
+            }
         }
     }
 }
 
 /// Checks every query against each document.
 pub struct BruteForce {
-    queries: Vec<Query>,
+    /// By slot; `None`: a free slot.
+    queries: Vec<Option<Query>>,
+    len: usize,
 }
 
 impl BruteForce {
+    /// Queries numbered `0..n`.
     pub fn new(queries: Vec<Query>) -> Self {
-        BruteForce { queries }
+        BruteForce {
+            len: queries.len(),
+            queries: queries.into_iter().map(Some).collect(),
+        }
     }
 }
 
 impl Percolator for BruteForce {
-    fn percolate(&self, doc: &DocAnalysis) -> Vec<usize> {
+    fn percolate(&self, doc: &DocAnalysis) -> Vec<QueryId> {
         self.queries
             .iter()
             .enumerate()
-            .filter(|(_, q)| eval::matches(q, doc))
-            .map(|(i, _)| i)
+            .filter(|(_, q)| q.as_ref().is_some_and(|q| eval::matches(q, doc)))
+            .map(|(i, _)| QueryId(i as u32))
             .collect()
     }
 
     fn len(&self) -> usize {
-        self.queries.len()
+        self.len
     }
 
-    fn set(&mut self, index: usize, query: Query, _stats: &TermStats) {
-        match self.queries.get_mut(index) {
-            Some(slot) => *slot = query,
-            None => self.queries.push(query),
+    fn set(&mut self, id: QueryId, query: Query, _stats: &TermStats) {
+        if self.queries.len() <= id.slot() {
+            self.queries.resize_with(id.slot() + 1, || None);
+        }
+        if self.queries[id.slot()].replace(query).is_none() {
+            self.len += 1;
         }
     }
 
-    fn swap_remove(&mut self, index: usize) {
-        if index < self.queries.len() {
-            self.queries.swap_remove(index);
+    fn remove(&mut self, id: QueryId) {
+        if let Some(slot) = self.queries.get_mut(id.slot()) {
+            if slot.take().is_some() {
+                self.len -= 1;
+            }
         }
     }
 }

@@ -18,7 +18,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::analysis::DocAnalysis;
 use super::stats::TermStats;
-use super::{eval, Percolator};
+use super::{eval, numbered, Percolator, QueryId};
 use crate::query::{Occur, Query, TextField};
 
 /// What a document must contain for a query to have a chance.
@@ -163,12 +163,20 @@ pub struct PresearchSummary {
     pub prefix_keys: usize,
 }
 
+/// One query filed in the presearcher.
+struct Filed {
+    query: Query,
+    /// The keys it is indexed under; `None`: in the always-check bucket.
+    keys: Option<Box<[Key]>>,
+    /// The keys of a second required clause (empty: none).
+    confirm: Box<[Key]>,
+}
+
 pub struct Presearcher {
-    queries: Vec<Query>,
-    /// Per query, the keys it is indexed under; `None`: in the always-check bucket.
-    keys: Vec<Option<Box<[Key]>>>,
-    /// Per query, the keys of a second required clause (empty: none).
-    confirm: Vec<Box<[Key]>>,
+    /// By [`QueryId`] slot; `None`: a free slot.
+    filed: Vec<Option<Filed>>,
+    /// Queries filed (slots in use).
+    len: usize,
     by_term: FxHashMap<Box<str>, Vec<u32>>,
     by_prefix: FxHashMap<Box<str>, Vec<u32>>,
     /// Distinct prefix lengths in bytes, ascending: the only prefixes of a document term worth
@@ -178,18 +186,27 @@ pub struct Presearcher {
 }
 
 impl Presearcher {
+    /// Queries numbered `0..n`.
     pub fn new(queries: Vec<Query>, stats: &TermStats) -> Presearcher {
+        Presearcher::with_ids(numbered(queries), stats)
+    }
+
+    /// Queries filed under the given ids.
+    pub fn with_ids(
+        queries: impl IntoIterator<Item = (QueryId, Query)>,
+        stats: &TermStats,
+    ) -> Presearcher {
+        let queries = queries.into_iter();
         let mut presearcher = Presearcher {
-            queries: Vec::with_capacity(queries.len()),
-            keys: Vec::with_capacity(queries.len()),
-            confirm: Vec::with_capacity(queries.len()),
+            filed: Vec::with_capacity(queries.size_hint().0),
+            len: 0,
             by_term: FxHashMap::default(),
             by_prefix: FxHashMap::default(),
             prefix_lengths: Vec::new(),
             always: Vec::new(),
         };
-        for query in queries {
-            presearcher.set(presearcher.queries.len(), query, stats);
+        for (id, query) in queries {
+            presearcher.set(id, query, stats);
         }
         presearcher.by_term.shrink_to_fit();
         presearcher.by_prefix.shrink_to_fit();
@@ -240,8 +257,8 @@ impl Presearcher {
 
     pub fn summary(&self) -> PresearchSummary {
         PresearchSummary {
-            queries: self.queries.len(),
-            prefiltered: self.queries.len() - self.always.len(),
+            queries: self.len,
+            prefiltered: self.len - self.always.len(),
             always_check: self.always.len(),
             term_keys: self.by_term.len(),
             prefix_keys: self.by_prefix.len(),
@@ -296,61 +313,51 @@ fn doc_may_have(doc: &DocAnalysis, key: &Key) -> bool {
 }
 
 impl Percolator for Presearcher {
-    fn percolate(&self, doc: &DocAnalysis) -> Vec<usize> {
+    fn percolate(&self, doc: &DocAnalysis) -> Vec<QueryId> {
         self.candidates(doc)
             .into_iter()
-            .map(|id| id as usize)
             .filter(|&id| {
-                let confirm = &self.confirm[id];
-                confirm.is_empty() || confirm.iter().any(|key| doc_may_have(doc, key))
+                let Some(Some(filed)) = self.filed.get(id as usize) else {
+                    return false;
+                };
+                (filed.confirm.is_empty() || filed.confirm.iter().any(|key| doc_may_have(doc, key)))
+                    && eval::matches(&filed.query, doc)
             })
-            .filter(|&id| eval::matches(&self.queries[id], doc))
+            .map(QueryId::new)
             .collect()
     }
 
     fn len(&self) -> usize {
-        self.queries.len()
+        self.len
     }
 
-    fn set(&mut self, index: usize, query: Query, stats: &TermStats) {
+    fn set(&mut self, id: QueryId, query: Query, stats: &TermStats) {
         let (keys, confirm) = match plan(&query, stats) {
             Plan::AlwaysCheck => (None, Box::default()),
             Plan::Prefiltered { keys, confirm, .. } => {
                 (Some(keys.into_boxed_slice()), confirm.into_boxed_slice())
             }
         };
-        let id = u32::try_from(index).unwrap_or(u32::MAX);
-        if index < self.queries.len() {
-            let old = std::mem::replace(&mut self.keys[index], keys.clone());
-            self.remove_keys(id, old.as_deref());
-            self.queries[index] = query;
-            self.confirm[index] = confirm;
-        } else {
-            self.queries.push(query);
-            self.keys.push(keys.clone());
-            self.confirm.push(confirm);
+        self.remove(id);
+        let raw = id.slot() as u32;
+        self.add_keys(raw, keys.as_deref());
+        if self.filed.len() <= id.slot() {
+            self.filed.resize_with(id.slot() + 1, || None);
         }
-        self.add_keys(id, keys.as_deref());
+        self.filed[id.slot()] = Some(Filed {
+            query,
+            keys,
+            confirm,
+        });
+        self.len += 1;
     }
 
-    fn swap_remove(&mut self, index: usize) {
-        let Some(last) = self.queries.len().checked_sub(1) else {
+    fn remove(&mut self, id: QueryId) {
+        let Some(filed) = self.filed.get_mut(id.slot()).and_then(Option::take) else {
             return;
         };
-        if index > last {
-            return;
-        }
-        let removed = self.keys[index].clone();
-        self.remove_keys(index as u32, removed.as_deref());
-        if index != last {
-            // The last query moves into the freed place.
-            let moved = self.keys[last].clone();
-            self.remove_keys(last as u32, moved.as_deref());
-            self.add_keys(index as u32, moved.as_deref());
-        }
-        self.queries.swap_remove(index);
-        self.keys.swap_remove(index);
-        self.confirm.swap_remove(index);
+        self.remove_keys(id.slot() as u32, filed.keys.as_deref());
+        self.len -= 1;
     }
 }
 
@@ -466,7 +473,7 @@ mod tests {
             "{c:?}"
         );
         assert!(!c.contains(&2));
-        assert_eq!(p.percolate(&doc), vec![0, 1, 4]);
+        assert_eq!(p.percolate(&doc), [0, 1, 4].map(QueryId::new).to_vec());
     }
 
     const POOL: [&str; 12] = [
@@ -501,30 +508,41 @@ mod tests {
         ) {
             let stats = stats(&DOCS.map(|(_, body)| body));
             let query = |i: usize| parse(POOL[i]).unwrap().query;
-            let mut model: Vec<Query> = (0..4).map(query).collect();
-            let mut p = Presearcher::new(model.clone(), &stats);
+            let mut model: Vec<Option<Query>> = (0..4).map(|i| Some(query(i))).collect();
+            let mut p = Presearcher::new(model.iter().flatten().cloned().collect(), &stats);
             for (op, at, pick) in ops {
                 match op {
                     0 => {
-                        p.set(model.len(), query(pick), &stats);
-                        model.push(query(pick));
+                        // A free slot is reused first, as the engine's QuerySet does.
+                        let slot = model.iter().position(Option::is_none).unwrap_or(model.len());
+                        p.set(QueryId::new(slot as u32), query(pick), &stats);
+                        if slot == model.len() {
+                            model.push(None);
+                        }
+                        model[slot] = Some(query(pick));
                     }
                     1 if !model.is_empty() => {
                         let at = at % model.len();
-                        p.set(at, query(pick), &stats);
-                        model[at] = query(pick);
+                        p.set(QueryId::new(at as u32), query(pick), &stats);
+                        model[at] = Some(query(pick));
                     }
                     2 if !model.is_empty() => {
                         let at = at % model.len();
-                        p.swap_remove(at);
-                        model.swap_remove(at);
+                        p.remove(QueryId::new(at as u32));
+                        model[at] = None;
                     }
                     _ => {}
                 }
             }
-            let rebuilt = Presearcher::new(model.clone(), &stats);
-            let brute = super::super::BruteForce::new(model.clone());
-            proptest::prop_assert_eq!(p.len(), model.len());
+            let live = || {
+                model
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, q)| q.clone().map(|q| (QueryId::new(i as u32), q)))
+            };
+            let rebuilt = Presearcher::with_ids(live(), &stats);
+            let brute = super::super::Engine::Brute.build_with_ids(live(), &stats);
+            proptest::prop_assert_eq!(p.len(), model.iter().flatten().count());
             for (title, body) in DOCS {
                 let doc = analysis(title, body);
                 proptest::prop_assert_eq!(p.percolate(&doc), rebuilt.percolate(&doc));

@@ -279,7 +279,7 @@ mod tests {
         assert!(!is_ignored(Path::new("/")));
     }
 
-    /// How `pipeline::collect_files` uses it: `filter_entry` with absolute paths, under a
+    /// How `engine::collect_files` uses it: `filter_entry` with absolute paths, under a
     /// root that itself lives in a hidden folder.
     #[test]
     fn a_pruning_walker_under_a_hidden_root_works() {

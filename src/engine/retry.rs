@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 /// The wait before the first retry; each failure doubles it.
 pub const FIRST_RETRY: Duration = Duration::from_secs(1);
@@ -20,7 +19,7 @@ pub const FIRST_RETRY: Duration = Duration::from_secs(1);
 pub const MAX_RETRY_GAP: Duration = Duration::from_secs(30);
 
 /// A file waiting for its read to be tried again, as `lookout status` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RetryingFile {
     pub path: String,
     /// The last failure (`cannot read: Permission denied (os error 13)`).

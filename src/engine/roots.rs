@@ -10,7 +10,6 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 use super::read::is_gone;
 use crate::ledger::{Ledger, LedgerError};
@@ -66,7 +65,7 @@ impl std::fmt::Display for Hold {
 }
 
 /// A watch folder as `lookout status` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WatchFolderHealth {
     pub path: String,
     /// `ok`, or why deletions there are held: `missing`, `unreadable`, `replaced`, `emptied`.

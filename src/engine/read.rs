@@ -40,23 +40,28 @@ impl ReadError {
     }
 
     /// True when trying again later may succeed with the same bytes on disk: an I/O error.
-    /// (A file too large waits for the limit to change instead; see `Pipeline::set_file_rules`.)
+    /// (A file too large waits for the limit to change instead; see `Command::SetFileRules`.)
     pub fn is_transient(&self) -> bool {
         matches!(self, ReadError::Io(_))
     }
 }
 
-/// Why a file yielded no documents: it could not be read, or its bytes are not an article.
+/// Why a file yielded no documents: it could not be read, or its bytes are not an article, or
+/// processing it met a bug. A skipped file is quarantined with this reason (its text is what
+/// `lookout status` shows) and reported once per content and reason.
 #[derive(Debug, thiserror::Error)]
-pub enum FileError {
+pub enum SkipReason {
     #[error(transparent)]
     Read(#[from] ReadError),
     #[error(transparent)]
     Extract(#[from] ExtractError),
-    /// Processing it met a bug (a panic the daemon contained); the text says which.
-    #[error("{0}")]
-    Internal(String),
+    /// Processing it met a bug (a panic the caller contained); `panic` says which.
+    #[error("internal error (a bug in lookout): {panic}")]
+    Bug { panic: String },
 }
+
+/// The name `read_documents`' callers know the reason by.
+pub type FileError = SkipReason;
 
 /// Read a regular file of at most `max_file_size` bytes. The size is checked on the open file
 /// and the read stops one byte past the limit, so a file that grows meanwhile never makes this

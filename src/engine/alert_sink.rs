@@ -1,0 +1,173 @@
+//! Where the engine pushes each alert it raises: an [`AlertSink`] (as ripgrep's searcher pushes
+//! matches into a `Sink`). The engine calls every sink in order for each alert, and calls
+//! [`AlertSink::durable`] at each commit, between the index commit and the ledger transaction.
+//!
+//! The first sink is always the alert log ([`AlertLogSink`]), the source of truth: a sink after
+//! it sees an alert only once it is in the log, and the ledger records progress only after the
+//! log is synced (index commit, then the log's fsync, then the ledger). Then come the tracing
+//! line and the metrics (the engine adds them), and whatever the caller adds: the daemon's
+//! live-stream counter and webhook nudge (`daemon::alert_sinks`), or an in-memory
+//! [`MemorySink`] in tests. Later sinks (digests, chat, a message stream) plug in here.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use crate::alerts::{Alert, AlertLog, AlertLogError};
+use crate::metrics::{AlertKind, Metrics};
+
+/// Why a sink could not take an alert (or make it durable): the engine stops, as for a failed
+/// index write.
+#[derive(Debug, thiserror::Error)]
+pub enum AlertSinkError {
+    #[error(transparent)]
+    AlertLog(#[from] AlertLogError),
+}
+
+/// Receives every alert the engine raises, in the order raised (the alerts of one file in
+/// order).
+pub trait AlertSink: Send {
+    /// One alert. An error stops the engine (as a failed index write does): only the alert
+    /// log should fail here.
+    fn alert(&mut self, alert: &Alert) -> Result<(), AlertSinkError>;
+
+    /// Everything pushed so far must be durable now (a commit; the alert log fsyncs). The
+    /// ledger records the progress after every sink returned.
+    fn durable(&mut self) -> Result<(), AlertSinkError> {
+        Ok(())
+    }
+}
+
+/// The JSON Lines alert log: one line per alert, synced at each commit.
+pub struct AlertLogSink {
+    log: AlertLog,
+}
+
+impl AlertLogSink {
+    pub fn open(path: &Path) -> Result<AlertLogSink, AlertLogError> {
+        Ok(AlertLogSink {
+            log: AlertLog::open(path)?,
+        })
+    }
+}
+
+impl AlertSink for AlertLogSink {
+    fn alert(&mut self, alert: &Alert) -> Result<(), AlertSinkError> {
+        Ok(self.log.append(alert)?)
+    }
+
+    fn durable(&mut self) -> Result<(), AlertSinkError> {
+        Ok(self.log.sync()?)
+    }
+}
+
+/// One INFO line per alert.
+pub struct TracingSink;
+
+impl AlertSink for TracingSink {
+    fn alert(&mut self, alert: &Alert) -> Result<(), AlertSinkError> {
+        tracing::info!(
+            query = %alert.query.name,
+            doc = %alert.doc.path,
+            title = %alert.doc.title,
+            terms = ?alert.matched.terms,
+            alert_id = %alert.alert_id,
+            backfill = alert.backfill,
+            "alert: '{}' matched {}", alert.query.name, alert.doc.path
+        );
+        Ok(())
+    }
+}
+
+/// Counts alerts per query and kind, and the alert log's deliveries.
+pub struct MetricsSink(pub Metrics);
+
+impl AlertSink for MetricsSink {
+    fn alert(&mut self, alert: &Alert) -> Result<(), AlertSinkError> {
+        let kind = if alert.backfill {
+            AlertKind::Backfill
+        } else {
+            AlertKind::Live
+        };
+        self.0.alert(&alert.query.name, kind);
+        self.0.sink_delivered(crate::metrics::ALERT_LOG_SINK);
+        Ok(())
+    }
+}
+
+/// Keeps every alert in memory, and counts the `durable` calls (tests).
+#[derive(Clone, Default)]
+pub struct MemorySink {
+    seen: Arc<Mutex<MemorySeen>>,
+}
+
+#[derive(Default)]
+struct MemorySeen {
+    alerts: Vec<Alert>,
+    durable: usize,
+}
+
+impl MemorySink {
+    /// The alerts pushed so far, in order.
+    pub fn alerts(&self) -> Vec<Alert> {
+        self.seen().alerts.clone()
+    }
+
+    /// `(query, document path)` of each alert pushed so far, in order.
+    pub fn pairs(&self) -> Vec<(String, String)> {
+        self.seen()
+            .alerts
+            .iter()
+            .map(|a| (a.query.name.clone(), a.doc.path.clone()))
+            .collect()
+    }
+
+    /// How many times the sinks were made durable (commits).
+    pub fn commits(&self) -> usize {
+        self.seen().durable
+    }
+
+    fn seen(&self) -> std::sync::MutexGuard<'_, MemorySeen> {
+        // A test that panicked while holding it leaves what it saw: still worth reading.
+        self.seen
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl AlertSink for MemorySink {
+    fn alert(&mut self, alert: &Alert) -> Result<(), AlertSinkError> {
+        self.seen().alerts.push(alert.clone());
+        Ok(())
+    }
+
+    fn durable(&mut self) -> Result<(), AlertSinkError> {
+        self.seen().durable += 1;
+        Ok(())
+    }
+}
+
+/// The sinks in the order they are called.
+#[derive(Default)]
+pub struct AlertSinks {
+    sinks: Vec<Box<dyn AlertSink>>,
+}
+
+impl AlertSinks {
+    pub fn push(&mut self, sink: Box<dyn AlertSink>) {
+        self.sinks.push(sink);
+    }
+
+    pub fn alert(&mut self, alert: &Alert) -> Result<(), AlertSinkError> {
+        for sink in &mut self.sinks {
+            sink.alert(alert)?;
+        }
+        Ok(())
+    }
+
+    pub fn durable(&mut self) -> Result<(), AlertSinkError> {
+        for sink in &mut self.sinks {
+            sink.durable()?;
+        }
+        Ok(())
+    }
+}

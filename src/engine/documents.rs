@@ -1,0 +1,368 @@
+//! One document: skipped when its content is already indexed (a rename moves where it is
+//! shown), else percolated, its new alerts pushed into the sinks (once per saved query and
+//! content, and per saved query and location), and added to the index; and where documents are
+//! shown when the files holding them go away (`leave`, `reconcile`).
+
+use std::path::Path;
+
+use chrono::Utc;
+
+use super::read::{is_gone, read_bytes, SkipReason};
+use super::roots::WatchFolders;
+use super::{Engine, EngineError, QueryId};
+use crate::alerts::{self, Alert, AlertDoc, AlertQuery, Matched};
+use crate::analysis::Analyzer;
+use crate::config::OnDelete;
+use crate::document::{DocId, Document};
+use crate::ledger::AlertRow;
+use crate::matcher::{summarize, DocAnalysis, Percolator};
+
+/// The pure half of a new document's work: analyzed once and percolated against the compiled
+/// saved queries of one generation, touching no shared mutable state (what a pool of workers
+/// would run in parallel, each with its analyzer, against a snapshot of the percolator).
+pub(super) struct PreparedDocument {
+    document: Document,
+    analysis: DocAnalysis,
+    /// The ids of the queries it matches, ascending.
+    matches: Vec<QueryId>,
+    /// The [`QuerySet`](super::QuerySet) generation the matches were computed on.
+    generation: u64,
+}
+
+impl PreparedDocument {
+    pub(super) fn prepare(
+        document: Document,
+        percolator: &dyn Percolator,
+        generation: u64,
+        analyzer: &mut Analyzer,
+    ) -> PreparedDocument {
+        let analysis = DocAnalysis::new(&document, analyzer);
+        let matches = percolator.percolate(&analysis);
+        PreparedDocument {
+            document,
+            analysis,
+            matches,
+            generation,
+        }
+    }
+}
+
+impl Engine {
+    /// Match and index one document. `None` when its content is already indexed; otherwise the
+    /// number of alerts it raised.
+    pub(super) fn process_document(
+        &mut self,
+        document: Document,
+    ) -> Result<Option<usize>, EngineError> {
+        if self.uncommitted.contains_key(&document.id) || self.index.contains(&document.id)? {
+            self.stats.known_documents += 1;
+            self.metrics.document_known();
+            self.follow_rename(&document)?;
+            tracing::debug!(file = %document.location(), id = %document.id, "already indexed");
+            return Ok(None);
+        }
+        // Tests inject a bug here for documents holding the marker (FAILPOINTS=pipeline::document=panic).
+        fail::fail_point!(
+            "pipeline::document",
+            document.body.contains("lookout-failpoint"),
+            |_| Ok(None)
+        );
+        let prepared = PreparedDocument::prepare(
+            document,
+            self.percolator.as_ref(),
+            self.queries.generation(),
+            &mut self.analyzer,
+        );
+        self.apply_new_document(prepared).map(Some)
+    }
+
+    /// The ordered half of a new document's work (the one writer's): its alerts, deduplicated
+    /// against the ledger and this batch, pushed into the sinks, then the document added to the
+    /// index. Matches prepared against another generation of the saved queries are computed
+    /// again (an id may name another query now).
+    pub(super) fn apply_new_document(
+        &mut self,
+        prepared: PreparedDocument,
+    ) -> Result<usize, EngineError> {
+        let PreparedDocument {
+            document,
+            analysis,
+            mut matches,
+            generation,
+        } = prepared;
+        if generation != self.queries.generation() {
+            matches = self.percolator.percolate(&analysis);
+        }
+        let raised = self.raise_alerts(&document, &analysis, &matches, false)?;
+        self.writer.add(&document)?;
+        self.uncommitted.insert(
+            document.id.clone(),
+            document.path.to_string_lossy().into_owned(),
+        );
+        self.stats.new_documents += 1;
+        self.metrics.document_ingested();
+        self.stats.alerts += raised as u64;
+        tracing::debug!(file = %document.location(), id = %document.id, alerts = raised, "indexed");
+        Ok(raised)
+    }
+
+    /// Write one alert for each of the saved queries `matches` (indexes into the queries) that
+    /// never alerted on this document's content nor at its location: alert log first, then the
+    /// tracing line, then a nudge to the webhooks. Returns how many were written.
+    pub(super) fn raise_alerts(
+        &mut self,
+        document: &Document,
+        analysis: &DocAnalysis,
+        matches: &[QueryId],
+        backfill: bool,
+    ) -> Result<usize, EngineError> {
+        if matches.is_empty() {
+            return Ok(0);
+        }
+        let location = document.location();
+        // Usually neither this content nor this path ever alerted: only a crash before the
+        // commit, a changed file or a backfill finds queries here.
+        let doc_alerted = self.ledger.doc_alerts(&document.id)?;
+        let path_alerted = self.ledger.path_alerts(&location)?;
+        let mut raised = 0;
+        for &query_id in matches {
+            let Some(entry) = self.queries.get(query_id) else {
+                continue; // withdrawn meanwhile
+            };
+            let Some(query) = entry.query() else {
+                continue;
+            };
+            let name = &entry.spec.name;
+            let alert_id = alerts::alert_id(name, &document.id.0);
+            let path_query = (location.clone(), name.clone());
+            if self.pending_alert_ids.contains(&alert_id)
+                || self.pending_path_alerts.contains(&path_query)
+                || doc_alerted.contains(name)
+                || path_alerted.contains(name)
+            {
+                continue;
+            }
+            let summary = summarize(query, document, analysis);
+            let alert = Alert {
+                alert_id: alert_id.clone(),
+                at: Utc::now(),
+                query: AlertQuery {
+                    name: name.clone(),
+                    text: entry.spec.text.clone(),
+                },
+                doc: AlertDoc {
+                    id: document.id.0.clone(),
+                    path: location.clone(),
+                    title: document.title.clone(),
+                    date: document.date,
+                    source: document.source.clone(),
+                    url: document.url.clone(),
+                },
+                matched: Matched {
+                    terms: summary.terms,
+                    snippet: summary.snippet,
+                },
+                backfill,
+            };
+            self.sinks.alert(&alert)?;
+            self.pending.alerts.push(AlertRow {
+                alert_id: alert.alert_id,
+                path: location.clone(),
+                query: name.clone(),
+            });
+            self.pending_alert_ids.insert(alert_id);
+            self.pending_path_alerts.insert(path_query);
+            raised += 1;
+        }
+        Ok(raised)
+    }
+
+    /// A known document under a new path: when the path the index shows it at no longer holds
+    /// it (a rename, or that file was deleted or changed), the index entry moves here. No alert
+    /// either way.
+    pub(super) fn follow_rename(&mut self, document: &Document) -> Result<(), EngineError> {
+        let here = document.path.to_string_lossy();
+        let Some(shown) = self.shown_at(&document.id)? else {
+            return Ok(());
+        };
+        if shown == here || self.still_holds(&shown, &document.id)? {
+            return Ok(());
+        }
+        self.show_at(document)?;
+        tracing::info!(from = %shown, to = %document.location(), "renamed");
+        Ok(())
+    }
+
+    /// Where the index shows a document (its stored path), counting this batch's additions.
+    pub(super) fn shown_at(&self, id: &DocId) -> Result<Option<String>, EngineError> {
+        if let Some(path) = self.uncommitted.get(id) {
+            return Ok(Some(path.clone()));
+        }
+        Ok(self
+            .index
+            .stored_document(id)?
+            .map(|d| d.path.to_string_lossy().into_owned()))
+    }
+
+    /// Whether the file at `path` still holds the document: its last processed content held
+    /// it, it is not being forgotten, and it is not gone.
+    pub(super) fn still_holds(&self, path: &str, id: &DocId) -> Result<bool, EngineError> {
+        let listed = match self.pending_files.get(path) {
+            Some(record) => record.docs.contains(id),
+            None if self.removed_files.contains(path) => false,
+            None => self
+                .ledger
+                .file(path)?
+                .is_some_and(|record| record.docs.contains(id)),
+        };
+        Ok(listed && !is_gone(Path::new(path)))
+    }
+
+    /// Replace the index entry of `document`'s id with `document` (its path and part).
+    pub(super) fn show_at(&mut self, document: &Document) -> Result<(), EngineError> {
+        self.writer.delete(&document.id);
+        self.writer.add(document)?;
+        self.uncommitted.insert(
+            document.id.clone(),
+            document.path.to_string_lossy().into_owned(),
+        );
+        Ok(())
+    }
+
+    /// The paths other than `except` that still hold the document.
+    pub(super) fn holders(&self, id: &DocId, except: &str) -> Result<Vec<String>, EngineError> {
+        let mut candidates: Vec<String> = self
+            .pending_files
+            .values()
+            .filter(|f| f.path != except && f.docs.contains(id))
+            .map(|f| f.path.clone())
+            .collect();
+        for path in self.ledger.paths_of(id, except)? {
+            if !candidates.contains(&path) {
+                candidates.push(path);
+            }
+        }
+        let mut holders = Vec::with_capacity(candidates.len());
+        for path in candidates {
+            if self.still_holds(&path, id)? {
+                holders.push(path);
+            }
+        }
+        Ok(holders)
+    }
+
+    /// The file at `leaving` no longer holds these documents (it was deleted, or changed).
+    /// Each one another file still holds is shown there if the index showed it at `leaving`;
+    /// each one no file holds is removed from the index when `remove_orphans`.
+    pub(super) fn leave(
+        &mut self,
+        ids: &[DocId],
+        leaving: &str,
+        remove_orphans: bool,
+    ) -> Result<(), EngineError> {
+        let mut moves: Vec<(String, Vec<DocId>)> = Vec::new();
+        for id in ids {
+            let holders = self.holders(id, leaving)?;
+            let Some(holder) = holders.into_iter().next() else {
+                if remove_orphans {
+                    self.writer.delete(id);
+                    self.uncommitted.remove(id);
+                    self.stats.removed_documents += 1;
+                }
+                continue;
+            };
+            if self.shown_at(id)?.as_deref() != Some(leaving) {
+                continue;
+            }
+            match moves.iter_mut().find(|(path, _)| *path == holder) {
+                Some((_, ids)) => ids.push(id.clone()),
+                None => moves.push((holder, vec![id.clone()])),
+            }
+        }
+        // Each holder is read once, however many of its documents move.
+        for (holder, ids) in moves {
+            // Read as it was read when processed (the configured `[json]` keys make the ids).
+            let read = read_bytes(Path::new(&holder), self.max_file_size)
+                .map_err(SkipReason::from)
+                .and_then(|bytes| Ok(self.extractor.extract(Path::new(&holder), &bytes)?));
+            let documents = match read {
+                Ok(extraction) => extraction.documents,
+                Err(error) => {
+                    tracing::debug!(file = %holder, "cannot show documents at this file: {error}");
+                    continue;
+                }
+            };
+            for document in documents.iter().filter(|d| ids.contains(&d.id)) {
+                if self.uncommitted.get(&document.id).map(String::as_str) == Some(&holder) {
+                    continue; // a file holding the same article twice
+                }
+                self.show_at(document)?;
+                tracing::info!(from = %leaving, to = %document.location(), "document now shown at another file that holds it");
+            }
+        }
+        Ok(())
+    }
+
+    /// Compare the ledger with the watch folders: files that are gone are forgotten (their
+    /// documents kept, or removed with `on_delete = "remove"`; either way shown at another
+    /// file that still holds them). Deletions under a watch folder that is missing, replaced
+    /// or emptied all at once are held until it is back: a vanished folder is not a mass
+    /// delete. Only a definite "not found" is a deletion (a file behind a folder that cannot
+    /// be searched for a moment is not gone).
+    pub(super) fn reconcile(&mut self) -> Result<usize, EngineError> {
+        let sound = self.watch_folders.assess(&mut self.ledger)?;
+        let folders = self.watch_folders.paths();
+        let watched = |path: &Path| folders.iter().any(|f| path.starts_with(f));
+        let mut gone_paths = Vec::new();
+        for path in self.ledger.file_paths()? {
+            let p = Path::new(&path);
+            if !sound.iter().any(|f| p.starts_with(&f.path)) {
+                continue; // under a held folder, or outside the watch folders (`ingest`)
+            }
+            if self.pending_files.contains_key(&path)
+                || self.removed_files.contains(&path)
+                || !is_gone(p)
+            {
+                continue;
+            }
+            gone_paths.push(path);
+        }
+        // Quarantined files that are gone leave the quarantine; ignored ones are forgotten.
+        let mut released = Vec::new();
+        for q in self.ledger.all_quarantined()? {
+            let p = Path::new(&q.path);
+            let held = watched(p) && !sound.iter().any(|f| p.starts_with(&f.path));
+            if !held && is_gone(p) && !self.pending.released.contains(&q.path) {
+                released.push(q.path);
+            }
+        }
+        let mut unignored = Vec::new();
+        for path in self.ledger.ignored_paths()? {
+            let p = Path::new(&path);
+            let held = watched(p) && !sound.iter().any(|f| p.starts_with(&f.path));
+            if !held && is_gone(p) && !self.pending.unignored.contains(&path) {
+                unignored.push(path);
+            }
+        }
+        // A folder that went away during the walk: its files are not gone, it is.
+        let still = WatchFolders::still_sound(&sound);
+        let under_still = |path: &str| still.iter().any(|f| Path::new(path).starts_with(f));
+        gone_paths.retain(|p| under_still(p));
+        released.retain(|p| under_still(p) || !watched(Path::new(p)));
+        unignored.retain(|p| under_still(p) || !watched(Path::new(p)));
+        self.pending.released.extend(released);
+        self.pending.unignored.extend(unignored);
+
+        let gone = gone_paths.len();
+        for path in gone_paths {
+            if let Some(record) = self.ledger.file(&path)? {
+                self.leave(&record.docs, &path, self.on_delete == OnDelete::Remove)?;
+            }
+            self.retries.remove(Path::new(&path));
+            tracing::info!(file = %path, on_delete = ?self.on_delete, "file deleted");
+            self.removed_files.insert(path.clone());
+            self.pending.removed_files.push(path);
+        }
+        Ok(gone)
+    }
+}

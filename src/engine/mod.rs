@@ -1,0 +1,477 @@
+//! The engine: one owner of the state that turns files and posted articles into indexed
+//! documents and alerts, driven by one [`Command`] enum (`command.rs`), whoever drives it: the
+//! daemon loop (for the watcher, the API and its timers), `lookout ingest`, `lookout queries
+//! add --backfill`, and the tests. It is synchronous (no async runtime, no transport): the
+//! caller decides when each command runs.
+//!
+//! It owns the index writer, the ledger, the saved queries ([`QuerySet`], `queries.rs`: one
+//! copy, keyed by [`QueryId`]) and the percolator filed under the same ids, the alert sinks
+//! ([`AlertSink`], `alert_sink.rs`: the alert log first), the progress not yet committed, the
+//! reads to retry (`retry.rs`), the watch folders' health (`roots.rs`), how files are read and
+//! the file rules.
+//!
+//! Per file (`files.rs`): skip a file of a type lookout does not read (noted once, not an
+//! error); skip it if the ledger already holds these exact bytes for this path; extract it (a
+//! refusal is a typed [`SkipReason`], reported once per content and quarantined; the warnings
+//! of a file that was read are reported once per content and kept for the status report). Per
+//! document (`documents.rs`): skip it if its content is already indexed (a rename or a copy: at
+//! most the stored path is updated); match it against every saved query; push each new alert
+//! into the sinks; then add it to the index. A file that changed replaces its old documents.
+//! Alerts never wait for an index commit. A file's documents, a posted body (`posted.rs`) and a
+//! backfill (`backfill.rs`) are processed a slice at a time: the command that starts one returns
+//! a run the caller steps with further commands, so a daemon answers between slices.
+//!
+//! Durability: a commit makes the index durable, then makes the sinks durable (the alert log's
+//! fsync), then records the progress in the ledger in one transaction. At start-up the ledger
+//! catches up with the alert log, so a crash anywhere re-processes at most the files since the
+//! last commit, and the alert ids already in the log keep them from alerting twice.
+//!
+//! What a file says and what happened while reading it are told apart (`read.rs`): bad content
+//! is quarantined by its hash; a read that failed for a reason that may go away is retried with
+//! a capped backoff, never quarantined, never taken for a vanished file. Deletions are noticed
+//! by `reconcile`, and held while a watch folder is missing, replaced or emptied at once. A
+//! document is shown at a path that still holds it: when the path it shows goes away (deleted,
+//! renamed, changed), it moves to another path holding the same content.
+
+mod alert_sink;
+mod backfill;
+mod command;
+mod documents;
+mod files;
+mod posted;
+mod queries;
+mod read;
+mod retry;
+mod roots;
+#[cfg(test)]
+mod tests;
+
+pub use alert_sink::{
+    AlertLogSink, AlertSink, AlertSinkError, AlertSinks, MemorySink, MetricsSink, TracingSink,
+};
+pub use backfill::{Backfill, BackfillRun, BackfillStep, BACKFILL_SLICE};
+pub use command::{Command, CommandError, QueryRefused, Reply};
+pub use files::{FileOutcome, FileRun, FileStart};
+pub use posted::{IngestReport, IngestRun, Ingested};
+pub use queries::{QueryChanges, QueryEntry, QuerySet, QueryState};
+pub use read::{is_gone, read_bytes, read_documents, FileError, ReadError, SkipReason};
+pub use retry::{RetryingFile, MAX_RETRY_GAP};
+pub use roots::{health as watch_folder_health, WatchFolderHealth};
+
+pub use crate::matcher::QueryId;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::alerts::{self, AlertLogError};
+use crate::analysis::Analyzer;
+use crate::config::{Config, OnDelete};
+use crate::document::DocId;
+use crate::extract::Extractor;
+use crate::index::{DocWriter, IndexError, LookoutIndex};
+use crate::ledger::{AlertRow, FileRecord, Ledger, LedgerError, Progress};
+use crate::matcher::{Engine as PercolatorKind, Percolator, TermStats};
+use crate::metrics::Metrics;
+use crate::watcher::OwnFiles;
+use retry::RetrySchedule;
+use roots::WatchFolders;
+
+/// A failure of the engine's own storage (the index, the alert sinks, the ledger): the caller
+/// stops, as nothing it does next could be recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    #[error(transparent)]
+    AlertLog(#[from] AlertLogError),
+    #[error(transparent)]
+    Sink(#[from] AlertSinkError),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    /// A command was answered with a reply its caller does not take (a bug in lookout).
+    #[error(
+        "internal error (a bug in lookout): the engine answered {got} where {wanted} was expected"
+    )]
+    UnexpectedReply {
+        wanted: &'static str,
+        got: &'static str,
+    },
+}
+
+/// Counters over the engine's life.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub files: u64,
+    pub unchanged_files: u64,
+    pub skipped_files: u64,
+    /// Files of types lookout does not read (not counted in `files`).
+    pub ignored_files: u64,
+    /// Files read with warnings (records skipped, values left out).
+    pub files_with_warnings: u64,
+    pub new_documents: u64,
+    pub known_documents: u64,
+    pub removed_documents: u64,
+    pub alerts: u64,
+}
+
+/// How an engine is opened.
+#[derive(Clone, Default)]
+pub struct EngineOptions {
+    pub percolator: PercolatorKind,
+    /// Where the engine counts (the daemon's registry; a throwaway one by default).
+    pub metrics: Metrics,
+    /// Retry reads that fail for a reason that may go away (the daemon), instead of reporting
+    /// them as skipped files (`lookout ingest`, which runs once).
+    pub retry_reads: bool,
+    /// lookout's own files, never read as articles (default: the configuration's).
+    pub own_files: Option<OwnFiles>,
+}
+
+/// Commit at the latest after this many documents, whatever the timer says.
+const COMMIT_DOCS: usize = 10_000;
+/// Most files retried in one [`Command::RetryDue`] (the daemon answers requests and takes new
+/// files between two).
+const RETRY_BATCH: usize = 64;
+
+pub struct Engine {
+    index: Arc<LookoutIndex>,
+    writer: DocWriter,
+    ledger: Ledger,
+    /// The saved queries: the one copy everything reads.
+    queries: QuerySet,
+    /// The compiled queries of `queries`, filed under their ids.
+    percolator: Box<dyn Percolator>,
+    percolator_kind: PercolatorKind,
+    /// Re-plan the percolator from the index's term statistics when it holds this many
+    /// documents (doubling each time): early plans are made on few or no statistics.
+    next_replan: u64,
+    analyzer: Analyzer,
+    /// Where alerts go, the alert log first.
+    sinks: AlertSinks,
+    alert_log_path: PathBuf,
+    /// Progress since the last commit, recorded in the ledger by the next one.
+    pending: Progress,
+    pending_alert_ids: HashSet<String>,
+    pending_path_alerts: HashSet<(String, String)>,
+    pending_files: HashMap<String, FileRecord>,
+    /// The paths of `pending.removed_files`, to look them up.
+    removed_files: HashSet<String>,
+    /// Documents added since the last commit (not yet visible to `index.contains`), with the
+    /// path each shows.
+    uncommitted: HashMap<DocId, String>,
+    last_commit: Instant,
+    commit_every: Duration,
+    /// The index's term statistics the percolator was last planned on.
+    term_stats: TermStats,
+    metrics: Metrics,
+    max_file_size: u64,
+    /// How files are read (the `[json]` keys).
+    extractor: Extractor,
+    on_delete: OnDelete,
+    watch_folders: WatchFolders,
+    /// lookout's own files, never read as articles (a watch folder may hold them).
+    own_files: OwnFiles,
+    /// Files whose read failed for a reason that may go away, when retries are on.
+    retries: RetrySchedule,
+    /// Whether a failed read is retried (the daemon) or reported as a skipped file (`ingest`).
+    retry_reads: bool,
+    /// The configured webhooks' names (a saved query may only name these).
+    webhooks: Vec<String>,
+    /// Where a new saved query is written (the first queries file, else the config file).
+    new_queries_file: PathBuf,
+    pub stats: Stats,
+}
+
+impl Engine {
+    /// Compile the configured saved queries (the ones that do not parse are logged, named and
+    /// kept as invalid entries), open the index (taking its writer lock), the ledger and the
+    /// alert log, and catch the ledger up with the log. Alerts go to the alert log, the
+    /// tracing line and the metrics; [`Engine::add_sink`] adds more.
+    pub fn open(config: &Config, options: EngineOptions) -> Result<Engine, EngineError> {
+        let queries = QuerySet::compile(&config.queries, config.query_limits);
+        for (_, entry) in queries.iter() {
+            if let Some(error) = entry.error() {
+                tracing::error!(
+                    "{}: saved query '{}': {error} (left out; fix it and restart)",
+                    entry.spec.origin,
+                    entry.spec.name
+                );
+            }
+        }
+        let index = Arc::new(LookoutIndex::open_or_create(&config.index)?);
+        let writer = index.writer(config.commit_interval, COMMIT_DOCS)?;
+        let mut sinks = AlertSinks::default();
+        sinks.push(Box::new(AlertLogSink::open(&config.alert_log)?));
+        sinks.push(Box::new(TracingSink));
+        sinks.push(Box::new(MetricsSink(options.metrics.clone())));
+        let mut ledger = Ledger::open(&config.state_dir)?;
+        catch_up(&mut ledger, &config.alert_log)?;
+        let term_stats = index.term_stats()?;
+        let next_replan = term_stats.docs().max(500) * 2;
+        let percolator = options.percolator.build_with_ids(
+            queries.compiled().map(|(id, q)| (id, q.clone())),
+            &term_stats,
+        );
+        let engine = Engine {
+            index,
+            writer,
+            ledger,
+            queries,
+            percolator,
+            percolator_kind: options.percolator,
+            next_replan,
+            analyzer: Analyzer::default(),
+            sinks,
+            alert_log_path: config.alert_log.clone(),
+            pending: Progress::default(),
+            pending_alert_ids: HashSet::new(),
+            pending_path_alerts: HashSet::new(),
+            pending_files: HashMap::new(),
+            removed_files: HashSet::new(),
+            uncommitted: HashMap::new(),
+            last_commit: Instant::now(),
+            commit_every: config.commit_interval,
+            term_stats,
+            metrics: options.metrics,
+            max_file_size: config.max_file_size,
+            extractor: Extractor {
+                json_keys: config.json.clone(),
+            },
+            on_delete: config.on_delete,
+            watch_folders: WatchFolders::new(&config.watch),
+            own_files: options.own_files.unwrap_or_else(|| config.own_files()),
+            retries: RetrySchedule::default(),
+            retry_reads: options.retry_reads,
+            webhooks: config.webhooks.iter().map(|w| w.name.clone()).collect(),
+            new_queries_file: config.file_for_new_queries().to_path_buf(),
+            stats: Stats::default(),
+        };
+        engine.update_gauges()?;
+        Ok(engine)
+    }
+
+    /// Push every alert into `sink` too, after the sinks already there.
+    pub fn add_sink(&mut self, sink: Box<dyn AlertSink>) {
+        self.sinks.push(sink);
+    }
+
+    pub fn index(&self) -> &LookoutIndex {
+        &self.index
+    }
+
+    /// The index, for searches beside the engine (they see each commit).
+    pub fn shared_index(&self) -> Arc<LookoutIndex> {
+        Arc::clone(&self.index)
+    }
+
+    /// The ledger of processed files, alerts and quarantine.
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// The saved queries: what runs, what does not parse, their routes.
+    pub fn queries(&self) -> &QuerySet {
+        &self.queries
+    }
+
+    /// Whether files were processed under this folder (then its absence is a vanished folder,
+    /// not a first run).
+    pub fn knows_folder(&self, folder: &Path) -> Result<bool, EngineError> {
+        Ok(self.ledger.has_files_under(folder)?)
+    }
+
+    /// The files waiting for a read to be tried again, for the status report.
+    pub fn retrying(&self) -> Vec<RetryingFile> {
+        self.retries.report(Instant::now())
+    }
+
+    /// Documents added or removed since the last commit.
+    pub fn uncommitted_changes(&self) -> usize {
+        self.writer.pending()
+    }
+
+    /// How long until a timed commit is due, when there is work pending.
+    pub fn next_commit_in(&self) -> Option<Duration> {
+        self.has_pending_work()
+            .then(|| self.commit_every.saturating_sub(self.last_commit.elapsed()))
+    }
+
+    /// How long until a failed read is due to be tried again.
+    pub fn next_retry_in(&self) -> Option<Duration> {
+        self.retries
+            .next_due()
+            .map(|at| at.saturating_duration_since(Instant::now()))
+    }
+
+    fn has_pending_work(&self) -> bool {
+        self.writer.pending() > 0 || !self.pending_files.is_empty() || !self.pending.is_empty()
+    }
+
+    /// File the changed queries in the percolator: in place for a few, a rebuild for many.
+    fn refile(&mut self, changes: &QueryChanges) {
+        let started = Instant::now();
+        if changes.len() > (self.queries.active() / 10).max(64) {
+            self.plan();
+        } else {
+            for &id in &changes.withdrawn {
+                self.percolator.remove(id);
+            }
+            for &id in &changes.filed {
+                match self.queries.get(id).and_then(QueryEntry::query) {
+                    Some(query) => self.percolator.set(id, query.clone(), &self.term_stats),
+                    None => self.percolator.remove(id),
+                }
+            }
+        }
+        self.metrics.set_saved_queries(self.queries.active());
+        tracing::debug!(
+            queries = self.queries.active(),
+            changes = changes.len(),
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "saved queries updated"
+        );
+    }
+
+    /// Build the percolator for the current queries on the last term statistics.
+    fn plan(&mut self) {
+        self.percolator = self.percolator_kind.build_with_ids(
+            self.queries.compiled().map(|(id, q)| (id, q.clone())),
+            &self.term_stats,
+        );
+    }
+
+    /// Commit if a batch is due.
+    fn tick(&mut self) -> Result<(), EngineError> {
+        if self.has_pending_work()
+            && (self.writer.pending() >= COMMIT_DOCS
+                || self.last_commit.elapsed() >= self.commit_every)
+        {
+            self.commit()?;
+        }
+        Ok(())
+    }
+
+    /// Commit only if the batch is full or the commit is twice overdue (for a caller that
+    /// prefers to commit when idle).
+    fn tick_if_overdue(&mut self) -> Result<(), EngineError> {
+        if self.writer.pending() >= COMMIT_DOCS
+            || self.last_commit.elapsed() >= 2 * self.commit_every
+        {
+            self.tick()?;
+        }
+        Ok(())
+    }
+
+    /// Make the index durable, then the alert sinks (the log's fsync), then record the
+    /// progress in the ledger.
+    fn commit(&mut self) -> Result<(), EngineError> {
+        self.writer.commit()?;
+        self.sinks.durable()?;
+        let mut progress = std::mem::take(&mut self.pending);
+        progress.files = self.pending_files.drain().map(|(_, f)| f).collect();
+        progress.alert_log_offset = std::fs::metadata(&self.alert_log_path)
+            .map(|m| m.len())
+            .unwrap_or(0);
+        self.ledger.record(&progress)?;
+        self.pending_alert_ids.clear();
+        self.pending_path_alerts.clear();
+        self.removed_files.clear();
+        self.uncommitted.clear();
+        self.last_commit = Instant::now();
+        self.update_gauges()?;
+        self.maybe_replan()
+    }
+
+    /// The gauges a commit moves: documents, index size, quarantine, last commit.
+    fn update_gauges(&self) -> Result<(), EngineError> {
+        self.metrics.set_documents(self.index.num_docs());
+        self.metrics.set_index_size_bytes(self.index.size_bytes());
+        self.metrics
+            .set_quarantined_files(self.ledger.quarantined_count()?);
+        self.metrics.set_last_commit(std::time::SystemTime::now());
+        self.metrics.set_saved_queries(self.queries.active());
+        Ok(())
+    }
+
+    fn maybe_replan(&mut self) -> Result<(), EngineError> {
+        let docs = self.index.num_docs();
+        if docs >= self.next_replan {
+            let started = Instant::now();
+            self.term_stats = self.index.term_stats()?;
+            self.plan();
+            self.next_replan = docs * 2;
+            tracing::info!(
+                documents = docs,
+                queries = self.queries.active(),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "re-planned the saved queries on the index's term statistics"
+            );
+        }
+        Ok(())
+    }
+
+    /// Commit and report the counters (the end of a run).
+    pub fn finish(mut self) -> Result<Stats, EngineError> {
+        self.commit()?;
+        Ok(self.stats.clone())
+    }
+}
+
+/// Bring the ledger's alert tables up to the end of the alert log (what a crash after the log
+/// write and before the ledger transaction left behind).
+fn catch_up(ledger: &mut Ledger, alert_log: &Path) -> Result<(), EngineError> {
+    let length = std::fs::metadata(alert_log).map(|m| m.len()).unwrap_or(0);
+    let mut offset = ledger.alert_log_offset()?;
+    if offset > length {
+        tracing::warn!(log = %alert_log.display(), "the alert log is shorter than the ledger remembers (replaced?): reading it all again");
+        offset = 0;
+    }
+    if offset == length {
+        return Ok(());
+    }
+    let mut follower = alerts::follow(alert_log, offset);
+    let alerts = follower.poll()?;
+    let caught = alerts.len();
+    let progress = Progress {
+        alerts: alerts
+            .into_iter()
+            .map(|a| AlertRow {
+                alert_id: a.alert_id,
+                path: a.doc.path,
+                query: a.query.name,
+            })
+            .collect(),
+        alert_log_offset: follower.offset(),
+        ..Default::default()
+    };
+    ledger.record(&progress)?;
+    tracing::info!(alerts = caught, "ledger caught up with the alert log");
+    Ok(())
+}
+
+/// Every file under the given paths (files as named, folders walked recursively, sorted),
+/// skipping hidden and temporary names.
+pub fn collect_files(paths: &[PathBuf]) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut found: Vec<PathBuf> = walkdir::WalkDir::new(path)
+                .follow_links(false)
+                .into_iter()
+                .filter_entry(|e| {
+                    e.depth() == 0 || !crate::watcher::is_ignored(Path::new(e.file_name()))
+                })
+                .filter_map(Result::ok)
+                .filter(|e| e.file_type().is_file())
+                .map(|e| e.into_path())
+                .collect();
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    files
+}

@@ -1,0 +1,498 @@
+//! The engine driven by its commands, as the daemon drives it, on a real index, ledger, alert
+//! log and files in a temporary folder, with an in-memory sink watching what is raised.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::*;
+use crate::config::Config;
+use crate::matcher::Engine as PercolatorKind;
+
+struct Home {
+    dir: tempfile::TempDir,
+}
+
+impl Home {
+    /// A home whose config.toml holds these saved queries (name, text).
+    fn new(queries: &[(&str, &str)], extra: &str) -> Home {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("watch")).unwrap();
+        let mut text = String::from(extra);
+        for (name, query) in queries {
+            text.push_str(&format!(
+                "\n[[queries]]\nname = \"{name}\"\nquery = \"{query}\"\n"
+            ));
+        }
+        std::fs::write(dir.path().join("config.toml"), text).unwrap();
+        Home { dir }
+    }
+
+    fn config(&self) -> Config {
+        Config::load(&self.dir.path().join("config.toml")).unwrap()
+    }
+
+    /// An engine on this home, with an in-memory sink after the others.
+    fn open(&self, percolator: PercolatorKind) -> (Engine, MemorySink) {
+        let mut engine = Engine::open(
+            &self.config(),
+            EngineOptions {
+                percolator,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let sink = MemorySink::default();
+        engine.add_sink(Box::new(sink.clone()));
+        (engine, sink)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join("watch").join(name)
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// `(query, path)` of every alert in the alert log, in order.
+    fn logged(&self) -> Vec<(String, String)> {
+        crate::alerts::read_alerts(&self.dir.path().join("alerts.jsonl"))
+            .unwrap()
+            .into_iter()
+            .map(|a| (a.query.name, a.doc.path))
+            .collect()
+    }
+}
+
+fn process(engine: &mut Engine, path: &Path) -> FileOutcome {
+    engine
+        .execute(Command::ProcessFile {
+            path: path.to_path_buf(),
+        })
+        .and_then(Reply::file)
+        .unwrap()
+}
+
+fn commit(engine: &mut Engine) {
+    engine
+        .execute(Command::Commit)
+        .and_then(Reply::done)
+        .unwrap();
+}
+
+fn shown(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn queries_changed_in_place_alert_by_their_new_names_and_texts() {
+    for percolator in [PercolatorKind::Presearch, PercolatorKind::Brute] {
+        let home = Home::new(
+            &[("a", "niger"), ("b", "mali"), ("c", "junta"), ("d", "army")],
+            "",
+        );
+        let (mut engine, sink) = home.open(percolator);
+        let first = home.write("1.txt", "niger mali junta army");
+        process(&mut engine, &first);
+        let mut names: Vec<String> = sink.pairs().into_iter().map(|(q, _)| q).collect();
+        names.sort();
+        assert_eq!(names, ["a", "b", "c", "d"]);
+        // Remove a and c, change d, keep b, add e.
+        let mut specs = engine.queries().specs();
+        specs.retain(|s| s.name == "b" || s.name == "d");
+        for spec in &mut specs {
+            if spec.name == "d" {
+                spec.text = "coup".into();
+            }
+        }
+        let mut e = specs[0].clone();
+        e.name = "e".into();
+        e.text = "army".into();
+        specs.push(e);
+        let changes = engine
+            .execute(Command::ReplaceQueries { specs })
+            .and_then(Reply::queries_replaced)
+            .unwrap();
+        assert_eq!((changes.withdrawn.len(), changes.filed.len()), (2, 2));
+        assert_eq!(engine.queries().active(), 3);
+        let second = home.write("2.txt", "niger mali junta army coup");
+        process(&mut engine, &second);
+        let mut names: Vec<String> = sink.pairs()[4..].iter().map(|(q, _)| q.clone()).collect();
+        names.sort();
+        assert_eq!(names, ["b", "d", "e"], "{percolator:?}");
+    }
+}
+
+#[test]
+fn the_same_content_alerts_once_whatever_its_name_and_a_rename_moves_it() {
+    let home = Home::new(&[("niger", "niger")], "");
+    let (mut engine, sink) = home.open(PercolatorKind::default());
+    let first = home.write("a.txt", "Coup in Niger\n\nThe army of Niger.");
+    assert!(matches!(
+        process(&mut engine, &first),
+        FileOutcome::Processed {
+            new: 1,
+            alerts: 1,
+            ..
+        }
+    ));
+    // The same bytes again: unchanged; a copy under another name: known, no alert.
+    assert!(matches!(
+        process(&mut engine, &first),
+        FileOutcome::Unchanged
+    ));
+    let copy = home.write("b.txt", "Coup in Niger\n\nThe army of Niger.");
+    assert!(matches!(
+        process(&mut engine, &copy),
+        FileOutcome::Processed {
+            new: 0,
+            known: 1,
+            alerts: 0
+        }
+    ));
+    commit(&mut engine);
+    assert_eq!(sink.pairs(), [("niger".to_string(), shown(&first))]);
+    // Renamed: the document is shown at its new path, and raises nothing.
+    let renamed = home.path("c.txt");
+    std::fs::rename(&first, &renamed).unwrap();
+    std::fs::remove_file(&copy).unwrap();
+    process(&mut engine, &renamed);
+    commit(&mut engine);
+    let hits = engine
+        .index()
+        .search(&crate::query::parse("niger").unwrap().query, 10, 0)
+        .unwrap();
+    assert_eq!(hits.total, 1);
+    assert_eq!(hits.hits[0].document.path, renamed);
+    assert_eq!(sink.alerts().len(), 1, "nothing doubled");
+    assert_eq!(
+        home.logged(),
+        sink.pairs(),
+        "the log holds what the sinks saw"
+    );
+}
+
+#[test]
+fn a_changed_file_replaces_its_documents_and_alerts_only_for_new_queries() {
+    let home = Home::new(&[("niger", "niger"), ("mali", "mali")], "");
+    let (mut engine, sink) = home.open(PercolatorKind::default());
+    let path = home.write("a.txt", "Niger news");
+    process(&mut engine, &path);
+    commit(&mut engine);
+    home.write("a.txt", "Niger and Mali news");
+    assert!(matches!(
+        process(&mut engine, &path),
+        FileOutcome::Processed {
+            new: 1,
+            alerts: 1,
+            ..
+        }
+    ));
+    commit(&mut engine);
+    // niger alerted on this path already: only mali is new.
+    assert_eq!(
+        sink.pairs(),
+        [
+            ("niger".to_string(), shown(&path)),
+            ("mali".to_string(), shown(&path))
+        ]
+    );
+    // The old content is gone from the index.
+    let old = engine
+        .index()
+        .search(
+            &crate::query::parse("news AND NOT mali").unwrap().query,
+            10,
+            0,
+        )
+        .unwrap();
+    assert_eq!(old.total, 0);
+}
+
+#[test]
+fn a_backfill_alerts_exactly_on_what_search_returns_once() {
+    let home = Home::new(&[("niger", "niger")], "");
+    let (mut engine, sink) = home.open(PercolatorKind::default());
+    for (name, text) in [
+        ("1.txt", "mali coup"),
+        ("2.txt", "mali army"),
+        ("3.txt", "niger"),
+    ] {
+        let path = home.write(name, text);
+        process(&mut engine, &path);
+    }
+    commit(&mut engine);
+    let (_, created, _) = engine
+        .execute(Command::PutQuery {
+            name: "mali".into(),
+            text: "mali".into(),
+            webhooks: None,
+        })
+        .and_then(Reply::query_saved)
+        .unwrap();
+    assert!(created);
+    let backfill = |engine: &mut Engine| {
+        let mut run = engine
+            .execute(Command::StartBackfill {
+                name: "mali".into(),
+            })
+            .and_then(Reply::backfill_started)
+            .unwrap()
+            .unwrap();
+        while engine
+            .execute(Command::ContinueBackfill {
+                run: &mut run,
+                slice: 1,
+            })
+            .and_then(Reply::backfill_step)
+            .unwrap()
+            == BackfillStep::More
+        {}
+        engine
+            .execute(Command::FinishBackfill { run })
+            .and_then(Reply::backfilled)
+            .unwrap()
+    };
+    assert_eq!(
+        backfill(&mut engine),
+        Backfill {
+            matched: 2,
+            alerts: 2
+        }
+    );
+    assert_eq!(
+        backfill(&mut engine),
+        Backfill {
+            matched: 2,
+            alerts: 0
+        },
+        "a second backfill raises nothing"
+    );
+    let backfilled: Vec<bool> = sink.alerts().iter().map(|a| a.backfill).collect();
+    assert_eq!(backfilled, [false, true, true]);
+    // The query was saved in the config file.
+    let saved = Config::load(&home.dir.path().join("config.toml")).unwrap();
+    assert!(saved.queries.iter().any(|q| q.name == "mali"));
+}
+
+#[test]
+fn a_query_changed_while_its_backfill_runs_stops_the_backfill() {
+    let home = Home::new(&[("mali", "mali")], "");
+    let (mut engine, _sink) = home.open(PercolatorKind::default());
+    for i in 0..3 {
+        let path = home.write(&format!("{i}.txt"), &format!("mali {i}"));
+        process(&mut engine, &path);
+    }
+    let mut run = engine
+        .execute(Command::StartBackfill {
+            name: "mali".into(),
+        })
+        .and_then(Reply::backfill_started)
+        .unwrap()
+        .unwrap();
+    let step = |engine: &mut Engine, run: &mut BackfillRun| {
+        engine
+            .execute(Command::ContinueBackfill { run, slice: 1 })
+            .and_then(Reply::backfill_step)
+            .unwrap()
+    };
+    assert_eq!(step(&mut engine, &mut run), BackfillStep::More);
+    engine
+        .execute(Command::PutQuery {
+            name: "mali".into(),
+            text: "mali AND coup".into(),
+            webhooks: None,
+        })
+        .and_then(Reply::query_saved)
+        .unwrap();
+    assert_eq!(step(&mut engine, &mut run), BackfillStep::QueryChanged);
+}
+
+#[test]
+fn a_query_added_between_slices_of_a_file_matches_the_rest_of_it() {
+    let home = Home::new(&[("niger", "niger")], "");
+    let (mut engine, sink) = home.open(PercolatorKind::default());
+    let lines: Vec<String> = (0..3)
+        .map(|i| format!("{{\"title\": \"t{i}\", \"body\": \"niger mali {i}\"}}"))
+        .collect();
+    let path = home.write("many.jsonl", &(lines.join("\n") + "\n"));
+    let FileStart::Run(mut run) = engine
+        .execute(Command::StartFile { path: path.clone() })
+        .and_then(Reply::file_start)
+        .unwrap()
+    else {
+        panic!("a file of three articles is a run");
+    };
+    // One document (the budget is spent at once), then a new query, then the rest.
+    assert!(engine
+        .execute(Command::ContinueFile {
+            run: &mut run,
+            budget: Duration::ZERO,
+        })
+        .and_then(Reply::file_more)
+        .unwrap());
+    engine
+        .execute(Command::PutQuery {
+            name: "mali".into(),
+            text: "mali".into(),
+            webhooks: None,
+        })
+        .and_then(Reply::query_saved)
+        .unwrap();
+    while engine
+        .execute(Command::ContinueFile {
+            run: &mut run,
+            budget: Duration::ZERO,
+        })
+        .and_then(Reply::file_more)
+        .unwrap()
+    {}
+    engine
+        .execute(Command::FinishFile { run })
+        .and_then(Reply::file)
+        .unwrap();
+    let queries: Vec<String> = sink.pairs().into_iter().map(|(q, _)| q).collect();
+    assert_eq!(queries, ["niger", "niger", "mali", "niger", "mali"]);
+}
+
+#[test]
+fn reconcile_forgets_deleted_files_and_removes_their_documents_when_asked() {
+    let home = Home::new(&[("niger", "niger")], "on_delete = \"remove\"\n");
+    let (mut engine, _sink) = home.open(PercolatorKind::default());
+    let keep = home.write("keep.txt", "niger one");
+    let gone = home.write("gone.txt", "niger two");
+    process(&mut engine, &keep);
+    process(&mut engine, &gone);
+    commit(&mut engine);
+    std::fs::remove_file(&gone).unwrap();
+    let forgotten = engine
+        .execute(Command::Reconcile)
+        .and_then(Reply::count)
+        .unwrap();
+    assert_eq!(forgotten, 1);
+    commit(&mut engine);
+    assert_eq!(engine.index().num_docs(), 1);
+    assert!(engine.ledger().file(&shown(&gone)).unwrap().is_none());
+    assert!(engine.ledger().file(&shown(&keep)).unwrap().is_some());
+}
+
+#[test]
+fn after_a_crash_the_ledger_catches_up_with_the_log_and_nothing_alerts_twice() {
+    let home = Home::new(&[("niger", "niger")], "");
+    let path = home.write("a.txt", "niger");
+    {
+        let (mut engine, sink) = home.open(PercolatorKind::default());
+        process(&mut engine, &path);
+        assert_eq!(sink.alerts().len(), 1);
+        // A crash: the alert is in the log, the index and the ledger never committed.
+        engine.sinks.durable().unwrap();
+        drop(engine);
+    }
+    assert_eq!(home.logged().len(), 1);
+    let (mut engine, sink) = home.open(PercolatorKind::default());
+    // The file is processed again (its progress was never recorded)...
+    assert!(matches!(
+        process(&mut engine, &path),
+        FileOutcome::Processed {
+            new: 1,
+            alerts: 0,
+            ..
+        }
+    ));
+    commit(&mut engine);
+    // ...and its alert, caught up from the log's tail, is not raised again.
+    assert!(sink.alerts().is_empty());
+    assert_eq!(home.logged().len(), 1);
+    assert_eq!(sink.commits(), 1);
+}
+
+#[test]
+fn refused_query_changes_change_nothing() {
+    let home = Home::new(&[("niger", "niger")], "");
+    let (mut engine, _sink) = home.open(PercolatorKind::default());
+    let refused =
+        |engine: &mut Engine, name: &str, text: &str, webhooks: Option<Vec<String>>| match engine
+            .execute(Command::PutQuery {
+                name: name.into(),
+                text: text.into(),
+                webhooks,
+            }) {
+            Err(CommandError::Query(refused)) => refused,
+            other => panic!("not refused: {other:?}"),
+        };
+    assert!(matches!(
+        refused(&mut engine, "bad name!", "niger", None),
+        QueryRefused::InvalidName { .. }
+    ));
+    assert!(matches!(
+        refused(&mut engine, "q", "((", None),
+        QueryRefused::InvalidQuery(_)
+    ));
+    assert!(matches!(
+        refused(&mut engine, "q", "mali", Some(vec!["nowhere".into()])),
+        QueryRefused::UnknownWebhook(_)
+    ));
+    assert!(matches!(
+        engine.execute(Command::DeleteQuery { name: "q".into() }),
+        Err(CommandError::Query(QueryRefused::NoSuchQuery(_)))
+    ));
+    assert_eq!(engine.queries().len(), 1);
+}
+
+#[test]
+fn a_refused_file_is_quarantined_once_per_content_with_a_typed_reason() {
+    let home = Home::new(&[("niger", "niger")], "");
+    let (mut engine, _sink) = home.open(PercolatorKind::default());
+    let path = home.write("empty.txt", "");
+    assert!(matches!(
+        process(&mut engine, &path),
+        FileOutcome::Skipped(SkipReason::Extract(crate::extract::ExtractError::Empty))
+    ));
+    commit(&mut engine);
+    let quarantined = engine.ledger().quarantined(&shown(&path)).unwrap().unwrap();
+    assert_eq!(
+        (quarantined.reason.as_str(), quarantined.attempts),
+        ("empty file", 1)
+    );
+    process(&mut engine, &path);
+    commit(&mut engine);
+    let again = engine.ledger().quarantined(&shown(&path)).unwrap().unwrap();
+    assert_eq!(again.attempts, 2);
+}
+
+#[test]
+fn matches_prepared_before_a_query_change_are_not_applied_under_a_reused_id() {
+    let home = Home::new(&[("niger", "niger"), ("mali", "mali")], "");
+    let (mut engine, sink) = home.open(PercolatorKind::default());
+    let document = crate::document::DocumentFields {
+        body: "mali".into(),
+        ..Default::default()
+    }
+    .into_document(home.path("x.txt"), None);
+    let prepared = documents::PreparedDocument::prepare(
+        document,
+        engine.percolator.as_ref(),
+        engine.queries.generation(),
+        &mut crate::analysis::Analyzer::default(),
+    );
+    let mali = engine.queries().id_of("mali").unwrap();
+    engine
+        .execute(Command::DeleteQuery {
+            name: "mali".into(),
+        })
+        .and_then(Reply::query_deleted)
+        .unwrap();
+    let (coup, _, _) = engine
+        .execute(Command::PutQuery {
+            name: "coup".into(),
+            text: "coup".into(),
+            webhooks: None,
+        })
+        .and_then(Reply::query_saved)
+        .unwrap();
+    assert_eq!(coup, mali, "the freed id is reused");
+    assert_eq!(engine.apply_new_document(prepared).unwrap(), 0);
+    assert!(sink.alerts().is_empty());
+}
