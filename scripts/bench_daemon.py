@@ -1,0 +1,209 @@
+#!/usr/bin/env python3
+"""The real daemon under a drop of many files, then drop-to-alert latency with the daemon busy.
+
+usage: bench_daemon.py LOOKOUT_BIN QUERIES.tsv DROP_DIR WORK_DIR PORT [--latency BUSY_DIR PICK_DIR DROPS RATE]
+
+Prints one JSON object on stdout.
+
+Drop: the daemon starts on an empty index with QUERIES.tsv; every file of DROP_DIR is copied
+into WORK_DIR/incoming (same filesystem), then all are renamed into watch/ at once. The clock
+runs from the first rename until the daemon reports every file processed *and committed*:
+`GET /metrics` (served by the API without the daemon's loop, so polling it costs the daemon
+nothing) is polled until `lookout_ingest_seconds_count` (one per file processed) reaches the
+number of files, then `GET /status` until `files` (the ledger's count of processed files) does.
+The ledger is written last in a commit, after the index commit and the alert log's fsync, so a
+file counted there is durable in the index, the alert log and the ledger. Alerts are the
+ledger's count (`alerts` in `/status`) at that point. Peak RSS is the daemon's VmHWM.
+
+Latency (--latency): in the same daemon, a background feeder renames files of BUSY_DIR into
+watch/ at RATE files/s (batches every 10 ms), so the daemon is busy, while DROPS files of
+PICK_DIR that match at least one saved query (and hold content not dropped before) are renamed
+in one at a time, 20 ms apart, each timed until its first alert line is in the alert log.
+
+PERF_DATA=FILE records a perf profile of the daemon during the drop (for profiling, not figures).
+"""
+import json, os, shutil, signal, subprocess, sys, threading, time, urllib.request
+
+lookout, queries, drop_dir, work, port = sys.argv[1:6]
+latency = None
+if "--latency" in sys.argv:
+    i = sys.argv.index("--latency")
+    busy_dir, pick_dir, drops, rate = sys.argv[i + 1], sys.argv[i + 2], int(sys.argv[i + 3]), float(sys.argv[i + 4])
+    latency = (busy_dir, pick_dir, drops, rate)
+
+DEADLINE_S = float(os.environ.get("BENCH_DEADLINE_S", "300"))
+watch = os.path.join(work, "watch")
+incoming = os.path.join(work, "incoming")
+for d in (watch, incoming):
+    os.makedirs(d, exist_ok=True)
+config = os.path.join(work, "config.toml")
+with open(config, "w") as f:
+    f.write('watch = "watch"\nindex = "index"\nalert_log = "alerts.jsonl"\n'
+            f'queries_files = ["{os.path.abspath(queries)}"]\n[api]\nlisten = "127.0.0.1:{port}"\n')
+alerts_path = os.path.join(work, "alerts.jsonl")
+base = f"http://127.0.0.1:{port}"
+
+
+def get(path):
+    with urllib.request.urlopen(base + path, timeout=30) as r:
+        return r.read().decode()
+
+
+def metric(text, name):
+    for line in text.splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def vm(pid, key):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) // 1024  # MiB
+    return 0
+
+
+def normalized(path):
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return " ".join(f.read().split())
+
+
+names = sorted(os.listdir(drop_dir))
+for n in names:
+    shutil.copyfile(os.path.join(drop_dir, n), os.path.join(incoming, n))
+
+log = open(os.path.join(work, "daemon.log"), "w")
+daemon = subprocess.Popen([lookout, "--config", config, "run"], stderr=log, stdout=subprocess.DEVNULL,
+                          env=dict(os.environ, RUST_LOG=os.environ.get("BENCH_RUST_LOG", "info")))
+with open(os.path.join(work, "daemon.pid"), "w") as f:
+    f.write(str(daemon.pid))
+result = {}
+try:
+    deadline = time.time() + 120
+    while True:
+        if daemon.poll() is not None or time.time() > deadline:
+            sys.exit("daemon did not start: " + open(os.path.join(work, "daemon.log")).read()[-2000:])
+        try:
+            status = json.loads(get("/status"))
+            if status["queries"]["active"] > 0:
+                break
+        except OSError:
+            pass
+        time.sleep(0.05)
+    result["queries_active"] = status["queries"]["active"]
+    result["rss_idle_mib"] = vm(daemon.pid, "VmRSS")
+
+    perf = None
+    if os.environ.get("PERF_DATA"):
+        # Profiling (not for figures): perf samples the daemon during the drop only.
+        perf = subprocess.Popen(["perf", "record", "-F", "499", "--call-graph", "dwarf,16384", "-p", str(daemon.pid),
+                                 "-o", os.environ["PERF_DATA"]], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(2)
+    total = len(names)
+    started = time.perf_counter()
+    for n in names:
+        os.rename(os.path.join(incoming, n), os.path.join(watch, n))
+    renamed = time.perf_counter() - started
+    limit = started + DEADLINE_S
+    while metric(get("/metrics"), "lookout_ingest_seconds_count") < total:
+        if time.perf_counter() > limit or daemon.poll() is not None:
+            sys.exit(f"not every file processed within {DEADLINE_S} s")
+        time.sleep(0.01)
+    processed = time.perf_counter() - started
+    while True:
+        status = json.loads(get("/status"))
+        if status["files"] >= total and status["queues"]["uncommitted"] == 0:
+            break
+        if time.perf_counter() > limit or daemon.poll() is not None:
+            sys.exit(f"not every file committed within {DEADLINE_S} s")
+        time.sleep(0.005)
+    committed = time.perf_counter() - started
+    if perf:
+        perf.send_signal(signal.SIGINT)
+        perf.wait(timeout=120)
+    result.update(files=total, alerts=status["alerts"], documents=status["documents"],
+                  rename_s=round(renamed, 3), processed_s=round(processed, 3), committed_s=round(committed, 3),
+                  files_per_s=total / committed, alerts_per_s=status["alerts"] / committed,
+                  peak_rss_mib=vm(daemon.pid, "VmHWM"))
+
+    if latency:
+        busy_dir, pick_dir, drops, rate = latency
+        # Enough background files for the whole timed part; the timed files hold content
+        # dropped nowhere else, so each raises alerts (a known content would not).
+        busy = sorted(os.listdir(busy_dir))[: int(rate * (2 + drops * 0.03)) + 1]
+        seen = {normalized(os.path.join(d, n)) for d, ns in ((drop_dir, names), (busy_dir, busy)) for n in ns}
+        pool = []
+        for n in sorted(os.listdir(pick_dir)):
+            text = normalized(os.path.join(pick_dir, n))
+            if text not in seen:
+                seen.add(text)
+                pool.append(n)
+        out = subprocess.run([lookout, "match", "--queries", queries] + [os.path.join(pick_dir, n) for n in pool],
+                             capture_output=True, text=True).stdout
+        matching = {os.path.basename(line.split("\t", 1)[1]) for line in out.splitlines() if "\t" in line}
+        chosen = [n for n in pool if n in matching][:drops]
+        for n in busy:
+            shutil.copyfile(os.path.join(busy_dir, n), os.path.join(incoming, "busy-" + n))
+        for n in chosen:
+            shutil.copyfile(os.path.join(pick_dir, n), os.path.join(incoming, n))
+
+        stop = threading.Event()
+        fed = [0]
+
+        def feed():
+            t0, i = time.perf_counter(), 0
+            while not stop.is_set() and i < len(busy):
+                due = int((time.perf_counter() - t0) * rate)
+                while i < min(due, len(busy)):
+                    os.rename(os.path.join(incoming, "busy-" + busy[i]), os.path.join(watch, "busy-" + busy[i]))
+                    i += 1
+                time.sleep(0.01)
+            fed[0] = i
+
+        offset = os.path.getsize(alerts_path)
+        feeder = threading.Thread(target=feed)
+        feeder.start()
+        time.sleep(1.0)  # the daemon is busy before the first timed drop
+        ingest_before = metric(get("/metrics"), "lookout_ingest_seconds_count")
+        t_busy = time.perf_counter()
+        latencies = []
+        try:
+            for n in chosen:
+                needle = ('/watch/' + n + '"').encode()
+                t0 = time.perf_counter()
+                os.rename(os.path.join(incoming, n), os.path.join(watch, n))
+                buf = b""
+                while True:
+                    with open(alerts_path, "rb") as f:
+                        f.seek(offset)
+                        chunk = f.read()
+                    if chunk:
+                        offset += len(chunk)
+                        # Keep only the tail that may hold the start of a needle cut in two.
+                        buf = buf[-len(needle):] + chunk
+                        if needle in buf:
+                            break
+                    if time.perf_counter() - t0 > 10:
+                        sys.exit(f"no alert for {n} within 10 s")
+                    time.sleep(0.0002)
+                latencies.append((time.perf_counter() - t0) * 1000)
+                time.sleep(0.02)
+        finally:
+            stop.set()
+            feeder.join()
+        busy_s = time.perf_counter() - t_busy
+        ingest_after = metric(get("/metrics"), "lookout_ingest_seconds_count")
+        latencies.sort()
+        pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]
+        result.update(latency_drops=len(latencies), latency_p50_ms=pick(0.50), latency_p99_ms=pick(0.99),
+                      latency_max_ms=latencies[-1], busy_files_fed=fed[0],
+                      busy_files_per_s=(ingest_after - ingest_before) / busy_s)
+finally:
+    daemon.send_signal(signal.SIGTERM)
+    try:
+        daemon.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        daemon.kill()
+        daemon.wait()
+print(json.dumps(result))
