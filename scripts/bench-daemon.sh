@@ -50,11 +50,14 @@ fi
 mkdir -p "$cache" "$work/drop" "$work/busy" "$work/pick" "$work/one"
 # The drop: the first FILES articles; the background of the latency part: the next 10,000;
 # the timed latency drops are picked from the 2,000 after those.
+# Hard links where the corpus is on the same filesystem (these are only read; what the daemon
+# gets is copied again by bench_daemon.py), else copies.
+take() { xargs cp -l -t "$1" 2>/dev/null < "$2" || xargs cp -f -t "$1" < "$2"; }
 find "$corpus/files" -maxdepth 1 -name '*.txt' | sort > "$work/all"
-awk -v n="$files" 'NR <= n' "$work/all" | xargs cp -t "$work/drop"
-awk -v n="$files" 'NR > n && NR <= n + 10000' "$work/all" | xargs cp -t "$work/busy"
-awk -v n="$files" 'NR > n + 10000 && NR <= n + 12000' "$work/all" | xargs cp -t "$work/pick"
-head -n 1 "$work/all" | xargs cp -t "$work/one"
+awk -v n="$files" 'NR <= n' "$work/all" > "$work/list"; take "$work/drop" "$work/list"
+awk -v n="$files" 'NR > n && NR <= n + 10000' "$work/all" > "$work/list"; take "$work/busy" "$work/list"
+awk -v n="$files" 'NR > n + 10000 && NR <= n + 12000' "$work/all" > "$work/list"; take "$work/pick" "$work/list"
+head -n 1 "$work/all" > "$work/list"; take "$work/one" "$work/list"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -73,7 +76,7 @@ for n in $sizes; do
   rm -rf "$run"
   mdocs=$(( monitor_work / n < files ? monitor_work / n : files ))
   rm -rf "$work/monitor"; mkdir -p "$work/monitor"
-  find "$work/drop" -name '*.txt' | sort | awk -v k="$mdocs" 'NR <= k' | xargs cp -t "$work/monitor"
+  find "$work/drop" -name '*.txt' | sort | awk -v k="$mdocs" 'NR <= k' > "$work/list"; take "$work/monitor" "$work/list"
   monitor=nan
   [ "${MONITOR:-1}" = 0 ] || monitor=$(timeout "$step_timeout" "$shared/lucene-monitor/run.sh" "$q" "$work/monitor" --warmup $(( mdocs / 5 )) 2>&1 >/dev/null |
     sed -n 's/^monitor: .* \([0-9.]*\) docs\/s.*/\1/p')

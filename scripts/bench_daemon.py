@@ -5,8 +5,8 @@ usage: bench_daemon.py LOOKOUT_BIN QUERIES.tsv DROP_DIR WORK_DIR PORT [--latency
 
 Prints one JSON object on stdout.
 
-Drop: the daemon starts on an empty index with QUERIES.tsv; every file of DROP_DIR is copied
-into WORK_DIR/incoming (same filesystem), then all are renamed into watch/ at once. The clock
+Drop: the daemon starts on an empty index with QUERIES.tsv; every file of DROP_DIR is linked (or
+copied) into WORK_DIR/incoming (same filesystem), then all are renamed into watch/ at once. The clock
 runs from the first rename until the daemon reports every file processed *and committed*:
 `GET /metrics` (served by the API without the daemon's loop, so polling it costs the daemon
 nothing) is polled until `lookout_ingest_seconds_count` (one per file processed) reaches the
@@ -69,9 +69,17 @@ def normalized(path):
         return " ".join(f.read().split())
 
 
+def stage(src, dst):
+    """A file beside the watch folder, to be renamed in: a hard link (same filesystem), or a copy."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+
+
 names = sorted(os.listdir(drop_dir))
 for n in names:
-    shutil.copyfile(os.path.join(drop_dir, n), os.path.join(incoming, n))
+    stage(os.path.join(drop_dir, n), os.path.join(incoming, n))
 
 log = open(os.path.join(work, "daemon.log"), "w")
 daemon = subprocess.Popen([lookout, "--config", config, "run"], stderr=log, stdout=subprocess.DEVNULL,
@@ -144,9 +152,9 @@ try:
         matching = {os.path.basename(line.split("\t", 1)[1]) for line in out.splitlines() if "\t" in line}
         chosen = [n for n in pool if n in matching][:drops]
         for n in busy:
-            shutil.copyfile(os.path.join(busy_dir, n), os.path.join(incoming, "busy-" + n))
+            stage(os.path.join(busy_dir, n), os.path.join(incoming, "busy-" + n))
         for n in chosen:
-            shutil.copyfile(os.path.join(pick_dir, n), os.path.join(incoming, n))
+            stage(os.path.join(pick_dir, n), os.path.join(incoming, n))
 
         stop = threading.Event()
         fed = [0]
