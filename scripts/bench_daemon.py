@@ -20,7 +20,8 @@ watch/ at RATE files/s (batches every 10 ms), so the daemon is busy, while DROPS
 PICK_DIR that match at least one saved query (and hold content not dropped before) are renamed
 in one at a time, 20 ms apart, each timed until its first alert line is in the alert log.
 
-PERF_DATA=FILE records a perf profile of the daemon during the drop (for profiling, not figures).
+PERF_DATA=FILE records a perf profile of the daemon during the drop (for profiling, not figures;
+PERF_ARGS, default "-F 499 -g"; "--call-graph dwarf" gives whole stacks, slowly).
 """
 import json, os, shutil, signal, subprocess, sys, threading, time, urllib.request
 
@@ -105,8 +106,9 @@ try:
     perf = None
     if os.environ.get("PERF_DATA"):
         # Profiling (not for figures): perf samples the daemon during the drop only.
-        perf = subprocess.Popen(["perf", "record", "-F", "499", "--call-graph", "dwarf,16384", "-p", str(daemon.pid),
-                                 "-o", os.environ["PERF_DATA"]], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        args = os.environ.get("PERF_ARGS", "-F 499 -g").split()
+        perf = subprocess.Popen(["perf", "record", *args, "-p", str(daemon.pid), "-o", os.environ["PERF_DATA"]],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(2)
     total = len(names)
     started = time.perf_counter()
