@@ -42,6 +42,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 [ -d "$corpus/files" ] || python3 "$shared/corpus/reuters.py" "$corpus" >&2
 if [ -z "${LOOKOUT_BIN:-}" ] && { [ ! -x "$lookout" ] || [ "${BUILD:-0}" = 1 ]; }; then
