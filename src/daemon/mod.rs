@@ -118,16 +118,6 @@ async fn serve(mut config: Config, percolator: PercolatorKind) -> anyhow::Result
     let (alerts_written, alerts_seen) = tokio::sync::watch::channel(0u64);
     engine.add_sink(Box::new(AlertCounter(alerts_written)));
     engine.add_sink(Box::new(WebhookNudge(delivery.clone())));
-    tracing::info!(
-        config = %config.path.display(),
-        index = %config.index.display(),
-        alert_log = %config.alert_log.display(),
-        queries = engine.queries().active(),
-        invalid_queries = engine.queries().invalid(),
-        documents = engine.index().num_docs(),
-        "lookout started, watching {}",
-        config.watch.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
-    );
     let (control, mut requests) = EngineHandle::channel();
     let mut daemon = Daemon {
         config,
@@ -179,6 +169,18 @@ async fn serve(mut config: Config, percolator: PercolatorKind) -> anyhow::Result
         own_files,
         await_missing_roots: true,
     })?;
+    // Logged once the folders are watched: a file written after this line is seen by its
+    // events (a writer at work is waited for); one written before is found by the scan.
+    tracing::info!(
+        config = %daemon.config.path.display(),
+        index = %daemon.config.index.display(),
+        alert_log = %daemon.config.alert_log.display(),
+        queries = daemon.engine.queries().active(),
+        invalid_queries = daemon.engine.queries().invalid(),
+        documents = daemon.engine.index().num_docs(),
+        "lookout started, watching {}",
+        daemon.config.watch.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    );
     let (config_tx, mut config_changed) = mpsc::channel::<()>(1);
     let mut config_watcher = ConfigWatcher::start(daemon.config_files_to_watch(), config_tx)
         .map_err(|e| tracing::error!("config changes will not be applied until a restart: {e}"))
