@@ -14,7 +14,6 @@
 mod support;
 
 use std::io::{Read, Write};
-use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -35,41 +34,11 @@ name = "broken"
 query = "chad AND"
 "#;
 
-/// The six fixture articles, in `dir`.
-fn write_corpus(dir: &Path) {
-    std::fs::create_dir_all(dir).unwrap();
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/articles");
-    for entry in std::fs::read_dir(&fixtures).unwrap() {
-        let name = entry.unwrap().file_name();
-        std::fs::copy(fixtures.join(&name), dir.join(&name)).unwrap();
-    }
-}
-
-/// A home whose index holds the corpus, with
-/// `extra` config.
+/// A home whose index holds the fixture articles, with `extra` config.
 fn indexed_home(extra: &str) -> Home {
     let home = Home::new(&format!("{QUERIES}{extra}"));
-    write_corpus(&home.path("in"));
-    // A file at a time, in name order: the index and the alerts have one order.
-    let mut names: Vec<String> = std::fs::read_dir(home.path("in"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    for name in names {
-        let out = Command::new(BIN)
-            .current_dir(home.dir.path())
-            .args(["--config", "config.toml", "ingest", &format!("in/{name}")])
-            .env("RUST_LOG", "warn")
-            .output()
-            .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    copy_fixture_articles(&home.path("in"));
+    home.ingest_each_in_name_order("in");
     home
 }
 

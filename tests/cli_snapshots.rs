@@ -47,16 +47,7 @@ query = "chad AND"
 /// The fixed corpus: the six fixture articles, and one file of two JSON articles with every
 /// field.
 fn write_corpus(dir: &Path) {
-    std::fs::create_dir_all(dir).unwrap();
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/articles");
-    let mut names: Vec<_> = std::fs::read_dir(&fixtures)
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    names.sort();
-    for name in names {
-        std::fs::copy(fixtures.join(&name), dir.join(&name)).unwrap();
-    }
+    copy_fixture_articles(dir);
     std::fs::write(
         dir.join("wire.jsonl"),
         concat!(
@@ -67,19 +58,6 @@ fn write_corpus(dir: &Path) {
         ),
     )
     .unwrap();
-}
-
-/// Ingest the corpus of `home/in` one file at a time, in name order.
-fn ingest_one_at_a_time(home: &Home) {
-    let mut names: Vec<String> = std::fs::read_dir(home.path("in"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    for name in names {
-        let ran = lookout(home, &["ingest", &format!("in/{name}")]);
-        assert!(ran.shown.contains("exit status 0"), "{}", ran.shown);
-    }
 }
 
 /// A command's outputs for a snapshot.
@@ -275,7 +253,7 @@ fn outputs_of_the_commands_on_a_fixed_corpus() {
             ],
         ),
     );
-    ingest_one_at_a_time(&home);
+    home.ingest_each_in_name_order("in");
     snapshot(
         &home,
         "search_plain",
@@ -439,7 +417,7 @@ fn error_outputs_and_their_exit_statuses() {
 fn outputs_through_a_running_daemon() {
     let home = Home::new(QUERIES);
     write_corpus(&home.path("in"));
-    ingest_one_at_a_time(&home);
+    home.ingest_each_in_name_order("in");
     let daemon = home.start_daemon(1);
     snapshot(
         &home,

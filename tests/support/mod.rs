@@ -139,6 +139,36 @@ impl Home {
             .unwrap()
     }
 
+    /// `lookout ingest` of each file of the folder `rel`, one at a time in name order, so the
+    /// index and the alerts have one order whatever the ingest's parallelism.
+    pub fn ingest_each_in_name_order(&self, rel: &str) {
+        let mut names: Vec<String> = std::fs::read_dir(self.path(rel))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        for name in names {
+            let out = self
+                .command()
+                .current_dir(self.dir.path())
+                .args([
+                    "--config",
+                    "config.toml",
+                    "ingest",
+                    &format!("{rel}/{name}"),
+                ])
+                .env("RUST_LOG", "warn")
+                .output()
+                .unwrap();
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "ingest {rel}/{name}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+
     /// Start the daemon; its stderr goes to `daemon-N.log`. Returns once it has started.
     pub fn start_daemon(&self, n: usize) -> Daemon {
         self.start_daemon_with_env(n, &[])
@@ -348,6 +378,16 @@ impl Drop for WebhookListener {
 /// a value (a log line's start, `"at"`, `"started_at"`, `"last_commit"`, `running since`,
 /// `last commit:`, the alert list's `YYYY-MM-DD HH:MM:SS`), not where a message gives one as an
 /// example.
+/// Copy the fixture articles (`tests/fixtures/articles`) into `dir`.
+pub fn copy_fixture_articles(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/articles");
+    for entry in std::fs::read_dir(&fixtures).unwrap() {
+        let name = entry.unwrap().file_name();
+        std::fs::copy(fixtures.join(&name), dir.join(&name)).unwrap();
+    }
+}
+
 pub fn time_filters() -> Vec<(String, String)> {
     const TIME: &str = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)";
     vec![
