@@ -25,6 +25,7 @@ pub mod atomic_file;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod contain;
 pub mod daemon;
 pub mod document;
 pub mod engine;

@@ -98,6 +98,41 @@ impl Alert {
     /// pathological input, e.g. a huge path or text full of control characters that JSON
     /// escapes six-fold), all free-text fields are cut further, halving the limits until it fits.
     pub fn to_json_line(&self) -> String {
+        let mut line = Vec::new();
+        self.write_json_line(&mut line);
+        // serde_json writes valid UTF-8 only.
+        String::from_utf8(line).unwrap_or_default()
+    }
+
+    /// [`Alert::to_json_line`] appended to `out` (no trailing newline), so that a batch of
+    /// alerts is serialized into one buffer. An alert within the limits (the usual case) is
+    /// serialized as it is, without the copy that cutting needs.
+    pub fn write_json_line(&self, out: &mut Vec<u8>) {
+        let start = out.len();
+        if self.within_limits() {
+            serialize_into(self, out);
+            if out.len() - start < MAX_LINE_BYTES {
+                return;
+            }
+            out.truncate(start);
+        }
+        out.extend_from_slice(self.bounded_line().as_bytes());
+    }
+
+    /// Whether pass 0 of [`Alert::bounded`] would cut nothing.
+    fn within_limits(&self) -> bool {
+        fits_chars(&self.doc.title, MAX_TITLE_CHARS)
+            && fits_chars(&self.matched.snippet, MAX_SNIPPET_CHARS)
+            && self.matched.terms.len() <= MAX_TERMS
+            && self
+                .matched
+                .terms
+                .iter()
+                .all(|t| fits_chars(t, MAX_TERM_CHARS))
+    }
+
+    /// The line of a copy cut to the limits, halving them until it fits.
+    fn bounded_line(&self) -> String {
         let mut line = String::new();
         for pass in 0..8u32 {
             line = serialize_line(&self.bounded(pass));
@@ -161,6 +196,17 @@ impl Alert {
     }
 }
 
+/// `alert` as JSON appended to `out`.
+fn serialize_into(alert: &Alert, out: &mut Vec<u8>) {
+    let start = out.len();
+    if serde_json::to_writer(&mut *out, alert).is_err() {
+        // Unreachable in practice (every field is a string, a list of strings or a date);
+        // `serialize_line` reports it and writes a line holding the id.
+        out.truncate(start);
+        out.extend_from_slice(serialize_line(alert).as_bytes());
+    }
+}
+
 fn serialize_line(alert: &Alert) -> String {
     match serde_json::to_string(alert) {
         Ok(line) => line,
@@ -171,6 +217,11 @@ fn serialize_line(alert: &Alert) -> String {
             format!("{{\"alert_id\":{id},\"error\":\"unserializable alert\"}}")
         }
     }
+}
+
+/// Whether `s` has at most `max` chars (`truncate_chars(s, max)` would keep it whole).
+fn fits_chars(s: &str, max: usize) -> bool {
+    s.len() <= max || s.chars().nth(max).is_none()
 }
 
 /// `s` cut to at most `max` chars (at a char boundary); when cut, the last char is "…".
@@ -272,6 +323,30 @@ mod tests {
         assert_eq!(back.matched.terms.len(), MAX_TERMS);
         assert_eq!(back.matched.terms[49], "term49");
         assert_eq!(back.query, alert.query);
+    }
+
+    #[test]
+    fn an_alert_within_the_limits_is_written_as_it_is() {
+        let mut alert = sample();
+        alert.doc.title = "t".repeat(MAX_TITLE_CHARS);
+        alert.matched.snippet = "s".repeat(MAX_SNIPPET_CHARS);
+        // Every term at its limit would pass MAX_LINE_BYTES: 20 of them, and 30 short ones.
+        alert.matched.terms = vec!["x".repeat(MAX_TERM_CHARS); 20];
+        alert
+            .matched
+            .terms
+            .extend(vec!["y".to_string(); MAX_TERMS - 20]);
+        let line = alert.to_json_line();
+        assert!(line.len() < MAX_LINE_BYTES);
+        assert_eq!(line, serde_json::to_string(&alert).unwrap());
+        let mut out = b"before".to_vec();
+        alert.write_json_line(&mut out);
+        assert_eq!(out, [b"before".as_slice(), line.as_bytes()].concat());
+        // One char more anywhere: cut, as before.
+        alert.doc.title.push('t');
+        let back = Alert::from_json_line(&alert.to_json_line()).unwrap();
+        assert_eq!(back.doc.title.chars().count(), MAX_TITLE_CHARS);
+        assert!(back.doc.title.ends_with('…'));
     }
 
     #[test]

@@ -74,22 +74,35 @@ pub fn run(config: &Config, args: IngestArgs) -> anyhow::Result<Outcome> {
     // A file of a type lookout does not read is passed over quietly in a folder; named on the
     // command line, it is an error.
     let mut named_unsupported = 0;
+    // Files are taken in order (taking waits for room) and prepared by the engine's workers in
+    // parallel; what they found is applied in the order taken.
     for file in &files {
-        let outcome = engine
-            .execute(Command::ProcessFile { path: file.clone() })
-            .and_then(Reply::file)?;
-        if matches!(outcome, FileOutcome::Ignored) && args.paths.contains(file) {
-            eprintln!(
-                "skipped {}: lookout does not read this type of file (it reads {})",
-                file.display(),
-                crate::extract::SUPPORTED_EXTENSIONS
-            );
-            named_unsupported += 1;
+        let taken = engine
+            .execute(Command::TakeFile { path: file.clone() })
+            .and_then(Reply::taken)?;
+        if let Some(outcome) = taken {
+            if matches!(outcome, FileOutcome::Ignored) && args.paths.contains(file) {
+                eprintln!(
+                    "skipped {}: lookout does not read this type of file (it reads {})",
+                    file.display(),
+                    crate::extract::SUPPORTED_EXTENSIONS
+                );
+                named_unsupported += 1;
+            }
+            if let Some(bar) = &bar {
+                bar.inc(1);
+            }
+        }
+        let done = engine
+            .execute(Command::StepFiles {
+                budget: Duration::from_millis(20),
+                wait: None,
+            })
+            .and_then(Reply::files_done)?;
+        if let Some(bar) = &bar {
+            bar.inc(done.len() as u64);
         }
         engine.execute(Command::Tick)?;
-        if let Some(bar) = &bar {
-            bar.inc(1);
-        }
     }
     if let Some(bar) = bar {
         bar.finish_and_clear();

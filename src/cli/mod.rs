@@ -165,22 +165,35 @@ impl From<Outcome> for ExitCode {
 pub const ERROR_EXIT: u8 = 2;
 
 /// Logs go to stderr; `RUST_LOG` filters (default: info for `run` and `ingest`, else warn).
-pub fn init_logging(cli: &Cli) {
+///
+/// Lines are written by a thread of their own (tracing-appender's non-blocking writer, never
+/// lossy: a full queue makes the logger wait), buffered and flushed whenever the queue is
+/// drained, so that a burst of alerts costs a few writes, not one per line. Keep the guard
+/// until the end: dropping it writes what is queued.
+pub fn init_logging(cli: &Cli) -> tracing_appender::non_blocking::WorkerGuard {
     let default = match cli.command {
         Command::Run | Command::Ingest(_) => "info",
         _ => "warn",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("lookout-log")
+        .finish(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stderr(),
+        ));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     match cli.log_format {
         LogFormat::Pretty => builder
             .with_ansi(Palette::stderr(cli.color).enabled())
             .init(),
         LogFormat::Json => builder.with_ansi(false).json().init(),
     }
+    guard
 }
 
 /// How stdout and stderr are decorated (`--color` and the environment).

@@ -114,7 +114,22 @@ struct ConfigFile {
     /// Which keys of JSON articles hold each field (`[json]` table; see `JsonSection`).
     #[serde(default)]
     json: JsonSection,
+    /// How the engine runs (`[engine]` table).
+    #[serde(default)]
+    engine: EngineSection,
 }
+
+/// The `[engine]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EngineSection {
+    /// How many threads read, extract, analyze and match articles in parallel (one writer
+    /// applies what they find in order). Default: one per core. Needs a restart to change.
+    workers: Option<usize>,
+}
+
+/// The most `[engine] workers` taken.
+pub const MAX_WORKERS: usize = 256;
 
 /// A `[[queries]]` table.
 #[derive(Debug, Deserialize)]
@@ -160,6 +175,8 @@ pub struct Config {
     pub api: ApiConfig,
     /// The keys JSON articles are read from (`[json]`).
     pub json: crate::extract::JsonKeys,
+    /// The threads that prepare articles (`[engine] workers`; 0: one per core).
+    pub workers: usize,
 }
 
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 20 * 1024 * 1024;
@@ -296,6 +313,18 @@ impl Config {
             }
             Some(max_clauses) => QueryLimits { max_clauses },
         };
+        let workers = match file.engine.workers {
+            None => 0,
+            Some(n @ 1..=MAX_WORKERS) => n,
+            Some(n) => {
+                return Err(invalid(
+                    "engine.workers",
+                    format!(
+                        "{n} is not between 1 and {MAX_WORKERS} (leave it out for one per core)"
+                    ),
+                ))
+            }
+        };
         Ok(Config {
             path: path.to_path_buf(),
             watch,
@@ -316,6 +345,7 @@ impl Config {
             webhooks: file.webhooks,
             api: file.api,
             json,
+            workers,
         })
     }
 }

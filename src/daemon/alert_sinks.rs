@@ -21,6 +21,11 @@ impl AlertSink for AlertCounter {
         self.0.send_modify(|count| *count += 1);
         Ok(())
     }
+
+    fn alerts(&mut self, alerts: &[Alert]) -> Result<(), AlertSinkError> {
+        self.0.send_modify(|count| *count += alerts.len() as u64);
+        Ok(())
+    }
 }
 
 /// The webhook delivery running now, if any, shared by the daemon (which starts, restarts and
@@ -50,6 +55,11 @@ pub struct WebhookNudge(pub SharedDelivery);
 
 impl AlertSink for WebhookNudge {
     fn alert(&mut self, _alert: &Alert) -> Result<(), AlertSinkError> {
+        self.0.with(LogDelivery::notify);
+        Ok(())
+    }
+
+    fn alerts(&mut self, _alerts: &[Alert]) -> Result<(), AlertSinkError> {
         self.0.with(LogDelivery::notify);
         Ok(())
     }

@@ -8,11 +8,11 @@ use std::collections::VecDeque;
 
 use tokio::sync::oneshot;
 
-use super::contain::contain;
 use super::requests::fatal;
 use super::Daemon;
 use crate::api::views::{BackfillView, QuerySaved};
 use crate::api::RequestError;
+use crate::contain::contain;
 use crate::engine::{
     BackfillRun, BackfillStep, Command, CommandError, EngineError, BACKFILL_SLICE,
 };

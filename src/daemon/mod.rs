@@ -5,7 +5,6 @@
 
 pub mod alert_sinks;
 mod backfill;
-mod contain;
 mod posted;
 mod reload;
 mod requests;
@@ -13,6 +12,7 @@ pub mod status;
 mod watching;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -22,9 +22,7 @@ pub use status::StatusReport;
 
 use crate::api::{self, EngineHandle};
 use crate::config::{Config, ConfigWatcher};
-use crate::engine::{
-    Command, CommandError, Engine, EngineError, EngineOptions, FileRun, FileStart, Reply,
-};
+use crate::engine::{Command, CommandError, Engine, EngineError, EngineOptions, Reply};
 use crate::matcher::Engine as PercolatorKind;
 use crate::metrics::Metrics;
 use crate::watcher::WatchOptions;
@@ -41,7 +39,7 @@ const FILE_SLICE: Duration = Duration::from_millis(20);
 const SUPERVISE_INTERVAL: Duration = Duration::from_secs(2);
 
 pub fn run(config: Config, engine: PercolatorKind) -> anyhow::Result<()> {
-    contain::install_panic_hook();
+    crate::contain::install_panic_hook();
     // Descriptors for the watcher, the index and the logs, whether the API runs or not.
     crate::api::open_files::raise_open_files_limit();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -78,8 +76,6 @@ pub(crate) struct Daemon {
     /// After webhook delivery stopped unexpectedly: the delay before the next restart and
     /// when it is due.
     delivery_crash: Option<(Duration, Instant)>,
-    /// The file whose documents are being processed, a slice at a time, and when it was taken.
-    current_file: Option<(FileRun, PathBuf, Instant)>,
     /// Backfills under way, run a slice at a time between files and requests.
     backfills: backfill::Backfills,
     /// Posted bodies of articles under way, processed a slice at a time.
@@ -93,6 +89,12 @@ async fn serve(mut config: Config, percolator: PercolatorKind) -> anyhow::Result
     tokio::pin!(shutdown);
     let metrics = Metrics::new();
     let own_files = own_files(&config);
+    // The engine's workers wake the loop when a part of a file they prepare is ready.
+    let files_woken = Arc::new(tokio::sync::Notify::new());
+    let wake = {
+        let files_woken = Arc::clone(&files_woken);
+        Arc::new(move || files_woken.notify_one())
+    };
     let mut engine = Engine::open(
         &config,
         EngineOptions {
@@ -102,6 +104,7 @@ async fn serve(mut config: Config, percolator: PercolatorKind) -> anyhow::Result
             // again.
             retry_reads: true,
             own_files: Some(own_files.clone()),
+            wake: Some(wake),
         },
     )?;
     // From here on the saved queries are the engine's.
@@ -132,7 +135,6 @@ async fn serve(mut config: Config, percolator: PercolatorKind) -> anyhow::Result
         config_refused: false,
         config_named: Vec::new(),
         delivery_crash: None,
-        current_file: None,
         backfills: Default::default(),
         posts: Default::default(),
         posts_next: true,
@@ -215,7 +217,10 @@ async fn serve(mut config: Config, percolator: PercolatorKind) -> anyhow::Result
         sliced_turn = true;
         let commit_due = daemon.engine.next_commit_in();
         let retry_due = daemon.engine.next_retry_in();
-        daemon.ready_files = watching.queued();
+        let files_ready = daemon.engine.files_ready();
+        let files_room = daemon.engine.has_room_for_files();
+        let files_in_flight = daemon.engine.files_in_flight();
+        daemon.ready_files = watching.queued() + files_in_flight;
         // Requests first (they are few and someone waits for each), then files; a commit
         // (index, alert log fsync, ledger) runs when no file waits, or when it is long overdue,
         // so a commit rarely stands between a drop and its alert.
@@ -232,15 +237,18 @@ async fn serve(mut config: Config, percolator: PercolatorKind) -> anyhow::Result
                     }
                 }
             }
-            // A file under way goes on a slice at a time, requests answered in between; the
-            // next file is taken when it is done.
-            () = std::future::ready(()), if daemon.current_file.is_some() => {
-                tokio::task::block_in_place(|| daemon.step_file())?;
-            }
-            ready = watching.next(), if daemon.current_file.is_none() => {
+            // Ready files go to the engine's workers while it has room for them (taking one
+            // is quick); what they prepared is applied a slice at a time, in the order the
+            // files were taken, requests answered in between.
+            ready = watching.next(), if files_room => {
                 tracing::debug!(file = %ready.path.display(), reason = ?ready.reason, "file ready");
                 tokio::task::block_in_place(|| daemon.take_file(&ready.path))?;
             }
+            () = std::future::ready(()), if files_ready => {
+                tokio::task::block_in_place(|| daemon.step_files())?;
+            }
+            // A worker has something ready.
+            () = files_woken.notified(), if files_in_flight > 0 && !files_ready => {}
             _ = tokio::time::sleep(commit_due.unwrap_or(Duration::from_secs(3600))), if commit_due.is_some() => {
                 tokio::task::block_in_place(|| daemon.command(Command::Tick))?;
                 daemon.update_gauges();
@@ -288,8 +296,9 @@ async fn serve(mut config: Config, percolator: PercolatorKind) -> anyhow::Result
             }
         }
     }
-    // Files the watcher already declared ready are processed, not dropped.
-    tokio::task::block_in_place(|| daemon.finish_current_file())?;
+    // Files taken are finished; those the watcher already declared ready are processed, not
+    // dropped.
+    tokio::task::block_in_place(|| daemon.finish_files())?;
     for ready in watching.stop().await {
         tokio::task::block_in_place(|| daemon.process_file(&ready.path))?;
     }
@@ -388,75 +397,55 @@ impl Daemon {
         }
     }
 
-    /// Take one ready file: decided at once, or its documents are processed by `step_file`.
+    /// Take one ready file: decided at once (an own file, a type lookout does not read), or
+    /// handed to the engine's workers.
     fn take_file(&mut self, path: &Path) -> Result<(), EngineError> {
         let started = Instant::now();
-        let start = contain::contain(|| {
-            self.run(Command::StartFile {
+        let taken = self
+            .run(Command::TakeFile {
                 path: path.to_path_buf(),
             })
-            .and_then(Reply::file_start)
-        });
-        match start {
-            Ok(start) => match start.map_err(CommandError::into_engine_error)? {
-                FileStart::Done(_) => self.file_done(started)?,
-                FileStart::Run(run) => {
-                    self.current_file = Some((run, path.to_path_buf(), started));
-                    self.step_file()?;
-                }
-            },
-            Err(panicked) => {
-                self.quarantine_after_bug(path, &panicked)?;
-                self.file_done(started)?;
-            }
+            .and_then(Reply::taken)
+            .map_err(CommandError::into_engine_error)?;
+        if taken.is_some() {
+            self.metrics.observe_ingest(started.elapsed());
         }
-        Ok(())
-    }
-
-    /// One slice of the file under way (about `FILE_SLICE` of work); finished when its last
-    /// document is done.
-    fn step_file(&mut self) -> Result<(), EngineError> {
-        let Some((mut run, path, started)) = self.current_file.take() else {
-            return Ok(());
-        };
-        let step = contain::contain(|| {
-            self.run(Command::ContinueFile {
-                run: &mut run,
-                budget: FILE_SLICE,
-            })
-            .and_then(Reply::file_more)
-        });
-        match step {
-            Ok(more) => {
-                if more.map_err(CommandError::into_engine_error)? {
-                    self.current_file = Some((run, path, started));
-                    return self.command(Command::TickIfOverdue);
-                }
-                self.command(Command::FinishFile { run })?;
-            }
-            Err(panicked) => self.quarantine_after_bug(&path, &panicked)?,
-        }
-        self.file_done(started)
-    }
-
-    /// At shutdown: the file under way is finished.
-    fn finish_current_file(&mut self) -> Result<(), EngineError> {
-        while self.current_file.is_some() {
-            self.step_file()?;
-        }
-        Ok(())
-    }
-
-    fn file_done(&mut self, started: Instant) -> Result<(), EngineError> {
-        self.metrics.observe_ingest(started.elapsed());
         self.update_gauges();
-        self.command(Command::TickIfOverdue)
+        Ok(())
+    }
+
+    /// Apply what the workers prepared for about `FILE_SLICE` (the engine quarantines a file
+    /// whose processing meets a bug and goes on with the next).
+    fn step_files(&mut self) -> Result<(), EngineError> {
+        let done = self
+            .run(Command::StepFiles {
+                budget: FILE_SLICE,
+                wait: None,
+            })
+            .and_then(Reply::files_done)
+            .map_err(CommandError::into_engine_error)?;
+        if !done.is_empty() {
+            self.update_gauges();
+        }
+        Ok(())
+    }
+
+    /// At shutdown: the files taken are applied.
+    fn finish_files(&mut self) -> Result<(), EngineError> {
+        while self.engine.files_in_flight() > 0 {
+            self.run(Command::StepFiles {
+                budget: Duration::MAX,
+                wait: Some(Duration::from_millis(50)),
+            })
+            .map_err(CommandError::into_engine_error)?;
+        }
+        Ok(())
     }
 
     fn quarantine_after_bug(
         &mut self,
         path: &Path,
-        panicked: &contain::Panicked,
+        panicked: &crate::contain::Panicked,
     ) -> Result<(), EngineError> {
         tracing::error!(file = %path.display(), "bug while processing this file ({panicked}): quarantined; the daemon goes on");
         self.command(Command::QuarantineAfterBug {
@@ -468,8 +457,7 @@ impl Daemon {
     /// Process one ready file whole (at shutdown). A bug met on the way (a panic) quarantines
     /// the file with the reason instead of ending the daemon.
     fn process_file(&mut self, path: &Path) -> Result<(), EngineError> {
-        let started = Instant::now();
-        let processed = contain::contain(|| {
+        let processed = crate::contain::contain(|| {
             self.command(Command::ProcessFile {
                 path: path.to_path_buf(),
             })
@@ -478,7 +466,8 @@ impl Daemon {
             Ok(outcome) => outcome?,
             Err(panicked) => self.quarantine_after_bug(path, &panicked)?,
         }
-        self.file_done(started)
+        self.update_gauges();
+        self.command(Command::TickIfOverdue)
     }
 
     /// Try again the files whose read failed and whose retry is due (a bounded batch). A bug
@@ -490,7 +479,7 @@ impl Daemon {
             .map_err(CommandError::into_engine_error)?;
         for path in due {
             let retried =
-                contain::contain(|| self.command(Command::RetryFile { path: path.clone() }));
+                crate::contain::contain(|| self.command(Command::RetryFile { path: path.clone() }));
             match retried {
                 Ok(outcome) => outcome?,
                 Err(panicked) => self.quarantine_after_bug(&path, &panicked)?,

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use super::contain::contain;
 use super::Daemon;
 use crate::api::views::IngestedBatch;
 use crate::api::RequestError;
+use crate::contain::contain;
 use crate::engine::{Command, CommandError, EngineError, IngestRun};
 
 /// The work a posted body's slice does before anything else is looked at.

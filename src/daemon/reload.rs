@@ -102,6 +102,7 @@ impl Daemon {
         next.rescan_interval = running.rescan_interval;
         next.commit_interval = running.commit_interval;
         next.query_limits = running.query_limits;
+        next.workers = running.workers;
 
         let running_now: HashSet<&str> = self
             .engine

@@ -3,10 +3,10 @@
 //! typed replies become the API's views. A bug met while answering (a panic) answers an
 //! internal error and the daemon goes on; only a failure of the engine's storage stops it.
 
-use super::contain::contain;
 use super::Daemon;
 use crate::api::views::{QuerySaved, QueryView};
 use crate::api::{ApiRequest, RequestError};
+use crate::contain::contain;
 use crate::engine::{Command, CommandError, EngineError, QueryChanges, QueryRefused};
 
 impl Daemon {

@@ -24,11 +24,17 @@ pub enum AlertSinkError {
 }
 
 /// Receives every alert the engine raises, in the order raised (the alerts of one file in
-/// order).
+/// order), a document's alerts at once.
 pub trait AlertSink: Send {
     /// One alert. An error stops the engine (as a failed index write does): only the alert
     /// log should fail here.
     fn alert(&mut self, alert: &Alert) -> Result<(), AlertSinkError>;
+
+    /// The alerts of one document, in order (a sink that writes or wakes someone does it once
+    /// for all of them).
+    fn alerts(&mut self, alerts: &[Alert]) -> Result<(), AlertSinkError> {
+        alerts.iter().try_for_each(|alert| self.alert(alert))
+    }
 
     /// Everything pushed so far must be durable now (a commit; the alert log fsyncs). The
     /// ledger records the progress after every sink returned.
@@ -53,6 +59,10 @@ impl AlertLogSink {
 impl AlertSink for AlertLogSink {
     fn alert(&mut self, alert: &Alert) -> Result<(), AlertSinkError> {
         Ok(self.log.append(alert)?)
+    }
+
+    fn alerts(&mut self, alerts: &[Alert]) -> Result<(), AlertSinkError> {
+        Ok(self.log.append_all(alerts)?)
     }
 
     fn durable(&mut self) -> Result<(), AlertSinkError> {
@@ -140,6 +150,11 @@ impl AlertSink for MemorySink {
         Ok(())
     }
 
+    fn alerts(&mut self, alerts: &[Alert]) -> Result<(), AlertSinkError> {
+        self.seen().alerts.extend_from_slice(alerts);
+        Ok(())
+    }
+
     fn durable(&mut self) -> Result<(), AlertSinkError> {
         self.seen().durable += 1;
         Ok(())
@@ -157,9 +172,13 @@ impl AlertSinks {
         self.sinks.push(sink);
     }
 
-    pub fn alert(&mut self, alert: &Alert) -> Result<(), AlertSinkError> {
+    /// The alerts of one document, into every sink in turn (the alert log first).
+    pub fn alerts(&mut self, alerts: &[Alert]) -> Result<(), AlertSinkError> {
+        if alerts.is_empty() {
+            return Ok(());
+        }
         for sink in &mut self.sinks {
-            sink.alert(alert)?;
+            sink.alerts(alerts)?;
         }
         Ok(())
     }

@@ -3,7 +3,7 @@
 //! alerts (marked `backfill`), [`BACKFILL_SLICE`] documents per step.
 
 use super::{Engine, EngineError, QueryId};
-use crate::matcher::DocAnalysis;
+use crate::matcher::{summarize, DocAnalysis};
 
 /// What a backfill found: documents the query matches, and the alerts newly raised.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -109,7 +109,8 @@ impl Engine {
         run.next += documents.len();
         for document in &documents {
             let analysis = DocAnalysis::new(document, &mut self.analyzer);
-            let raised = self.raise_alerts(document, &analysis, &[run.id], true)?;
+            let summary = summarize(&run.query, document, &analysis);
+            let raised = self.raise_alerts(document, &[(run.id, summary)], true)?;
             run.outcome.alerts += raised;
             self.stats.alerts += raised as u64;
         }

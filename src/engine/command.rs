@@ -3,10 +3,11 @@
 //! `lookout ingest`, `lookout queries add --backfill` and the tests all send these; a later
 //! transport (a message queue, a cluster) would too.
 //!
-//! Work that takes long is sliced: a command that starts it (`StartFile`, `StartIngest`,
-//! `StartBackfill`) answers with a run, which the caller holds and steps with the matching
-//! `Continue…` command, doing other work in between (this is what keeps the daemon
-//! responsive). A run borrowed by a `Continue…` command is the reason `Command` has a lifetime;
+//! Work that takes long is sliced. Files are taken (`TakeFile`) into the intake, where workers
+//! prepare them in parallel, and applied in the order taken by `StepFiles`, a budget at a
+//! time. A posted body or a backfill is started by a command (`StartIngest`, `StartBackfill`)
+//! that answers with a run, which the caller holds and steps with the matching `Continue…`
+//! command, doing other work in between (this is what keeps the daemon responsive). A run borrowed by a `Continue…` command is the reason `Command` has a lifetime;
 //! the commands a transport carries own everything (`Command<'static>`).
 //!
 //! Errors: a command refused for what it asks ([`QueryRefused`], a body that holds no article)
@@ -14,11 +15,13 @@
 //! ([`EngineError`]) is the caller's signal to stop.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
+use super::prepare::ReadRules;
 use super::{
-    Backfill, BackfillRun, BackfillStep, Engine, EngineError, FileOutcome, FileRun, FileStart,
-    IngestReport, IngestRun, QueryChanges, QueryId, RetryingFile, RETRY_BATCH,
+    Backfill, BackfillRun, BackfillStep, Engine, EngineError, FileDone, FileOutcome, IngestReport,
+    IngestRun, QueryChanges, QueryId, RetryingFile, RETRY_BATCH,
 };
 use crate::config::{
     check_query_name, persist, shown_name, ConfigError, OnDelete, QueryNameError, QuerySpec,
@@ -29,24 +32,26 @@ use crate::query::QueryError;
 /// What the engine is asked to do.
 #[derive(Debug)]
 pub enum Command<'run> {
-    /// Take a file that is ready: decided at once ([`FileStart::Done`]), or a run whose
-    /// documents [`Command::ContinueFile`] processes.
-    StartFile { path: PathBuf },
-    /// Match and index the next documents of a file run, for at least one document and until
-    /// `budget` is spent; the run is recorded (its progress pending the next commit) when its
-    /// last document is done.
-    ContinueFile {
-        run: &'run mut FileRun,
+    /// Take a file that is ready: decided at once (`Reply::Taken(Some(..))`: one of lookout's
+    /// own files, a type it does not read), or handed to a worker, to be applied by
+    /// [`Command::StepFiles`] after the files taken before it (`Reply::Taken(None)`). Waits for
+    /// room first (applying the earliest files) when as many files as the intake holds are
+    /// taken already.
+    TakeFile { path: PathBuf },
+    /// Apply what the workers prepared, in the order the files were taken: for at least one
+    /// part and until `budget` is spent, waiting up to `wait` for the first file's next part
+    /// when it has none. Replies with the files applied whole; each is recorded (its progress
+    /// pending the next commit).
+    StepFiles {
         budget: Duration,
+        wait: Option<Duration>,
     },
-    /// Record a file run whose documents are all done (its progress is made durable by the
-    /// next commit).
-    FinishFile { run: FileRun },
-    /// A whole file at once (`lookout ingest`, the files left at shutdown).
+    /// A whole file at once, and the files taken before it (`lookout ingest`, the files left
+    /// at shutdown).
     ProcessFile { path: PathBuf },
     /// The files whose failed read is due to be tried again (a bounded batch, soonest first).
     DueRetries,
-    /// Try again to read and process a file whose read failed.
+    /// Take again a file whose read failed (applied like a new file by `StepFiles`).
     RetryFile { path: PathBuf },
     /// Quarantine a file whose processing met a bug (a panic the caller contained), with the
     /// panic's message, so that `lookout status` lists it; the same bytes are reported once.
@@ -119,9 +124,10 @@ pub enum Command<'run> {
 pub enum Reply {
     /// Nothing to report.
     Done,
-    FileStart(FileStart),
-    /// Whether documents of the run remain.
-    FileMore(bool),
+    /// A file taken: decided at once (`Some`), or handed to a worker.
+    Taken(Option<FileOutcome>),
+    /// The files applied whole, in the order taken.
+    FilesDone(Vec<FileDone>),
     File(FileOutcome),
     Paths(Vec<PathBuf>),
     Ingest(IngestRun),
@@ -213,8 +219,8 @@ impl Reply {
     fn kind(&self) -> &'static str {
         match self {
             Reply::Done => "Done",
-            Reply::FileStart(_) => "FileStart",
-            Reply::FileMore(_) => "FileMore",
+            Reply::Taken(_) => "Taken",
+            Reply::FilesDone(_) => "FilesDone",
             Reply::File(_) => "File",
             Reply::Paths(_) => "Paths",
             Reply::Ingest(_) => "Ingest",
@@ -258,8 +264,8 @@ macro_rules! reply_as {
 }
 
 reply_as! {
-    file_start => FileStart(FileStart),
-    file_more => FileMore(bool),
+    taken => Taken(Option<FileOutcome>),
+    files_done => FilesDone(Vec<FileDone>),
     file => File(FileOutcome),
     paths => Paths(Vec<PathBuf>),
     ingest => Ingest(IngestRun),
@@ -307,16 +313,16 @@ impl Engine {
     /// Apply one command.
     pub fn execute(&mut self, command: Command<'_>) -> Result<Reply, CommandError> {
         Ok(match command {
-            Command::StartFile { path } => Reply::FileStart(self.start_file(&path)?),
-            Command::ContinueFile { run, budget } => {
-                Reply::FileMore(self.continue_file(run, budget)?)
-            }
-            Command::FinishFile { run } => Reply::File(self.finish_file(run)?),
+            Command::TakeFile { path } => Reply::Taken(self.take_file(&path)?),
+            Command::StepFiles { budget, wait } => Reply::FilesDone(self.step_files(budget, wait)?),
             Command::ProcessFile { path } => Reply::File(self.process_file(&path)?),
             Command::DueRetries => {
                 Reply::Paths(self.retries.due(std::time::Instant::now(), RETRY_BATCH))
             }
-            Command::RetryFile { path } => Reply::File(self.retry_file(&path)?),
+            Command::RetryFile { path } => {
+                self.retry_file(&path)?;
+                Reply::Done
+            }
             Command::QuarantineAfterBug { path, panic } => {
                 Reply::File(self.quarantine_after_bug(&path, panic)?)
             }
@@ -358,11 +364,17 @@ impl Engine {
                 max_file_size,
             } => {
                 self.on_delete = on_delete;
-                self.max_file_size = max_file_size;
+                self.read_rules = Arc::new(ReadRules {
+                    max_file_size,
+                    ..ReadRules::clone(&self.read_rules)
+                });
                 Reply::Done
             }
             Command::SetExtractor { extractor } => {
-                self.extractor = extractor;
+                self.read_rules = Arc::new(ReadRules {
+                    extractor,
+                    ..ReadRules::clone(&self.read_rules)
+                });
                 Reply::Done
             }
             Command::SetQueryTargets {

@@ -1,79 +1,61 @@
 //! One document: skipped when its content is already indexed (a rename moves where it is
-//! shown), else percolated, its new alerts pushed into the sinks (once per saved query and
-//! content, and per saved query and location), and added to the index; and where documents are
-//! shown when the files holding them go away (`leave`, `reconcile`).
+//! shown), else its matches (prepared by a worker, or here) turned into new alerts pushed into
+//! the sinks (once per saved query and content, and per saved query and location), and added to
+//! the index; and where documents are shown when the files holding them go away (`leave`,
+//! `reconcile`).
 
 use std::path::Path;
 
 use chrono::Utc;
 
+use super::prepare::{summaries, PreparedDocument};
 use super::read::{is_gone, read_bytes, SkipReason};
 use super::roots::WatchFolders;
 use super::{Engine, EngineError, QueryId};
 use crate::alerts::{self, Alert, AlertDoc, AlertQuery, Matched};
-use crate::analysis::Analyzer;
 use crate::config::OnDelete;
 use crate::document::{DocId, Document};
 use crate::ledger::AlertRow;
-use crate::matcher::{summarize, DocAnalysis, Percolator};
-
-/// The pure half of a new document's work: analyzed once and percolated against the compiled
-/// saved queries of one generation, touching no shared mutable state (what a pool of workers
-/// would run in parallel, each with its analyzer, against a snapshot of the percolator).
-pub(super) struct PreparedDocument {
-    document: Document,
-    analysis: DocAnalysis,
-    /// The ids of the queries it matches, ascending.
-    matches: Vec<QueryId>,
-    /// The [`QuerySet`](super::QuerySet) generation the matches were computed on.
-    generation: u64,
-}
-
-impl PreparedDocument {
-    pub(super) fn prepare(
-        document: Document,
-        percolator: &dyn Percolator,
-        generation: u64,
-        analyzer: &mut Analyzer,
-    ) -> PreparedDocument {
-        let analysis = DocAnalysis::new(&document, analyzer);
-        let matches = percolator.percolate(&analysis);
-        PreparedDocument {
-            document,
-            analysis,
-            matches,
-            generation,
-        }
-    }
-}
+use crate::lock;
+use crate::matcher::{DocAnalysis, MatchSummary};
 
 impl Engine {
-    /// Match and index one document. `None` when its content is already indexed; otherwise the
-    /// number of alerts it raised.
+    /// Match and index one document here (a posted body's). `None` when its content is
+    /// already indexed; otherwise the number of alerts it raised.
     pub(super) fn process_document(
         &mut self,
         document: Document,
     ) -> Result<Option<usize>, EngineError> {
-        if self.uncommitted.contains_key(&document.id) || self.index.contains(&document.id)? {
-            self.stats.known_documents += 1;
-            self.metrics.document_known();
-            self.follow_rename(&document)?;
-            tracing::debug!(file = %document.location(), id = %document.id, "already indexed");
+        if self.is_known(&document)? {
             return Ok(None);
         }
-        // Tests inject a bug here for documents holding the marker (FAILPOINTS=pipeline::document=panic).
-        fail::fail_point!(
-            "pipeline::document",
-            document.body.contains("lookout-failpoint"),
-            |_| Ok(None)
-        );
-        let prepared = PreparedDocument::prepare(
-            document,
-            self.percolator.as_ref(),
-            self.queries.generation(),
-            &mut self.analyzer,
-        );
+        let prepared = PreparedDocument::prepare(document, &self.matching, &mut self.analyzer);
         self.apply_new_document(prepared).map(Some)
+    }
+
+    /// Apply a document a worker prepared: `None` when its content is already indexed;
+    /// otherwise the number of alerts it raised.
+    pub(super) fn apply_document(
+        &mut self,
+        prepared: PreparedDocument,
+    ) -> Result<Option<usize>, EngineError> {
+        if self.is_known(&prepared.document)? {
+            return Ok(None);
+        }
+        self.apply_new_document(prepared).map(Some)
+    }
+
+    /// Whether the document's content is already indexed (then, at most, where it is shown
+    /// moves: a rename).
+    fn is_known(&mut self, document: &Document) -> Result<bool, EngineError> {
+        if !self.uncommitted.contains_key(&document.id) && !self.index.contains(&document.id)? {
+            return Ok(false);
+        }
+        self.stats.known_documents += 1;
+        self.metrics.document_known();
+        self.follow_rename(document)?;
+        tracing::debug!(file = %document.location(), id = %document.id, "already indexed");
+        Ok(true)
     }
 
     /// The ordered half of a new document's work (the one writer's): its alerts, deduplicated
@@ -86,14 +68,14 @@ impl Engine {
     ) -> Result<usize, EngineError> {
         let PreparedDocument {
             document,
-            analysis,
             mut matches,
             generation,
         } = prepared;
         if generation != self.queries.generation() {
-            matches = self.percolator.percolate(&analysis);
+            let analysis = DocAnalysis::new(&document, &mut self.analyzer);
+            matches = summaries(&lock::read(&self.matching), &document, &analysis);
         }
-        let raised = self.raise_alerts(&document, &analysis, &matches, false)?;
+        let raised = self.raise_alerts(&document, &matches, false)?;
         self.writer.add(&document)?;
         self.uncommitted.insert(
             document.id.clone(),
@@ -106,14 +88,14 @@ impl Engine {
         Ok(raised)
     }
 
-    /// Write one alert for each of the saved queries `matches` (indexes into the queries) that
-    /// never alerted on this document's content nor at its location: alert log first, then the
-    /// tracing line, then a nudge to the webhooks. Returns how many were written.
+    /// Write one alert for each of the saved queries `matches` (with their summaries) that
+    /// never alerted on this document's content nor at its location: alert log first, then
+    /// the tracing line, then a nudge to the webhooks, all of the document's alerts at once.
+    /// Returns how many were written.
     pub(super) fn raise_alerts(
         &mut self,
         document: &Document,
-        analysis: &DocAnalysis,
-        matches: &[QueryId],
+        matches: &[(QueryId, MatchSummary)],
         backfill: bool,
     ) -> Result<usize, EngineError> {
         if matches.is_empty() {
@@ -124,14 +106,16 @@ impl Engine {
         // commit, a changed file or a backfill finds queries here.
         let doc_alerted = self.ledger.doc_alerts(&document.id)?;
         let path_alerted = self.ledger.path_alerts(&location)?;
-        let mut raised = 0;
-        for &query_id in matches {
-            let Some(entry) = self.queries.get(query_id) else {
+        let before = self.pending.alerts.len();
+        let mut batch = Vec::new();
+        let at = Utc::now();
+        for (query_id, summary) in matches {
+            let Some(entry) = self.queries.get(*query_id) else {
                 continue; // withdrawn meanwhile
             };
-            let Some(query) = entry.query() else {
+            if entry.query().is_none() {
                 continue;
-            };
+            }
             let name = &entry.spec.name;
             let alert_id = alerts::alert_id(name, &document.id.0);
             let path_query = (location.clone(), name.clone());
@@ -142,10 +126,9 @@ impl Engine {
             {
                 continue;
             }
-            let summary = summarize(query, document, analysis);
             let alert = Alert {
                 alert_id: alert_id.clone(),
-                at: Utc::now(),
+                at,
                 query: AlertQuery {
                     name: name.clone(),
                     text: entry.spec.text.clone(),
@@ -159,22 +142,25 @@ impl Engine {
                     url: document.url.clone(),
                 },
                 matched: Matched {
-                    terms: summary.terms,
-                    snippet: summary.snippet,
+                    terms: summary.terms.clone(),
+                    snippet: summary.snippet.clone(),
                 },
                 backfill,
             };
-            self.sinks.alert(&alert)?;
-            self.pending.alerts.push(AlertRow {
-                alert_id: alert.alert_id,
-                path: location.clone(),
-                query: name.clone(),
-            });
             self.pending_alert_ids.insert(alert_id);
             self.pending_path_alerts.insert(path_query);
-            raised += 1;
+            batch.push(alert);
         }
-        Ok(raised)
+        // The document's alerts at once: one write to the alert log, one nudge.
+        self.sinks.alerts(&batch)?;
+        self.pending
+            .alerts
+            .extend(batch.into_iter().map(|alert| AlertRow {
+                alert_id: alert.alert_id,
+                path: alert.doc.path,
+                query: alert.query.name,
+            }));
+        Ok(self.pending.alerts.len() - before)
     }
 
     /// A known document under a new path: when the path the index shows it at no longer holds
@@ -282,9 +268,14 @@ impl Engine {
         // Each holder is read once, however many of its documents move.
         for (holder, ids) in moves {
             // Read as it was read when processed (the configured `[json]` keys make the ids).
-            let read = read_bytes(Path::new(&holder), self.max_file_size)
+            let read = read_bytes(Path::new(&holder), self.read_rules.max_file_size)
                 .map_err(SkipReason::from)
-                .and_then(|bytes| Ok(self.extractor.extract(Path::new(&holder), &bytes)?));
+                .and_then(|bytes| {
+                    Ok(self
+                        .read_rules
+                        .extractor
+                        .extract(Path::new(&holder), &bytes)?)
+                });
             let documents = match read {
                 Ok(extraction) => extraction.documents,
                 Err(error) => {

@@ -1,18 +1,25 @@
-//! One file, from its path to its documents: own files and types lookout does not read are
-//! noted, unchanged bytes skipped, reads that fail for a reason that may go away retried,
-//! refusals ([`SkipReason`]) quarantined once per content, warnings reported once per content;
-//! then its documents are processed a slice at a time ([`FileRun`]) and the file recorded.
+//! One file, from its path to its documents, on the writer's side: own files and types lookout
+//! does not read are noted at once; the rest is taken into the intake (`intake.rs`), prepared
+//! by a worker (`prepare.rs`), and its parts applied here in the order the files were taken:
+//! unchanged bytes skipped, reads that fail for a reason that may go away retried, refusals
+//! ([`SkipReason`]) quarantined once per content, warnings reported once per content; then its
+//! documents are applied a slice at a time and the file recorded.
 
+use std::collections::VecDeque;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 
+use super::intake::{Taken, TakenState};
+use super::prepare::{FileJob, Part, PreparedDocument};
 use super::read::{is_gone, read_bytes, ReadError, SkipReason};
 use super::retry::Failure;
 use super::{Engine, EngineError, MAX_RETRY_GAP};
-use crate::document::{DocId, Document};
-use crate::extract::{self, Extraction, Warnings};
+use crate::document::DocId;
+use crate::extract::{self, Warnings};
 use crate::ledger::{FileRecord, FileWarnings, IgnoredFile, Quarantined};
 
 /// What became of one file.
@@ -38,24 +45,28 @@ pub enum FileOutcome {
     Skipped(SkipReason),
 }
 
-/// A file taken by [`Command::StartFile`](super::Command::StartFile): decided at once, or documents to process.
+/// A file applied whole by [`Command::StepFiles`](super::Command::StepFiles).
 #[derive(Debug)]
-pub enum FileStart {
-    Done(FileOutcome),
-    Run(FileRun),
+pub struct FileDone {
+    pub path: PathBuf,
+    pub outcome: FileOutcome,
+    /// From the moment it was taken.
+    pub took: Duration,
 }
 
-/// A file whose documents are being matched and indexed, a slice at a time
-/// ([`Command::ContinueFile`](super::Command::ContinueFile)). Until it is finished, its
+/// A file whose documents are being applied, a slice at a time. Until it is finished, its
 /// progress is not recorded: a crash re-reads it, and the documents already indexed and the
 /// alerts already raised are skipped by their content and alert ids.
 #[derive(Debug)]
-pub struct FileRun {
+pub(super) struct FileRun {
     key: String,
     content_hash: String,
     /// What the ledger held for this path before (a changed file).
     previous: Option<FileRecord>,
-    documents: std::vec::IntoIter<Document>,
+    /// Prepared and not yet applied.
+    prepared: VecDeque<PreparedDocument>,
+    /// Not yet prepared (still with a worker).
+    unprepared: usize,
     ids: Vec<DocId>,
     new: usize,
     known: usize,
@@ -64,14 +75,8 @@ pub struct FileRun {
 }
 
 impl FileRun {
-    /// The file's path as the ledger keys it.
-    pub fn path(&self) -> &str {
-        &self.key
-    }
-
-    /// Documents not yet processed.
-    pub fn remaining(&self) -> usize {
-        self.documents.len()
+    fn is_done(&self) -> bool {
+        self.prepared.is_empty() && self.unprepared == 0
     }
 }
 
@@ -88,137 +93,328 @@ impl Engine {
                 continue;
             }
             checked += 1;
-            self.take_file(&path)?;
+            self.wait_for_room()?;
+            self.submit_file(&path)?;
         }
+        self.drain_files()?;
         Ok(checked)
     }
 
-    /// Try again to read and process a file whose read failed.
-    pub(super) fn retry_file(&mut self, path: &Path) -> Result<FileOutcome, EngineError> {
+    /// Try again to read and process a file whose read failed (taken like a new file; applied
+    /// by [`Command::StepFiles`](super::Command::StepFiles)).
+    pub(super) fn retry_file(&mut self, path: &Path) -> Result<(), EngineError> {
         self.metrics.file_read_retried();
-        self.take_file(path)
+        self.wait_for_room()?;
+        self.submit_file(path)
     }
 
-    /// Read, extract, match and index one file. Bad files are logged and quarantined; files
-    /// that cannot be read now are retried (when retries are on); only a failure of the index,
-    /// the ledger or the alert log is an error.
+    /// Read, extract, match and index one file whole (and the files taken before it). Bad
+    /// files are logged and quarantined; files that cannot be read now are retried (when
+    /// retries are on); only a failure of the index, the ledger or the alert log is an error.
     pub(super) fn process_file(&mut self, path: &Path) -> Result<FileOutcome, EngineError> {
-        match self.start_file(path)? {
-            FileStart::Done(outcome) => Ok(outcome),
-            FileStart::Run(run) => self.run_file(run),
+        if let Some(outcome) = self.take_file(path)? {
+            return Ok(outcome);
         }
+        let done = self.drain_files()?;
+        Ok(done
+            .into_iter()
+            .rev()
+            .find(|d| d.path == path)
+            .map(|d| d.outcome)
+            .unwrap_or(FileOutcome::Vanished))
     }
 
-    /// Take one file, to be processed a slice of its documents at a time: the daemon answers
-    /// requests between slices, so that a file of 20,000 articles does not stall it. Whatever
-    /// can be decided at once (unchanged, refused, ignored, unreadable) is `Done`.
-    pub(super) fn start_file(&mut self, path: &Path) -> Result<FileStart, EngineError> {
+    /// Take a file that is ready: own files and types lookout does not read are decided at
+    /// once (`Some`); the rest goes to a worker (waiting for room first) and is applied by
+    /// [`Command::StepFiles`](super::Command::StepFiles).
+    pub(super) fn take_file(&mut self, path: &Path) -> Result<Option<FileOutcome>, EngineError> {
         let key = path.to_string_lossy().into_owned();
         if self.own_files.contains(path) {
             tracing::debug!(file = %key, "one of lookout's own files: not an article");
-            return Ok(FileStart::Done(FileOutcome::OwnFile));
+            return Ok(Some(FileOutcome::OwnFile));
         }
         if !extract::is_supported(path) {
-            return self.ignore(key, path).map(FileStart::Done);
+            return self.ignore(key, path).map(Some);
         }
         self.stats.files += 1;
-        self.begin_file(path)
+        self.wait_for_room()?;
+        self.submit_file(path)?;
+        Ok(None)
     }
 
-    /// `process_file` without counting a file taken (retries and re-checks).
-    pub(super) fn take_file(&mut self, path: &Path) -> Result<FileOutcome, EngineError> {
-        match self.begin_file(path)? {
-            FileStart::Done(outcome) => Ok(outcome),
-            FileStart::Run(run) => self.run_file(run),
+    /// Whether another file may be taken without waiting.
+    pub fn has_room_for_files(&self) -> bool {
+        self.intake.has_room()
+    }
+
+    /// Files taken and not yet applied whole.
+    pub fn files_in_flight(&self) -> usize {
+        self.intake.len()
+    }
+
+    /// Whether [`Command::StepFiles`](super::Command::StepFiles) has parts to apply now.
+    pub fn files_ready(&mut self) -> bool {
+        self.intake.receive(None);
+        self.intake.ready()
+    }
+
+    /// The size of the pool of workers.
+    pub fn workers(&self) -> usize {
+        self.intake.workers()
+    }
+
+    /// Apply the first files' parts until none is there yet, for at least one part and until
+    /// `budget` is spent; with `wait`, wait that long for the first file's next part when it
+    /// has none. A panic while applying a file quarantines it (the bug is reported with the
+    /// file) and the next one goes on.
+    pub(super) fn step_files(
+        &mut self,
+        budget: Duration,
+        wait: Option<Duration>,
+    ) -> Result<Vec<FileDone>, EngineError> {
+        let started = Instant::now();
+        let mut done = Vec::new();
+        self.intake.receive(wait);
+        while let Some(mut taken) = self.intake.pop() {
+            let applied = catch_unwind(AssertUnwindSafe(|| {
+                self.apply_parts(&mut taken, budget, started)
+            }));
+            let finished = match applied {
+                Ok(finished) => finished?,
+                Err(payload) => {
+                    let panic = crate::contain::payload_message(payload.as_ref());
+                    tracing::error!(file = %taken.path.display(), "bug while processing this file ({panic}): quarantined; the daemon goes on");
+                    Some(self.quarantine_after_bug(&taken.path, panic)?)
+                }
+            };
+            match finished {
+                Some(outcome) => {
+                    let took = taken.taken_at.elapsed();
+                    self.metrics.observe_ingest(took);
+                    done.push(FileDone {
+                        path: taken.path,
+                        outcome,
+                        took,
+                    });
+                }
+                None => self.intake.put_back(taken),
+            }
+            if started.elapsed() >= budget {
+                break;
+            }
+            self.intake.receive(None);
+            if !self.intake.ready() {
+                break;
+            }
+        }
+        if !done.is_empty() {
+            self.tick_if_overdue()?;
+        }
+        Ok(done)
+    }
+
+    /// Apply every file taken (waiting for the workers), for a caller that runs to the end.
+    pub(super) fn drain_files(&mut self) -> Result<Vec<FileDone>, EngineError> {
+        let mut done = Vec::new();
+        while !self.intake.is_empty() {
+            done.extend(self.step_files(Duration::MAX, Some(Duration::from_millis(50)))?);
+        }
+        Ok(done)
+    }
+
+    /// Apply the earliest files until there is room for one more.
+    fn wait_for_room(&mut self) -> Result<(), EngineError> {
+        while !self.intake.has_room() {
+            self.step_files(Duration::MAX, Some(Duration::from_millis(50)))?;
+        }
+        Ok(())
+    }
+
+    /// Hand the file to a worker, with the content hash it was last processed with.
+    fn submit_file(&mut self, path: &Path) -> Result<(), EngineError> {
+        let job = self.file_job(path)?;
+        self.intake.submit(job);
+        Ok(())
+    }
+
+    fn file_job(&self, path: &Path) -> Result<FileJob, EngineError> {
+        let key = path.to_string_lossy();
+        let previous_hash = match self.pending_files.get(key.as_ref()) {
+            Some(record) => Some(record.content_hash.clone()),
+            None => self.ledger.file(&key)?.map(|record| record.content_hash),
+        };
+        Ok(FileJob {
+            path: path.to_path_buf(),
+            previous_hash,
+            rules: Arc::clone(&self.read_rules),
+            matching: Arc::clone(&self.matching),
+        })
+    }
+
+    /// What the ledger (or this batch) holds for the file at `key`.
+    fn file_record(&self, key: &str) -> Result<Option<FileRecord>, EngineError> {
+        match self.pending_files.get(key) {
+            Some(record) => Ok(Some(record.clone())),
+            None => Ok(self.ledger.file(key)?),
         }
     }
 
-    /// Process every document of a file run, then finish it.
-    pub(super) fn run_file(&mut self, mut run: FileRun) -> Result<FileOutcome, EngineError> {
-        while self.continue_file(&mut run, Duration::MAX)? {}
-        self.finish_file(run)
+    /// Apply the parts of `taken` that are there, and its documents within `budget`. `Some`
+    /// when the file is done.
+    fn apply_parts(
+        &mut self,
+        taken: &mut Taken,
+        budget: Duration,
+        started: Instant,
+    ) -> Result<Option<FileOutcome>, EngineError> {
+        let mut worked = false;
+        loop {
+            if let TakenState::Running(run) = &mut taken.state {
+                if !run.prepared.is_empty() {
+                    self.continue_file(run, budget, started)?;
+                    worked = true;
+                }
+                if run.is_done() {
+                    let TakenState::Running(run) =
+                        std::mem::replace(&mut taken.state, TakenState::Skipping)
+                    else {
+                        unreachable!("matched just above");
+                    };
+                    return self.finish_file(*run).map(Some);
+                }
+                if worked && started.elapsed() >= budget {
+                    return Ok(None);
+                }
+            }
+            let Some(part) = taken.parts.pop_front() else {
+                return Ok(None);
+            };
+            worked = true;
+            if let Some(outcome) = self.apply_part(taken, part)? {
+                return Ok(Some(outcome));
+            }
+        }
     }
 
-    /// Read, check and extract a file; its documents are then processed by `continue_file`.
-    pub(super) fn begin_file(&mut self, path: &Path) -> Result<FileStart, EngineError> {
+    /// Apply one part of a file; `Some` when it decides the file.
+    fn apply_part(
+        &mut self,
+        taken: &mut Taken,
+        part: Part,
+    ) -> Result<Option<FileOutcome>, EngineError> {
+        let path = taken.path.clone();
         let key = path.to_string_lossy().into_owned();
-        let bytes = match read_bytes(path, self.max_file_size) {
-            Ok(bytes) => {
-                if let Some(attempts) = self.retries.remove(path) {
-                    tracing::info!(file = %key, failed_reads = attempts, "the file can be read again; processing it");
-                    self.metrics.set_files_awaiting_retry(self.retries.len());
+        match part {
+            Part::Documents(documents) => {
+                if let TakenState::Running(run) = &mut taken.state {
+                    run.unprepared = run.unprepared.saturating_sub(documents.len());
+                    run.prepared.extend(documents);
                 }
-                bytes
+                Ok(None)
             }
-            Err(ReadError::NotFound) => {
+            Part::Panicked(panic) => {
+                tracing::error!(file = %key, "bug while processing this file ({panic}): quarantined; the daemon goes on");
+                self.quarantine_after_bug(&path, panic).map(Some)
+            }
+            Part::ReadFailed(ReadError::NotFound) => {
                 // Gone between its event and now (a temp file, a quick delete): nothing to do.
-                if self.retries.remove(path).is_some() {
+                if self.retries.remove(&path).is_some() {
                     tracing::info!(file = %key, "the file that could not be read is gone");
                     self.metrics.set_files_awaiting_retry(self.retries.len());
                 }
                 tracing::debug!(file = %key, "vanished before it was read");
-                return Ok(FileStart::Done(FileOutcome::Vanished));
+                Ok(Some(FileOutcome::Vanished))
             }
-            Err(error) if error.is_transient() => {
-                return Ok(FileStart::Done(self.read_failed(&key, path, error)))
+            Part::ReadFailed(error) if error.is_transient() => {
+                Ok(Some(self.read_failed(&key, &path, error)))
             }
-            Err(error) => {
-                self.retries.remove(path);
-                return self
-                    .refuse(&key, String::new(), error.into())
-                    .map(FileStart::Done);
+            Part::ReadFailed(error) => {
+                self.retries.remove(&path);
+                self.refuse(&key, String::new(), error.into()).map(Some)
             }
-        };
-        let content_hash = blake3::hash(&bytes).to_hex().to_string();
-        let previous = match self.pending_files.get(&key) {
-            Some(record) => Some(record.clone()),
-            None => self.ledger.file(&key)?,
-        };
-        if previous
-            .as_ref()
-            .is_some_and(|p| p.content_hash == content_hash)
-        {
-            self.stats.unchanged_files += 1;
-            self.metrics.file_unchanged();
-            tracing::debug!(file = %key, "unchanged since it was processed");
-            return Ok(FileStart::Done(FileOutcome::Unchanged));
+            Part::Unchanged { content_hash } => {
+                self.read_again(&key, &path);
+                let current = self.file_record(&key)?;
+                if current.is_some_and(|c| c.content_hash == content_hash) {
+                    return Ok(Some(self.unchanged(&key)));
+                }
+                // Recorded otherwise since it was taken (a change applied meanwhile, then
+                // changed back): prepared again, here.
+                let mut job = self.file_job(&path)?;
+                job.previous_hash = None;
+                let mut parts = Vec::new();
+                job.run(&mut |part| parts.push(part));
+                for part in parts.into_iter().rev() {
+                    taken.parts.push_front(part);
+                }
+                Ok(None)
+            }
+            Part::Refused {
+                content_hash,
+                reason,
+            } => {
+                self.retries.remove(&path);
+                self.refuse(&key, content_hash, reason).map(Some)
+            }
+            Part::Extracted {
+                content_hash,
+                warnings,
+                documents,
+                landed,
+            } => {
+                self.read_again(&key, &path);
+                let previous = self.file_record(&key)?;
+                if previous
+                    .as_ref()
+                    .is_some_and(|p| p.content_hash == content_hash)
+                {
+                    taken.state = TakenState::Skipping;
+                    return Ok(Some(self.unchanged(&key)));
+                }
+                self.report_warnings(&key, &content_hash, documents, &warnings)?;
+                taken.state = TakenState::Running(Box::new(FileRun {
+                    key,
+                    content_hash,
+                    previous,
+                    prepared: VecDeque::new(),
+                    unprepared: documents,
+                    ids: Vec::with_capacity(documents),
+                    new: 0,
+                    known: 0,
+                    alerts: 0,
+                    landed,
+                }));
+                Ok(None)
+            }
         }
-        let Extraction {
-            documents,
-            warnings,
-        } = match self.extractor.extract(path, &bytes) {
-            Ok(extraction) => extraction,
-            Err(e) => {
-                return self
-                    .refuse(&key, content_hash, e.into())
-                    .map(FileStart::Done)
-            }
-        };
-        self.report_warnings(&key, &content_hash, documents.len(), &warnings)?;
-        Ok(FileStart::Run(FileRun {
-            landed: landed_ago(path),
-            key,
-            content_hash,
-            previous,
-            ids: Vec::with_capacity(documents.len()),
-            documents: documents.into_iter(),
-            new: 0,
-            known: 0,
-            alerts: 0,
-        }))
     }
 
-    /// Match and index the next documents of a file run, for at least one document and until
-    /// `budget` is spent. False when every document is done.
-    pub(super) fn continue_file(
+    /// A file whose read had failed was read now.
+    fn read_again(&mut self, key: &str, path: &Path) {
+        if let Some(attempts) = self.retries.remove(path) {
+            tracing::info!(file = %key, failed_reads = attempts, "the file can be read again; processing it");
+            self.metrics.set_files_awaiting_retry(self.retries.len());
+        }
+    }
+
+    fn unchanged(&mut self, key: &str) -> FileOutcome {
+        self.stats.unchanged_files += 1;
+        self.metrics.file_unchanged();
+        tracing::debug!(file = %key, "unchanged since it was processed");
+        FileOutcome::Unchanged
+    }
+
+    /// Apply the prepared documents of a file run, for at least one document and until
+    /// `budget` (counted from `started`) is spent. True while prepared documents remain.
+    fn continue_file(
         &mut self,
         run: &mut FileRun,
         budget: Duration,
+        started: Instant,
     ) -> Result<bool, EngineError> {
-        let started = Instant::now();
-        for document in run.documents.by_ref() {
-            run.ids.push(document.id.clone());
-            match self.process_document(document)? {
+        while let Some(prepared) = run.prepared.pop_front() {
+            run.ids.push(prepared.document.id.clone());
+            match self.apply_document(prepared)? {
                 Some(raised) => {
                     run.new += 1;
                     run.alerts += raised;
@@ -229,12 +425,12 @@ impl Engine {
                 break;
             }
         }
-        Ok(run.documents.len() > 0)
+        Ok(!run.prepared.is_empty())
     }
 
     /// Record a file run whose documents are all done (its progress is made durable by the
     /// next commit).
-    pub(super) fn finish_file(&mut self, run: FileRun) -> Result<FileOutcome, EngineError> {
+    fn finish_file(&mut self, run: FileRun) -> Result<FileOutcome, EngineError> {
         let FileRun {
             key,
             content_hash,
@@ -304,7 +500,7 @@ impl Engine {
         panic: String,
     ) -> Result<FileOutcome, EngineError> {
         let key = path.to_string_lossy().into_owned();
-        let content_hash = read_bytes(path, self.max_file_size)
+        let content_hash = read_bytes(path, self.read_rules.max_file_size)
             .map(|bytes| blake3::hash(&bytes).to_hex().to_string())
             .unwrap_or_default();
         // Not retried as a failed read: the same bytes would meet the same bug.
@@ -436,12 +632,4 @@ impl Engine {
         });
         Ok(FileOutcome::Skipped(error))
     }
-}
-
-/// When a file landed, as far as its modification time tells: for drop-to-alert latency. None
-/// for times in the future or more than an hour ago (a copy that kept an old time).
-fn landed_ago(path: &Path) -> Option<Instant> {
-    let modified = std::fs::metadata(path).ok()?.modified().ok()?;
-    let age = std::time::SystemTime::now().duration_since(modified).ok()?;
-    (age < Duration::from_secs(3600)).then(|| Instant::now() - age)
 }

@@ -38,7 +38,9 @@ mod backfill;
 mod command;
 mod documents;
 mod files;
+mod intake;
 mod posted;
+mod prepare;
 mod queries;
 mod read;
 mod retry;
@@ -51,8 +53,10 @@ pub use alert_sink::{
 };
 pub use backfill::{Backfill, BackfillRun, BackfillStep, BACKFILL_SLICE};
 pub use command::{Command, CommandError, QueryRefused, Reply};
-pub use files::{FileOutcome, FileRun, FileStart};
+pub use files::{FileDone, FileOutcome};
+pub use intake::{Wake, WorkersError};
 pub use posted::{IngestReport, IngestRun, Ingested};
+pub use prepare::{FileJob, Matching, PreparedDocument};
 pub use queries::{QueryChanges, QueryEntry, QuerySet, QueryState};
 pub use read::{is_gone, read_bytes, read_documents, FileError, ReadError, SkipReason};
 pub use retry::{RetryingFile, MAX_RETRY_GAP};
@@ -62,7 +66,7 @@ pub use crate::matcher::QueryId;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::alerts::{self, AlertLogError};
@@ -72,9 +76,12 @@ use crate::document::DocId;
 use crate::extract::Extractor;
 use crate::index::{DocWriter, IndexError, LookoutIndex};
 use crate::ledger::{AlertRow, FileRecord, Ledger, LedgerError, Progress};
-use crate::matcher::{Engine as PercolatorKind, Percolator, TermStats};
+use crate::lock;
+use crate::matcher::{Engine as PercolatorKind, TermStats};
 use crate::metrics::Metrics;
 use crate::watcher::OwnFiles;
+use intake::Intake;
+use prepare::{ReadRules, SharedMatching};
 use retry::RetrySchedule;
 use roots::WatchFolders;
 
@@ -90,6 +97,8 @@ pub enum EngineError {
     Sink(#[from] AlertSinkError),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Workers(#[from] WorkersError),
     /// A command was answered with a reply its caller does not take (a bug in lookout).
     #[error(
         "internal error (a bug in lookout): the engine answered {got} where {wanted} was expected"
@@ -127,6 +136,9 @@ pub struct EngineOptions {
     pub retry_reads: bool,
     /// lookout's own files, never read as articles (default: the configuration's).
     pub own_files: Option<OwnFiles>,
+    /// Called from a worker thread whenever a part of a taken file is ready (the daemon wakes
+    /// its loop with it); nothing by default.
+    pub wake: Option<Wake>,
 }
 
 /// Commit at the latest after this many documents, whatever the timer says.
@@ -141,8 +153,10 @@ pub struct Engine {
     ledger: Ledger,
     /// The saved queries: the one copy everything reads.
     queries: QuerySet,
-    /// The compiled queries of `queries`, filed under their ids.
-    percolator: Box<dyn Percolator>,
+    /// The compiled queries of `queries`, filed under their ids, shared with the workers.
+    matching: SharedMatching,
+    /// The files taken and not yet applied, and the workers preparing them.
+    intake: Intake,
     percolator_kind: PercolatorKind,
     /// Re-plan the percolator from the index's term statistics when it holds this many
     /// documents (doubling each time): early plans are made on few or no statistics.
@@ -166,9 +180,8 @@ pub struct Engine {
     /// The index's term statistics the percolator was last planned on.
     term_stats: TermStats,
     metrics: Metrics,
-    max_file_size: u64,
-    /// How files are read (the `[json]` keys).
-    extractor: Extractor,
+    /// How files are read (the `[json]` keys, `max_file_size`), shared with the workers.
+    read_rules: Arc<ReadRules>,
     on_delete: OnDelete,
     watch_folders: WatchFolders,
     /// lookout's own files, never read as articles (a watch folder may hold them).
@@ -214,12 +227,23 @@ impl Engine {
             queries.compiled().map(|(id, q)| (id, q.clone())),
             &term_stats,
         );
+        let matching = Arc::new(RwLock::new(Matching {
+            percolator,
+            generation: queries.generation(),
+        }));
+        let workers = match config.workers {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let wake = options.wake.unwrap_or_else(|| Arc::new(|| {}));
+        let intake = Intake::start(workers, wake)?;
         let engine = Engine {
             index,
             writer,
             ledger,
             queries,
-            percolator,
+            matching,
+            intake,
             percolator_kind: options.percolator,
             next_replan,
             analyzer: Analyzer::default(),
@@ -235,10 +259,12 @@ impl Engine {
             commit_every: config.commit_interval,
             term_stats,
             metrics: options.metrics,
-            max_file_size: config.max_file_size,
-            extractor: Extractor {
-                json_keys: config.json.clone(),
-            },
+            read_rules: Arc::new(ReadRules {
+                extractor: Extractor {
+                    json_keys: config.json.clone(),
+                },
+                max_file_size: config.max_file_size,
+            }),
             on_delete: config.on_delete,
             watch_folders: WatchFolders::new(&config.watch),
             own_files: options.own_files.unwrap_or_else(|| config.own_files()),
@@ -315,15 +341,17 @@ impl Engine {
         if changes.len() > (self.queries.active() / 10).max(64) {
             self.plan();
         } else {
+            let mut matching = lock::write(&self.matching);
             for &id in &changes.withdrawn {
-                self.percolator.remove(id);
+                matching.percolator.remove(id);
             }
             for &id in &changes.filed {
                 match self.queries.get(id).and_then(QueryEntry::query) {
-                    Some(query) => self.percolator.set(id, query.clone(), &self.term_stats),
-                    None => self.percolator.remove(id),
+                    Some(query) => matching.percolator.set(id, query.clone(), &self.term_stats),
+                    None => matching.percolator.remove(id),
                 }
             }
+            matching.generation = self.queries.generation();
         }
         self.metrics.set_saved_queries(self.queries.active());
         tracing::debug!(
@@ -334,12 +362,17 @@ impl Engine {
         );
     }
 
-    /// Build the percolator for the current queries on the last term statistics.
+    /// Build the percolator for the current queries on the last term statistics (the workers
+    /// go on with the one before until it is in place).
     fn plan(&mut self) {
-        self.percolator = self.percolator_kind.build_with_ids(
+        let percolator = self.percolator_kind.build_with_ids(
             self.queries.compiled().map(|(id, q)| (id, q.clone())),
             &self.term_stats,
         );
+        *lock::write(&self.matching) = Matching {
+            percolator,
+            generation: self.queries.generation(),
+        };
     }
 
     /// Commit if a batch is due.
@@ -412,8 +445,9 @@ impl Engine {
         Ok(())
     }
 
-    /// Commit and report the counters (the end of a run).
+    /// Apply the files taken, commit and report the counters (the end of a run).
     pub fn finish(mut self) -> Result<Stats, EngineError> {
+        self.drain_files()?;
         self.commit()?;
         Ok(self.stats.clone())
     }

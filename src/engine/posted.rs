@@ -46,7 +46,11 @@ impl Engine {
         format_hint: &str,
         bytes: &[u8],
     ) -> Result<IngestRun, ExtractError> {
-        match self.extractor.extract(Path::new(format_hint), bytes) {
+        match self
+            .read_rules
+            .extractor
+            .extract(Path::new(format_hint), bytes)
+        {
             Ok(Extraction {
                 documents,
                 warnings,

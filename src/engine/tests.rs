@@ -318,21 +318,25 @@ fn a_query_added_between_slices_of_a_file_matches_the_rest_of_it() {
         .map(|i| format!("{{\"title\": \"t{i}\", \"body\": \"niger mali {i}\"}}"))
         .collect();
     let path = home.write("many.jsonl", &(lines.join("\n") + "\n"));
-    let FileStart::Run(mut run) = engine
-        .execute(Command::StartFile { path: path.clone() })
-        .and_then(Reply::file_start)
-        .unwrap()
-    else {
-        panic!("a file of three articles is a run");
-    };
-    // One document (the budget is spent at once), then a new query, then the rest.
     assert!(engine
-        .execute(Command::ContinueFile {
-            run: &mut run,
-            budget: Duration::ZERO,
-        })
-        .and_then(Reply::file_more)
-        .unwrap());
+        .execute(Command::TakeFile { path: path.clone() })
+        .and_then(Reply::taken)
+        .unwrap()
+        .is_none());
+    // A zero budget applies one part or one document a step: the file's extraction, then its
+    // first document; then a new query; then the rest, prepared before the query came.
+    let step = |engine: &mut Engine| {
+        engine
+            .execute(Command::StepFiles {
+                budget: Duration::ZERO,
+                wait: Some(Duration::from_secs(10)),
+            })
+            .and_then(Reply::files_done)
+            .unwrap()
+    };
+    assert!(step(&mut engine).is_empty());
+    assert!(step(&mut engine).is_empty());
+    assert_eq!(sink.pairs().len(), 1);
     engine
         .execute(Command::PutQuery {
             name: "mali".into(),
@@ -341,18 +345,24 @@ fn a_query_added_between_slices_of_a_file_matches_the_rest_of_it() {
         })
         .and_then(Reply::query_saved)
         .unwrap();
-    while engine
-        .execute(Command::ContinueFile {
-            run: &mut run,
-            budget: Duration::ZERO,
-        })
-        .and_then(Reply::file_more)
-        .unwrap()
-    {}
-    engine
-        .execute(Command::FinishFile { run })
-        .and_then(Reply::file)
-        .unwrap();
+    let mut done = Vec::new();
+    for _ in 0..10 {
+        done.extend(step(&mut engine));
+        if !done.is_empty() {
+            break;
+        }
+    }
+    assert!(matches!(
+        done[..],
+        [FileDone {
+            outcome: FileOutcome::Processed {
+                new: 3,
+                known: 0,
+                alerts: 5
+            },
+            ..
+        }]
+    ));
     let queries: Vec<String> = sink.pairs().into_iter().map(|(q, _)| q).collect();
     assert_eq!(queries, ["niger", "niger", "mali", "niger", "mali"]);
 }
@@ -471,10 +481,9 @@ fn matches_prepared_before_a_query_change_are_not_applied_under_a_reused_id() {
         ..Default::default()
     }
     .into_document(home.path("x.txt"), None);
-    let prepared = documents::PreparedDocument::prepare(
+    let prepared = PreparedDocument::prepare(
         document,
-        engine.percolator.as_ref(),
-        engine.queries.generation(),
+        &engine.matching,
         &mut crate::analysis::Analyzer::default(),
     );
     let mali = engine.queries().id_of("mali").unwrap();

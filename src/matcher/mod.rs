@@ -56,6 +56,8 @@ pub trait Percolator: Send + Sync {
     fn percolate(&self, doc: &DocAnalysis) -> Vec<QueryId>;
     /// Number of queries loaded.
     fn len(&self) -> usize;
+    /// The query filed under `id`.
+    fn query(&self, id: QueryId) -> Option<&Query>;
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -131,6 +133,10 @@ impl Percolator for BruteForce {
 
     fn len(&self) -> usize {
         self.len
+    }
+
+    fn query(&self, id: QueryId) -> Option<&Query> {
+        self.queries.get(id.slot())?.as_ref()
     }
 
     fn set(&mut self, id: QueryId, query: Query, _stats: &TermStats) {

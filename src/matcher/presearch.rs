@@ -331,6 +331,10 @@ impl Percolator for Presearcher {
         self.len
     }
 
+    fn query(&self, id: QueryId) -> Option<&Query> {
+        self.filed.get(id.slot())?.as_ref().map(|f| &f.query)
+    }
+
     fn set(&mut self, id: QueryId, query: Query, stats: &TermStats) {
         let (keys, confirm) = match plan(&query, stats) {
             Plan::AlwaysCheck => (None, Box::default()),

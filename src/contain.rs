@@ -1,5 +1,6 @@
 //! Containing bugs: a panic met while processing one file or answering one request must not end
-//! the daemon. [`contain`] runs one unit of work and turns a panic into a [`Panicked`] value the
+//! the daemon (the engine contains its workers' and its writer's panics per file; the daemon
+//! its requests'). [`contain`] runs one unit of work and turns a panic into a [`Panicked`] value the
 //! caller reports (the file is quarantined with the reason, the request answers an internal
 //! error); [`install_panic_hook`] sends the panic's message and location to the log, so that
 //! it reaches wherever the daemon's logs go (JSON logs included) instead of bare stderr.
@@ -26,7 +27,8 @@ pub fn contain<T>(work: impl FnOnce() -> T) -> Result<T, Panicked> {
     })
 }
 
-fn payload_message(payload: &(dyn Any + Send)) -> String {
+/// The message a panic carried (its payload, if text).
+pub fn payload_message(payload: &(dyn Any + Send)) -> String {
     if let Some(text) = payload.downcast_ref::<&str>() {
         (*text).to_string()
     } else if let Some(text) = payload.downcast_ref::<String>() {
