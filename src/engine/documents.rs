@@ -48,7 +48,9 @@ impl Engine {
     /// Whether the document's content is already indexed (then, at most, where it is shown
     /// moves: a rename).
     fn is_known(&mut self, document: &Document) -> Result<bool, EngineError> {
-        if !self.uncommitted.contains_key(&document.id) && !self.index.contains(&document.id)? {
+        let indexed = self.uncommitted.contains_key(&document.id)
+            || (!self.removed_docs.contains(&document.id) && self.index.contains(&document.id)?);
+        if !indexed {
             return Ok(false);
         }
         self.stats.known_documents += 1;
@@ -77,6 +79,7 @@ impl Engine {
         }
         let raised = self.raise_alerts(&document, &matches, false)?;
         self.writer.add(&document)?;
+        self.removed_docs.remove(&document.id);
         self.uncommitted.insert(
             document.id.clone(),
             document.path.to_string_lossy().into_owned(),
@@ -253,6 +256,7 @@ impl Engine {
                 if remove_orphans {
                     self.writer.delete(id);
                     self.uncommitted.remove(id);
+                    self.removed_docs.insert(id.clone());
                     self.stats.removed_documents += 1;
                 }
                 continue;

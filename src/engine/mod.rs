@@ -175,6 +175,10 @@ pub struct Engine {
     /// Documents added since the last commit (not yet visible to `index.contains`), with the
     /// path each shows.
     uncommitted: HashMap<DocId, String>,
+    /// Documents removed from the index since the last commit (no file holds them now): the
+    /// committed index still shows them, but they are not known any more (a content back in
+    /// this batch is added again).
+    removed_docs: HashSet<DocId>,
     last_commit: Instant,
     commit_every: Duration,
     /// The index's term statistics the percolator was last planned on.
@@ -254,6 +258,7 @@ impl Engine {
             pending_path_alerts: HashSet::new(),
             pending_files: HashMap::new(),
             removed_files: HashSet::new(),
+            removed_docs: HashSet::new(),
             uncommitted: HashMap::new(),
             last_commit: Instant::now(),
             commit_every: config.commit_interval,
@@ -411,6 +416,7 @@ impl Engine {
         self.pending_alert_ids.clear();
         self.pending_path_alerts.clear();
         self.removed_files.clear();
+        self.removed_docs.clear();
         self.uncommitted.clear();
         self.last_commit = Instant::now();
         self.update_gauges()?;

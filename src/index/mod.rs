@@ -154,12 +154,14 @@ impl LookoutIndex {
         self.reader.reload().map_err(|e| self.err(e))
     }
 
-    /// Whether a document with this content id is committed.
+    /// Whether a live document with this content id is committed. (Not the term's document
+    /// frequency: that counts the deleted documents a segment still holds until it is merged.)
     pub fn contains(&self, id: &DocId) -> Result<bool, IndexError> {
         let searcher = self.reader.searcher();
         let term = Term::from_field_text(self.fields.id, &id.0);
+        let query = tantivy::query::TermQuery::new(term, tantivy::schema::IndexRecordOption::Basic);
         searcher
-            .doc_freq(&term)
+            .search(&query, &Count)
             .map(|n| n > 0)
             .map_err(|e| self.err(e))
     }
