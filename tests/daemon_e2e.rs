@@ -329,3 +329,39 @@ fn alerts_replay_redelivers_to_a_webhook() {
     let out = home.lookout(&["alerts", "replay", "--webhook", "nope"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("no webhook named 'nope'"));
 }
+
+#[test]
+fn a_file_of_many_articles_and_the_small_files_behind_it_all_alert() {
+    // The big file's documents take many slices to apply; when its last part has come, what
+    // it still holds must be applied (it once stayed in flight for ever, and every file taken
+    // behind it with it).
+    let home = Home::new(
+        "[[queries]]\nname = \"marker\"\nquery = 'lookoutmarker'\n\n[engine]\nworkers = 2\n",
+    );
+    let daemon = home.start_daemon(1);
+    let records: String = (0..2000)
+        .map(|i| {
+            format!(
+                "{{\"title\": \"Record {i}\", \"body\": \"lookoutmarker record number {i}\"}}\n"
+            )
+        })
+        .collect();
+    home.drop_file("many.jsonl", records.as_bytes());
+    for i in 0..5 {
+        home.drop_file(
+            &format!("small-{i}.txt"),
+            format!("Small {i}\n\nlookoutmarker small article {i}\n").as_bytes(),
+        );
+    }
+    let ok = wait_until(Duration::from_secs(120), || {
+        home.alert_lines().len() == 2005
+    });
+    assert!(
+        ok,
+        "{} alerts of 2005:\n{}",
+        home.alert_lines().len(),
+        daemon.log_text()
+    );
+    daemon.stop();
+    assert_eq!(home.alert_lines().len(), 2005);
+}

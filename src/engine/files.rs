@@ -78,6 +78,11 @@ impl FileRun {
     fn is_done(&self) -> bool {
         self.prepared.is_empty() && self.unprepared == 0
     }
+
+    /// Whether the writer can go on with it now: documents to apply, or all applied.
+    pub(super) fn has_work(&self) -> bool {
+        !self.prepared.is_empty() || self.unprepared == 0
+    }
 }
 
 impl Engine {

@@ -40,6 +40,17 @@ pub(super) struct Taken {
     pub(super) state: TakenState,
 }
 
+impl Taken {
+    /// Whether the writer can go on with this file now, without waiting for a worker.
+    fn has_work(&self) -> bool {
+        !self.parts.is_empty()
+            || match &self.state {
+                TakenState::Running(run) => run.has_work(),
+                TakenState::Waiting | TakenState::Skipping => false,
+            }
+    }
+}
+
 /// How far the writer is with a taken file.
 pub(super) enum TakenState {
     /// No part applied yet.
@@ -128,7 +139,7 @@ impl Intake {
     /// none to apply.
     pub(super) fn receive(&mut self, wait: Option<Duration>) {
         if let Some(wait) = wait {
-            if self.files.front().is_some_and(|f| f.parts.is_empty()) {
+            if self.files.front().is_some_and(|f| !f.has_work()) {
                 if let Ok((seq, part)) = self.receiver.recv_timeout(wait) {
                     self.file_part(seq, part);
                 }
@@ -147,9 +158,11 @@ impl Intake {
         }
     }
 
-    /// Whether the first file has parts to apply (after [`Intake::receive`]).
+    /// Whether the first file has something to apply (after [`Intake::receive`]): parts, or
+    /// documents prepared and not yet applied (its last part came already, and a slice did not
+    /// apply them all), or it is done and only waits to be recorded.
     pub(super) fn ready(&self) -> bool {
-        self.files.front().is_some_and(|f| !f.parts.is_empty())
+        self.files.front().is_some_and(Taken::has_work)
     }
 
     /// The first file, for the writer to apply; put back with [`Intake::put_back`] if it is

@@ -759,3 +759,39 @@ fn queries_changed_while_files_are_in_flight_alert_per_the_set_they_are_applied_
     assert_eq!(names, ["alpha", "delta"]);
     assert_eq!(sink.alerts().len(), 2 * paths.len());
 }
+
+#[test]
+fn a_file_whose_documents_outlast_a_slice_is_finished_by_steps_taken_when_ready() {
+    // The daemon steps the files only when `files_ready` says so, with a small budget and no
+    // wait. A file whose last part came and whose documents did not all fit in a slice must
+    // still be ready (it has prepared documents), or it and every file behind it stay in
+    // flight for ever.
+    let home = Home::new(&[("niger", "niger")], "");
+    let (mut engine, sink) = home.open(PercolatorKind::default());
+    let lines: Vec<String> = (0..40)
+        .map(|i| format!("{{\"title\": \"t{i}\", \"body\": \"niger mali {i}\"}}"))
+        .collect();
+    let many = home.write("many.jsonl", &(lines.join("\n") + "\n"));
+    let small = home.write("small.txt", "Small\n\nniger small");
+    take(&mut engine, &many);
+    take(&mut engine, &small);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut done = Vec::new();
+    while done.len() < 2 && std::time::Instant::now() < deadline {
+        if engine.files_ready() {
+            done.extend(
+                engine
+                    .execute(Command::StepFiles {
+                        budget: Duration::ZERO,
+                        wait: None,
+                    })
+                    .and_then(Reply::files_done)
+                    .unwrap(),
+            );
+        } else {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    assert_eq!(done.len(), 2, "in flight: {}", engine.files_in_flight());
+    assert_eq!(sink.alerts().len(), 41);
+}
