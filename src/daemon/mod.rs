@@ -253,7 +253,9 @@ async fn serve(mut config: Config, percolator: PercolatorKind) -> anyhow::Result
                 tokio::task::block_in_place(|| daemon.command(Command::Tick))?;
                 daemon.update_gauges();
             }
-            _ = tokio::time::sleep(retry_due.unwrap_or(Duration::from_secs(3600))), if retry_due.is_some() => {
+            // Retries are taken like ready files, when there is room (taking without room
+            // would apply the files in flight whole first, requests unanswered meanwhile).
+            _ = tokio::time::sleep(retry_due.unwrap_or(Duration::from_secs(3600))), if retry_due.is_some() && files_room => {
                 tokio::task::block_in_place(|| daemon.retry_files())?;
             }
             _ = reconcile.tick() => {
@@ -470,14 +472,18 @@ impl Daemon {
         self.command(Command::TickIfOverdue)
     }
 
-    /// Try again the files whose read failed and whose retry is due (a bounded batch). A bug
-    /// met on the way quarantines the file, as for a file taken the first time.
+    /// Try again the files whose read failed and whose retry is due (a bounded batch, while
+    /// the engine has room for them). A bug met on the way quarantines the file, as for a file
+    /// taken the first time.
     fn retry_files(&mut self) -> Result<(), EngineError> {
         let due = self
             .run(Command::DueRetries)
             .and_then(Reply::paths)
             .map_err(CommandError::into_engine_error)?;
         for path in due {
+            if !self.engine.has_room_for_files() {
+                break; // the others stay due
+            }
             let retried =
                 crate::contain::contain(|| self.command(Command::RetryFile { path: path.clone() }));
             match retried {

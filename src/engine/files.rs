@@ -110,7 +110,9 @@ impl Engine {
     pub(super) fn retry_file(&mut self, path: &Path) -> Result<(), EngineError> {
         self.metrics.file_read_retried();
         self.wait_for_room()?;
-        self.submit_file(path)
+        self.submit_file(path)?;
+        self.retries.attempting(path, Instant::now());
+        Ok(())
     }
 
     /// Read, extract, match and index one file whole (and the files taken before it). Bad

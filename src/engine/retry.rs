@@ -97,6 +97,19 @@ impl RetrySchedule {
         failure
     }
 
+    /// An attempt at `path` is under way (taken at `now`, its outcome applied later): it is
+    /// not due again before the next backoff step, by when its outcome has normally moved it
+    /// (a failure) or removed it (a read). Without this a file taken again waits in flight
+    /// behind the files taken before it, still due, and is taken again and again.
+    pub fn attempting(&mut self, path: &Path, now: Instant) {
+        let Some(entry) = self.entries.get_mut(path) else {
+            return;
+        };
+        self.by_time.remove(&(entry.next_at, path.to_path_buf()));
+        entry.next_at = now + backoff(entry.attempts.saturating_add(1));
+        self.by_time.insert((entry.next_at, path.to_path_buf()));
+    }
+
     /// `path` leaves the schedule (it was read, or it is gone); how many failed reads it had.
     pub fn remove(&mut self, path: &Path) -> Option<u64> {
         let entry = self.entries.remove(path)?;
@@ -156,6 +169,31 @@ mod tests {
         assert_eq!(waits, [1, 2, 4, 8, 16, 30, 30, 30]);
         assert_eq!(backoff(u64::MAX), MAX_RETRY_GAP);
         assert_eq!(backoff(0), FIRST_RETRY);
+    }
+
+    #[test]
+    fn a_file_being_tried_again_is_not_due_until_its_next_step() {
+        let mut schedule = RetrySchedule::default();
+        let t0 = Instant::now();
+        let a = Path::new("/w/a.txt");
+        schedule.failed(a, "cannot read: x".into(), t0);
+        let t1 = t0 + FIRST_RETRY;
+        assert_eq!(schedule.due(t1, 10), [a.to_path_buf()]);
+        schedule.attempting(a, t1);
+        assert!(
+            schedule.due(t1, 10).is_empty(),
+            "taken: not due again at once"
+        );
+        assert_eq!(schedule.next_due(), Some(t1 + backoff(2)));
+        // Its outcome (another failure) schedules it from then on.
+        schedule.failed(a, "cannot read: x".into(), t1 + Duration::from_millis(10));
+        assert_eq!(
+            schedule.next_due(),
+            Some(t1 + Duration::from_millis(10) + backoff(2))
+        );
+        assert_eq!(schedule.len(), 1);
+        schedule.attempting(Path::new("/w/unknown.txt"), t1);
+        assert_eq!(schedule.len(), 1);
     }
 
     #[test]
