@@ -397,7 +397,9 @@ fn after_a_crash_the_ledger_catches_up_with_the_log_and_nothing_alerts_twice() {
         process(&mut engine, &path);
         assert_eq!(sink.alerts().len(), 1);
         // A crash: the alert is in the log, the index and the ledger never committed.
-        engine.sinks.durable().unwrap();
+        for work in engine.sinks.durable().unwrap() {
+            work().unwrap();
+        }
         drop(engine);
     }
     assert_eq!(home.logged().len(), 1);
