@@ -114,6 +114,20 @@ impl AlertSink for MetricsSink {
         self.0.sink_delivered(crate::metrics::ALERT_LOG_SINK);
         Ok(())
     }
+
+    fn alerts(&mut self, alerts: &[Alert]) -> Result<(), AlertSinkError> {
+        for alert in alerts {
+            let kind = if alert.backfill {
+                AlertKind::Backfill
+            } else {
+                AlertKind::Live
+            };
+            self.0.alert(&alert.query.name, kind);
+        }
+        self.0
+            .sinks_delivered(crate::metrics::ALERT_LOG_SINK, alerts.len() as u64);
+        Ok(())
+    }
 }
 
 /// Keeps every alert in memory, and counts the `durable` calls (tests).
