@@ -261,9 +261,7 @@ fn article(body: String) -> Article {
     let analysis = DocAnalysis::new(&doc, &mut Analyzer::default());
     let dir = tempfile::tempdir().expect("temp dir");
     let index = LookoutIndex::open_or_create(dir.path()).expect("index");
-    let mut writer = index
-        .writer(Duration::from_secs(3600), usize::MAX)
-        .expect("writer");
+    let mut writer = index.writer().expect("writer");
     writer.add(&doc).expect("add");
     writer.commit().expect("commit");
     Article {

@@ -58,9 +58,7 @@ struct Corpus {
 fn corpus(docs: Vec<Document>) -> Corpus {
     let dir = tempfile::tempdir().unwrap();
     let index = LookoutIndex::open_or_create(dir.path()).unwrap();
-    let mut writer = index
-        .writer(std::time::Duration::from_secs(60), 1_000_000)
-        .unwrap();
+    let mut writer = index.writer().unwrap();
     let mut analyzer = Analyzer::default();
     let mut analyses = Vec::new();
     for doc in &docs {

@@ -151,6 +151,40 @@ fn exit_codes_of_ingest_and_match() {
 }
 
 #[test]
+fn match_prints_the_same_in_the_same_order_on_any_number_of_threads() {
+    let home = Home::new(
+        "[[queries]]\nname = \"niger\"\nquery = \"niger\"\n\n[[queries]]\nname = \"mali\"\nquery = \"mali OR bamako\"\n",
+    );
+    // More files than a chunk (256), with matches, misses, warnings and a refusal among them.
+    for i in 0..600 {
+        let body = match i % 5 {
+            0 => format!("Niger {i}\n\nniger and mali"),
+            1 => format!("Bamako {i}\n\nmali"),
+            2 => format!("Other {i}\n\nnothing here"),
+            3 => "{\"title\":\"Niger\",\"body\":\"niger\"}\nnot json\n".to_string(),
+            _ => format!("Niger {i}\n\nniger"),
+        };
+        let name = if i % 5 == 3 {
+            format!("in/{i:04}.jsonl")
+        } else {
+            format!("in/{i:04}.txt")
+        };
+        write(&home.path(&name), &body);
+    }
+    write(&home.path("in/0100-empty.txt"), "");
+    let one = lookout_in(&home, &["match", "in"], &[("RAYON_NUM_THREADS", "1")]);
+    let many = lookout_in(&home, &["match", "in"], &[("RAYON_NUM_THREADS", "4")]);
+    assert_eq!(stdout(&one), stdout(&many));
+    assert_eq!(
+        String::from_utf8_lossy(&one.stderr),
+        String::from_utf8_lossy(&many.stderr)
+    );
+    assert_eq!(code(&one), code(&many));
+    assert_eq!(stdout(&one).lines().count(), 120 * 2 + 120 + 120 + 120);
+    assert!(String::from_utf8_lossy(&one.stderr).contains("0100-empty.txt"));
+}
+
+#[test]
 fn match_prints_paths_as_given() {
     let home = Home::new("[[queries]]\nname = \"niger\"\nquery = \"niger\"\n");
     write(&home.path("in/a/x.txt"), "Niger news\n\nNiger.\n");

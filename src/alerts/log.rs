@@ -137,6 +137,32 @@ impl AlertLog {
             .sync_data()
             .map_err(|e| AlertLogError::io(&self.path, "sync", e))
     }
+
+    /// A handle that makes what was appended so far durable, from another thread (a commit's):
+    /// the open file, shared.
+    pub fn sync_handle(&self) -> Result<AlertLogSync, AlertLogError> {
+        Ok(AlertLogSync {
+            file: self
+                .file
+                .try_clone()
+                .map_err(|e| AlertLogError::io(&self.path, "share", e))?,
+            path: self.path.clone(),
+        })
+    }
+}
+
+/// See [`AlertLog::sync_handle`].
+pub struct AlertLogSync {
+    file: File,
+    path: PathBuf,
+}
+
+impl AlertLogSync {
+    pub fn sync(self) -> Result<(), AlertLogError> {
+        self.file
+            .sync_data()
+            .map_err(|e| AlertLogError::io(&self.path, "sync", e))
+    }
 }
 
 /// Make the file end in a newline (or be empty); returns its new length.

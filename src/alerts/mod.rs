@@ -14,7 +14,7 @@ pub(crate) mod test_support;
 pub use error::AlertLogError;
 pub use log::{
     follow, parse_since, read_alerts, read_backwards, AlertFollower, AlertLog, AlertLogReader,
-    AlertsBackwards,
+    AlertLogSync, AlertsBackwards,
 };
 pub use record::{
     alert_id, Alert, AlertDoc, AlertQuery, Matched, MAX_LINE_BYTES, MAX_SNIPPET_CHARS, MAX_TERMS,

@@ -220,6 +220,10 @@ async fn serve(mut config: Config, percolator: PercolatorKind) -> anyhow::Result
         let files_ready = daemon.engine.files_ready();
         let files_room = daemon.engine.has_room_for_files();
         let files_in_flight = daemon.engine.files_in_flight();
+        // A commit runs on the index thread; once done it is taken in (and the next one
+        // started when due) by a tick.
+        let commit_finished = daemon.engine.commit_finished();
+        let committing = daemon.engine.committing();
         daemon.ready_files = watching.queued() + files_in_flight;
         // Requests first (they are few and someone waits for each), then files; a commit
         // (index, alert log fsync, ledger) runs when no file waits, or when it is long overdue,
@@ -247,8 +251,12 @@ async fn serve(mut config: Config, percolator: PercolatorKind) -> anyhow::Result
             () = std::future::ready(()), if files_ready => {
                 tokio::task::block_in_place(|| daemon.step_files())?;
             }
-            // A worker has something ready.
-            () = files_woken.notified(), if files_in_flight > 0 && !files_ready => {}
+            () = std::future::ready(()), if commit_finished => {
+                tokio::task::block_in_place(|| daemon.command(Command::Tick))?;
+                daemon.update_gauges();
+            }
+            // A worker has something ready, or the commit is done.
+            () = files_woken.notified(), if (files_in_flight > 0 && !files_ready) || (committing && !commit_finished) => {}
             _ = tokio::time::sleep(commit_due.unwrap_or(Duration::from_secs(3600))), if commit_due.is_some() => {
                 tokio::task::block_in_place(|| daemon.command(Command::Tick))?;
                 daemon.update_gauges();

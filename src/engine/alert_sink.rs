@@ -36,12 +36,23 @@ pub trait AlertSink: Send {
         alerts.iter().try_for_each(|alert| self.alert(alert))
     }
 
-    /// Everything pushed so far must be durable now (a commit; the alert log fsyncs). The
-    /// ledger records the progress after every sink returned.
-    fn durable(&mut self) -> Result<(), AlertSinkError> {
-        Ok(())
+    /// Everything pushed so far must become durable (a commit): done now, or by the work
+    /// returned, which runs on the commit's thread (the alert log's fsync). The ledger records
+    /// the progress after every sink's work is done.
+    fn durable(&mut self) -> Result<Durable, AlertSinkError> {
+        Ok(Durable::Done)
     }
 }
+
+/// What a sink's [`AlertSink::durable`] leaves to do.
+pub enum Durable {
+    Done,
+    /// To run on the commit's thread (no sink is called meanwhile from there).
+    Later(DurableWork),
+}
+
+/// Work that makes a sink's alerts durable, run on the commit's thread.
+pub type DurableWork = Box<dyn FnOnce() -> Result<(), AlertSinkError> + Send>;
 
 /// The JSON Lines alert log: one line per alert, synced at each commit.
 pub struct AlertLogSink {
@@ -65,8 +76,9 @@ impl AlertSink for AlertLogSink {
         Ok(self.log.append_all(alerts)?)
     }
 
-    fn durable(&mut self) -> Result<(), AlertSinkError> {
-        Ok(self.log.sync()?)
+    fn durable(&mut self) -> Result<Durable, AlertSinkError> {
+        let handle = self.log.sync_handle()?;
+        Ok(Durable::Later(Box::new(move || Ok(handle.sync()?))))
     }
 }
 
@@ -100,6 +112,20 @@ impl AlertSink for MetricsSink {
         };
         self.0.alert(&alert.query.name, kind);
         self.0.sink_delivered(crate::metrics::ALERT_LOG_SINK);
+        Ok(())
+    }
+
+    fn alerts(&mut self, alerts: &[Alert]) -> Result<(), AlertSinkError> {
+        for alert in alerts {
+            let kind = if alert.backfill {
+                AlertKind::Backfill
+            } else {
+                AlertKind::Live
+            };
+            self.0.alert(&alert.query.name, kind);
+        }
+        self.0
+            .sinks_delivered(crate::metrics::ALERT_LOG_SINK, alerts.len() as u64);
         Ok(())
     }
 }
@@ -155,9 +181,9 @@ impl AlertSink for MemorySink {
         Ok(())
     }
 
-    fn durable(&mut self) -> Result<(), AlertSinkError> {
+    fn durable(&mut self) -> Result<Durable, AlertSinkError> {
         self.seen().durable += 1;
-        Ok(())
+        Ok(Durable::Done)
     }
 }
 
@@ -183,10 +209,15 @@ impl AlertSinks {
         Ok(())
     }
 
-    pub fn durable(&mut self) -> Result<(), AlertSinkError> {
+    /// Ask every sink to become durable; returns the work left for the commit's thread, in
+    /// order.
+    pub fn durable(&mut self) -> Result<Vec<DurableWork>, AlertSinkError> {
+        let mut later = Vec::new();
         for sink in &mut self.sinks {
-            sink.durable()?;
+            if let Durable::Later(work) = sink.durable()? {
+                later.push(work);
+            }
         }
-        Ok(())
+        Ok(later)
     }
 }

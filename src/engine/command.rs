@@ -402,7 +402,7 @@ impl Engine {
             Command::Status => Reply::Status(EngineStatus {
                 active_queries: self.queries.active(),
                 invalid_queries: self.queries.invalid(),
-                uncommitted: self.writer.pending(),
+                uncommitted: self.uncommitted_changes(),
                 retrying: self.retrying(),
             }),
         })

@@ -209,7 +209,7 @@ impl Engine {
 
     /// Replace the index entry of `document`'s id with `document` (its path and part).
     pub(super) fn show_at(&mut self, document: &Document) -> Result<(), EngineError> {
-        self.writer.delete(&document.id);
+        self.writer.delete(&document.id)?;
         self.writer.add(document)?;
         self.uncommitted.insert(
             document.id.clone(),
@@ -254,7 +254,7 @@ impl Engine {
             let holders = self.holders(id, leaving)?;
             let Some(holder) = holders.into_iter().next() else {
                 if remove_orphans {
-                    self.writer.delete(id);
+                    self.writer.delete(id)?;
                     self.uncommitted.remove(id);
                     self.removed_docs.insert(id.clone());
                     self.stats.removed_documents += 1;
@@ -327,7 +327,11 @@ impl Engine {
         for q in self.ledger.all_quarantined()? {
             let p = Path::new(&q.path);
             let held = watched(p) && !sound.iter().any(|f| p.starts_with(&f.path));
-            if !held && is_gone(p) && !self.pending.released.contains(&q.path) {
+            let noted = self.pending.released.contains(&q.path)
+                || self
+                    .committing_notes()
+                    .is_some_and(|c| c.released.contains(&q.path));
+            if !held && is_gone(p) && !noted {
                 released.push(q.path);
             }
         }
@@ -335,7 +339,11 @@ impl Engine {
         for path in self.ledger.ignored_paths()? {
             let p = Path::new(&path);
             let held = watched(p) && !sound.iter().any(|f| p.starts_with(&f.path));
-            if !held && is_gone(p) && !self.pending.unignored.contains(&path) {
+            let noted = self.pending.unignored.contains(&path)
+                || self
+                    .committing_notes()
+                    .is_some_and(|c| c.unignored.contains(&path));
+            if !held && is_gone(p) && !noted {
                 unignored.push(path);
             }
         }

@@ -519,8 +519,11 @@ impl Engine {
     /// status report, not an error and not quarantined.
     pub(super) fn ignore(&mut self, key: String, path: &Path) -> Result<FileOutcome, EngineError> {
         self.stats.ignored_files += 1;
-        let noted =
-            self.pending.ignored.iter().any(|i| i.path == key) || self.ledger.is_ignored(&key)?;
+        let noted = self.pending.ignored.iter().any(|i| i.path == key)
+            || self
+                .committing_notes()
+                .is_some_and(|c| c.ignored.iter().any(|i| i.path == key))
+            || self.ledger.is_ignored(&key)?;
         if noted {
             tracing::debug!(file = %key, "ignored again (a type lookout does not read)");
             return Ok(FileOutcome::Ignored);
@@ -562,7 +565,13 @@ impl Engine {
             return Ok(());
         }
         self.stats.files_with_warnings += 1;
-        let known = self.ledger.warnings(key)?;
+        let committing = self
+            .committing_notes()
+            .and_then(|c| c.warnings.iter().rev().find(|w| w.path == key).cloned());
+        let known = match committing {
+            Some(warnings) => Some(warnings),
+            None => self.ledger.warnings(key)?,
+        };
         let skipped = warnings.skipped_records();
         if known.is_some_and(|k| k.content_hash == content_hash) {
             tracing::debug!(file = %key, "still the same warnings: {}", warnings.summary());
@@ -612,14 +621,13 @@ impl Engine {
         self.stats.skipped_files += 1;
         self.metrics.file_failed();
         self.pending.warnings.retain(|w| w.path != key);
-        let known = self
-            .pending
-            .quarantined
-            .iter()
-            .rev()
-            .find(|q| q.path == key)
-            .cloned()
-            .map_or_else(|| self.ledger.quarantined(key), |q| Ok(Some(q)))?;
+        let batch = |p: &crate::ledger::Progress| {
+            p.quarantined.iter().rev().find(|q| q.path == key).cloned()
+        };
+        let known = match batch(&self.pending).or_else(|| self.committing_notes().and_then(batch)) {
+            Some(q) => Some(q),
+            None => self.ledger.quarantined(key)?,
+        };
         let attempts = match known {
             Some(q) if q.content_hash == content_hash && q.reason == reason => {
                 tracing::debug!(file = %key, "still failing: {reason}");

@@ -49,7 +49,8 @@ mod roots;
 mod tests;
 
 pub use alert_sink::{
-    AlertLogSink, AlertSink, AlertSinkError, AlertSinks, MemorySink, MetricsSink, TracingSink,
+    AlertLogSink, AlertSink, AlertSinkError, AlertSinks, Durable, DurableWork, MemorySink,
+    MetricsSink, TracingSink,
 };
 pub use backfill::{Backfill, BackfillRun, BackfillStep, BACKFILL_SLICE};
 pub use command::{Command, CommandError, QueryRefused, Reply};
@@ -66,7 +67,7 @@ pub use crate::matcher::QueryId;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{mpsc, Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::alerts::{self, AlertLogError};
@@ -175,14 +176,20 @@ pub struct Engine {
     /// Documents added since the last commit (not yet visible to `index.contains`), with the
     /// path each shows.
     uncommitted: HashMap<DocId, String>,
-    /// Documents removed from the index since the last commit (no file holds them now): the
-    /// committed index still shows them, but they are not known any more (a content back in
-    /// this batch is added again).
+    /// Documents removed from the index (no file holds them now) and not yet committed, or
+    /// in the commit under way: the index the searchers see still holds them, but they are not
+    /// known any more (a content back meanwhile is added again).
     removed_docs: HashSet<DocId>,
     last_commit: Instant,
     commit_every: Duration,
     /// The index's term statistics the percolator was last planned on.
     term_stats: TermStats,
+    /// The commit running on the index thread, if any (one at a time).
+    committing: Option<CommitInFlight>,
+    /// The ledger's connection the commits record progress with (on the index thread).
+    commit_ledger: Arc<Mutex<Ledger>>,
+    /// Wakes the caller's loop when a commit (or a worker's part) is done.
+    wake: Wake,
     metrics: Metrics,
     /// How files are read (the `[json]` keys, `max_file_size`), shared with the workers.
     read_rules: Arc<ReadRules>,
@@ -218,13 +225,14 @@ impl Engine {
             }
         }
         let index = Arc::new(LookoutIndex::open_or_create(&config.index)?);
-        let writer = index.writer(config.commit_interval, COMMIT_DOCS)?;
+        let writer = index.writer()?;
         let mut sinks = AlertSinks::default();
         sinks.push(Box::new(AlertLogSink::open(&config.alert_log)?));
         sinks.push(Box::new(TracingSink));
         sinks.push(Box::new(MetricsSink(options.metrics.clone())));
         let mut ledger = Ledger::open(&config.state_dir)?;
         catch_up(&mut ledger, &config.alert_log)?;
+        let commit_ledger = Arc::new(Mutex::new(Ledger::open(&config.state_dir)?));
         let term_stats = index.term_stats()?;
         let next_replan = term_stats.docs().max(500) * 2;
         let percolator = options.percolator.build_with_ids(
@@ -239,8 +247,8 @@ impl Engine {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         };
-        let wake = options.wake.unwrap_or_else(|| Arc::new(|| {}));
-        let intake = Intake::start(workers, wake)?;
+        let wake: Wake = options.wake.unwrap_or_else(|| Arc::new(|| {}));
+        let intake = Intake::start(workers, Arc::clone(&wake))?;
         let engine = Engine {
             index,
             writer,
@@ -263,6 +271,9 @@ impl Engine {
             last_commit: Instant::now(),
             commit_every: config.commit_interval,
             term_stats,
+            committing: None,
+            commit_ledger,
+            wake,
             metrics: options.metrics,
             read_rules: Arc::new(ReadRules {
                 extractor: Extractor {
@@ -318,15 +329,36 @@ impl Engine {
         self.retries.report(Instant::now())
     }
 
-    /// Documents added or removed since the last commit.
+    /// Documents added or removed and not yet durable (a commit under way included).
     pub fn uncommitted_changes(&self) -> usize {
-        self.writer.pending()
+        self.writer.pending() + self.committing.as_ref().map_or(0, |c| c.changes)
     }
 
-    /// How long until a timed commit is due, when there is work pending.
+    /// How long until a timed commit is due, when there is work pending and no commit is under
+    /// way (its end wakes the caller: see [`Engine::commit_finished`]).
     pub fn next_commit_in(&self) -> Option<Duration> {
-        self.has_pending_work()
+        (self.committing.is_none() && self.has_pending_work())
             .then(|| self.commit_every.saturating_sub(self.last_commit.elapsed()))
+    }
+
+    /// Whether a commit under way is done and waits to be taken in by the next
+    /// [`Command::Tick`] (which then starts the next one when due).
+    pub fn commit_finished(&mut self) -> bool {
+        match &mut self.committing {
+            Some(c) if c.outcome.is_none() => {
+                if let Ok(outcome) = c.done.try_recv() {
+                    c.outcome = Some(outcome);
+                }
+                c.outcome.is_some()
+            }
+            Some(_) => true,
+            None => false,
+        }
+    }
+
+    /// Whether a commit is under way.
+    pub fn committing(&self) -> bool {
+        self.committing.is_some()
     }
 
     /// How long until a failed read is due to be tried again.
@@ -380,20 +412,23 @@ impl Engine {
         };
     }
 
-    /// Commit if a batch is due.
+    /// Take in a finished commit; start one if a batch is due and none is under way.
     fn tick(&mut self) -> Result<(), EngineError> {
-        if self.has_pending_work()
+        self.collect_commit(false)?;
+        if self.committing.is_none()
+            && self.has_pending_work()
             && (self.writer.pending() >= COMMIT_DOCS
                 || self.last_commit.elapsed() >= self.commit_every)
         {
-            self.commit()?;
+            self.start_commit()?;
         }
         Ok(())
     }
 
-    /// Commit only if the batch is full or the commit is twice overdue (for a caller that
-    /// prefers to commit when idle).
+    /// Start a commit only if the batch is full or the commit is twice overdue (for a caller
+    /// that prefers to commit when idle).
     fn tick_if_overdue(&mut self) -> Result<(), EngineError> {
+        self.collect_commit(false)?;
         if self.writer.pending() >= COMMIT_DOCS
             || self.last_commit.elapsed() >= 2 * self.commit_every
         {
@@ -402,25 +437,131 @@ impl Engine {
         Ok(())
     }
 
-    /// Make the index durable, then the alert sinks (the log's fsync), then record the
-    /// progress in the ledger.
+    /// Commit and wait: everything done so far is durable when this returns.
     fn commit(&mut self) -> Result<(), EngineError> {
-        self.writer.commit()?;
-        self.sinks.durable()?;
+        self.collect_commit(true)?;
+        self.start_commit()?;
+        self.collect_commit(true)
+    }
+
+    /// Hand the batch to the index thread: it commits the index, then runs the sinks' durable
+    /// work (the alert log's fsync), then records the progress in the ledger, and reports back.
+    /// Meanwhile the batch's dedup state stays where lookups find it (the alerts raised, the
+    /// files recorded, the documents not yet visible to searchers); `collect_commit` drops
+    /// what the ledger and the index then hold.
+    fn start_commit(&mut self) -> Result<(), EngineError> {
+        let started = Instant::now();
+        let durable = self.sinks.durable()?;
         let mut progress = std::mem::take(&mut self.pending);
-        progress.files = self.pending_files.drain().map(|(_, f)| f).collect();
+        progress.files = self.pending_files.values().cloned().collect();
         progress.alert_log_offset = std::fs::metadata(&self.alert_log_path)
             .map(|m| m.len())
             .unwrap_or(0);
-        self.ledger.record(&progress)?;
-        self.pending_alert_ids.clear();
-        self.pending_path_alerts.clear();
-        self.removed_files.clear();
-        self.removed_docs.clear();
-        self.uncommitted.clear();
+        let notes = Progress {
+            quarantined: progress.quarantined.clone(),
+            released: progress.released.clone(),
+            warnings: progress.warnings.clone(),
+            ignored: progress.ignored.clone(),
+            unignored: progress.unignored.clone(),
+            ..Progress::default()
+        };
+        let documents: Vec<(DocId, String)> = self
+            .uncommitted
+            .iter()
+            .map(|(id, path)| (id.clone(), path.clone()))
+            .collect();
+        let removed_docs: Vec<DocId> = self.removed_docs.iter().cloned().collect();
+        let changes = self.writer.pending();
+        let ledger = Arc::clone(&self.commit_ledger);
+        let wake = Arc::clone(&self.wake);
+        let (done, outcome) = mpsc::channel();
+        self.writer.start_commit(Box::new(move |indexed| {
+            let recorded = (|| -> Result<Progress, EngineError> {
+                indexed?;
+                let index_done = started.elapsed();
+                for work in durable {
+                    work()?;
+                }
+                let sinks_done = started.elapsed();
+                lock::lock(&ledger).record(&progress)?;
+                tracing::debug!(
+                    files = progress.files.len(),
+                    alerts = progress.alerts.len(),
+                    index_ms = index_done.as_millis() as u64,
+                    sinks_ms = (sinks_done - index_done).as_millis() as u64,
+                    ledger_ms = (started.elapsed() - sinks_done).as_millis() as u64,
+                    "committed"
+                );
+                Ok(progress)
+            })();
+            let _ = done.send(recorded);
+            wake();
+        }))?;
+        self.committing = Some(CommitInFlight {
+            done: outcome,
+            outcome: None,
+            documents,
+            removed_docs,
+            notes,
+            changes,
+        });
         self.last_commit = Instant::now();
+        Ok(())
+    }
+
+    /// Take in the commit under way once it is done (with `wait`, wait for it): what it
+    /// recorded leaves the batch's dedup state (the ledger and the index hold it now).
+    fn collect_commit(&mut self, wait: bool) -> Result<(), EngineError> {
+        let gone = || EngineError::Index(IndexError::WriterGone(self.index.path().to_path_buf()));
+        let outcome = match &mut self.committing {
+            None => return Ok(()),
+            Some(c) => match c.outcome.take() {
+                Some(outcome) => outcome,
+                None if wait => c.done.recv().unwrap_or_else(|_| Err(gone())),
+                None => match c.done.try_recv() {
+                    Ok(outcome) => outcome,
+                    Err(mpsc::TryRecvError::Empty) => return Ok(()),
+                    Err(mpsc::TryRecvError::Disconnected) => Err(gone()),
+                },
+            },
+        };
+        let Some(committed) = self.committing.take() else {
+            return Ok(());
+        };
+        let progress = outcome?;
+        for row in &progress.alerts {
+            self.pending_alert_ids.remove(&row.alert_id);
+            self.pending_path_alerts
+                .remove(&(row.path.clone(), row.query.clone()));
+        }
+        for file in &progress.files {
+            if self.pending_files.get(&file.path) == Some(file) {
+                self.pending_files.remove(&file.path);
+            }
+        }
+        for path in &progress.removed_files {
+            if !self.pending.removed_files.contains(path) {
+                self.removed_files.remove(path);
+            }
+        }
+        for (id, path) in committed.documents {
+            if self.uncommitted.get(&id) == Some(&path) {
+                self.uncommitted.remove(&id);
+            }
+        }
+        // The index the searchers see has them deleted now (one removed again meanwhile is
+        // deleted there too, unless added back: then `uncommitted` holds it).
+        for id in &committed.removed_docs {
+            self.removed_docs.remove(id);
+        }
         self.update_gauges()?;
         self.maybe_replan()
+    }
+
+    /// The notes of the batch being committed (quarantined, warnings, ignored, released
+    /// files), for lookups that must see them until the ledger holds them.
+    pub(super) fn committing_notes(&self) -> Option<&Progress> {
+        self.committing.as_ref().map(|c| &c.notes)
     }
 
     /// The gauges a commit moves: documents, index size, quarantine, last commit.
@@ -457,6 +598,21 @@ impl Engine {
         self.commit()?;
         Ok(self.stats.clone())
     }
+}
+
+/// A commit handed to the index thread.
+struct CommitInFlight {
+    done: mpsc::Receiver<Result<Progress, EngineError>>,
+    /// Its outcome, once received (by [`Engine::commit_finished`]) and not yet taken in.
+    outcome: Option<Result<Progress, EngineError>>,
+    /// Its documents, not visible to searchers until it is done, with the path each showed.
+    documents: Vec<(DocId, String)>,
+    /// The documents it deletes (no file holds them), known as removed until it is done.
+    removed_docs: Vec<DocId>,
+    /// Its notes, looked up until the ledger holds them.
+    notes: Progress,
+    /// How many index changes it commits.
+    changes: usize,
 }
 
 /// Bring the ledger's alert tables up to the end of the alert log (what a crash after the log

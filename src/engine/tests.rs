@@ -397,7 +397,9 @@ fn after_a_crash_the_ledger_catches_up_with_the_log_and_nothing_alerts_twice() {
         process(&mut engine, &path);
         assert_eq!(sink.alerts().len(), 1);
         // A crash: the alert is in the log, the index and the ledger never committed.
-        engine.sinks.durable().unwrap();
+        for work in engine.sinks.durable().unwrap() {
+            work().unwrap();
+        }
         drop(engine);
     }
     assert_eq!(home.logged().len(), 1);
@@ -794,4 +796,85 @@ fn a_file_whose_documents_outlast_a_slice_is_finished_by_steps_taken_when_ready(
     }
     assert_eq!(done.len(), 2, "in flight: {}", engine.files_in_flight());
     assert_eq!(sink.alerts().len(), 41);
+}
+
+#[test]
+fn what_a_commit_under_way_records_still_dedups_the_next_batch() {
+    let home = Home::new(&[("niger", "niger")], "");
+    let (mut engine, sink) = home.open(PercolatorKind::default());
+    let a = home.write("a.txt", "niger one");
+    process(&mut engine, &a);
+    engine.start_commit().unwrap();
+    // While it runs, or once it is done but not yet taken in: a copy, the same bytes again.
+    let b = home.write("b.txt", "niger one");
+    assert!(matches!(
+        process(&mut engine, &b),
+        FileOutcome::Processed {
+            new: 0,
+            known: 1,
+            alerts: 0
+        }
+    ));
+    assert!(matches!(process(&mut engine, &a), FileOutcome::Unchanged));
+    engine.collect_commit(true).unwrap();
+    assert!(engine.committing.is_none());
+    // Taken in: the ledger and the index answer now.
+    let c = home.write("c.txt", "niger one");
+    process(&mut engine, &c);
+    assert!(matches!(process(&mut engine, &a), FileOutcome::Unchanged));
+    commit(&mut engine);
+    assert_eq!(sink.alerts().len(), 1);
+    assert_eq!(engine.index().num_docs(), 1);
+    for path in [&a, &b, &c] {
+        assert!(engine.ledger().file(&shown(path)).unwrap().is_some());
+    }
+    assert_eq!(engine.uncommitted_changes(), 0);
+    assert!(engine.uncommitted.is_empty() && engine.pending_files.is_empty());
+}
+
+#[test]
+fn files_taken_back_to_back_are_applied_in_the_order_taken() {
+    let home = Home::new(&[("niger", "niger")], "");
+    let (mut engine, sink) = home.open(PercolatorKind::default());
+    // The same article under many names, and a path rewritten between takes: whatever order
+    // the workers finish in, the first name alerts, and the path ends with its last content.
+    let mut taken = Vec::new();
+    for i in 0..20 {
+        let path = home.write(&format!("copy-{i:02}.txt"), "niger copy");
+        engine
+            .execute(Command::TakeFile { path: path.clone() })
+            .and_then(Reply::taken)
+            .unwrap();
+        taken.push(path);
+    }
+    let changing = home.write("changing.txt", "niger first");
+    engine
+        .execute(Command::TakeFile {
+            path: changing.clone(),
+        })
+        .and_then(Reply::taken)
+        .unwrap();
+    // Taking waits for room by applying the earliest files; the rest are applied here.
+    let done: Vec<FileDone> = engine.drain_files().unwrap();
+    assert_eq!(done.last().map(|d| d.path.clone()), Some(changing.clone()));
+    home.write("changing.txt", "niger second");
+    process(&mut engine, &changing);
+    commit(&mut engine);
+    // One alert per content and per path: the copies are one article, and the rewritten
+    // path already alerted for this query.
+    assert_eq!(
+        sink.pairs(),
+        [
+            ("niger".to_string(), shown(&taken[0])),
+            ("niger".to_string(), shown(&changing)),
+        ]
+    );
+    // The rewritten path holds its last content only; the copies' article is shown at the
+    // first name.
+    assert_eq!(engine.index().num_docs(), 2);
+    let record = engine.ledger().file(&shown(&changing)).unwrap().unwrap();
+    assert_eq!(
+        record.content_hash,
+        blake3::hash(b"niger second").to_hex().to_string()
+    );
 }

@@ -6,7 +6,7 @@ mod phrase;
 pub mod schema;
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::sync::mpsc;
 
 use tantivy::collector::{Count, DocSetCollector, TopDocs};
 use tantivy::directory::error::LockError;
@@ -37,6 +37,13 @@ pub enum IndexError {
     },
     #[error("index at {path}: {source}")]
     Tantivy { path: PathBuf, source: TantivyError },
+    #[error("cannot start the index writer's thread for {path}: {source}")]
+    Thread {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the index writer of {0} stopped (an earlier error or a bug); restart lookout")]
+    WriterGone(PathBuf),
 }
 
 /// Pages that end within this many hits are counted and collected in one pass; longer ones
@@ -123,11 +130,7 @@ impl LookoutIndex {
     }
 
     /// Take the index's single writer lock.
-    pub fn writer(
-        &self,
-        commit_every: Duration,
-        commit_docs: usize,
-    ) -> Result<DocWriter, IndexError> {
+    pub fn writer(&self) -> Result<DocWriter, IndexError> {
         let writer = self
             .index
             .writer_with_num_threads::<TantivyDocument>(1, 64_000_000)
@@ -137,16 +140,12 @@ impl LookoutIndex {
                 }
                 source => self.err(source),
             })?;
-        Ok(DocWriter {
-            path: self.path.clone(),
-            fields: self.fields.clone(),
-            reader: self.reader.clone(),
+        DocWriter::start(
+            self.path.clone(),
+            self.fields.clone(),
             writer,
-            pending: 0,
-            last_commit: Instant::now(),
-            commit_every,
-            commit_docs,
-        })
+            self.reader.clone(),
+        )
     }
 
     /// Load the newest commit (the daemon commits while `search` runs).
@@ -363,71 +362,150 @@ pub struct SearchResults {
     pub hits: Vec<Hit>,
 }
 
-/// The index writer with batched commits: on a timer or after a number of documents.
+/// The index writer, on a thread of its own: documents added and deleted go to it in order,
+/// and a commit runs there while the caller goes on adding (the next batch). `then`, given with
+/// each commit, runs on that thread once the commit is durable and visible to searchers (the
+/// engine makes its alert log durable and records its progress there), so the caller never
+/// waits for a commit unless it asks to.
 pub struct DocWriter {
     path: PathBuf,
     fields: Fields,
-    reader: IndexReader,
-    writer: IndexWriter,
+    ops: Option<mpsc::SyncSender<WriterOp>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    /// Changes since the last commit was started.
     pending: usize,
-    last_commit: Instant,
-    commit_every: Duration,
-    commit_docs: usize,
 }
 
+/// What runs on the index thread once a commit is done (or failed).
+pub type AfterCommit = Box<dyn FnOnce(Result<(), IndexError>) + Send>;
+
+enum WriterOp {
+    Add(TantivyDocument),
+    Delete(Term),
+    Commit(AfterCommit),
+}
+
+/// Changes queued for the index thread before `add` waits (a commit in progress holds them).
+const QUEUED_CHANGES: usize = 65_536;
+
 impl DocWriter {
-    fn err(&self, source: TantivyError) -> IndexError {
-        IndexError::Tantivy {
-            path: self.path.clone(),
-            source,
+    fn start(
+        path: PathBuf,
+        fields: Fields,
+        writer: IndexWriter,
+        reader: IndexReader,
+    ) -> Result<DocWriter, IndexError> {
+        let (ops, queue) = mpsc::sync_channel(QUEUED_CHANGES);
+        let thread_path = path.clone();
+        let thread = std::thread::Builder::new()
+            .name("lookout-index".into())
+            .spawn(move || index_thread(thread_path, writer, reader, queue))
+            .map_err(|source| IndexError::Thread {
+                path: path.clone(),
+                source,
+            })?;
+        Ok(DocWriter {
+            path,
+            fields,
+            ops: Some(ops),
+            thread: Some(thread),
+            pending: 0,
+        })
+    }
+
+    fn send(&self, op: WriterOp) -> Result<(), IndexError> {
+        let sent = self.ops.as_ref().map(|ops| ops.send(op));
+        match sent {
+            Some(Ok(())) => Ok(()),
+            _ => Err(IndexError::WriterGone(self.path.clone())),
         }
     }
 
     pub fn add(&mut self, doc: &Document) -> Result<(), IndexError> {
-        self.writer
-            .add_document(to_tantivy(doc, &self.fields))
-            .map_err(|e| self.err(e))?;
+        self.send(WriterOp::Add(to_tantivy(doc, &self.fields)))?;
         self.pending += 1;
         Ok(())
     }
 
     /// Remove a document (by content id) at the next commit.
-    pub fn delete(&mut self, id: &DocId) {
-        self.writer
-            .delete_term(Term::from_field_text(self.fields.id, &id.0));
+    pub fn delete(&mut self, id: &DocId) -> Result<(), IndexError> {
+        self.send(WriterOp::Delete(Term::from_field_text(
+            self.fields.id,
+            &id.0,
+        )))?;
         self.pending += 1;
+        Ok(())
     }
 
-    /// Documents added since the last commit.
+    /// Changes since the last commit was started.
     pub fn pending(&self) -> usize {
         self.pending
     }
 
-    /// Commit if the batch is big enough or old enough. Returns whether it committed.
-    pub fn maybe_commit(&mut self) -> Result<bool, IndexError> {
-        if self.pending > 0
-            && (self.pending >= self.commit_docs || self.last_commit.elapsed() >= self.commit_every)
-        {
-            self.commit()?;
-            return Ok(true);
-        }
-        Ok(false)
-    }
-
-    /// When the next timed commit is due, if documents are pending.
-    pub fn next_commit_in(&self) -> Option<Duration> {
-        (self.pending > 0).then(|| self.commit_every.saturating_sub(self.last_commit.elapsed()))
-    }
-
-    /// Make everything added durable and visible to searchers.
-    pub fn commit(&mut self) -> Result<(), IndexError> {
-        if self.pending > 0 {
-            self.writer.commit().map_err(|e| self.err(e))?;
-            self.reader.reload().map_err(|e| self.err(e))?;
-            tracing::debug!(documents = self.pending, "index commit");
-        }
+    /// Commit what was added and deleted so far, on the index thread; `then` runs there once
+    /// the commit is durable and searchers see it (or with the error).
+    pub fn start_commit(&mut self, then: AfterCommit) -> Result<(), IndexError> {
+        self.send(WriterOp::Commit(then))?;
         self.pending = 0;
-        self.last_commit = Instant::now();
         Ok(())
+    }
+
+    /// Commit and wait until the changes are durable and searchers see them.
+    pub fn commit(&mut self) -> Result<(), IndexError> {
+        let (done, result) = mpsc::channel();
+        self.start_commit(Box::new(move |committed| {
+            let _ = done.send(committed);
+        }))?;
+        result
+            .recv()
+            .unwrap_or_else(|_| Err(IndexError::WriterGone(self.path.clone())))
+    }
+}
+
+impl Drop for DocWriter {
+    fn drop(&mut self) {
+        // The thread ends when the queue closes (uncommitted changes are dropped, as a crash
+        // would); waiting for it releases the index's writer lock before this returns.
+        drop(self.ops.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn index_thread(
+    path: PathBuf,
+    mut writer: IndexWriter,
+    reader: IndexReader,
+    queue: mpsc::Receiver<WriterOp>,
+) {
+    let err = |source| IndexError::Tantivy {
+        path: path.clone(),
+        source,
+    };
+    // The first failure to add or delete is reported by the next commit.
+    let mut failed: Option<IndexError> = None;
+    for op in queue {
+        match op {
+            WriterOp::Add(document) => {
+                if let Err(e) = writer.add_document(document) {
+                    failed.get_or_insert(err(e));
+                }
+            }
+            WriterOp::Delete(term) => {
+                writer.delete_term(term);
+            }
+            WriterOp::Commit(then) => {
+                let result = match failed.take() {
+                    Some(error) => Err(error),
+                    None => writer
+                        .commit()
+                        .map(|_| ())
+                        .and_then(|()| reader.reload())
+                        .map_err(err),
+                };
+                then(result);
+            }
+        }
     }
 }

@@ -460,12 +460,17 @@ impl Metrics {
 
     /// An alert reached `sink`: [`ALERT_LOG_SINK`] or [`webhook_sink`]`(name)`.
     pub fn sink_delivered(&self, sink: &str) {
+        self.sinks_delivered(sink, 1);
+    }
+
+    /// `alerts` alerts reached `sink` at once.
+    pub fn sinks_delivered(&self, sink: &str, alerts: u64) {
         self.inner
             .sink_alerts
             .get_or_create(&SinkLabels {
                 sink: sink.to_owned(),
             })
-            .inc();
+            .inc_by(alerts);
     }
 
     /// A request is being sent to webhook `webhook`.
