@@ -198,7 +198,7 @@ struct StreamState {
     follower: alerts::AlertFollower,
     ready: VecDeque<(u64, Alert)>,
     written: tokio::sync::watch::Receiver<u64>,
-    stop: tokio::sync::watch::Receiver<bool>,
+    stop: tokio_util::sync::CancellationToken,
     query: Option<String>,
     /// Held while the stream runs: one of `[api] max_streams`.
     _permit: tokio::sync::OwnedSemaphorePermit,
@@ -208,7 +208,7 @@ struct StreamState {
 /// which ends the stream).
 async fn next_event(mut state: StreamState) -> Option<(Result<Event, Infallible>, StreamState)> {
     loop {
-        if *state.stop.borrow_and_update() {
+        if state.stop.is_cancelled() {
             return None;
         }
         if let Some((offset, alert)) = state.ready.pop_front() {
@@ -236,11 +236,7 @@ async fn next_event(mut state: StreamState) -> Option<(Result<Event, Infallible>
                     tokio::time::sleep(STREAM_POLL).await;
                 }
             }
-            stop = state.stop.changed() => {
-                if stop.is_err() {
-                    return None;
-                }
-            }
+            () = state.stop.cancelled() => return None,
             _ = tokio::time::sleep(STREAM_POLL) => {}
         }
     }

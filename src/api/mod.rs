@@ -39,6 +39,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use tokio::sync::{watch, Semaphore};
+use tokio_util::sync::CancellationToken;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -84,8 +85,8 @@ pub struct ApiContext {
     /// How large a query may be (`max_query_clauses`), for the queries requests carry.
     pub query_limits: QueryLimits,
     pub state_dir: PathBuf,
-    /// Turns true when the daemon stops: the server stops taking requests, streams end.
-    pub stop: watch::Receiver<bool>,
+    /// Cancelled when the daemon stops: the server stops taking requests, streams end.
+    pub stop: CancellationToken,
 }
 
 /// What every handler sees.
@@ -96,7 +97,7 @@ struct AppState {
     alert_log: Arc<PathBuf>,
     alerts_written: watch::Receiver<u64>,
     metrics: Metrics,
-    stop: watch::Receiver<bool>,
+    stop: CancellationToken,
     /// blake3 of the token (compared in constant time), when one is required.
     token: Option<blake3::Hash>,
     openapi: Arc<String>,

@@ -43,8 +43,9 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Notify};
+use tokio::sync::Notify;
 use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 use super::error::{Code, ErrorBody, ErrorDetail};
@@ -217,17 +218,16 @@ impl Registry {
     }
 }
 
-/// Serve `router` on `listener` until `stop` turns true (or its sender goes), then drain.
+/// Serve `router` on `listener` until `stop` is cancelled, then drain.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: ServerLimits,
-    stop: watch::Receiver<bool>,
+    stop: CancellationToken,
 ) {
-    let mut stopped = stop.clone();
+    let stopped = stop.clone();
     let stopping = async move {
-        // A dropped sender stops the server too.
-        let _ = stopped.wait_for(|stopped| *stopped).await;
+        stopped.cancelled().await;
     };
     tokio::pin!(stopping);
     let registry = Arc::new(Registry::new());
@@ -404,14 +404,14 @@ struct Connection {
     tracked: Arc<Tracked>,
     router: Router,
     limits: ServerLimits,
-    stop: watch::Receiver<bool>,
+    stop: CancellationToken,
 }
 
 type ServiceFuture =
     Pin<Box<dyn Future<Output = Result<Response<GuardedBody>, Infallible>> + Send>>;
 
 impl Connection {
-    async fn serve(mut self, stream: TcpStream) {
+    async fn serve(self, stream: TcpStream) {
         let io = TrackedIo::new(
             stream,
             Arc::clone(&self.tracked),
@@ -459,7 +459,7 @@ impl Connection {
         let served = loop {
             tokio::select! {
                 served = std::future::poll_fn(|cx| connection.poll_without_shutdown(cx)) => break served,
-                _ = self.stop.wait_for(|stopped| *stopped), if !draining => {
+                () = self.stop.cancelled(), if !draining => {
                     if self.tracked.in_flight.load(Ordering::SeqCst) == 0 {
                         // Idle, or still sending a head: nothing to finish.
                         self.registry.unregister(self.id);

@@ -11,7 +11,8 @@ use axum::routing::{get, post};
 use axum::Router;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Notify};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 use super::error::ApiBytes;
 use super::guard::HostGuard;
@@ -20,7 +21,7 @@ use super::server::{serve, ServerLimits};
 /// A served test app, and how to stop it.
 struct Served {
     addr: std::net::SocketAddr,
-    stop: watch::Sender<bool>,
+    stop: CancellationToken,
     server: tokio::task::JoinHandle<()>,
     /// Releases the requests waiting in `/slow`.
     release: Arc<Notify>,
@@ -79,8 +80,8 @@ async fn start(limits: ServerLimits) -> Served {
             post(|ApiBytes(body): ApiBytes| async move { format!("{}", body.len()) }),
         );
     let app = super::guarded(routes, HostGuard::new(addr, Vec::new()));
-    let (stop, stopped) = watch::channel(false);
-    let server = tokio::spawn(serve(listener, app, limits, stopped));
+    let stop = CancellationToken::new();
+    let server = tokio::spawn(serve(listener, app, limits, stop.clone()));
     Served {
         addr,
         stop,
@@ -499,7 +500,7 @@ async fn shutdown_answers_the_requests_in_flight_then_ends() {
     let mut half = TcpStream::connect(served.addr).await.unwrap();
     half.write_all(b"GET /healthz HTTP/1.1\r\n").await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    served.stop.send(true).unwrap();
+    served.stop.cancel();
     // Nothing to finish on these: closed at once (not after the head timeout).
     assert!(closed_within(&mut idle, Duration::from_secs(2)).await);
     assert!(closed_within(&mut half, Duration::from_secs(2)).await);

@@ -141,7 +141,10 @@ async fn serve(mut config: Config, percolator: PercolatorKind) -> anyhow::Result
     };
     daemon.update_gauges();
 
-    let (stop_api, api_stopped) = tokio::sync::watch::channel(false);
+    // One shutdown signal type for every task: a cancellation token (cancelled here, or when
+    // this function returns early, by its drop guard).
+    let stop_api = tokio_util::sync::CancellationToken::new();
+    let _stop_api_on_return = stop_api.clone().drop_guard();
     let api = match daemon.config.api.enabled {
         true => Some(
             api::start(api::ApiContext {
@@ -153,7 +156,7 @@ async fn serve(mut config: Config, percolator: PercolatorKind) -> anyhow::Result
                 api: daemon.config.api.clone(),
                 query_limits: daemon.config.query_limits,
                 state_dir: daemon.config.state_dir.clone(),
-                stop: api_stopped,
+                stop: stop_api.clone(),
             })
             .await?,
         ),
@@ -289,7 +292,7 @@ async fn serve(mut config: Config, percolator: PercolatorKind) -> anyhow::Result
         daemon.stop_backfills()
     })?;
     // The API stops taking requests; the ones in flight are still answered while it drains.
-    let _ = stop_api.send(true);
+    stop_api.cancel();
     if let Some(api) = api {
         let stopped = api.stopped(API_DRAIN);
         tokio::pin!(stopped);

@@ -32,8 +32,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio_util::sync::{CancellationToken, DropGuard};
 use tracing::{error, info};
 
 use backend::{Backend, Signals};
@@ -117,7 +118,8 @@ pub enum ReadyReason {
 /// A running watch over one or more folders. Dropping it stops the background task without
 /// waiting for it; [`FolderWatcher::stop`] waits.
 pub struct FolderWatcher {
-    shutdown: watch::Sender<bool>,
+    /// Stops the task; dropping it does too.
+    shutdown: DropGuard,
     signals: Arc<Signals>,
     task: JoinHandle<()>,
 }
@@ -174,7 +176,7 @@ impl FolderWatcher {
             info!(root = %root.display(), "watching folder");
         }
 
-        let (shutdown, shutdown_rx) = watch::channel(false);
+        let shutdown = CancellationToken::new();
         // inotify reports the close of a written file; the poll watcher and other platforms'
         // APIs do not, so there a file is ready when it settles.
         let close_events = options.poll_interval.is_none() && cfg!(target_os = "linux");
@@ -192,11 +194,11 @@ impl FolderWatcher {
             event_rx,
             Arc::clone(&signals),
             ready_tx,
-            shutdown_rx,
+            shutdown.clone(),
         );
         let task = runtime.spawn(state.run());
         Ok(FolderWatcher {
-            shutdown,
+            shutdown: shutdown.drop_guard(),
             signals,
             task,
         })
@@ -205,8 +207,7 @@ impl FolderWatcher {
     /// Stop watching and wait for the background task to end. A file that was being handed
     /// over when `stop` was called may not be delivered.
     pub async fn stop(self) {
-        // An error only means the task already ended.
-        let _ = self.shutdown.send(true);
+        drop(self.shutdown);
         if let Err(err) = self.task.await {
             error!(error = %err, "folder watcher task failed");
         }

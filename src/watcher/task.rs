@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::time::{self, Instant, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
 use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind, RenameMode};
@@ -200,7 +201,7 @@ pub(super) struct Task {
     events_open: bool,
     signals: Arc<Signals>,
     ready_tx: mpsc::Sender<ReadyFile>,
-    shutdown: watch::Receiver<bool>,
+    shutdown: CancellationToken,
     pending: HashMap<PathBuf, Pending>,
     sent: HashMap<PathBuf, Stamp>,
     /// Events were lost (our queue or the kernel's overflowed): a rescan is owed.
@@ -230,7 +231,7 @@ impl Task {
         events: mpsc::Receiver<RawEvent>,
         signals: Arc<Signals>,
         ready_tx: mpsc::Sender<ReadyFile>,
-        shutdown: watch::Receiver<bool>,
+        shutdown: CancellationToken,
     ) -> Task {
         let now = Instant::now();
         Task {
@@ -292,7 +293,7 @@ impl Task {
         loop {
             tokio::select! {
                 biased;
-                _ = self.shutdown.changed() => return Err(Stopped),
+                () = self.shutdown.cancelled() => return Err(Stopped),
                 received = self.events.recv_many(&mut batch, EVENT_BATCH), if self.events_open => {
                     if received == 0 {
                         error!("file watcher stopped sending events; relying on rescans only");
@@ -940,7 +941,7 @@ impl Task {
         debug!(path = %path.display(), size = stamp.size, ?reason, "file ready");
         tokio::select! {
             biased;
-            _ = self.shutdown.changed() => return Err(Stopped),
+            () = self.shutdown.cancelled() => return Err(Stopped),
             sent = self.ready_tx.send(file) => {
                 if sent.is_err() {
                     debug!("ready-file receiver dropped");

@@ -19,7 +19,7 @@ use reqwest::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 use crate::metrics::{Metrics, WebhookFailure};
 use crate::webhooks::error::WebhookError;
@@ -368,10 +368,9 @@ pub(crate) enum Outcome {
     Interrupted { attempts: u32 },
 }
 
-/// True once the stop signal is set (or its sender is gone).
-fn is_stopped(stop: &Option<&mut watch::Receiver<bool>>) -> bool {
-    stop.as_ref()
-        .is_some_and(|rx| *rx.borrow() || rx.has_changed().is_err())
+/// True once the stop signal is set.
+fn is_stopped(stop: &Option<&CancellationToken>) -> bool {
+    stop.is_some_and(CancellationToken::is_cancelled)
 }
 
 /// Deliver one message with retries: capped exponential backoff with full jitter, `Retry-After`
@@ -391,7 +390,7 @@ pub(crate) async fn deliver_with_retries(
     policy: &RetryPolicy,
     message: &Message,
     rng: &mut XorShift64,
-    mut stop: Option<&mut watch::Receiver<bool>>,
+    stop: Option<&CancellationToken>,
     tally: &Tally<'_>,
 ) -> Outcome {
     let name = hook.name();
@@ -482,13 +481,12 @@ pub(crate) async fn deliver_with_retries(
             retry_in_ms = delay.as_millis() as u64,
             "webhook delivery attempt failed; will retry"
         );
-        match stop.as_deref_mut() {
+        match stop {
             None => tokio::time::sleep(delay).await,
-            Some(rx) => {
+            Some(stop) => {
                 tokio::select! {
                     () = tokio::time::sleep(delay) => {}
-                    // Set, or the sender is gone: either way, stop waiting.
-                    _ = rx.wait_for(|stopped| *stopped) => {
+                    () = stop.cancelled() => {
                         return Outcome::Interrupted { attempts: attempt };
                     }
                 }

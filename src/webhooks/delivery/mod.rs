@@ -22,9 +22,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::{watch, Notify};
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use crate::alerts::record::Alert;
 use crate::alerts::AlertLogError;
@@ -285,7 +286,8 @@ pub fn start_new_webhooks_at_log_end(
 pub struct LogDelivery {
     hooks: Vec<Arc<Hook>>,
     tasks: Vec<(Arc<Hook>, JoinHandle<()>)>,
-    stop: watch::Sender<bool>,
+    /// Stops every task; cancelled when this is dropped too.
+    stop: CancellationToken,
 }
 
 impl LogDelivery {
@@ -376,7 +378,7 @@ impl LogDelivery {
 
         let routes = Arc::new(routes);
         let dead_letters = Arc::new(DeadLetterFile::new(&state_dir));
-        let (stop, stop_rx) = watch::channel(false);
+        let stop = CancellationToken::new();
         let mut hooks = Vec::with_capacity(prepared.len());
         let mut tasks = Vec::new();
         for (hook, endpoint, source) in prepared {
@@ -396,7 +398,7 @@ impl LogDelivery {
                 log_path: alert_log.clone(),
                 source: Arc::new(Mutex::new(source)),
                 dead_letters: Arc::clone(&dead_letters),
-                stop: stop_rx.clone(),
+                stop: stop.clone(),
                 since_persist: 0,
                 last_persist: Instant::now(),
                 read_problem: Throttle::default(),
@@ -419,7 +421,7 @@ impl LogDelivery {
     /// bug: a panic). Their alerts wait in the log behind their cursor; restarting delivery
     /// resumes them.
     pub fn crashed(&self) -> Vec<String> {
-        if *self.stop.borrow() {
+        if self.stop.is_cancelled() {
             return Vec::new();
         }
         self.tasks
@@ -446,7 +448,7 @@ impl LogDelivery {
     /// alert is delivered again next time), every cursor is persisted, and the counts returned.
     pub async fn shutdown(mut self, deadline: Duration) -> DeliveryStats {
         // Receivers only see `true` or a dropped sender; either stops them.
-        let _ = self.stop.send(true);
+        self.stop.cancel();
         let until = Instant::now() + deadline;
         for (hook, mut task) in std::mem::take(&mut self.tasks) {
             if tokio::time::timeout_at(until, &mut task).await.is_err() {
@@ -480,6 +482,7 @@ impl LogDelivery {
 
 impl Drop for LogDelivery {
     fn drop(&mut self) {
+        self.stop.cancel();
         for (_, task) in &self.tasks {
             task.abort();
         }
@@ -571,7 +574,7 @@ struct Worker {
     log_path: PathBuf,
     source: Arc<Mutex<LogSource>>,
     dead_letters: Arc<DeadLetterFile>,
-    stop: watch::Receiver<bool>,
+    stop: CancellationToken,
     rng: XorShift64,
     /// Lines settled since the cursor was last persisted.
     since_persist: u64,
@@ -645,7 +648,7 @@ impl Worker {
     }
 
     fn stopped(&self) -> bool {
-        *self.stop.borrow() || self.stop.has_changed().is_err()
+        self.stop.is_cancelled()
     }
 
     /// Wait for a notification, the poll interval or stop; persist a lagging cursor when due.
@@ -662,7 +665,7 @@ impl Worker {
         tokio::select! {
             () = self.hook.notify.notified() => {}
             () = tokio::time::sleep(wait) => {}
-            _ = self.stop.wait_for(|stopped| *stopped) => {}
+            () = self.stop.cancelled() => {}
         }
     }
 
@@ -704,7 +707,7 @@ impl Worker {
             &self.policy,
             &message,
             &mut self.rng,
-            Some(&mut self.stop),
+            Some(&self.stop),
             &Tally {
                 failed_attempts: &self.hook.failed_attempts,
                 metrics: &self.metrics,
