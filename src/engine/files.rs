@@ -181,6 +181,7 @@ impl Engine {
     ) -> Result<Vec<FileDone>, EngineError> {
         let started = Instant::now();
         let mut done = Vec::new();
+        self.install_plan();
         self.intake.receive(wait);
         while let Some(mut taken) = self.intake.pop() {
             let applied = catch_unwind(AssertUnwindSafe(|| {

@@ -184,6 +184,8 @@ pub struct Engine {
     commit_every: Duration,
     /// The index's term statistics the percolator was last planned on.
     term_stats: TermStats,
+    /// A re-plan being built beside the running one (see `maybe_replan`).
+    replanning: Option<mpsc::Receiver<NewPlan>>,
     /// The commit running on the index thread, if any (one at a time).
     committing: Option<CommitInFlight>,
     /// The ledger's connection the commits record progress with (on the index thread).
@@ -272,6 +274,7 @@ impl Engine {
             commit_every: config.commit_interval,
             term_stats,
             committing: None,
+            replanning: None,
             commit_ledger,
             wake,
             metrics: options.metrics,
@@ -575,21 +578,82 @@ impl Engine {
         Ok(())
     }
 
+    /// Re-plan the percolator on the index's term statistics when the index doubled: the new
+    /// plan is built on a thread of its own (it takes seconds at 100,000 queries) while the
+    /// workers match with the one in place, and installed by `install_plan` if the saved
+    /// queries did not change meanwhile (the same queries: the same matches, faster).
     fn maybe_replan(&mut self) -> Result<(), EngineError> {
+        self.install_plan();
         let docs = self.index.num_docs();
-        if docs >= self.next_replan {
-            let started = Instant::now();
-            self.term_stats = self.index.term_stats()?;
-            self.plan();
-            self.next_replan = docs * 2;
-            tracing::info!(
-                documents = docs,
-                queries = self.queries.active(),
-                elapsed_ms = started.elapsed().as_millis() as u64,
-                "re-planned the saved queries on the index's term statistics"
-            );
+        if docs < self.next_replan || self.replanning.is_some() {
+            return Ok(());
+        }
+        self.next_replan = docs * 2;
+        let term_stats = self.index.term_stats()?;
+        let queries: Vec<(QueryId, crate::query::Query)> = self
+            .queries
+            .compiled()
+            .map(|(id, q)| (id, q.clone()))
+            .collect();
+        let generation = self.queries.generation();
+        let kind = self.percolator_kind;
+        let wake = Arc::clone(&self.wake);
+        let (done, plan) = mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("lookout-plan".into())
+            .spawn(move || {
+                let started = Instant::now();
+                let percolator = kind.build_with_ids(queries, &term_stats);
+                let _ = done.send(NewPlan {
+                    percolator,
+                    term_stats,
+                    generation,
+                    documents: docs,
+                    took: started.elapsed(),
+                });
+                wake();
+            });
+        match spawned {
+            Ok(_) => self.replanning = Some(plan),
+            Err(e) => tracing::warn!(
+                "cannot start a thread to re-plan the saved queries ({e}); the current plan stays"
+            ),
         }
         Ok(())
+    }
+
+    /// Put a plan built by `maybe_replan` in place, if it is done and still for the saved
+    /// queries that run (after a change, the next doubling plans again).
+    fn install_plan(&mut self) {
+        let Some(plan) = &self.replanning else {
+            return;
+        };
+        let plan = match plan.try_recv() {
+            Ok(plan) => plan,
+            Err(mpsc::TryRecvError::Empty) => return,
+            Err(mpsc::TryRecvError::Disconnected) => {
+                self.replanning = None;
+                return;
+            }
+        };
+        self.replanning = None;
+        if plan.generation != self.queries.generation() {
+            tracing::debug!(
+                "the saved queries changed while they were re-planned: the plan is dropped"
+            );
+            return;
+        }
+        self.term_stats = plan.term_stats;
+        *lock::write(&self.matching) = Matching {
+            percolator: plan.percolator,
+            generation: plan.generation,
+        };
+        tracing::info!(
+            documents = plan.documents,
+            queries = self.queries.active(),
+            elapsed_ms = plan.took.as_millis() as u64,
+            "re-planned the saved queries on the index's term statistics"
+        );
     }
 
     /// Apply the files taken, commit and report the counters (the end of a run).
@@ -598,6 +662,15 @@ impl Engine {
         self.commit()?;
         Ok(self.stats.clone())
     }
+}
+
+/// A percolator re-planned on newer term statistics, for the queries of `generation`.
+struct NewPlan {
+    percolator: Box<dyn crate::matcher::Percolator>,
+    term_stats: TermStats,
+    generation: u64,
+    documents: u64,
+    took: Duration,
 }
 
 /// A commit handed to the index thread.
