@@ -165,11 +165,6 @@ impl Engine {
         self.intake.ready()
     }
 
-    /// The size of the pool of workers.
-    pub fn workers(&self) -> usize {
-        self.intake.workers()
-    }
-
     /// Apply the first files' parts until none is there yet, for at least one part and until
     /// `budget` is spent; with `wait`, wait that long for the first file's next part when it
     /// has none. A panic while applying a file quarantines it (the bug is reported with the

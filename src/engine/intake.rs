@@ -63,7 +63,6 @@ pub(super) enum TakenState {
 
 pub(super) struct Intake {
     pool: rayon::ThreadPool,
-    workers: usize,
     sender: mpsc::Sender<(u64, Part)>,
     receiver: mpsc::Receiver<(u64, Part)>,
     wake: Wake,
@@ -84,7 +83,6 @@ impl Intake {
         let (sender, receiver) = mpsc::channel();
         Ok(Intake {
             pool,
-            workers,
             sender,
             receiver,
             wake,
@@ -92,10 +90,6 @@ impl Intake {
             files: VecDeque::new(),
             capacity: 2 * workers,
         })
-    }
-
-    pub(super) fn workers(&self) -> usize {
-        self.workers
     }
 
     /// Whether another file may be taken now.

@@ -57,7 +57,6 @@ pub use command::{Command, CommandError, QueryRefused, Reply};
 pub use files::{FileDone, FileOutcome};
 pub use intake::{Wake, WorkersError};
 pub use posted::{IngestReport, IngestRun, Ingested};
-pub use prepare::{FileJob, Matching, PreparedDocument};
 pub use queries::{QueryChanges, QueryEntry, QuerySet, QueryState};
 pub use read::{is_gone, read_bytes, read_documents, FileError, ReadError, SkipReason};
 pub use retry::{RetryingFile, MAX_RETRY_GAP};
@@ -82,7 +81,7 @@ use crate::matcher::{Engine as PercolatorKind, TermStats};
 use crate::metrics::Metrics;
 use crate::watcher::OwnFiles;
 use intake::Intake;
-use prepare::{ReadRules, SharedMatching};
+use prepare::{LiveQueries, ReadRules, SharedLiveQueries};
 use retry::RetrySchedule;
 use roots::WatchFolders;
 
@@ -155,7 +154,7 @@ pub struct Engine {
     /// The saved queries: the one copy everything reads.
     queries: QuerySet,
     /// The compiled queries of `queries`, filed under their ids, shared with the workers.
-    matching: SharedMatching,
+    matching: SharedLiveQueries,
     /// The files taken and not yet applied, and the workers preparing them.
     intake: Intake,
     percolator_kind: PercolatorKind,
@@ -241,7 +240,7 @@ impl Engine {
             queries.compiled().map(|(id, q)| (id, q.clone())),
             &term_stats,
         );
-        let matching = Arc::new(RwLock::new(Matching {
+        let matching = Arc::new(RwLock::new(LiveQueries {
             percolator,
             generation: queries.generation(),
         }));
@@ -409,7 +408,7 @@ impl Engine {
             self.queries.compiled().map(|(id, q)| (id, q.clone())),
             &self.term_stats,
         );
-        *lock::write(&self.matching) = Matching {
+        *lock::write(&self.matching) = LiveQueries {
             percolator,
             generation: self.queries.generation(),
         };
@@ -644,7 +643,7 @@ impl Engine {
             return;
         }
         self.term_stats = plan.term_stats;
-        *lock::write(&self.matching) = Matching {
+        *lock::write(&self.matching) = LiveQueries {
             percolator: plan.percolator,
             generation: plan.generation,
         };

@@ -1,7 +1,7 @@
 //! The parallel half of a file's work: a [`FileJob`] reads the file, hashes it, extracts its
 //! documents, analyzes each one and percolates it against the saved queries, with the
 //! summaries (matched terms, snippet) its alerts will carry. It touches no state of the
-//! engine's but the shared [`Matching`] (read-locked per document), so the intake's workers
+//! engine's but the shared [`LiveQueries`] (read-locked per document), so the intake's workers
 //! run many at once (`intake.rs`); what it finds comes back as [`Part`]s, in order, which the
 //! one writer applies (`files.rs`): dedup decisions, the alert log, the index and the ledger
 //! stay ordered there.
@@ -26,13 +26,13 @@ use crate::matcher::{summarize, DocAnalysis, MatchSummary, Percolator};
 /// The compiled saved queries as the workers see them: the percolator, and the generation of
 /// the [`QuerySet`](super::QuerySet) it was filed from. The writer changes both at once, under
 /// the write lock.
-pub struct Matching {
+pub struct LiveQueries {
     pub(super) percolator: Box<dyn Percolator>,
     pub(super) generation: u64,
 }
 
 /// The matching shared by the writer and the workers.
-pub(super) type SharedMatching = Arc<RwLock<Matching>>;
+pub(super) type SharedLiveQueries = Arc<RwLock<LiveQueries>>;
 
 /// How files are read: the `[json]` keys and the largest file read (replaced whole on a reload;
 /// a job keeps the rules it started with).
@@ -55,7 +55,7 @@ pub struct FileJob {
     /// are not extracted again (the writer checks again when it applies the answer).
     pub(super) previous_hash: Option<String>,
     pub(super) rules: Arc<ReadRules>,
-    pub(super) matching: SharedMatching,
+    pub(super) matching: SharedLiveQueries,
 }
 
 /// What a job found, handed to the writer in order: one of the first five ends the file at
@@ -162,7 +162,7 @@ pub struct PreparedDocument {
 impl PreparedDocument {
     pub(super) fn prepare(
         document: Document,
-        matching: &RwLock<Matching>,
+        matching: &RwLock<LiveQueries>,
         analyzer: &mut Analyzer,
     ) -> PreparedDocument {
         document_failpoint(&document);
@@ -179,7 +179,7 @@ impl PreparedDocument {
 
 /// The queries of `matching` that `document` matches, each with its summary.
 pub(super) fn summaries(
-    matching: &Matching,
+    matching: &LiveQueries,
     document: &Document,
     analysis: &DocAnalysis,
 ) -> Vec<(QueryId, MatchSummary)> {

@@ -483,7 +483,7 @@ fn matches_prepared_before_a_query_change_are_not_applied_under_a_reused_id() {
         ..Default::default()
     }
     .into_document(home.path("x.txt"), None);
-    let prepared = PreparedDocument::prepare(
+    let prepared = prepare::PreparedDocument::prepare(
         document,
         &engine.matching,
         &mut crate::analysis::Analyzer::default(),
