@@ -53,7 +53,7 @@ pub fn run(config: &Config, args: IngestArgs) -> anyhow::Result<Outcome> {
     }
     let runtime = tokio::runtime::Runtime::new()?;
     let _guard = runtime.enter();
-    let mut engine = Engine::open(config, EngineOptions::default())?;
+    let mut engine = Engine::open(config, config.queries.clone(), EngineOptions::default())?;
     // The index writer lock is taken first: one process at a time delivers from the log.
     let delivery = SharedDelivery::default();
     if !config.webhooks.is_empty() {

@@ -211,8 +211,11 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     };
     match cli.command {
         Command::Run => {
+            // What the files hold before they are read: the daemon reads them again only if
+            // one changes meanwhile.
+            let read_from = crate::daemon::startup_fingerprint(&cli.config);
             let config = load_config(&cli.config)?;
-            crate::daemon::run(config, Engine::default())?;
+            crate::daemon::run(config, read_from, Engine::default())?;
             Ok(Outcome::Found)
         }
         Command::Search(args) => search::run(&load_config(&cli.config)?, args, &palettes),

@@ -124,7 +124,7 @@ pub fn run(
 /// The saved queries as the files say, in the shape of the API's `GET /queries`.
 fn views_from_files(config: &Config) -> Vec<QueryView> {
     QueryView::all(&crate::engine::QuerySet::compile(
-        &config.queries,
+        config.queries.clone(),
         config.query_limits,
     ))
 }
@@ -319,7 +319,7 @@ fn add(
     if backfill {
         // Alerts go to the alert log; webhooks get them when the daemon next starts.
         let config = Config::load(&config.path)?;
-        let mut engine = Engine::open(&config, EngineOptions::default())?;
+        let mut engine = Engine::open(&config, config.queries.clone(), EngineOptions::default())?;
         let found = match engine
             .execute(Command::StartBackfill {
                 name: name.to_string(),

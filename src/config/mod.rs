@@ -25,8 +25,8 @@ pub use api::{
 pub use json::JsonSection;
 pub use persist::{remove_query, save_query, SaveOutcome};
 pub use queries::{
-    check_query_name, compile_queries, load_queries_file, shown_name, QueryNameError, QueryProblem,
-    QuerySpec, SavedQuery, MAX_QUERY_NAME_CHARS, RESERVED_QUERY_NAME,
+    check_query_name, compile_queries, load_queries_file, parse_queries, shown_name,
+    QueryNameError, QueryProblem, QuerySpec, SavedQuery, MAX_QUERY_NAME_CHARS, RESERVED_QUERY_NAME,
 };
 pub use reload::{diff, ConfigDiff, ConfigWatcher};
 
@@ -361,7 +361,8 @@ impl Config {
                         key: "queries".into(),
                         problem: format!(
                             "query '{}' ({}) names the webhook '{hook}', which is not configured",
-                            query.name, query.origin
+                            query.name,
+                            query.origin()
                         ),
                     });
                 }
@@ -384,7 +385,7 @@ impl Config {
     /// [`Config::file_for_new_queries`].
     pub fn file_for_query(&self, name: &str) -> PathBuf {
         match self.query_spec(name) {
-            Some(spec) => spec.file.clone(),
+            Some(spec) => spec.file.to_path_buf(),
             None => self.file_for_new_queries().to_path_buf(),
         }
     }
@@ -401,10 +402,20 @@ impl Config {
     pub fn watched_files(&self) -> Vec<PathBuf> {
         let mut files = vec![self.path.clone()];
         // A TOML queries file may name queries files of its own: their queries say where.
-        let nested = self.queries.iter().map(|q| &q.file);
-        for file in self.queries_files.iter().chain(nested) {
+        for file in &self.queries_files {
             if !files.contains(file) {
                 files.push(file.clone());
+            }
+        }
+        // The queries of one file share its path: compared once per run of them.
+        let mut last: Option<&std::sync::Arc<Path>> = None;
+        for query in &self.queries {
+            if last.is_some_and(|last| std::sync::Arc::ptr_eq(last, &query.file)) {
+                continue;
+            }
+            last = Some(&query.file);
+            if !files.iter().any(|f| **f == *query.file) {
+                files.push(query.file.to_path_buf());
             }
         }
         files
@@ -468,7 +479,10 @@ mod tests {
         assert_eq!(config.index, PathBuf::from("/srv/lookout/index"));
         assert_eq!(config.alert_log, PathBuf::from("/srv/lookout/alerts.jsonl"));
         assert_eq!(config.queries.len(), 1);
-        assert_eq!(config.queries[0].origin, "/srv/lookout/config.toml");
+        assert_eq!(
+            config.queries[0].origin().to_string(),
+            "/srv/lookout/config.toml"
+        );
     }
 
     #[test]
@@ -537,10 +551,10 @@ mod tests {
         .unwrap();
         let config = Config::load(&path).unwrap();
         let inline = config.query_spec("inline").unwrap();
-        assert_eq!(inline.file, path);
+        assert_eq!(*inline.file, *path);
         assert_eq!(
-            config.query_spec("tsv").unwrap().file,
-            dir.path().join("q.tsv")
+            *config.query_spec("tsv").unwrap().file,
+            *dir.path().join("q.tsv")
         );
         assert_eq!(config.query_spec("tsv").unwrap().text, "beta");
         assert!(config.query_spec("nope").is_none());
@@ -577,7 +591,7 @@ mod tests {
             config.query_spec("q").unwrap().webhooks,
             Some(vec!["slack".to_string()])
         );
-        assert_eq!(config.query_spec("q").unwrap().file, queries);
+        assert_eq!(*config.query_spec("q").unwrap().file, *queries);
 
         std::fs::write(&path, "queries_files = ['queries.toml']\n").unwrap();
         let err = Config::load(&path).unwrap_err().to_string();

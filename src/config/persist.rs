@@ -692,7 +692,7 @@ url = 'http://127.0.0.1:9/'
         let third = config.query_spec("third").unwrap();
         assert_eq!(third.text, "gamma \"quoted\" 'too'");
         assert_eq!(third.webhooks.as_deref(), Some(&hooks[..]));
-        assert_eq!(third.file, path);
+        assert_eq!(*third.file, *path);
 
         let outcome = save_query(&path, "first", "alpha OR delta", None).unwrap();
         assert_eq!(outcome, SaveOutcome::Updated);
@@ -766,10 +766,7 @@ url = 'http://127.0.0.1:9/'
         );
         let config = Config::load(&path).unwrap();
         let q = config.query_spec("q").unwrap();
-        assert_eq!(
-            (q.text.as_str(), q.file.as_path()),
-            ("x\ny", saved.as_path())
-        );
+        assert_eq!((q.text.as_str(), &*q.file), ("x\ny", saved.as_path()));
         assert_eq!(q.webhooks.as_deref(), Some(&hooks[..]));
         assert_eq!(load_queries_file(&saved).unwrap().len(), 1);
     }

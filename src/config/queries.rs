@@ -3,8 +3,8 @@
 //! origin and column, and left out; the others keep working. A name that breaks the rules
 //! ([`check_query_name`]), or one defined twice, refuses the file, like any other error in it.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::{ConfigError, QueryEntry};
 use crate::query::{self, Lint, Query, QueryError, QueryLimits};
@@ -16,11 +16,31 @@ pub struct QuerySpec {
     pub text: String,
     /// Webhooks to notify; `None`: every webhook.
     pub webhooks: Option<Vec<String>>,
-    /// Where it was defined, for messages: `config.toml` or `queries.tsv:12`.
-    pub origin: String,
     /// The file that holds it (the config file itself for an inline `[[queries]]` table, else
-    /// the queries file): where a change to it is saved.
-    pub file: PathBuf,
+    /// the queries file): where a change to it is saved. The queries of one file share it.
+    pub file: Arc<Path>,
+    /// Its line in a TSV file (from 1); `None` in a TOML file.
+    pub line: Option<u32>,
+}
+
+impl QuerySpec {
+    /// Where it was defined, for messages: `config.toml` or `queries.tsv:12`.
+    pub fn origin(&self) -> Origin<'_> {
+        Origin(self)
+    }
+}
+
+/// Where a saved query was defined, as messages show it ([`QuerySpec::origin`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Origin<'a>(&'a QuerySpec);
+
+impl std::fmt::Display for Origin<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.line {
+            Some(line) => write!(f, "{}:{line}", self.0.file.display()),
+            None => write!(f, "{}", self.0.file.display()),
+        }
+    }
 }
 
 /// A saved query ready to run.
@@ -45,20 +65,23 @@ impl std::fmt::Display for QueryProblem {
         write!(
             f,
             "{}: saved query '{}': {}",
-            self.spec.origin, self.spec.name, self.error
+            self.spec.origin(),
+            self.spec.name,
+            self.error
         )
     }
 }
 
 pub(crate) fn from_entries(entries: Vec<QueryEntry>, path: &Path) -> Vec<QuerySpec> {
+    let file: Arc<Path> = path.into();
     entries
         .into_iter()
         .map(|e| QuerySpec {
             name: e.name,
             text: e.query,
             webhooks: e.webhooks,
-            origin: path.display().to_string(),
-            file: path.to_path_buf(),
+            file: Arc::clone(&file),
+            line: None,
         })
         .collect()
 }
@@ -139,18 +162,19 @@ pub enum QueryNamesError {
 
 /// Every name valid, none defined twice.
 pub(crate) fn check_names(specs: &[QuerySpec]) -> Result<(), QueryNamesError> {
-    let mut seen: HashMap<&str, &str> = HashMap::new();
+    let mut seen: rustc_hash::FxHashMap<&str, &QuerySpec> = Default::default();
+    seen.reserve(specs.len());
     for spec in specs {
         check_query_name(&spec.name).map_err(|error| QueryNamesError::Invalid {
-            origin: spec.origin.clone(),
+            origin: spec.origin().to_string(),
             name: shown_name(&spec.name),
             error,
         })?;
-        if let Some(first) = seen.insert(&spec.name, &spec.origin) {
+        if let Some(first) = seen.insert(&spec.name, spec) {
             return Err(QueryNamesError::Twice {
                 name: spec.name.clone(),
-                first: first.to_string(),
-                second: spec.origin.clone(),
+                first: first.origin().to_string(),
+                second: spec.origin().to_string(),
             });
         }
     }
@@ -186,6 +210,7 @@ pub(crate) fn load_queries_file_in(
 /// write, is not part of the first name).
 pub(crate) fn parse_tsv(path: &Path, text: &str) -> Result<Vec<QuerySpec>, ConfigError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let file: Arc<Path> = path.into();
     let mut specs = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim_end_matches('\r');
@@ -203,8 +228,8 @@ pub(crate) fn parse_tsv(path: &Path, text: &str) -> Result<Vec<QuerySpec>, Confi
             name: name.trim().to_string(),
             text: query.to_string(),
             webhooks: None,
-            origin: format!("{}:{}", path.display(), i + 1),
-            file: path.to_path_buf(),
+            file: Arc::clone(&file),
+            line: Some(u32::try_from(i + 1).unwrap_or(u32::MAX)),
         });
     }
     check_names(&specs).map_err(|problem| ConfigError::Invalid {
@@ -222,8 +247,8 @@ pub fn compile_queries(
 ) -> (Vec<SavedQuery>, Vec<QueryProblem>) {
     let mut good = Vec::with_capacity(specs.len());
     let mut bad = Vec::new();
-    for spec in specs {
-        match query::parse_with_limits(&spec.text, limits) {
+    for (spec, parsed) in specs.iter().zip(parse_queries(specs, limits)) {
+        match parsed {
             Ok(parsed) => good.push(SavedQuery {
                 name: spec.name.clone(),
                 text: spec.text.clone(),
@@ -238,6 +263,20 @@ pub fn compile_queries(
         }
     }
     (good, bad)
+}
+
+/// Parse each saved query's text, on every core of the current rayon pool; the results come in
+/// the specs' order.
+pub fn parse_queries(
+    specs: &[QuerySpec],
+    limits: QueryLimits,
+) -> Vec<Result<query::Parsed, QueryError>> {
+    use rayon::prelude::*;
+    specs
+        .par_iter()
+        .with_min_len(256)
+        .map(|spec| query::parse_with_limits(&spec.text, limits))
+        .collect()
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ pub mod alert_sinks;
 mod backfill;
 mod posted;
 mod reload;
+pub use reload::{startup_fingerprint, Fingerprint};
 mod requests;
 pub mod status;
 mod watching;
@@ -38,7 +39,9 @@ const FILE_SLICE: Duration = Duration::from_millis(20);
 /// How often the daemon checks that its background tasks (webhook delivery) still run.
 const SUPERVISE_INTERVAL: Duration = Duration::from_secs(2);
 
-pub fn run(config: Config, engine: PercolatorKind) -> anyhow::Result<()> {
+/// Run the daemon on `config`, read from files that held `read_from` (see
+/// [`startup_fingerprint`]).
+pub fn run(config: Config, read_from: Fingerprint, engine: PercolatorKind) -> anyhow::Result<()> {
     crate::contain::install_panic_hook();
     // Descriptors for the watcher, the index and the logs, whether the API runs or not.
     crate::api::open_files::raise_open_files_limit();
@@ -46,7 +49,7 @@ pub fn run(config: Config, engine: PercolatorKind) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(config, engine))
+    runtime.block_on(serve(config, read_from, engine))
 }
 
 /// The daemon loop's state: the running configuration and the engine it drives.
@@ -65,8 +68,8 @@ pub(crate) struct Daemon {
     /// Set when webhook delivery must start again from its cursors: the webhooks or the
     /// queries' routes changed (the engine says so), or a delivery task died.
     restart_delivery: bool,
-    /// The configuration files as last read or written (see `reload::fingerprint`; empty
-    /// until the first `reload`, which the loop runs once its config watcher is started).
+    /// The configuration files as last read or written (see `reload::fingerprint`; at
+    /// start-up, as they were just before the configuration was first read).
     config_files: reload::Fingerprint,
     /// The last edit of the configuration was refused: the next signal tries it again, even
     /// if the files did not change (a `touch`).
@@ -84,7 +87,11 @@ pub(crate) struct Daemon {
     posts_next: bool,
 }
 
-async fn serve(mut config: Config, percolator: PercolatorKind) -> anyhow::Result<()> {
+async fn serve(
+    mut config: Config,
+    read_from: Fingerprint,
+    percolator: PercolatorKind,
+) -> anyhow::Result<()> {
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
     let metrics = Metrics::new();
@@ -95,8 +102,11 @@ async fn serve(mut config: Config, percolator: PercolatorKind) -> anyhow::Result
         let files_woken = Arc::clone(&files_woken);
         Arc::new(move || files_woken.notify_one())
     };
+    // From here on the saved queries are the engine's.
+    let queries = std::mem::take(&mut config.queries);
     let mut engine = Engine::open(
         &config,
+        queries,
         EngineOptions {
             percolator,
             metrics: metrics.clone(),
@@ -107,8 +117,6 @@ async fn serve(mut config: Config, percolator: PercolatorKind) -> anyhow::Result
             wake: Some(wake),
         },
     )?;
-    // From here on the saved queries are the engine's.
-    config.queries = Vec::new();
     // The index writer lock is taken first: one process at a time delivers from the log.
     let delivery = SharedDelivery::default();
     if !config.webhooks.is_empty() {
@@ -131,7 +139,7 @@ async fn serve(mut config: Config, percolator: PercolatorKind) -> anyhow::Result
         started_at: chrono::Utc::now(),
         ready_files: 0,
         restart_delivery: false,
-        config_files: Vec::new(),
+        config_files: read_from,
         config_refused: false,
         config_named: Vec::new(),
         delivery_crash: None,
@@ -387,9 +395,16 @@ impl Daemon {
     /// the files the running saved queries come from.
     fn watched_files(&self) -> Vec<PathBuf> {
         let mut files = self.config.watched_files();
+        // The queries of one file share its path: compared once per run of them.
+        let mut last: Option<&std::sync::Arc<Path>> = None;
         for (_, entry) in self.engine.queries().iter() {
-            if !files.contains(&entry.spec.file) {
-                files.push(entry.spec.file.clone());
+            let file = &entry.spec.file;
+            if last.is_some_and(|last| std::sync::Arc::ptr_eq(last, file)) {
+                continue;
+            }
+            last = Some(file);
+            if !files.iter().any(|f| **f == **file) {
+                files.push(file.to_path_buf());
             }
         }
         files

@@ -16,7 +16,7 @@ use crate::engine::{Command, CommandError, EngineError};
 use crate::query;
 
 /// The configuration files' contents, as last read or written by the daemon.
-pub(super) type Fingerprint = Vec<(PathBuf, Option<blake3::Hash>)>;
+pub type Fingerprint = Vec<(PathBuf, Option<blake3::Hash>)>;
 
 /// The contents of `files` now (`None`: missing or unreadable).
 pub(super) fn fingerprint(files: &[PathBuf]) -> Fingerprint {
@@ -24,6 +24,14 @@ pub(super) fn fingerprint(files: &[PathBuf]) -> Fingerprint {
         .iter()
         .map(|f| (f.clone(), std::fs::read(f).ok().map(|b| blake3::hash(&b))))
         .collect()
+}
+
+/// The contents of the configuration file at `config` and of the files it names, taken before
+/// the daemon first reads them: the daemon's first reload (once its config watcher runs) then
+/// reads them again only if one changed meanwhile.
+pub fn startup_fingerprint(config: &std::path::Path) -> Fingerprint {
+    let config = std::path::absolute(config).unwrap_or_else(|_| config.to_path_buf());
+    fingerprint(&reload::files_named(&config))
 }
 
 /// Whether every file of `now` holds what `before` recorded for it (a file `before` does not
@@ -122,11 +130,11 @@ impl Daemon {
             }
             let error = match query::parse_with_limits(&spec.text, running.query_limits) {
                 Ok(_) if is_added => {
-                    tracing::info!(query = %spec.name, origin = %spec.origin, "saved query added");
+                    tracing::info!(query = %spec.name, origin = %spec.origin(), "saved query added");
                     continue;
                 }
                 Ok(_) => {
-                    tracing::info!(query = %spec.name, origin = %spec.origin, "saved query changed");
+                    tracing::info!(query = %spec.name, origin = %spec.origin(), "saved query changed");
                     continue;
                 }
                 Err(error) => error,
@@ -137,7 +145,7 @@ impl Daemon {
                 Some(before) if running_now.contains(name) => {
                     tracing::error!(
                         "{}: saved query '{}': {error}; the edit is refused and the running version stays: {}",
-                        spec.origin,
+                        spec.origin(),
                         spec.name,
                         before.text
                     );
@@ -145,12 +153,12 @@ impl Daemon {
                 }
                 Some(_) => tracing::error!(
                     "{}: saved query '{}': {error}; it still does not run (fix it and save again)",
-                    spec.origin,
+                    spec.origin(),
                     spec.name
                 ),
                 None => tracing::error!(
                     "{}: saved query '{}': {error}; it is not added (fix it and save again)",
-                    spec.origin,
+                    spec.origin(),
                     spec.name
                 ),
             }

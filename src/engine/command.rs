@@ -441,8 +441,8 @@ impl Engine {
             name: name.clone(),
             text,
             webhooks,
-            origin: file.display().to_string(),
-            file,
+            file: file.into(),
+            line: None,
         };
         crate::query::parse_with_limits(&spec.text, self.queries.limits())
             .map_err(QueryRefused::InvalidQuery)?;

@@ -107,8 +107,7 @@ impl Engine {
         let location = document.location();
         // Usually neither this content nor this path ever alerted: only a crash before the
         // commit, a changed file or a backfill finds queries here.
-        let doc_alerted = self.ledger.doc_alerts(&document.id)?;
-        let path_alerted = self.ledger.path_alerts(&location)?;
+        let (doc_alerted, path_alerted) = self.ledger.alerted(&document.id, &location)?;
         let before = self.pending.alerts.len();
         let mut batch = Vec::new();
         let at = Utc::now();

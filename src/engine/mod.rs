@@ -143,6 +143,9 @@ pub struct EngineOptions {
 
 /// Commit at the latest after this many documents, whatever the timer says.
 const COMMIT_DOCS: usize = 10_000;
+/// A batch this large, once no file is in flight, is the end of a burst: it is committed
+/// without waiting for the rest of the interval (see `Engine::commit_gap`).
+const BURST_DOCS: usize = 256;
 /// Most files retried in one [`Command::RetryDue`] (the daemon answers requests and takes new
 /// files between two).
 const RETRY_BATCH: usize = 64;
@@ -180,6 +183,8 @@ pub struct Engine {
     /// known any more (a content back meanwhile is added again).
     removed_docs: HashSet<DocId>,
     last_commit: Instant,
+    /// Whether files were in flight when the last commit started (see `commit_gap`).
+    last_commit_mid_burst: bool,
     commit_every: Duration,
     /// The index's term statistics the percolator was last planned on.
     term_stats: TermStats,
@@ -214,13 +219,22 @@ impl Engine {
     /// kept as invalid entries), open the index (taking its writer lock), the ledger and the
     /// alert log, and catch the ledger up with the log. Alerts go to the alert log, the
     /// tracing line and the metrics; [`Engine::add_sink`] adds more.
-    pub fn open(config: &Config, options: EngineOptions) -> Result<Engine, EngineError> {
-        let queries = QuerySet::compile(&config.queries, config.query_limits);
+    ///
+    /// The saved queries are `queries` (the configuration's, handed over: the engine's
+    /// `QuerySet` is their one copy); `config.queries` is not read.
+    pub fn open(
+        config: &Config,
+        queries: Vec<crate::config::QuerySpec>,
+        options: EngineOptions,
+    ) -> Result<Engine, EngineError> {
+        let started = Instant::now();
+        let queries = QuerySet::compile(queries, config.query_limits);
+        let compiled = started.elapsed();
         for (_, entry) in queries.iter() {
             if let Some(error) = entry.error() {
                 tracing::error!(
                     "{}: saved query '{}': {error} (left out; fix it and restart)",
-                    entry.spec.origin,
+                    entry.spec.origin(),
                     entry.spec.name
                 );
             }
@@ -239,6 +253,12 @@ impl Engine {
         let percolator = options.percolator.build_with_ids(
             queries.compiled().map(|(id, q)| (id, q.clone())),
             &term_stats,
+        );
+        tracing::debug!(
+            queries = queries.len(),
+            compile_ms = compiled.as_millis() as u64,
+            plan_ms = (started.elapsed() - compiled).as_millis() as u64,
+            "saved queries compiled and planned"
         );
         let matching = Arc::new(RwLock::new(LiveQueries {
             percolator,
@@ -270,6 +290,7 @@ impl Engine {
             removed_docs: HashSet::new(),
             uncommitted: HashMap::new(),
             last_commit: Instant::now(),
+            last_commit_mid_burst: false,
             commit_every: config.commit_interval,
             term_stats,
             committing: None,
@@ -340,7 +361,22 @@ impl Engine {
     /// way (its end wakes the caller: see [`Engine::commit_finished`]).
     pub fn next_commit_in(&self) -> Option<Duration> {
         (self.committing.is_none() && self.has_pending_work())
-            .then(|| self.commit_every.saturating_sub(self.last_commit.elapsed()))
+            .then(|| self.commit_gap().saturating_sub(self.last_commit.elapsed()))
+    }
+
+    /// How long after the last commit the next one is due: `commit_interval`; but once a burst
+    /// is over (no file in flight, and a batch of at least [`BURST_DOCS`] documents, or the last
+    /// commit was started while files were in flight), a tenth of it, so that what a burst
+    /// brought becomes searchable and durable at once instead of up to an interval later. A
+    /// trickle of files keeps the interval's pace.
+    fn commit_gap(&self) -> Duration {
+        if self.intake.is_empty()
+            && (self.writer.pending() >= BURST_DOCS || self.last_commit_mid_burst)
+        {
+            self.commit_every / 10
+        } else {
+            self.commit_every
+        }
     }
 
     /// Whether a commit under way is done and waits to be taken in by the next
@@ -385,7 +421,7 @@ impl Engine {
                 matching.percolator.remove(id);
             }
             for &id in &changes.filed {
-                match self.queries.get(id).and_then(QueryEntry::query) {
+                match self.queries.get(id).and_then(QueryEntry::shared_query) {
                     Some(query) => matching.percolator.set(id, query.clone(), &self.term_stats),
                     None => matching.percolator.remove(id),
                 }
@@ -420,7 +456,7 @@ impl Engine {
         if self.committing.is_none()
             && self.has_pending_work()
             && (self.writer.pending() >= COMMIT_DOCS
-                || self.last_commit.elapsed() >= self.commit_every)
+                || self.last_commit.elapsed() >= self.commit_gap())
         {
             self.start_commit()?;
         }
@@ -508,6 +544,7 @@ impl Engine {
             changes,
         });
         self.last_commit = Instant::now();
+        self.last_commit_mid_burst = !self.intake.is_empty();
         Ok(())
     }
 
@@ -589,7 +626,7 @@ impl Engine {
         }
         self.next_replan = docs * 2;
         let term_stats = self.index.term_stats()?;
-        let queries: Vec<(QueryId, crate::query::Query)> = self
+        let queries: Vec<(QueryId, crate::query::SharedQuery)> = self
             .queries
             .compiled()
             .map(|(id, q)| (id, q.clone()))

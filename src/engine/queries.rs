@@ -1,6 +1,6 @@
 //! The saved queries the engine runs, each under a stable [`QueryId`]: its spec as written
 //! (name, text, webhooks, the file that holds it), and either its compiled form or why it does
-//! not parse ([`QueryProblem`]). This is the one copy: the percolator files the compiled
+//! not parse ([`crate::config::QueryProblem`]). This is the one copy: the percolator files the compiled
 //! queries under the same ids and answers with them, alerts, webhook routes, `GET /queries`
 //! and the status read the entries here.
 //!
@@ -11,9 +11,9 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::config::{compile_queries, QueryProblem, QuerySpec, SavedQuery};
+use crate::config::{parse_queries, QuerySpec};
 use crate::matcher::QueryId;
-use crate::query::{Lint, Query, QueryError, QueryLimits};
+use crate::query::{self, Lint, Query, QueryError, QueryLimits, SharedQuery};
 
 /// A saved query: what it says, and whether it runs.
 #[derive(Debug, Clone)]
@@ -26,7 +26,10 @@ pub struct QueryEntry {
 #[derive(Debug, Clone)]
 pub enum QueryState {
     /// Compiled and filed in the percolator; `lints` warn about how it reads.
-    Active { query: Query, lints: Vec<Lint> },
+    Active {
+        query: SharedQuery,
+        lints: Vec<Lint>,
+    },
     /// It does not parse: left out (listed as invalid, with the error).
     Invalid(QueryError),
 }
@@ -38,6 +41,11 @@ impl QueryEntry {
 
     /// The compiled query, when it runs.
     pub fn query(&self) -> Option<&Query> {
+        self.shared_query().map(|q| &**q)
+    }
+
+    /// The compiled query, as the percolator holds it too.
+    pub fn shared_query(&self) -> Option<&SharedQuery> {
         match &self.state {
             QueryState::Active { query, .. } => Some(query),
             QueryState::Invalid(_) => None,
@@ -59,30 +67,19 @@ impl QueryEntry {
     }
 
     fn compiled(spec: QuerySpec, limits: QueryLimits) -> QueryEntry {
-        let (mut good, mut bad) = compile_queries(std::slice::from_ref(&spec), limits);
-        let state = match (good.pop(), bad.pop()) {
-            (Some(saved), _) => QueryState::Active {
-                query: saved.query,
-                lints: saved.lints,
-            },
-            (None, Some(problem)) => QueryState::Invalid(problem.error),
-            // compile_queries answers every spec one way or the other.
-            (None, None) => QueryState::Invalid(QueryError {
-                column: 1,
-                message: "the query could not be compiled".into(),
-            }),
-        };
-        QueryEntry { spec, state }
+        let parsed = query::parse_with_limits(&spec.text, limits);
+        QueryEntry::parsed(spec, parsed)
     }
 
-    fn from_saved(spec: QuerySpec, saved: SavedQuery) -> QueryEntry {
-        QueryEntry {
-            spec,
-            state: QueryState::Active {
-                query: saved.query,
-                lints: saved.lints,
+    fn parsed(spec: QuerySpec, parsed: Result<query::Parsed, QueryError>) -> QueryEntry {
+        let state = match parsed {
+            Ok(parsed) => QueryState::Active {
+                query: parsed.query.into(),
+                lints: parsed.lints,
             },
-        }
+            Err(error) => QueryState::Invalid(error),
+        };
+        QueryEntry { spec, state }
     }
 }
 
@@ -123,26 +120,17 @@ pub struct QuerySet {
 
 impl QuerySet {
     /// Compile `specs` (those that do not parse are kept as invalid entries).
-    pub fn compile(specs: &[QuerySpec], limits: QueryLimits) -> QuerySet {
+    pub fn compile(specs: Vec<QuerySpec>, limits: QueryLimits) -> QuerySet {
         let mut set = QuerySet {
             limits,
             ..QuerySet::default()
         };
-        let (good, bad) = compile_queries(specs, limits);
-        let mut good: HashMap<String, SavedQuery> =
-            good.into_iter().map(|q| (q.name.clone(), q)).collect();
-        let mut bad: HashMap<String, QueryProblem> =
-            bad.into_iter().map(|p| (p.spec.name.clone(), p)).collect();
-        for spec in specs {
-            let entry = match (good.remove(&spec.name), bad.remove(&spec.name)) {
-                (Some(saved), _) => QueryEntry::from_saved(spec.clone(), saved),
-                (None, Some(problem)) => QueryEntry {
-                    spec: spec.clone(),
-                    state: QueryState::Invalid(problem.error),
-                },
-                (None, None) => QueryEntry::compiled(spec.clone(), limits),
-            };
-            set.insert(entry);
+        let parsed = parse_queries(&specs, limits);
+        set.slots.reserve(specs.len());
+        set.order.reserve(specs.len());
+        set.by_name.reserve(specs.len());
+        for (spec, parsed) in specs.into_iter().zip(parsed) {
+            set.insert(QueryEntry::parsed(spec, parsed));
         }
         set
     }
@@ -178,9 +166,9 @@ impl QuerySet {
     }
 
     /// The queries that run, with their ids (what the percolator is built from).
-    pub fn compiled(&self) -> impl Iterator<Item = (QueryId, &Query)> {
+    pub fn compiled(&self) -> impl Iterator<Item = (QueryId, &SharedQuery)> {
         self.iter()
-            .filter_map(|(id, entry)| entry.query().map(|q| (id, q)))
+            .filter_map(|(id, entry)| entry.shared_query().map(|q| (id, q)))
     }
 
     /// Saved queries that run.
@@ -208,8 +196,7 @@ impl QuerySet {
 
     /// The file that holds the query `name`, if there is one.
     pub fn file_of(&self, name: &str) -> Option<&Path> {
-        self.by_name(name)
-            .map(|(_, entry)| entry.spec.file.as_path())
+        self.by_name(name).map(|(_, entry)| &*entry.spec.file)
     }
 
     /// Each query's name and the webhooks it names (`None`: every webhook): what webhook
@@ -333,15 +320,15 @@ mod tests {
             name: name.into(),
             text: text.into(),
             webhooks: None,
-            origin: "test".into(),
-            file: "test".into(),
+            file: std::path::Path::new("test").into(),
+            line: None,
         }
     }
 
     #[test]
     fn ids_are_stable_and_freed_slots_reused() {
         let mut set = QuerySet::compile(
-            &[spec("a", "niger"), spec("b", "(("), spec("c", "mali")],
+            vec![spec("a", "niger"), spec("b", "(("), spec("c", "mali")],
             QueryLimits::default(),
         );
         assert_eq!((set.active(), set.invalid()), (2, 1));
@@ -371,7 +358,7 @@ mod tests {
     #[test]
     fn replace_all_keeps_unchanged_queries() {
         let mut set = QuerySet::compile(
-            &[spec("a", "niger"), spec("b", "mali")],
+            vec![spec("a", "niger"), spec("b", "mali")],
             QueryLimits::default(),
         );
         let b = set.id_of("b").unwrap();

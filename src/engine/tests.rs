@@ -33,8 +33,10 @@ impl Home {
 
     /// An engine on this home, with an in-memory sink after the others.
     fn open(&self, percolator: PercolatorKind) -> (Engine, MemorySink) {
+        let config = self.config();
         let mut engine = Engine::open(
-            &self.config(),
+            &config,
+            config.queries.clone(),
             EngineOptions {
                 percolator,
                 ..Default::default()

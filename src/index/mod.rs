@@ -156,13 +156,33 @@ impl LookoutIndex {
     /// Whether a live document with this content id is committed. (Not the term's document
     /// frequency: that counts the deleted documents a segment still holds until it is merged.)
     pub fn contains(&self, id: &DocId) -> Result<bool, IndexError> {
+        // Per segment, the term dictionary first (a new document's id is in none), then its
+        // postings against the segment's deletes; no query, weight or scorer is built (the
+        // engine asks for every document it meets).
         let searcher = self.reader.searcher();
         let term = Term::from_field_text(self.fields.id, &id.0);
-        let query = tantivy::query::TermQuery::new(term, tantivy::schema::IndexRecordOption::Basic);
-        searcher
-            .search(&query, &Count)
-            .map(|n| n > 0)
-            .map_err(|e| self.err(e))
+        for segment in searcher.segment_readers() {
+            let inverted = segment
+                .inverted_index(self.fields.id)
+                .map_err(|e| self.err(e))?;
+            let Some(mut postings) = inverted
+                .read_postings(&term, tantivy::schema::IndexRecordOption::Basic)
+                .map_err(|e| self.err(e.into()))?
+            else {
+                continue;
+            };
+            let mut doc = tantivy::DocSet::doc(&postings);
+            while doc != tantivy::TERMINATED {
+                if segment
+                    .alive_bitset()
+                    .is_none_or(|alive| alive.is_alive(doc))
+                {
+                    return Ok(true);
+                }
+                doc = tantivy::DocSet::advance(&mut postings);
+            }
+        }
+        Ok(false)
     }
 
     /// The committed document with this content id, as stored (its path is where hits show it).

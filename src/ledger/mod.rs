@@ -227,6 +227,27 @@ impl Ledger {
         self.query_list("SELECT queries FROM path_alerts WHERE path = ?1", path)
     }
 
+    /// [`Ledger::doc_alerts`] and [`Ledger::path_alerts`] at once: one statement, one read
+    /// transaction (the engine asks both for every new document that matches).
+    pub fn alerted(
+        &self,
+        doc: &DocId,
+        path: &str,
+    ) -> Result<(Vec<String>, Vec<String>), LedgerError> {
+        let (on_doc, at_path): (Option<String>, Option<String>) = self.run(|db| {
+            db.prepare_cached(
+                "SELECT (SELECT queries FROM doc_alerts WHERE doc_id = ?1), \
+                        (SELECT queries FROM path_alerts WHERE path = ?2)",
+            )?
+            .query_row([&doc.0, path], |r| Ok((r.get(0)?, r.get(1)?)))
+        })?;
+        let list = |text: Option<String>| {
+            text.and_then(|t| serde_json::from_str(&t).ok())
+                .unwrap_or_default()
+        };
+        Ok((list(on_doc), list(at_path)))
+    }
+
     fn query_list(&self, sql: &str, key: &str) -> Result<Vec<String>, LedgerError> {
         let text: Option<String> = self.run(|db| {
             db.prepare_cached(sql)?
@@ -640,6 +661,20 @@ mod tests {
         assert_eq!(
             ledger.path_alerts("/w/x.txt").unwrap(),
             vec!["a".to_string()]
+        );
+        // Both lists at once, each present or not.
+        let one = |s: &str| vec![s.to_string()];
+        assert_eq!(
+            ledger.alerted(&DocId("1".into()), "/w/x.txt").unwrap(),
+            (one("a"), one("a"))
+        );
+        assert_eq!(
+            ledger.alerted(&DocId("2".into()), "/w/x.txt").unwrap(),
+            (vec![], one("a"))
+        );
+        assert_eq!(
+            ledger.alerted(&DocId("1".into()), "/w/y.txt").unwrap(),
+            (one("a"), vec![])
         );
         ledger_add_alert(dir.path(), "q:b/d:1", "/w/x.txt", "b");
         let ledger = Ledger::open(dir.path()).unwrap();

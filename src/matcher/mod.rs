@@ -17,7 +17,7 @@ pub use presearch::{Plan, Presearcher};
 pub use stats::TermStats;
 
 use crate::document::Document;
-use crate::query::{Query, TextField};
+use crate::query::{Query, SharedQuery, TextField};
 
 /// A saved query's stable name inside a percolator: the caller picks it (the engine's
 /// `QuerySet` hands out dense slots and reuses freed ones), the percolator files the query
@@ -43,11 +43,11 @@ impl std::fmt::Display for QueryId {
 }
 
 /// The ids `0..n` for a list of queries (the queries of `lookout match`, benchmarks, tests).
-pub fn numbered(queries: Vec<Query>) -> impl Iterator<Item = (QueryId, Query)> {
+pub fn numbered(queries: Vec<Query>) -> impl Iterator<Item = (QueryId, SharedQuery)> {
     queries
         .into_iter()
         .enumerate()
-        .map(|(i, q)| (QueryId(u32::try_from(i).unwrap_or(u32::MAX)), q))
+        .map(|(i, q)| (QueryId(u32::try_from(i).unwrap_or(u32::MAX)), q.into()))
 }
 
 /// Finds the saved queries a document matches.
@@ -63,7 +63,7 @@ pub trait Percolator: Send + Sync {
     }
     /// File `query` under `id`, replacing the query filed there if any. `stats` guide its
     /// plan, as in [`Engine::build`].
-    fn set(&mut self, id: QueryId, query: Query, stats: &TermStats);
+    fn set(&mut self, id: QueryId, query: SharedQuery, stats: &TermStats);
     /// Withdraw the query filed under `id` (nothing if there is none); no other id changes.
     fn remove(&mut self, id: QueryId);
 }
@@ -88,7 +88,7 @@ impl Engine {
     /// Build the engine over queries filed under the given ids.
     pub fn build_with_ids(
         self,
-        queries: impl IntoIterator<Item = (QueryId, Query)>,
+        queries: impl IntoIterator<Item = (QueryId, SharedQuery)>,
         stats: &TermStats,
     ) -> Box<dyn Percolator> {
         match self {
@@ -107,7 +107,7 @@ impl Engine {
 /// Checks every query against each document.
 pub struct BruteForce {
     /// By slot; `None`: a free slot.
-    queries: Vec<Option<Query>>,
+    queries: Vec<Option<SharedQuery>>,
     len: usize,
 }
 
@@ -116,7 +116,7 @@ impl BruteForce {
     pub fn new(queries: Vec<Query>) -> Self {
         BruteForce {
             len: queries.len(),
-            queries: queries.into_iter().map(Some).collect(),
+            queries: queries.into_iter().map(|q| Some(q.into())).collect(),
         }
     }
 }
@@ -136,10 +136,10 @@ impl Percolator for BruteForce {
     }
 
     fn query(&self, id: QueryId) -> Option<&Query> {
-        self.queries.get(id.slot())?.as_ref()
+        self.queries.get(id.slot())?.as_deref()
     }
 
-    fn set(&mut self, id: QueryId, query: Query, _stats: &TermStats) {
+    fn set(&mut self, id: QueryId, query: SharedQuery, _stats: &TermStats) {
         if self.queries.len() <= id.slot() {
             self.queries.resize_with(id.slot() + 1, || None);
         }

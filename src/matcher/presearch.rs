@@ -17,9 +17,9 @@
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::analysis::DocAnalysis;
-use super::stats::TermStats;
+use super::stats::{StatsView, TermStats};
 use super::{eval, numbered, Percolator, QueryId};
-use crate::query::{Occur, Query, TextField};
+use crate::query::{Occur, Query, SharedQuery, TextField};
 
 /// What a document must contain for a query to have a chance.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -60,6 +60,11 @@ struct Requirement {
 
 /// The plan for a query under the given statistics.
 pub fn plan(query: &Query, stats: &TermStats) -> Plan {
+    plan_in(query, &stats.view())
+}
+
+/// [`plan`] under statistics already settled and read-locked.
+fn plan_in(query: &Query, stats: &StatsView) -> Plan {
     match requirement(query, stats) {
         Some(req) => Plan::Prefiltered {
             selectivity: if stats.docs() > 0 {
@@ -75,7 +80,7 @@ pub fn plan(query: &Query, stats: &TermStats) -> Plan {
 }
 
 /// For a conjunction: the keys of the cheapest required clause other than the one indexed.
-fn second_requirement(query: &Query, stats: &TermStats, indexed: &[Key]) -> Vec<Key> {
+fn second_requirement(query: &Query, stats: &StatsView, indexed: &[Key]) -> Vec<Key> {
     let Query::Bool(clauses) = query else {
         return Vec::new();
     };
@@ -91,7 +96,7 @@ fn second_requirement(query: &Query, stats: &TermStats, indexed: &[Key]) -> Vec<
 
 /// Cost of a key: the documents it selects, plus small tie-breakers so that without statistics
 /// fewer keys and longer words win.
-fn key_cost(key: &Key, stats: &TermStats) -> f64 {
+fn key_cost(key: &Key, stats: &StatsView) -> f64 {
     match key {
         Key::Term(term) => stats.doc_freq(term) as f64 + 0.01 - 0.0001 * term.len().min(50) as f64,
         Key::Prefix(prefix) => {
@@ -102,7 +107,7 @@ fn key_cost(key: &Key, stats: &TermStats) -> f64 {
 
 /// What `query` requires, in one pass over it (each clause is planned once; keys are merged
 /// with a hash set, so a wide disjunction costs its size).
-fn requirement(query: &Query, stats: &TermStats) -> Option<Requirement> {
+fn requirement(query: &Query, stats: &StatsView) -> Option<Requirement> {
     let single = |key: Key| {
         let cost = key_cost(&key, stats);
         Some(Requirement {
@@ -165,7 +170,7 @@ pub struct PresearchSummary {
 
 /// One query filed in the presearcher.
 struct Filed {
-    query: Query,
+    query: SharedQuery,
     /// The keys it is indexed under; `None`: in the always-check bucket.
     keys: Option<Box<[Key]>>,
     /// The keys of a second required clause (empty: none).
@@ -193,7 +198,7 @@ impl Presearcher {
 
     /// Queries filed under the given ids.
     pub fn with_ids(
-        queries: impl IntoIterator<Item = (QueryId, Query)>,
+        queries: impl IntoIterator<Item = (QueryId, SharedQuery)>,
         stats: &TermStats,
     ) -> Presearcher {
         let queries = queries.into_iter();
@@ -205,8 +210,19 @@ impl Presearcher {
             prefix_lengths: Vec::new(),
             always: Vec::new(),
         };
-        for (id, query) in queries {
-            presearcher.set(id, query, stats);
+        // Plans are made on every core of the current rayon pool, then filed in order.
+        let queries: Vec<(QueryId, SharedQuery)> = queries.collect();
+        let plans: Vec<Plan> = {
+            use rayon::prelude::*;
+            drop(stats.view()); // settled once, before the threads share it
+            queries
+                .par_iter()
+                .with_min_len(256)
+                .map_init(|| stats.view(), |view, (_, query)| plan_in(query, view))
+                .collect()
+        };
+        for ((id, query), plan) in queries.into_iter().zip(plans) {
+            presearcher.file(id, query, plan);
         }
         presearcher.by_term.shrink_to_fit();
         presearcher.by_prefix.shrink_to_fit();
@@ -222,11 +238,9 @@ impl Presearcher {
         };
         for key in keys {
             match key {
-                Key::Term(t) => {
-                    insert_sorted(self.by_term.entry(t.as_str().into()).or_default(), id)
-                }
+                Key::Term(t) => insert_sorted(ids_under(&mut self.by_term, t), id),
                 Key::Prefix(p) => {
-                    insert_sorted(self.by_prefix.entry(p.as_str().into()).or_default(), id);
+                    insert_sorted(ids_under(&mut self.by_prefix, p), id);
                     if let Err(at) = self.prefix_lengths.binary_search(&p.len()) {
                         self.prefix_lengths.insert(at, p.len());
                     }
@@ -253,6 +267,28 @@ impl Presearcher {
                 }
             }
         }
+    }
+
+    /// File query `id` by `plan` (replacing what was filed under `id`).
+    fn file(&mut self, id: QueryId, query: SharedQuery, plan: Plan) {
+        let (keys, confirm) = match plan {
+            Plan::AlwaysCheck => (None, Box::default()),
+            Plan::Prefiltered { keys, confirm, .. } => {
+                (Some(keys.into_boxed_slice()), confirm.into_boxed_slice())
+            }
+        };
+        self.remove(id);
+        let raw = id.slot() as u32;
+        self.add_keys(raw, keys.as_deref());
+        if self.filed.len() <= id.slot() {
+            self.filed.resize_with(id.slot() + 1, || None);
+        }
+        self.filed[id.slot()] = Some(Filed {
+            query,
+            keys,
+            confirm,
+        });
+        self.len += 1;
     }
 
     pub fn summary(&self) -> PresearchSummary {
@@ -288,6 +324,14 @@ impl Presearcher {
         out.dedup();
         out
     }
+}
+
+/// The ids filed under `key` (a new, empty list if none is; the key's text is copied only then).
+fn ids_under<'a>(map: &'a mut FxHashMap<Box<str>, Vec<u32>>, key: &str) -> &'a mut Vec<u32> {
+    if !map.contains_key(key) {
+        map.insert(key.into(), Vec::new());
+    }
+    map.get_mut(key).expect("inserted above")
 }
 
 fn insert_sorted(ids: &mut Vec<u32>, id: u32) {
@@ -332,28 +376,12 @@ impl Percolator for Presearcher {
     }
 
     fn query(&self, id: QueryId) -> Option<&Query> {
-        self.filed.get(id.slot())?.as_ref().map(|f| &f.query)
+        self.filed.get(id.slot())?.as_ref().map(|f| &*f.query)
     }
 
-    fn set(&mut self, id: QueryId, query: Query, stats: &TermStats) {
-        let (keys, confirm) = match plan(&query, stats) {
-            Plan::AlwaysCheck => (None, Box::default()),
-            Plan::Prefiltered { keys, confirm, .. } => {
-                (Some(keys.into_boxed_slice()), confirm.into_boxed_slice())
-            }
-        };
-        self.remove(id);
-        let raw = id.slot() as u32;
-        self.add_keys(raw, keys.as_deref());
-        if self.filed.len() <= id.slot() {
-            self.filed.resize_with(id.slot() + 1, || None);
-        }
-        self.filed[id.slot()] = Some(Filed {
-            query,
-            keys,
-            confirm,
-        });
-        self.len += 1;
+    fn set(&mut self, id: QueryId, query: SharedQuery, stats: &TermStats) {
+        let plan = plan(&query, stats);
+        self.file(id, query, plan);
     }
 
     fn remove(&mut self, id: QueryId) {
@@ -519,7 +547,7 @@ mod tests {
                     0 => {
                         // A free slot is reused first, as the engine's QuerySet does.
                         let slot = model.iter().position(Option::is_none).unwrap_or(model.len());
-                        p.set(QueryId::new(slot as u32), query(pick), &stats);
+                        p.set(QueryId::new(slot as u32), query(pick).into(), &stats);
                         if slot == model.len() {
                             model.push(None);
                         }
@@ -527,7 +555,7 @@ mod tests {
                     }
                     1 if !model.is_empty() => {
                         let at = at % model.len();
-                        p.set(QueryId::new(at as u32), query(pick), &stats);
+                        p.set(QueryId::new(at as u32), query(pick).into(), &stats);
                         model[at] = Some(query(pick));
                     }
                     2 if !model.is_empty() => {
@@ -542,7 +570,7 @@ mod tests {
                 model
                     .iter()
                     .enumerate()
-                    .filter_map(|(i, q)| q.clone().map(|q| (QueryId::new(i as u32), q)))
+                    .filter_map(|(i, q)| q.clone().map(|q| (QueryId::new(i as u32), q.into())))
             };
             let rebuilt = Presearcher::with_ids(live(), &stats);
             let brute = super::super::Engine::Brute.build_with_ids(live(), &stats);

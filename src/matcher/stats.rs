@@ -7,7 +7,7 @@
 //! two (the terms with a prefix are contiguous), however many terms share the prefix.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::RwLock;
 
 use super::analysis::DocAnalysis;
 
@@ -15,7 +15,9 @@ use super::analysis::DocAnalysis;
 #[derive(Debug, Default)]
 pub struct TermStats {
     docs: u64,
-    table: Mutex<Table>,
+    /// Behind a read-write lock: lookups share it (plans are made on every core); the first
+    /// lookup after new counts merges them, once, under the write lock.
+    table: RwLock<Table>,
 }
 
 #[derive(Debug, Clone)]
@@ -85,7 +87,7 @@ impl Clone for TermStats {
     fn clone(&self) -> Self {
         TermStats {
             docs: self.docs,
-            table: Mutex::new(self.lock().clone()),
+            table: RwLock::new(crate::lock::read(&self.table).clone()),
         }
     }
 }
@@ -96,9 +98,18 @@ impl TermStats {
         TermStats::default()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
+    /// The statistics for lookups: what was counted since the last lookup is merged first
+    /// (once, under the write lock); then many lookups share one read lock (plans are made on
+    /// every core).
+    pub fn view(&self) -> StatsView<'_> {
         // A panic elsewhere cannot leave the table half-changed: every change is one step.
-        crate::lock::lock(&self.table)
+        if !crate::lock::read(&self.table).pending.is_empty() {
+            crate::lock::write(&self.table).settle();
+        }
+        StatsView {
+            docs: self.docs,
+            table: crate::lock::read(&self.table),
+        }
     }
 
     fn table_mut(&mut self) -> &mut Table {
@@ -146,12 +157,33 @@ impl TermStats {
 
     /// Number of distinct terms.
     pub fn terms(&self) -> usize {
-        self.lock().settle().0.len()
+        self.view().table.terms.len()
     }
 
     pub fn doc_freq(&self, term: &str) -> u64 {
-        let mut table = self.lock();
-        let (terms, totals) = table.settle();
+        self.view().doc_freq(term)
+    }
+
+    /// An upper bound of the documents holding a term that starts with `prefix`.
+    pub fn prefix_doc_freq(&self, prefix: &str) -> u64 {
+        self.view().prefix_doc_freq(prefix)
+    }
+}
+
+/// Settled statistics, read-locked for a run of lookups ([`TermStats::view`]).
+pub struct StatsView<'a> {
+    docs: u64,
+    table: std::sync::RwLockReadGuard<'a, Table>,
+}
+
+impl StatsView<'_> {
+    /// Number of documents counted.
+    pub fn docs(&self) -> u64 {
+        self.docs
+    }
+
+    pub fn doc_freq(&self, term: &str) -> u64 {
+        let Table { terms, totals, .. } = &*self.table;
         match terms.binary_search_by(|t| (**t).cmp(term)) {
             Ok(i) => totals[i + 1] - totals[i],
             Err(_) => 0,
@@ -160,8 +192,7 @@ impl TermStats {
 
     /// An upper bound of the documents holding a term that starts with `prefix`.
     pub fn prefix_doc_freq(&self, prefix: &str) -> u64 {
-        let mut table = self.lock();
-        let (terms, totals) = table.settle();
+        let Table { terms, totals, .. } = &*self.table;
         let from = terms.partition_point(|t| **t < *prefix);
         let to = from + terms[from..].partition_point(|t| t.starts_with(prefix));
         let sum = totals[to] - totals[from];

@@ -14,6 +14,10 @@ pub mod positions;
 pub use ast::{Clause, DateRange, Occur, Query, Scope, TextField};
 pub use parser::{parse, parse_with_limits, Parsed};
 
+/// A compiled query held by the saved-query set and the percolator at once (one copy: a
+/// million saved queries are not held twice).
+pub type SharedQuery = std::sync::Arc<Query>;
+
 /// The default of `max_query_clauses`: Lucene's default `maxClauseCount`.
 pub const DEFAULT_MAX_CLAUSES: usize = 1024;
 

@@ -32,11 +32,18 @@ pub fn parse(text: &str) -> Result<Parsed, QueryError> {
 /// Parse a query in lookout's language. A query with more clauses than `limits` allows is
 /// refused at the clause that crosses the limit: the text after it is never read.
 pub fn parse_with_limits(text: &str, limits: QueryLimits) -> Result<Parsed, QueryError> {
+    thread_local! {
+        // One analyzer per thread, not one per query (a million queries load on every core).
+        static ANALYZER: std::cell::RefCell<Option<Analyzer>> = const { std::cell::RefCell::new(None) };
+    }
+    let analyzer = ANALYZER
+        .with(|cell| cell.borrow_mut().take())
+        .unwrap_or_default();
     let mut parser = Parser {
         lexer: Lexer::new(text),
         lookahead: None,
         lex_error: None,
-        analyzer: Analyzer::default(),
+        analyzer,
         lints: Vec::new(),
         clauses: 0,
         limits,
@@ -44,7 +51,9 @@ pub fn parse_with_limits(text: &str, limits: QueryLimits) -> Result<Parsed, Quer
     let parsed = parser.parse_all();
     // The lexer stops at its first error and the parser then sees the end of the text: the
     // lexer's error is the one to report.
-    match parser.lex_error.take() {
+    let lex_error = parser.lex_error.take();
+    ANALYZER.with(|cell| *cell.borrow_mut() = Some(parser.analyzer));
+    match lex_error {
         Some(error) => Err(error),
         None => parsed,
     }
