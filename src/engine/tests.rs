@@ -884,3 +884,24 @@ fn files_taken_back_to_back_are_applied_in_the_order_taken() {
         blake3::hash(b"niger second").to_hex().to_string()
     );
 }
+
+#[test]
+fn a_burst_is_committed_soon_after_it_ends_a_trickle_at_the_interval() {
+    let home = Home::new(&[("a", "niger")], "commit_interval_ms = 10000\n");
+    let (mut engine, _sink) = home.open(PercolatorKind::Presearch);
+    // One file, then nothing in flight: the interval's pace.
+    process(&mut engine, &home.write("one.txt", "niger"));
+    let due = engine.next_commit_in().expect("a batch waits");
+    assert!(due > Duration::from_secs(5), "{due:?}");
+    // A burst's worth of documents, then nothing in flight: a tenth of the interval.
+    for i in 0..BURST_DOCS {
+        process(
+            &mut engine,
+            &home.write(&format!("{i}.txt"), &format!("niger {i}")),
+        );
+    }
+    let due = engine.next_commit_in().expect("a batch waits");
+    assert!(due <= Duration::from_secs(1), "{due:?}");
+    commit(&mut engine);
+    assert_eq!(engine.next_commit_in(), None);
+}

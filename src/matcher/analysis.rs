@@ -1,10 +1,11 @@
 //! A document analyzed once for matching: per field, each term's positions, and each
 //! position's byte range (for highlighting). Every saved query is verified against this.
 
-use std::hash::{Hash, Hasher};
+use std::hash::BuildHasher;
+use std::sync::LazyLock;
 
 use chrono::NaiveDate;
-use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
+use foldhash::{HashMap, HashMapExt, HashSet};
 
 use crate::analysis::Analyzer;
 use crate::document::{is_indexable_date, Document};
@@ -12,10 +13,13 @@ use crate::query::TextField;
 
 const COLLISION: u32 = u32::MAX;
 
+/// Terms come from the documents, so every table keyed by them hashes with a seed chosen at
+/// random for the process (foldhash): no document can be crafted to pile its terms into one
+/// bucket and make its analysis quadratic.
+static TERM_HASH: LazyLock<foldhash::fast::RandomState> = LazyLock::new(Default::default);
+
 fn hash_term(term: &str) -> u64 {
-    let mut hasher = FxHasher::default();
-    term.hash(&mut hasher);
-    hasher.finish()
+    TERM_HASH.hash_one(term)
 }
 
 /// One field's analysis.
@@ -26,7 +30,7 @@ pub struct FieldTerms {
     terms: Vec<(Box<str>, Vec<u32>)>,
     /// Hash of a term → its index in `terms`, for O(1) exact lookups; `COLLISION` when two of
     /// this field's terms share a hash (then a binary search decides).
-    by_hash: FxHashMap<u64, u32>,
+    by_hash: HashMap<u64, u32>,
     /// position → byte range in the field's text.
     pub spans: Vec<(usize, usize)>,
 }
@@ -35,7 +39,7 @@ impl FieldTerms {
     fn analyze(analyzer: &mut Analyzer, text: &str) -> FieldTerms {
         // Group positions by term as the tokens come (positions ascend within a term), then
         // sort the distinct terms only: O(tokens + terms log terms), one allocation per term.
-        let mut grouped: FxHashMap<Box<str>, Vec<u32>> = FxHashMap::default();
+        let mut grouped: HashMap<Box<str>, Vec<u32>> = HashMap::new();
         let mut spans = Vec::new();
         analyzer.for_each_token(text, |token| {
             match grouped.get_mut(token.text.as_str()) {
@@ -48,7 +52,7 @@ impl FieldTerms {
         });
         let mut terms: Vec<(Box<str>, Vec<u32>)> = grouped.into_iter().collect();
         terms.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let mut by_hash = FxHashMap::with_capacity_and_hasher(terms.len(), Default::default());
+        let mut by_hash = HashMap::with_capacity(terms.len());
         for (i, (term, _)) in terms.iter().enumerate() {
             let index = u32::try_from(i).unwrap_or(COLLISION);
             by_hash
@@ -114,7 +118,7 @@ pub struct DocAnalysis {
     fields: [FieldTerms; TextField::ALL.len()],
     /// Hashes of every term in any field: a fast "certainly absent" test (a collision only
     /// answers "maybe present").
-    any_field: FxHashSet<u64>,
+    any_field: HashSet<u64>,
     pub date: Option<NaiveDate>,
 }
 

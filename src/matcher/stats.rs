@@ -6,7 +6,6 @@
 //! totals of their frequencies, so that a term's frequency is a binary search and a prefix's is
 //! two (the terms with a prefix are contiguous), however many terms share the prefix.
 
-use std::collections::BTreeMap;
 use std::sync::RwLock;
 
 use super::analysis::DocAnalysis;
@@ -23,7 +22,9 @@ pub struct TermStats {
 #[derive(Debug, Clone)]
 struct Table {
     /// Counted since the last lookup.
-    pending: BTreeMap<String, u64>,
+    /// (A hash map seeded at random, as the terms come from documents: counting a document is
+    /// one lookup per distinct term; the merge sorts.)
+    pending: foldhash::HashMap<String, u64>,
     /// For lookups: terms ascending, and `totals[i]` the sum of the frequencies of the terms
     /// before `terms[i]` (one more entry than terms).
     terms: Vec<Box<str>>,
@@ -33,7 +34,7 @@ struct Table {
 impl Default for Table {
     fn default() -> Self {
         Table {
-            pending: BTreeMap::new(),
+            pending: foldhash::HashMap::default(),
             terms: Vec::new(),
             totals: vec![0],
         }
@@ -52,6 +53,8 @@ impl Table {
                 .zip(old_totals.windows(2).map(|pair| pair[1] - pair[0]));
             let mut merged: Vec<(Box<str>, u64)> = Vec::with_capacity(old.len() + pending.len());
             let mut old = old.peekable();
+            let mut pending: Vec<(String, u64)> = pending.into_iter().collect();
+            pending.sort_unstable_by(|a, b| a.0.cmp(&b.0));
             let mut new = pending
                 .into_iter()
                 .map(|(t, n)| (t.into_boxed_str(), n))
