@@ -22,38 +22,74 @@ fn hash_term(term: &str) -> u64 {
     TERM_HASH.hash_one(term)
 }
 
-/// One field's analysis.
+/// One field's analysis, in a few flat arrays (a document's analysis is held by the thousand
+/// while `lookout match` counts its statistics, and made for every document the daemon sees).
 #[derive(Debug, Default, Clone)]
 pub struct FieldTerms {
-    /// Each distinct term with its positions (ascending), sorted by term: lookups are binary
-    /// searches and a prefix is a contiguous range.
-    terms: Vec<(Box<str>, Vec<u32>)>,
-    /// Hash of a term → its index in `terms`, for O(1) exact lookups; `COLLISION` when two of
+    /// The distinct terms' text, one after the other, sorted by term.
+    text: String,
+    /// Per distinct term, in that order: where its text ends in `text` and where its
+    /// positions end in `positions` (each starts where the previous term's ends). Lookups are
+    /// binary searches and a prefix is a contiguous range.
+    ends: Vec<(u32, u32)>,
+    /// Every token's position, grouped by term in term order, ascending within a term.
+    positions: Vec<u32>,
+    /// Hash of a term → its index in `ends`, for O(1) exact lookups; `COLLISION` when two of
     /// this field's terms share a hash (then a binary search decides).
     by_hash: HashMap<u64, u32>,
     /// position → byte range in the field's text.
-    pub spans: Vec<(usize, usize)>,
+    spans: Vec<(u32, u32)>,
 }
 
 impl FieldTerms {
     fn analyze(analyzer: &mut Analyzer, text: &str) -> FieldTerms {
-        // Group positions by term as the tokens come (positions ascend within a term), then
-        // sort the distinct terms only: O(tokens + terms log terms), one allocation per term.
-        let mut grouped: HashMap<Box<str>, Vec<u32>> = HashMap::new();
+        // Number the distinct terms as the tokens come, then sort the distinct terms only and
+        // lay their positions out by term: O(tokens + terms log terms).
+        let mut numbered: HashMap<Box<str>, u32> = HashMap::new();
+        let mut tokens: Vec<(u32, u32)> = Vec::new();
         let mut spans = Vec::new();
         analyzer.for_each_token(text, |token| {
-            match grouped.get_mut(token.text.as_str()) {
-                Some(positions) => positions.push(token.position),
+            let next = numbered.len() as u32;
+            let number = match numbered.get(token.text.as_str()) {
+                Some(&number) => number,
                 None => {
-                    grouped.insert(token.text.as_str().into(), vec![token.position]);
+                    numbered.insert(token.text.as_str().into(), next);
+                    next
                 }
-            }
-            spans.push((token.start, token.end));
+            };
+            tokens.push((number, token.position));
+            spans.push((clamp(token.start), clamp(token.end)));
         });
-        let mut terms: Vec<(Box<str>, Vec<u32>)> = grouped.into_iter().collect();
-        terms.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let mut by_hash = HashMap::with_capacity(terms.len());
-        for (i, (term, _)) in terms.iter().enumerate() {
+        let mut distinct: Vec<(Box<str>, u32)> = numbered.into_iter().collect();
+        distinct.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        // rank[number]: the term's index in sorted order; counts, then ends, of positions.
+        let mut rank = vec![0u32; distinct.len()];
+        for (i, (_, number)) in distinct.iter().enumerate() {
+            rank[*number as usize] = i as u32;
+        }
+        let mut counts = vec![0u32; distinct.len()];
+        for &(number, _) in &tokens {
+            counts[rank[number as usize] as usize] += 1;
+        }
+        let mut fill: Vec<u32> = Vec::with_capacity(distinct.len());
+        let mut total = 0u32;
+        for count in &counts {
+            fill.push(total);
+            total += count;
+        }
+        let mut positions = vec![0u32; tokens.len()];
+        for &(number, position) in &tokens {
+            let slot = &mut fill[rank[number as usize] as usize];
+            positions[*slot as usize] = position;
+            *slot += 1;
+        }
+        // After the fill, fill[i] is where term i's positions end.
+        let mut arena = String::with_capacity(distinct.iter().map(|(t, _)| t.len()).sum());
+        let mut ends = Vec::with_capacity(distinct.len());
+        let mut by_hash = HashMap::with_capacity(distinct.len());
+        for (i, (term, _)) in distinct.iter().enumerate() {
+            arena.push_str(term);
+            ends.push((clamp(arena.len()), fill[i]));
             let index = u32::try_from(i).unwrap_or(COLLISION);
             by_hash
                 .entry(hash_term(term))
@@ -61,26 +97,55 @@ impl FieldTerms {
                 .or_insert(index);
         }
         FieldTerms {
-            terms,
+            text: arena,
+            ends,
+            positions,
             by_hash,
             spans,
         }
     }
 
+    /// The distinct terms, as many as there are.
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Term `i` (in sorted order).
+    fn term(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1].0 as usize };
+        &self.text[start..self.ends[i].0 as usize]
+    }
+
+    /// The positions of term `i`.
+    fn positions_of(&self, i: usize) -> &[u32] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1].1 as usize };
+        &self.positions[start..self.ends[i].1 as usize]
+    }
+
+    /// The index of `term` among the sorted terms (a binary search).
+    fn search(&self, term: &str) -> Result<usize, usize> {
+        let (mut low, mut high) = (0, self.len());
+        while low < high {
+            let mid = low + (high - low) / 2;
+            match self.term(mid).cmp(term) {
+                std::cmp::Ordering::Less => low = mid + 1,
+                std::cmp::Ordering::Greater => high = mid,
+                std::cmp::Ordering::Equal => return Ok(mid),
+            }
+        }
+        Err(low)
+    }
+
     pub fn positions(&self, term: &str) -> Option<&[u32]> {
-        if self.terms.is_empty() {
+        if self.ends.is_empty() {
             return None;
         }
         match self.by_hash.get(&hash_term(term)) {
             None => None,
-            Some(&COLLISION) => self
-                .terms
-                .binary_search_by(|(t, _)| (**t).cmp(term))
-                .ok()
-                .map(|i| self.terms[i].1.as_slice()),
+            Some(&COLLISION) => self.search(term).ok().map(|i| self.positions_of(i)),
             Some(&i) => {
-                let (t, positions) = &self.terms[i as usize];
-                (**t == *term).then_some(positions.as_slice())
+                let i = i as usize;
+                (self.term(i) == term).then(|| self.positions_of(i))
             }
         }
     }
@@ -94,11 +159,11 @@ impl FieldTerms {
         &'a self,
         prefix: &'a str,
     ) -> impl Iterator<Item = (&'a str, &'a [u32])> + 'a {
-        let start = self.terms.partition_point(|(t, _)| &**t < prefix);
-        self.terms[start..]
-            .iter()
+        let start = self.search(prefix).unwrap_or_else(|at| at);
+        (start..self.len())
+            .map(|i| (self.term(i), i))
             .take_while(move |(t, _)| t.starts_with(prefix))
-            .map(|(t, ps)| (&**t, ps.as_slice()))
+            .map(|(t, i)| (t, self.positions_of(i)))
     }
 
     /// Whether some term starts with `prefix`.
@@ -108,8 +173,21 @@ impl FieldTerms {
 
     /// Every distinct term, sorted.
     pub fn terms(&self) -> impl Iterator<Item = &str> {
-        self.terms.iter().map(|(t, _)| &**t)
+        (0..self.len()).map(|i| self.term(i))
     }
+
+    /// The byte range in the field's text of the token at `position`.
+    pub fn span(&self, position: u32) -> Option<(usize, usize)> {
+        self.spans
+            .get(position as usize)
+            .map(|&(start, end)| (start as usize, end as usize))
+    }
+}
+
+/// Offsets and counts within a field fit in 32 bits (files are at most `max_file_size`, far
+/// below 4 GiB); saturated if one ever did not.
+fn clamp(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// A document ready to be matched.

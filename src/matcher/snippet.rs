@@ -13,8 +13,8 @@ const WINDOW: usize = 240;
 /// bounded by the window, not by the text or the number of ranges before its end.
 pub fn snippet(text: &str, terms: &FieldTerms, ranges: &[(u32, u32)]) -> String {
     let span = |&(from, to): &(u32, u32)| {
-        let start = terms.spans.get(from as usize)?.0;
-        let end = terms.spans.get(to as usize)?.1;
+        let start = terms.span(from)?.0;
+        let end = terms.span(to)?.1;
         (start <= end && end <= text.len()).then_some((start, end))
     };
     let first = ranges.iter().find_map(span).map_or(0, |s| s.0);
