@@ -8,7 +8,6 @@
 //! new query, so the tables indexed by id stay as long as the most queries ever held at once.
 //! A query changed in place keeps its id.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use crate::config::{parse_queries, QuerySpec};
@@ -108,7 +107,8 @@ impl QueryChanges {
 pub struct QuerySet {
     slots: Vec<Option<QueryEntry>>,
     free: Vec<QueryId>,
-    by_name: HashMap<String, QueryId>,
+    /// (Seeded at random: names come from the API too.)
+    by_name: foldhash::HashMap<String, QueryId>,
     /// Configuration order (listings, the specs handed back to the configuration).
     order: Vec<QueryId>,
     limits: QueryLimits,
