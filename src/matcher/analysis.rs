@@ -112,13 +112,21 @@ impl FieldTerms {
 
     /// Term `i` (in sorted order).
     fn term(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.ends[i - 1].0 as usize };
+        let start = if i == 0 {
+            0
+        } else {
+            self.ends[i - 1].0 as usize
+        };
         &self.text[start..self.ends[i].0 as usize]
     }
 
     /// The positions of term `i`.
     fn positions_of(&self, i: usize) -> &[u32] {
-        let start = if i == 0 { 0 } else { self.ends[i - 1].1 as usize };
+        let start = if i == 0 {
+            0
+        } else {
+            self.ends[i - 1].1 as usize
+        };
         &self.positions[start..self.ends[i].1 as usize]
     }
 
