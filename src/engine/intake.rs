@@ -69,6 +69,8 @@ pub(super) struct Intake {
     next_seq: u64,
     files: VecDeque<Taken>,
     capacity: usize,
+    /// When the last file was handed to a worker.
+    last_submitted: Option<Instant>,
 }
 
 impl Intake {
@@ -89,6 +91,7 @@ impl Intake {
             next_seq: 0,
             files: VecDeque::new(),
             capacity: 2 * workers,
+            last_submitted: None,
         })
     }
 
@@ -107,7 +110,13 @@ impl Intake {
     }
 
     /// Hand `job` to a worker; its parts are applied after those of every file taken before.
+    /// How long since the last file was handed to a worker (`None`: none ever was).
+    pub(super) fn idle_for(&self) -> Option<Duration> {
+        self.last_submitted.map(|at| at.elapsed())
+    }
+
     pub(super) fn submit(&mut self, job: FileJob) {
+        self.last_submitted = Some(Instant::now());
         let seq = self.next_seq;
         self.next_seq += 1;
         self.files.push_back(Taken {

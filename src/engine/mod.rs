@@ -144,7 +144,7 @@ pub struct EngineOptions {
 /// Commit at the latest after this many documents, whatever the timer says.
 const COMMIT_DOCS: usize = 10_000;
 /// A batch this large, once no file is in flight, is the end of a burst: it is committed
-/// without waiting for the rest of the interval (see `Engine::commit_gap`).
+/// without waiting for the rest of the interval (see `Engine::commit_due_in`).
 const BURST_DOCS: usize = 256;
 /// Most files retried in one [`Command::RetryDue`] (the daemon answers requests and takes new
 /// files between two).
@@ -183,7 +183,7 @@ pub struct Engine {
     /// known any more (a content back meanwhile is added again).
     removed_docs: HashSet<DocId>,
     last_commit: Instant,
-    /// Whether files were in flight when the last commit started (see `commit_gap`).
+    /// Whether files were in flight when the last commit started (see `commit_due_in`).
     last_commit_mid_burst: bool,
     commit_every: Duration,
     /// The index's term statistics the percolator was last planned on.
@@ -360,22 +360,30 @@ impl Engine {
     /// How long until a timed commit is due, when there is work pending and no commit is under
     /// way (its end wakes the caller: see [`Engine::commit_finished`]).
     pub fn next_commit_in(&self) -> Option<Duration> {
-        (self.committing.is_none() && self.has_pending_work())
-            .then(|| self.commit_gap().saturating_sub(self.last_commit.elapsed()))
+        (self.committing.is_none() && self.has_pending_work()).then(|| self.commit_due_in())
     }
 
-    /// How long after the last commit the next one is due: `commit_interval`; but once a burst
-    /// is over (no file in flight, and a batch of at least [`BURST_DOCS`] documents, or the last
-    /// commit was started while files were in flight), a tenth of it, so that what a burst
+    /// How long until the next commit is due: `commit_interval` after the last one; but once a
+    /// burst of files is over, a tenth of it after the last commit, so that what a burst
     /// brought becomes searchable and durable at once instead of up to an interval later. A
-    /// trickle of files keeps the interval's pace.
-    fn commit_gap(&self) -> Duration {
-        if self.intake.is_empty()
-            && (self.writer.pending() >= BURST_DOCS || self.last_commit_mid_burst)
-        {
-            self.commit_every / 10
-        } else {
-            self.commit_every
+    /// burst is over when no file is in flight, none was taken for a tenth of the interval,
+    /// and the batch holds at least [`BURST_DOCS`] documents or the last commit started while
+    /// files were in flight. A steady feed (files taken more often than every tenth of an
+    /// interval) and a trickle keep the interval's pace, and so do posted bodies and backfills
+    /// (no file).
+    fn commit_due_in(&self) -> Duration {
+        let since_commit = self.last_commit.elapsed();
+        let at_interval = self.commit_every.saturating_sub(since_commit);
+        let burst_batch = self.writer.pending() >= BURST_DOCS || self.last_commit_mid_burst;
+        match self.intake.idle_for() {
+            Some(idle) if self.intake.is_empty() && burst_batch => {
+                let tenth = self.commit_every / 10;
+                let burst_over_in = tenth
+                    .saturating_sub(since_commit)
+                    .max(tenth.saturating_sub(idle));
+                at_interval.min(burst_over_in)
+            }
+            _ => at_interval,
         }
     }
 
@@ -455,8 +463,7 @@ impl Engine {
         self.collect_commit(false)?;
         if self.committing.is_none()
             && self.has_pending_work()
-            && (self.writer.pending() >= COMMIT_DOCS
-                || self.last_commit.elapsed() >= self.commit_gap())
+            && (self.writer.pending() >= COMMIT_DOCS || self.commit_due_in().is_zero())
         {
             self.start_commit()?;
         }
@@ -639,7 +646,12 @@ impl Engine {
             .name("lookout-plan".into())
             .spawn(move || {
                 let started = Instant::now();
-                let percolator = kind.build_with_ids(queries, &term_stats);
+                // Beside the running plan, on one thread: the workers keep the cores.
+                let build = || kind.build_with_ids(queries, &term_stats);
+                let percolator = match rayon::ThreadPoolBuilder::new().num_threads(1).build() {
+                    Ok(pool) => pool.install(build),
+                    Err(_) => build(),
+                };
                 let _ = done.send(NewPlan {
                     percolator,
                     term_stats,
