@@ -217,18 +217,9 @@ impl Ledger {
             .unwrap_or(0))
     }
 
-    /// The saved queries that already alerted on this document.
-    pub fn doc_alerts(&self, doc: &DocId) -> Result<Vec<String>, LedgerError> {
-        self.query_list("SELECT queries FROM doc_alerts WHERE doc_id = ?1", &doc.0)
-    }
-
-    /// The saved queries that already alerted on this path.
-    pub fn path_alerts(&self, path: &str) -> Result<Vec<String>, LedgerError> {
-        self.query_list("SELECT queries FROM path_alerts WHERE path = ?1", path)
-    }
-
-    /// [`Ledger::doc_alerts`] and [`Ledger::path_alerts`] at once: one statement, one read
-    /// transaction (the engine asks both for every new document that matches).
+    /// The saved queries that already alerted on this document's content, and those that
+    /// already alerted at this path: one statement, one read transaction (the engine asks for
+    /// every new document that matches).
     pub fn alerted(
         &self,
         doc: &DocId,
@@ -239,24 +230,13 @@ impl Ledger {
                 "SELECT (SELECT queries FROM doc_alerts WHERE doc_id = ?1), \
                         (SELECT queries FROM path_alerts WHERE path = ?2)",
             )?
-            .query_row([&doc.0, path], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row([doc.0.as_str(), path], |r| Ok((r.get(0)?, r.get(1)?)))
         })?;
         let list = |text: Option<String>| {
             text.and_then(|t| serde_json::from_str(&t).ok())
                 .unwrap_or_default()
         };
         Ok((list(on_doc), list(at_path)))
-    }
-
-    fn query_list(&self, sql: &str, key: &str) -> Result<Vec<String>, LedgerError> {
-        let text: Option<String> = self.run(|db| {
-            db.prepare_cached(sql)?
-                .query_row([key], |r| r.get(0))
-                .optional()
-        })?;
-        Ok(text
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .unwrap_or_default())
     }
 
     pub fn file(&self, path: &str) -> Result<Option<FileRecord>, LedgerError> {
@@ -653,15 +633,6 @@ mod tests {
         ledger.record(&progress).unwrap();
         drop(ledger);
         let ledger = Ledger::open(dir.path()).unwrap();
-        assert_eq!(
-            ledger.doc_alerts(&DocId("1".into())).unwrap(),
-            vec!["a".to_string()]
-        );
-        assert!(ledger.doc_alerts(&DocId("2".into())).unwrap().is_empty());
-        assert_eq!(
-            ledger.path_alerts("/w/x.txt").unwrap(),
-            vec!["a".to_string()]
-        );
         // Both lists at once, each present or not.
         let one = |s: &str| vec![s.to_string()];
         assert_eq!(
@@ -679,7 +650,7 @@ mod tests {
         ledger_add_alert(dir.path(), "q:b/d:1", "/w/x.txt", "b");
         let ledger = Ledger::open(dir.path()).unwrap();
         assert_eq!(
-            ledger.doc_alerts(&DocId("1".into())).unwrap(),
+            ledger.alerted(&DocId("1".into()), "/elsewhere").unwrap().0,
             vec!["a".to_string(), "b".to_string()]
         );
         assert_eq!(
