@@ -26,6 +26,7 @@
 #                                BASELINE_DURATION=10 SEARCHES=300 LIMIT=10 KEEP=0)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/scripts/bench-common.sh"
 shared=${LOOKOUT_SHARED:-$root/../shared}
 corpus=${REUTERS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/lookout/reuters}
 cache=${BENCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lookout/bench}
@@ -58,8 +59,7 @@ fi
 cargo build --release --locked --quiet --manifest-path "$root/Cargo.toml"
 [ -f "$corpus/reuters.jsonl" ] || python3 "$shared/corpus/reuters.py" "$corpus" >&2
 mkdir -p "$cache"
-queries="$cache/queries-1000-seed1.tsv"
-[ -s "$queries" ] || python3 "$shared/bench/gen_queries.py" "$corpus/files" 1000 --seed 1 > "$queries"
+queries=$(bench_queries "$cache" "$shared" "$corpus/files" 1000)
 
 # The daemon's home: the first SEED_FILES articles already in watch/, the saved queries beside the
 # config, the API on a free port (the daemon writes it to state/api.addr).

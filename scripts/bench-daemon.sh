@@ -22,6 +22,7 @@
 #        MONITOR=0 and LATENCY=0 skip those parts, for quick re-measurements REUTERS_DIR=/tmp/reuters)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/scripts/bench-common.sh"
 shared=${LOOKOUT_SHARED:-$root/../shared}
 [ -d "$shared/bench" ] || shared=/work/shared
 corpus=${REUTERS_DIR:-/tmp/reuters}
@@ -45,9 +46,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 [ -d "$corpus/files" ] || python3 "$shared/corpus/reuters.py" "$corpus" >&2
-if [ -z "${LOOKOUT_BIN:-}" ] && { [ ! -x "$lookout" ] || [ "${BUILD:-0}" = 1 ]; }; then
-  cargo build --release --quiet --manifest-path "$root/Cargo.toml"
-fi
+bench_binary "$root" "$lookout"
 mkdir -p "$cache" "$work/drop" "$work/busy" "$work/pick" "$work/one"
 # The drop: the first FILES articles; the background of the latency part: the next 10,000;
 # the timed latency drops are picked from the 2,000 after those.
@@ -59,7 +58,7 @@ awk -v n="$files" 'NR <= n' "$work/all" > "$work/list"; take "$work/drop" "$work
 awk -v n="$files" 'NR > n && NR <= n + 10000' "$work/all" > "$work/list"; take "$work/busy" "$work/list"
 awk -v n="$files" 'NR > n + 10000 && NR <= n + 12000' "$work/all" > "$work/list"; take "$work/pick" "$work/list"
 head -n 1 "$work/all" > "$work/list"; take "$work/one" "$work/list"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "binary: $lookout (built $(date -u -r "$lookout" +%H:%M:%SZ)); tree $(git -C "$root" describe --always --dirty 2>/dev/null || echo "?")"
@@ -68,8 +67,7 @@ printf '%-8s %12s %13s %10s %11s %13s %14s %11s\n' \
   queries daemon_files/s daemon_alerts/s peak_rss_MiB monitor/s daemon/monitor match_docs/s match/monitor
 latency_row=""
 for n in $sizes; do
-  q="$cache/queries-$n-seed1.tsv"
-  [ -s "$q" ] || { python3 "$shared/bench/gen_queries.py" "$corpus/files" "$n" --seed 1 > "$q.part" && mv "$q.part" "$q"; }
+  q=$(bench_queries "$cache" "$shared" "$corpus/files" "$n")
   run="$work/daemon-$n"; mkdir -p "$run"
   extra=()
   [ "$n" = "$latency_queries" ] && [ "${LATENCY:-1}" != 0 ] && extra=(--latency "$work/busy" "$work/pick" "$drops" "$busy_rate")

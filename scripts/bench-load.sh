@@ -13,6 +13,7 @@
 #        LOOKOUT_BIN=target/release/lookout (built if missing; BUILD=1 rebuilds))
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/scripts/bench-common.sh"
 shared=${LOOKOUT_SHARED:-$root/../shared}
 [ -d "$shared/bench" ] || shared=/work/shared
 corpus=${REUTERS_DIR:-/tmp/reuters}
@@ -30,14 +31,11 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 [ -d "$corpus/files" ] || python3 "$shared/corpus/reuters.py" "$corpus" >&2
-if [ -z "${LOOKOUT_BIN:-}" ] && { [ ! -x "$lookout" ] || [ "${BUILD:-0}" = 1 ]; }; then
-  cargo build --release --quiet --manifest-path "$root/Cargo.toml"
-fi
+bench_binary "$root" "$lookout"
 mkdir -p "$cache" "$work/one"
-q="$cache/queries-$n-seed1.tsv"
-[ -s "$q" ] || { python3 "$shared/bench/gen_queries.py" "$corpus/files" "$n" --seed 1 > "$q.part" && mv "$q.part" "$q"; }
+q=$(bench_queries "$cache" "$shared" "$corpus/files" "$n")
 cp "$(find "$corpus/files" -maxdepth 1 -name '*.txt' | sort | head -n 1)" "$work/one/"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "binary: $lookout (built $(date -u -r "$lookout" +%H:%M:%SZ)); tree $(git -C "$root" describe --always --dirty 2>/dev/null || echo "?")"

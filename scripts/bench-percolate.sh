@@ -12,6 +12,7 @@
 # usage: scripts/bench-percolate.sh   (env: SIZES="1000 10000 100000" DROPS=200 FULL_DIFF=1)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/scripts/bench-common.sh"
 shared=${LOOKOUT_SHARED:-$root/../shared}
 corpus=${REUTERS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/lookout/reuters}
 cache=${BENCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lookout/bench}
@@ -33,8 +34,7 @@ echo "corpus: $(ls "$docs" | wc -l) Reuters articles"
 printf '%-8s %7s %9s %12s %10s %8s %8s %10s %10s %7s %12s %12s\n' \
   queries load_s rss_MiB presearch/s brute/s ratio lucene/s vs_lucene cand/doc match/doc always drop_p50/p99_ms
 for n in $sizes; do
-  q="$cache/queries-$n-seed1.tsv"
-  [ -s "$q" ] || python3 "$shared/bench/gen_queries.py" "$docs" "$n" --seed 1 > "$q"
+  q=$(bench_queries "$cache" "$shared" "$docs" "$n")
   # Brute force is slow with many queries: time it on a subset that takes a few seconds.
   subset=$(( n >= 100000 ? 50 : (n >= 10000 ? 400 : 3000) ))
   sub="$work/subset-$n"; mkdir -p "$sub"
