@@ -334,3 +334,57 @@ fn posted_articles_are_processed_in_slices_while_requests_go_on() {
     assert_eq!(niger_alerts(&home).len(), 60);
     daemon.stop();
 }
+
+#[test]
+fn the_status_names_a_files_warnings_and_quarantine_as_soon_as_its_documents_are_searchable() {
+    let home = Home::new(QUERIES);
+    // The index is committed and searchable 1.5 s before the ledger records the batch.
+    let mut daemon = home.start_daemon_with_env(1, &[("FAILPOINTS", "commit::ledger=sleep(1500)")]);
+    let api = home.api();
+    home.drop_file("broken.json", b"{\"title\": \"never closed\", \"body\": ");
+    std::thread::sleep(Duration::from_millis(300));
+    home.drop_file(
+        "batch.jsonl",
+        b"{\"title\": \"one\", \"body\": \"Niger first\"}\n{\"title\": \"broken\", \"body\": \n{\"title\": \"two\", \"body\": \"Niger second\"}\n",
+    );
+    assert!(
+        wait_until(Duration::from_secs(20), || home.search("niger").len() == 2),
+        "{}",
+        daemon.log_text()
+    );
+    let status_now = || -> Value {
+        client()
+            .get(format!("{api}/status"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
+    };
+    let named = |status: &Value, list: &str| -> Vec<String> {
+        status[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                f["path"]
+                    .as_str()
+                    .unwrap()
+                    .rsplit('/')
+                    .next()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    };
+    // Before the ledger has the batch, and once it has it: the same report, each file once.
+    for status in [status_now(), {
+        std::thread::sleep(Duration::from_secs(3));
+        status_now()
+    }] {
+        assert_eq!(named(&status, "warnings"), ["batch.jsonl"], "{status:#}");
+        assert_eq!(status["warnings"][0]["skipped_records"], 1, "{status:#}");
+        assert_eq!(named(&status, "quarantined"), ["broken.json"], "{status:#}");
+    }
+    assert!(daemon.is_running(), "{}", daemon.log_text());
+    daemon.stop();
+}

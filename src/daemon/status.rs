@@ -11,7 +11,7 @@ pub use crate::api::views::{
 use crate::config::{compile_queries, Config};
 use crate::engine::watch_folder_health;
 use crate::index::LookoutIndex;
-use crate::ledger::{Ledger, LedgerError};
+use crate::ledger::{FileWarnings, Ledger, LedgerError, Quarantined};
 use crate::metrics::Metrics;
 use crate::webhooks::DeliveryStats;
 
@@ -66,27 +66,8 @@ pub fn build(
             .collect();
         (report.files, report.alerts) = ledger.counts()?;
         report.last_commit = ledger.meta("last_commit")?;
-        report.quarantined = ledger
-            .all_quarantined()?
-            .into_iter()
-            .map(|q| QuarantinedFile {
-                path: q.path,
-                reason: q.reason,
-                attempts: q.attempts,
-                at: q.at,
-            })
-            .collect();
-        report.warnings = ledger
-            .all_warnings()?
-            .into_iter()
-            .map(|w| FileWarningsView {
-                path: w.path,
-                skipped_records: w.skipped_records,
-                warnings: w.total,
-                details: w.details,
-                at: w.at,
-            })
-            .collect();
+        report.quarantined = quarantined_views(ledger.all_quarantined()?);
+        report.warnings = warnings_views(ledger.all_warnings()?);
         report.ignored_types = ledger
             .ignored_counts()?
             .into_iter()
@@ -140,6 +121,31 @@ pub fn build(
 
 fn file_len(path: &std::path::Path) -> u64 {
     std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
+/// The quarantined files as the report shows them.
+pub fn quarantined_views(rows: impl IntoIterator<Item = Quarantined>) -> Vec<QuarantinedFile> {
+    rows.into_iter()
+        .map(|q| QuarantinedFile {
+            path: q.path,
+            reason: q.reason,
+            attempts: q.attempts,
+            at: q.at,
+        })
+        .collect()
+}
+
+/// The files read with warnings as the report shows them.
+pub fn warnings_views(rows: impl IntoIterator<Item = FileWarnings>) -> Vec<FileWarningsView> {
+    rows.into_iter()
+        .map(|w| FileWarningsView {
+            path: w.path,
+            skipped_records: w.skipped_records,
+            warnings: w.total,
+            details: w.details,
+            at: w.at,
+        })
+        .collect()
 }
 
 /// The report for people.

@@ -27,6 +27,7 @@ use crate::config::{
     check_query_name, persist, shown_name, ConfigError, OnDelete, QueryNameError, QuerySpec,
 };
 use crate::extract::{ExtractError, Extractor};
+use crate::ledger::FileNotes;
 use crate::query::QueryError;
 
 /// What the engine is asked to do.
@@ -159,6 +160,9 @@ pub struct EngineStatus {
     /// Index changes not yet committed.
     pub uncommitted: usize,
     pub retrying: Vec<RetryingFile>,
+    /// The files read with warnings and the quarantined files, with the batches not yet in
+    /// the ledger applied.
+    pub notes: FileNotes,
 }
 
 /// Why a change of the saved queries was refused (the running queries stay as they were).
@@ -404,6 +408,7 @@ impl Engine {
                 invalid_queries: self.queries.invalid(),
                 uncommitted: self.uncommitted_changes(),
                 retrying: self.retrying(),
+                notes: self.file_notes()?,
             }),
         })
     }

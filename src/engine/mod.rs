@@ -75,7 +75,7 @@ use crate::config::{Config, OnDelete};
 use crate::document::DocId;
 use crate::extract::Extractor;
 use crate::index::{DocWriter, IndexError, LookoutIndex};
-use crate::ledger::{AlertRow, FileRecord, Ledger, LedgerError, Progress};
+use crate::ledger::{AlertRow, FileNotes, FileRecord, Ledger, LedgerError, Progress};
 use crate::lock;
 use crate::matcher::{Engine as PercolatorKind, TermStats};
 use crate::metrics::Metrics;
@@ -503,6 +503,17 @@ impl Engine {
             .map(|m| m.len())
             .unwrap_or(0);
         let notes = Progress {
+            // The paths read, without their documents: they clear their file's notes.
+            files: progress
+                .files
+                .iter()
+                .map(|f| FileRecord {
+                    path: f.path.clone(),
+                    content_hash: f.content_hash.clone(),
+                    docs: Vec::new(),
+                })
+                .collect(),
+            removed_files: progress.removed_files.clone(),
             quarantined: progress.quarantined.clone(),
             released: progress.released.clone(),
             warnings: progress.warnings.clone(),
@@ -528,6 +539,8 @@ impl Engine {
                     work()?;
                 }
                 let sinks_done = started.elapsed();
+                // Tests hold the ledger back here (FAILPOINTS=commit::ledger=sleep(MS)).
+                fail::fail_point!("commit::ledger");
                 lock::lock(&ledger).record(&progress)?;
                 tracing::debug!(
                     files = progress.files.len(),
@@ -608,6 +621,26 @@ impl Engine {
     /// files), for lookups that must see them until the ledger holds them.
     pub(super) fn committing_notes(&self) -> Option<&Progress> {
         self.committing.as_ref().map(|c| &c.notes)
+    }
+
+    /// The files read with warnings and the quarantined files as they stand: the ledger's,
+    /// with the batch being committed and the one being gathered applied (their documents
+    /// may be searchable before the ledger holds their notes).
+    pub fn file_notes(&self) -> Result<FileNotes, EngineError> {
+        let mut notes = FileNotes::read(&self.ledger)?;
+        let mut in_commit = HashSet::new();
+        if let Some(committing) = self.committing_notes() {
+            notes.apply(committing, std::iter::empty());
+            in_commit.extend(committing.files.iter().map(|f| (&f.path, &f.content_hash)));
+        }
+        // `pending_files` keeps the committing batch's files until the ledger has them.
+        let read_since = self
+            .pending_files
+            .values()
+            .filter(|f| !in_commit.contains(&(&f.path, &f.content_hash)))
+            .map(|f| f.path.as_str());
+        notes.apply(&self.pending, read_since);
+        Ok(notes)
     }
 
     /// The gauges a commit moves: documents, index size, quarantine, last commit.

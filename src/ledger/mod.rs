@@ -136,6 +136,58 @@ impl Progress {
     }
 }
 
+/// The files read with warnings and the quarantined files, by path, as the ledger holds them
+/// once some batches are recorded: the live status shows a batch's notes from the moment its
+/// documents can be searched, before the ledger has them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileNotes {
+    pub warnings: BTreeMap<String, FileWarnings>,
+    pub quarantined: BTreeMap<String, Quarantined>,
+}
+
+impl FileNotes {
+    /// The notes the ledger holds now.
+    pub fn read(ledger: &Ledger) -> Result<Self, LedgerError> {
+        Ok(Self {
+            warnings: ledger
+                .all_warnings()?
+                .into_iter()
+                .map(|w| (w.path.clone(), w))
+                .collect(),
+            quarantined: ledger
+                .all_quarantined()?
+                .into_iter()
+                .map(|q| (q.path.clone(), q))
+                .collect(),
+        })
+    }
+
+    /// Apply a batch as [`Ledger::record`] will (in its order); `files` are the paths of the
+    /// files it records as read, when they are not in `progress.files`. Applying a batch the
+    /// ledger already holds changes nothing.
+    pub fn apply<'a>(&mut self, progress: &Progress, files: impl IntoIterator<Item = &'a str>) {
+        for removed in &progress.removed_files {
+            self.warnings.remove(removed);
+        }
+        let mut read = |path: &str| {
+            self.quarantined.remove(path);
+            self.warnings.remove(path);
+        };
+        progress.files.iter().for_each(|f| read(&f.path));
+        files.into_iter().for_each(read);
+        for released in &progress.released {
+            self.quarantined.remove(released);
+        }
+        for w in &progress.warnings {
+            self.warnings.insert(w.path.clone(), w.clone());
+        }
+        for q in &progress.quarantined {
+            self.warnings.remove(&q.path);
+            self.quarantined.insert(q.path.clone(), q.clone());
+        }
+    }
+}
+
 pub struct Ledger {
     path: PathBuf,
     db: Connection,
@@ -817,5 +869,70 @@ mod tests {
         assert!(reader.warnings("/w/a").unwrap().is_none());
         assert!(reader.ignored_counts().unwrap().is_empty());
         assert!(!reader.is_ignored("/w/a").unwrap());
+    }
+
+    /// A batch of notes over three paths, as the engine gathers them.
+    fn batch_of_notes() -> impl proptest::strategy::Strategy<Value = Progress> {
+        use proptest::prelude::*;
+        let path = || prop::sample::select(vec!["/w/a", "/w/b", "/w/c"]);
+        let paths = move || prop::collection::vec(path(), 0..3);
+        (paths(), paths(), paths(), paths(), paths(), 0..3u64).prop_map(
+            |(files, removed, released, warned, quarantined, round)| Progress {
+                files: files
+                    .into_iter()
+                    .map(|p| FileRecord {
+                        path: p.into(),
+                        content_hash: format!("h{round}"),
+                        docs: Vec::new(),
+                    })
+                    .collect(),
+                removed_files: removed.into_iter().map(String::from).collect(),
+                released: released.into_iter().map(String::from).collect(),
+                warnings: warned
+                    .into_iter()
+                    .map(|p| FileWarnings {
+                        path: p.into(),
+                        content_hash: format!("h{round}"),
+                        skipped_records: round,
+                        total: round + 1,
+                        details: vec![format!("line {round} skipped")],
+                        at: "t".into(),
+                    })
+                    .collect(),
+                quarantined: quarantined
+                    .into_iter()
+                    .map(|p| Quarantined {
+                        path: p.into(),
+                        content_hash: format!("h{round}"),
+                        reason: "binary file".into(),
+                        attempts: round + 1,
+                        at: "t".into(),
+                    })
+                    .collect(),
+                ..Default::default()
+            },
+        )
+    }
+
+    proptest::proptest! {
+        /// `FileNotes::apply` is `Ledger::record` for the notes (what the live status shows
+        /// before a batch is recorded is what the ledger holds after), and applying a batch
+        /// the ledger already holds changes nothing.
+        #[test]
+        fn file_notes_apply_a_batch_as_the_ledger_records_it(
+            batches in proptest::collection::vec(batch_of_notes(), 1..6)
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let mut ledger = Ledger::open(dir.path()).unwrap();
+            for batch in &batches {
+                let mut ahead = FileNotes::read(&ledger).unwrap();
+                ahead.apply(batch, std::iter::empty());
+                ledger.record(batch).unwrap();
+                let mut recorded = FileNotes::read(&ledger).unwrap();
+                proptest::prop_assert_eq!(&ahead, &recorded);
+                recorded.apply(batch, std::iter::empty());
+                proptest::prop_assert_eq!(&ahead, &recorded);
+            }
+        }
     }
 }
