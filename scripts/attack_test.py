@@ -217,7 +217,7 @@ def alert_lines():
     lines = []
     for file in sorted(f for f in os.listdir(work) if f.startswith("alerts.jsonl")):
         with open(os.path.join(work, file)) as f:
-            lines += [json.loads(l) for l in f if l.strip()]
+            lines += [json.loads(l) for l in f if l.endswith("\n") and l.strip()]  # a line being written waits
     return lines
 
 

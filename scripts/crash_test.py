@@ -71,7 +71,7 @@ def alert_lines():
     if not os.path.exists(path):
         return []
     with open(path) as f:
-        return [json.loads(l) for l in f if l.strip()]
+        return [json.loads(l) for l in f if l.endswith("\n") and l.strip()]  # a line being written waits
 
 # Let the last daemon finish: every file processed, every alert delivered.
 deadline = time.time() + 180

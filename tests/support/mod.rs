@@ -215,9 +215,13 @@ impl Home {
         target
     }
 
+    /// The alert log's complete lines, parsed (a line the daemon is writing meanwhile, not yet
+    /// ended by its newline, is left for the next look, as a tailing reader does).
     pub fn alert_lines(&self) -> Vec<serde_json::Value> {
         let text = std::fs::read_to_string(self.path("alerts.jsonl")).unwrap_or_default();
-        text.lines()
+        let complete = &text[..text.rfind('\n').map_or(0, |end| end + 1)];
+        complete
+            .lines()
             .filter(|l| !l.trim().is_empty())
             .map(|l| serde_json::from_str(l).unwrap())
             .collect()
