@@ -94,6 +94,8 @@ print(f"{int(n):<8} {d['files_per_s']:14.0f} {d['alerts_per_s']:15.0f} {d['peak_
       f"{d['files_per_s'] / monitor:13.1f}x {match:14.0f} {match / monitor:12.1f}x")
 print(f"         ({d['files']} files, {d['alerts']} alerts, {d['documents']} documents; renames {d['rename_s']} s, "
       f"all processed {d['processed_s']} s, committed {d['committed_s']} s; match {t1 - t0:.2f} s, its load {t2 - t1:.2f} s; Monitor on {mdocs} of the articles)")
+threads = ", ".join(f"{k} {v}" for k, v in d["cpu_by_thread_s"].items())
+print(f"         (daemon CPU {d['cpu_s']} s: {threads})")
 PY
   if [ ${#extra[@]} -gt 0 ]; then
     latency_row=$(python3 - "$daemon" "$n" "$busy_rate" <<'PY'

@@ -72,6 +72,24 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def thread_cpu_seconds(pid):
+    """The CPU time each kind of thread has used so far, by thread name (digits dropped, so
+    the workers add up), counting threads that ended (the process total minus the live ones)."""
+    by_name = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue  # ended meanwhile
+        name = stat[stat.index("(") + 1:stat.rindex(")")].rstrip("0123456789-")
+        fields = stat.rsplit(")", 1)[1].split()
+        used = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        by_name[name] = by_name.get(name, 0.0) + used
+    by_name["(ended)"] = cpu_seconds(pid) - sum(by_name.values())
+    return by_name
+
+
 def normalized(path):
     with open(path, encoding="utf-8", errors="replace") as f:
         return " ".join(f.read().split())
@@ -118,12 +136,13 @@ try:
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(2)
     total = len(names)
+    threads_started = thread_cpu_seconds(daemon.pid)
+    cpu_started = cpu_seconds(daemon.pid)
     started = time.perf_counter()
     for n in names:
         os.rename(os.path.join(incoming, n), os.path.join(watch, n))
     renamed = time.perf_counter() - started
     limit = started + DEADLINE_S
-    cpu_started = cpu_seconds(daemon.pid)
     while True:
         done = metric(get("/metrics"), "lookout_ingest_seconds_count")
         if done >= total:
@@ -147,13 +166,16 @@ try:
         time.sleep(0.02)
     committed = time.perf_counter() - started
     cpu = cpu_seconds(daemon.pid) - cpu_started
+    threads = thread_cpu_seconds(daemon.pid)
+    threads = {k: round(v - threads_started.get(k, 0.0), 2) for k, v in threads.items()}
+    threads = {k: v for k, v in sorted(threads.items(), key=lambda kv: -kv[1]) if v >= 0.01}
     if perf:
         perf.send_signal(signal.SIGINT)
         perf.wait(timeout=120)
     result.update(files=total, alerts=status["alerts"], documents=status["documents"],
                   rename_s=round(renamed, 3), processed_s=round(processed, 3), committed_s=round(committed, 3),
                   files_per_s=total / committed, alerts_per_s=status["alerts"] / committed,
-                  cpu_s=round(cpu, 2), peak_rss_mib=vm(daemon.pid, "VmHWM"))
+                  cpu_s=round(cpu, 2), cpu_by_thread_s=threads, peak_rss_mib=vm(daemon.pid, "VmHWM"))
 
     if latency:
         busy_dir, pick_dir, drops, rate = latency
@@ -196,6 +218,7 @@ try:
         ingest_before = metric(get("/metrics"), "lookout_ingest_seconds_count")
         t_busy = time.perf_counter()
         latencies = []
+        samples = []
         try:
             for n in chosen:
                 needle = ('/watch/' + n + '"').encode()
@@ -216,12 +239,17 @@ try:
                         sys.exit(f"no alert for {n} within 10 s")
                     time.sleep(0.0002)
                 latencies.append((time.perf_counter() - t0) * 1000)
+                samples.append((time.time(), latencies[-1], n))
                 time.sleep(0.02)
         finally:
             stop.set()
             feeder.join()
         busy_s = time.perf_counter() - t_busy
         ingest_after = metric(get("/metrics"), "lookout_ingest_seconds_count")
+        if os.environ.get("BENCH_SAMPLES"):
+            with open(os.environ["BENCH_SAMPLES"], "w") as f:
+                for at, ms, n in samples:
+                    f.write(f"{at:.6f}\t{ms:.3f}\t{n}\n")
         latencies.sort()
         pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]
         result.update(latency_drops=len(latencies), latency_p50_ms=pick(0.50), latency_p99_ms=pick(0.99),

@@ -22,6 +22,7 @@ pub mod alerts;
 pub mod analysis;
 pub mod api;
 pub mod atomic_file;
+pub mod background;
 pub mod cli;
 pub mod client;
 pub mod config;

@@ -82,7 +82,9 @@ impl AlertSink for AlertLogSink {
     }
 }
 
-/// One INFO line per alert.
+/// One INFO line per alert: which query matched where, with the alert's id (`--log-format
+/// json` gives them as fields). The alert log has the rest (title, terms, snippet): formatting
+/// those once more per alert cost the writer a fifth of its time.
 pub struct TracingSink;
 
 impl AlertSink for TracingSink {
@@ -90,8 +92,6 @@ impl AlertSink for TracingSink {
         tracing::info!(
             query = %alert.query.name,
             doc = %alert.doc.path,
-            title = %alert.doc.title,
-            terms = ?alert.matched.terms,
             alert_id = %alert.alert_id,
             backfill = alert.backfill,
             "alert: '{}' matched {}", alert.query.name, alert.doc.path

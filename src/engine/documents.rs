@@ -121,8 +121,11 @@ impl Engine {
             let name = &entry.spec.name;
             let alert_id = alerts::alert_id(name, &document.id.0);
             let path_query = (location.clone(), name.clone());
-            if self.pending_alert_ids.contains(&alert_id)
-                || self.pending_path_alerts.contains(&path_query)
+            if self.raised.contains(&alert_id, &path_query)
+                || self
+                    .committing
+                    .as_ref()
+                    .is_some_and(|c| c.raised.contains(&alert_id, &path_query))
                 || doc_alerted.contains(name)
                 || path_alerted.contains(name)
             {
@@ -149,8 +152,7 @@ impl Engine {
                 },
                 backfill,
             };
-            self.pending_alert_ids.insert(alert_id);
-            self.pending_path_alerts.insert(path_query);
+            self.raised.insert(alert_id, path_query);
             batch.push(alert);
         }
         // The document's alerts at once: one write to the alert log, one nudge.

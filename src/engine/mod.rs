@@ -170,8 +170,8 @@ pub struct Engine {
     alert_log_path: PathBuf,
     /// Progress since the last commit, recorded in the ledger by the next one.
     pending: Progress,
-    pending_alert_ids: HashSet<String>,
-    pending_path_alerts: HashSet<(String, String)>,
+    /// The alerts raised in the batch being gathered (the one being committed has its own).
+    raised: RaisedAlerts,
     pending_files: HashMap<String, FileRecord>,
     /// The paths of `pending.removed_files`, to look them up.
     removed_files: HashSet<String>,
@@ -283,8 +283,7 @@ impl Engine {
             sinks,
             alert_log_path: config.alert_log.clone(),
             pending: Progress::default(),
-            pending_alert_ids: HashSet::new(),
-            pending_path_alerts: HashSet::new(),
+            raised: RaisedAlerts::default(),
             pending_files: HashMap::new(),
             removed_files: HashSet::new(),
             removed_docs: HashSet::new(),
@@ -556,6 +555,7 @@ impl Engine {
             wake();
         }))?;
         self.committing = Some(CommitInFlight {
+            raised: std::mem::take(&mut self.raised),
             done: outcome,
             outcome: None,
             documents,
@@ -588,11 +588,7 @@ impl Engine {
             return Ok(());
         };
         let progress = outcome?;
-        for row in &progress.alerts {
-            self.pending_alert_ids.remove(&row.alert_id);
-            self.pending_path_alerts
-                .remove(&(row.path.clone(), row.query.clone()));
-        }
+        // Its alerts are in the ledger now: `committed.raised` goes with it.
         for file in &progress.files {
             if self.pending_files.get(&file.path) == Some(file) {
                 self.pending_files.remove(&file.path);
@@ -678,6 +674,7 @@ impl Engine {
         let spawned = std::thread::Builder::new()
             .name("lookout-plan".into())
             .spawn(move || {
+                crate::background::lower_this_thread();
                 let started = Instant::now();
                 // Beside the running plan, on one thread: the workers keep the cores.
                 let build = || kind.build_with_ids(queries, &term_stats);
@@ -765,8 +762,31 @@ struct CommitInFlight {
     removed_docs: Vec<DocId>,
     /// Its notes, looked up until the ledger holds them.
     notes: Progress,
+    /// Its alerts, known as raised until the ledger holds them.
+    raised: RaisedAlerts,
     /// How many index changes it commits.
     changes: usize,
+}
+
+/// The alerts one batch raised, by id (query and document content) and by (location, query),
+/// so that none is raised twice before the ledger holds them. One set per batch: a commit's
+/// goes whole once the ledger has it, not alert by alert. Keyed by text from documents and
+/// names, so hashed with foldhash, seeded at random (fast, and no input can be made to collide).
+#[derive(Default)]
+pub(super) struct RaisedAlerts {
+    ids: foldhash::HashSet<String>,
+    path_queries: foldhash::HashSet<(String, String)>,
+}
+
+impl RaisedAlerts {
+    pub(super) fn contains(&self, alert_id: &str, path_query: &(String, String)) -> bool {
+        self.ids.contains(alert_id) || self.path_queries.contains(path_query)
+    }
+
+    pub(super) fn insert(&mut self, alert_id: String, path_query: (String, String)) {
+        self.ids.insert(alert_id);
+        self.path_queries.insert(path_query);
+    }
 }
 
 /// Bring the ledger's alert tables up to the end of the alert log (what a crash after the log

@@ -499,6 +499,7 @@ fn index_thread(
     reader: IndexReader,
     queue: mpsc::Receiver<WriterOp>,
 ) {
+    crate::background::lower_this_thread();
     let err = |source| IndexError::Tantivy {
         path: path.clone(),
         source,
