@@ -20,6 +20,10 @@ watch/ at RATE files/s (batches every 10 ms), so the daemon is busy, while DROPS
 PICK_DIR that match at least one saved query (and hold content not dropped before) are renamed
 in one at a time, 20 ms apart, each timed until its first alert line is in the alert log.
 
+BENCH_SAMPLES=FILE writes each timed drop (wall-clock end, latency ms, file name), to find
+what the slow ones have in common (e.g. with BENCH_RUST_LOG=info,lookout::engine=debug, whose
+"committed" lines give each commit's phases).
+
 PERF_DATA=FILE records a perf profile of the daemon during the drop (for profiling, not figures;
 PERF_ARGS, default "-F 499 -g"; "--call-graph dwarf" gives whole stacks, slowly).
 """
