@@ -38,6 +38,9 @@ const API_DRAIN: Duration = Duration::from_secs(2);
 const FILE_SLICE: Duration = Duration::from_millis(20);
 /// How often the daemon checks that its background tasks (webhook delivery) still run.
 const SUPERVISE_INTERVAL: Duration = Duration::from_secs(2);
+/// The other work (requests, files, commits) the daemon loop does between two slices of a
+/// posted body or a backfill when both wait.
+const SLICED_EVERY: Duration = Duration::from_millis(20);
 
 /// Run the daemon on `config`, read from files that held `read_from` (see
 /// [`startup_fingerprint`]).
@@ -217,15 +220,18 @@ async fn serve(
     let mut supervise = tokio::time::interval(SUPERVISE_INTERVAL);
     supervise.tick().await;
 
-    let mut sliced_turn = false;
+    // When the last slice of a posted body or a backfill ended.
+    let mut last_slice = Instant::now();
     loop {
-        // Posted bodies and backfills take every other turn, a slice at a time, so that files
-        // and requests go on while they run.
-        if daemon.has_sliced_work() && std::mem::replace(&mut sliced_turn, false) {
+        // Posted bodies and backfills run a slice at a time: whenever nothing else waits, and
+        // at least every `SLICED_EVERY` of other work, so that files and requests go on while
+        // they run (everything ready meanwhile is handled before the next slice, not one event
+        // per slice) and a flood of files does not stop them either.
+        if daemon.has_sliced_work() && last_slice.elapsed() >= SLICED_EVERY {
             tokio::task::block_in_place(|| daemon.step_sliced())?;
+            last_slice = Instant::now();
             continue;
         }
-        sliced_turn = true;
         let commit_due = daemon.engine.next_commit_in();
         let retry_due = daemon.engine.next_retry_in();
         let files_ready = daemon.engine.files_ready();
@@ -286,7 +292,10 @@ async fn serve(
                 break;
             }
             // Nothing else waits: on with the posted bodies and the backfills.
-            () = std::future::ready(()), if daemon.has_sliced_work() => {}
+            () = std::future::ready(()), if daemon.has_sliced_work() => {
+                tokio::task::block_in_place(|| daemon.step_sliced())?;
+                last_slice = Instant::now();
+            }
         }
         if std::mem::take(&mut daemon.restart_delivery) {
             daemon.restart_delivery().await;
