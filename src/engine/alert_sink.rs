@@ -187,10 +187,21 @@ impl AlertSink for MemorySink {
     }
 }
 
-/// The sinks in the order they are called.
+/// Alerts kept before [`AlertSinks::flush`] sends them on even within one command.
+const FLUSH_AT: usize = 4096;
+/// How long the first alert kept may wait for others before they all go on.
+const FLUSH_AFTER: std::time::Duration = std::time::Duration::from_millis(1);
+
+/// The sinks in the order they are called, and the alerts not yet handed to them: the alerts
+/// of the documents a command applies within a millisecond go out together (one write to the
+/// alert log for a slice of documents, not one per document), and all of them when the
+/// command ends, before a commit, and whenever `FLUSH_AT` wait.
 #[derive(Default)]
 pub struct AlertSinks {
     sinks: Vec<Box<dyn AlertSink>>,
+    waiting: Vec<Alert>,
+    /// When the first alert of `waiting` came.
+    waiting_since: Option<std::time::Instant>,
 }
 
 impl AlertSinks {
@@ -198,13 +209,42 @@ impl AlertSinks {
         self.sinks.push(sink);
     }
 
-    /// The alerts of one document, into every sink in turn (the alert log first).
-    pub fn alerts(&mut self, alerts: &[Alert]) -> Result<(), AlertSinkError> {
-        if alerts.is_empty() {
+    /// The alerts of one document, in order, for the sinks (see [`AlertSinks::flush`]); a
+    /// document without alerts comes too, so that the alerts kept do not wait on for it.
+    pub fn alerts(&mut self, alerts: Vec<Alert>) -> Result<(), AlertSinkError> {
+        if !alerts.is_empty() {
+            if self.waiting.is_empty() {
+                self.waiting_since = Some(std::time::Instant::now());
+                self.waiting = alerts;
+            } else {
+                self.waiting.extend(alerts);
+            }
+        }
+        let waited_enough = self
+            .waiting_since
+            .is_some_and(|since| since.elapsed() >= FLUSH_AFTER);
+        if self.waiting.len() >= FLUSH_AT || waited_enough {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// The alerts kept so far, into every sink in turn (the alert log first, so whoever a
+    /// later sink wakes finds them there). An error is the engine's end (only the alert log
+    /// fails here): the alerts are not offered again.
+    pub fn flush(&mut self) -> Result<(), AlertSinkError> {
+        if self.waiting.is_empty() {
             return Ok(());
         }
+        self.waiting_since = None;
+        let alerts = std::mem::take(&mut self.waiting);
         for sink in &mut self.sinks {
-            sink.alerts(alerts)?;
+            sink.alerts(&alerts)?;
+        }
+        // The buffer is kept for the next command, unless a burst made it large.
+        if alerts.capacity() <= FLUSH_AT {
+            self.waiting = alerts;
+            self.waiting.clear();
         }
         Ok(())
     }
@@ -212,6 +252,7 @@ impl AlertSinks {
     /// Ask every sink to become durable; returns the work left for the commit's thread, in
     /// order.
     pub fn durable(&mut self) -> Result<Vec<DurableWork>, AlertSinkError> {
+        self.flush()?;
         let mut later = Vec::new();
         for sink in &mut self.sinks {
             if let Durable::Later(work) = sink.durable()? {

@@ -316,6 +316,16 @@ impl Reply {
 impl Engine {
     /// Apply one command.
     pub fn execute(&mut self, command: Command<'_>) -> Result<Reply, CommandError> {
+        let reply = self.run_command(command);
+        // The command's alerts go out as it ends (see `AlertSinks::flush`), whatever it gave.
+        let flushed = self.sinks.flush().map_err(EngineError::from);
+        match (reply, flushed) {
+            (Ok(_), Err(e)) => Err(e.into()),
+            (reply, _) => reply,
+        }
+    }
+
+    fn run_command(&mut self, command: Command<'_>) -> Result<Reply, CommandError> {
         Ok(match command {
             Command::TakeFile { path } => Reply::Taken(self.take_file(&path)?),
             Command::StepFiles { budget, wait } => Reply::FilesDone(self.step_files(budget, wait)?),

@@ -93,8 +93,9 @@ impl Engine {
 
     /// Write one alert for each of the saved queries `matches` (with their summaries) that
     /// never alerted on this document's content nor at its location: alert log first, then
-    /// the tracing line, then a nudge to the webhooks, all of the document's alerts at once.
-    /// Returns how many were written.
+    /// the tracing line, then a nudge to the webhooks, all of the document's alerts at once
+    /// (with those of the documents applied just before: see [`super::AlertSinks`]). Returns
+    /// how many were raised.
     pub(super) fn raise_alerts(
         &mut self,
         document: &Document,
@@ -102,6 +103,8 @@ impl Engine {
         backfill: bool,
     ) -> Result<usize, EngineError> {
         if matches.is_empty() {
+            // The alerts kept for the sinks may have waited long enough.
+            self.sinks.alerts(Vec::new())?;
             return Ok(0);
         }
         let location = document.location();
@@ -155,15 +158,15 @@ impl Engine {
             self.raised.insert(alert_id, path_query);
             batch.push(alert);
         }
-        // The document's alerts at once: one write to the alert log, one nudge.
-        self.sinks.alerts(&batch)?;
         self.pending
             .alerts
-            .extend(batch.into_iter().map(|alert| AlertRow {
-                alert_id: alert.alert_id,
-                path: alert.doc.path,
-                query: alert.query.name,
+            .extend(batch.iter().map(|alert| AlertRow {
+                alert_id: alert.alert_id.clone(),
+                path: alert.doc.path.clone(),
+                query: alert.query.name.clone(),
             }));
+        // Out with the other alerts of the last moment (one write to the alert log, one nudge).
+        self.sinks.alerts(batch)?;
         Ok(self.pending.alerts.len() - before)
     }
 
