@@ -107,10 +107,7 @@ impl AlertLog {
         self.follow_path()?;
         let mut lines = std::mem::take(&mut self.lines);
         lines.clear();
-        for alert in alerts {
-            alert.write_json_line(&mut lines);
-            lines.push(b'\n');
-        }
+        super::record::write_json_lines(alerts, &mut lines);
         let written = self.file.write_all(&lines).and_then(|()| self.file.flush());
         let length = lines.len() as u64;
         // A batch far larger than usual does not keep its memory.
@@ -632,7 +629,7 @@ mod tests {
         let mut log = AlertLog::open(&path).unwrap();
         let mut alerts: Vec<Alert> = (0..400).map(alert).collect();
         // A long title makes some lines span chunk boundaries.
-        alerts[123].doc.title = "x".repeat(400);
+        std::sync::Arc::make_mut(&mut alerts[123].doc).title = "x".repeat(400);
         for (i, a) in alerts.iter().enumerate() {
             if i == 200 {
                 // A corrupt line longer than a chunk is skipped.

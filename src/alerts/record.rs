@@ -3,6 +3,7 @@
 //! (`Alert::to_json_line`), which every sink writes.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
@@ -33,7 +34,9 @@ pub struct Alert {
     #[serde(with = "rfc3339_millis")]
     pub at: DateTime<Utc>,
     pub query: AlertQuery,
-    pub doc: AlertDoc,
+    /// Shared by the alerts of one document (a document matching 300 saved queries is held
+    /// once, and its JSON written once per batch: see [`write_json_lines`]).
+    pub doc: Arc<AlertDoc>,
     pub matched: Matched,
     /// True for an alert raised on a document that was already indexed when the query was
     /// added (`PUT /queries/{name}?backfill=true`); left out when false.
@@ -84,7 +87,7 @@ impl Alert {
             alert_id: alert_id(&query.name, &doc.id),
             at: Utc::now().trunc_subsecs(3),
             query,
-            doc,
+            doc: Arc::new(doc),
             matched,
             backfill: false,
         }
@@ -173,14 +176,14 @@ impl Alert {
                 name: self.query.name.clone(),
                 text: other(&self.query.text),
             },
-            doc: AlertDoc {
+            doc: Arc::new(AlertDoc {
                 id: self.doc.id.clone(),
                 path: other(&self.doc.path),
                 title: truncate_chars(&self.doc.title, lim(MAX_TITLE_CHARS)).into_owned(),
                 date: self.doc.date,
                 source: self.doc.source.as_deref().map(other),
                 url: self.doc.url.as_deref().map(other),
-            },
+            }),
             matched: Matched {
                 terms: self
                     .matched
@@ -194,6 +197,74 @@ impl Alert {
             backfill: self.backfill,
         }
     }
+}
+
+/// The alerts as JSON lines appended to `out`, each as [`Alert::write_json_line`] writes it
+/// and followed by a newline. Consecutive alerts of one document (the same `doc`, shared) and
+/// one moment write the document's JSON and the time once and copy them: a document matching
+/// hundreds of saved queries is not escaped hundreds of times.
+pub fn write_json_lines(alerts: &[Alert], out: &mut Vec<u8>) {
+    // The last document's JSON, and the last time's.
+    let mut doc_json: Option<(&Arc<AlertDoc>, Vec<u8>)> = None;
+    let mut at_json: Option<(DateTime<Utc>, Vec<u8>)> = None;
+    for alert in alerts {
+        let start = out.len();
+        if alert.within_limits() {
+            if !doc_json
+                .as_ref()
+                .is_some_and(|(doc, _)| Arc::ptr_eq(doc, &alert.doc))
+            {
+                doc_json = Some((&alert.doc, to_json_bytes(&*alert.doc)));
+            }
+            if at_json.as_ref().is_none_or(|(at, _)| *at != alert.at) {
+                at_json = Some((alert.at, to_json_bytes(&At(alert.at))));
+            }
+            if let (Some((_, doc)), Some((_, at))) = (&doc_json, &at_json) {
+                if write_parts(alert, at, doc, out) && out.len() - start < MAX_LINE_BYTES {
+                    out.push(b'\n');
+                    continue;
+                }
+            }
+            out.truncate(start);
+        }
+        alert.write_json_line(out);
+        out.push(b'\n');
+    }
+}
+
+/// `alert` as the derived `Serialize` writes it (fields in declaration order, `backfill` left
+/// out when false), with its time and document already serialized. False if a part could not
+/// be serialized (unreachable in practice).
+fn write_parts(alert: &Alert, at: &[u8], doc: &[u8], out: &mut Vec<u8>) -> bool {
+    out.extend_from_slice(b"{\"alert_id\":");
+    let id = serde_json::to_writer(&mut *out, &alert.alert_id);
+    out.extend_from_slice(b",\"at\":");
+    out.extend_from_slice(at);
+    out.extend_from_slice(b",\"query\":");
+    let query = serde_json::to_writer(&mut *out, &alert.query);
+    out.extend_from_slice(b",\"doc\":");
+    out.extend_from_slice(doc);
+    out.extend_from_slice(b",\"matched\":");
+    let matched = serde_json::to_writer(&mut *out, &alert.matched);
+    if alert.backfill {
+        out.extend_from_slice(b",\"backfill\":true");
+    }
+    out.push(b'}');
+    id.is_ok() && query.is_ok() && matched.is_ok()
+}
+
+/// A time as the alert record writes it.
+struct At(DateTime<Utc>);
+
+impl Serialize for At {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        rfc3339_millis::serialize(&self.0, ser)
+    }
+}
+
+fn to_json_bytes(value: &impl Serialize) -> Vec<u8> {
+    // Only strings, lists of strings and dates: serializing them cannot fail.
+    serde_json::to_vec(value).unwrap_or_default()
 }
 
 /// `alert` as JSON appended to `out`.
@@ -273,8 +344,9 @@ mod tests {
             name: "rust-news".into(),
             text: "rust AND release".into(),
         };
-        alert.doc.id = "abc123".into();
-        alert.doc.url = None;
+        let doc = Arc::make_mut(&mut alert.doc);
+        doc.id = "abc123".into();
+        doc.url = None;
         alert
     }
 
@@ -301,7 +373,7 @@ mod tests {
     #[test]
     fn new_derives_id_and_keeps_millis() {
         let s = sample();
-        let alert = Alert::new(s.query.clone(), s.doc.clone(), s.matched.clone());
+        let alert = Alert::new(s.query.clone(), (*s.doc).clone(), s.matched.clone());
         assert_eq!(alert.alert_id, "q:rust-news/d:abc123");
         assert_eq!(alert.at.timestamp_subsec_nanos() % 1_000_000, 0);
         assert_eq!(Alert::from_json_line(&alert.to_json_line()).unwrap(), alert);
@@ -310,7 +382,7 @@ mod tests {
     #[test]
     fn giant_title_is_cut() {
         let mut alert = sample();
-        alert.doc.title = "é".repeat(100_000);
+        Arc::make_mut(&mut alert.doc).title = "é".repeat(100_000);
         alert.matched.snippet = "日本".repeat(50_000);
         alert.matched.terms = (0..1000).map(|i| format!("term{i}")).collect();
         let line = alert.to_json_line();
@@ -328,7 +400,7 @@ mod tests {
     #[test]
     fn an_alert_within_the_limits_is_written_as_it_is() {
         let mut alert = sample();
-        alert.doc.title = "t".repeat(MAX_TITLE_CHARS);
+        Arc::make_mut(&mut alert.doc).title = "t".repeat(MAX_TITLE_CHARS);
         alert.matched.snippet = "s".repeat(MAX_SNIPPET_CHARS);
         // Every term at its limit would pass MAX_LINE_BYTES: 20 of them, and 30 short ones.
         alert.matched.terms = vec!["x".repeat(MAX_TERM_CHARS); 20];
@@ -343,7 +415,7 @@ mod tests {
         alert.write_json_line(&mut out);
         assert_eq!(out, [b"before".as_slice(), line.as_bytes()].concat());
         // One char more anywhere: cut, as before.
-        alert.doc.title.push('t');
+        Arc::make_mut(&mut alert.doc).title.push('t');
         let back = Alert::from_json_line(&alert.to_json_line()).unwrap();
         assert_eq!(back.doc.title.chars().count(), MAX_TITLE_CHARS);
         assert!(back.doc.title.ends_with('…'));
@@ -353,17 +425,99 @@ mod tests {
     fn pathological_alert_still_fits() {
         let mut alert = sample();
         let nasty = "\u{1}".repeat(20_000);
-        alert.doc.title = nasty.clone();
+        let doc = Arc::make_mut(&mut alert.doc);
+        doc.title = nasty.clone();
+        doc.path = nasty.clone();
+        doc.url = Some(nasty.clone());
+        doc.source = Some(nasty.clone());
         alert.matched.snippet = nasty.clone();
         alert.query.text = nasty.clone();
-        alert.doc.path = nasty.clone();
-        alert.doc.url = Some(nasty.clone());
-        alert.doc.source = Some(nasty.clone());
         alert.matched.terms = vec![nasty; 100];
         let line = alert.to_json_line();
         assert!(line.len() < MAX_LINE_BYTES, "{} bytes", line.len());
         let back = Alert::from_json_line(&line).unwrap();
         assert_eq!(back.alert_id, alert.alert_id);
+    }
+
+    /// Text of every kind the record meets: plain, accented, quotes and backslashes, control
+    /// characters JSON escapes, and long enough to be cut.
+    fn any_text() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        prop_oneof![
+            "[a-z ]{0,12}",
+            "[\\PC\"\\\\]{0,40}",
+            "[\u{0}-\u{1f}é日]{0,30}",
+            (1usize..3).prop_map(|n| "é".repeat(MAX_TITLE_CHARS * n)),
+        ]
+    }
+
+    proptest::proptest! {
+        /// A batch of alerts, several sharing a document and a time, is written exactly as each
+        /// alert's own line (the shared JSON copied, not changed).
+        #[test]
+        fn a_batch_is_written_as_each_alert_line_by_line(
+            docs in proptest::collection::vec((any_text(), any_text(), proptest::option::of(any_text())), 1..4),
+            alerts in proptest::collection::vec(
+                (0usize..4, 0i64..3, any_text(), any_text(), proptest::collection::vec(any_text(), 0..4), proptest::bool::ANY),
+                0..12,
+            ),
+        ) {
+            let docs: Vec<Arc<AlertDoc>> = docs
+                .into_iter()
+                .enumerate()
+                .map(|(i, (path, title, url))| {
+                    Arc::new(AlertDoc {
+                        id: format!("{i:064x}"),
+                        path,
+                        title,
+                        date: (i % 2 == 0).then(|| NaiveDate::from_ymd_opt(2024, 3, 28).unwrap()),
+                        source: (i % 3 == 0).then(|| "wire".to_string()),
+                        url,
+                    })
+                })
+                .collect();
+            let at = sample().at;
+            let alerts: Vec<Alert> = alerts
+                .into_iter()
+                .map(|(doc, ms, name, snippet, terms, backfill)| {
+                    let doc = Arc::clone(&docs[doc % docs.len()]);
+                    Alert {
+                        alert_id: alert_id(&name, &doc.id),
+                        at: at + chrono::Duration::milliseconds(ms),
+                        query: AlertQuery { name, text: "a AND b".into() },
+                        doc,
+                        matched: Matched { terms, snippet },
+                        backfill,
+                    }
+                })
+                .collect();
+            let mut batch = b"before\n".to_vec();
+            write_json_lines(&alerts, &mut batch);
+            let mut one_by_one = b"before\n".to_vec();
+            for alert in &alerts {
+                one_by_one.extend_from_slice(alert.to_json_line().as_bytes());
+                one_by_one.push(b'\n');
+            }
+            proptest::prop_assert_eq!(String::from_utf8(batch).unwrap(), String::from_utf8(one_by_one).unwrap());
+        }
+    }
+
+    #[test]
+    fn a_batch_writes_each_line_as_serde_does() {
+        let mut other = sample();
+        other.backfill = true;
+        Arc::make_mut(&mut other.doc).id = "def456".into();
+        let shared = sample();
+        let mut second = shared.clone();
+        second.query.name = "second".into();
+        let alerts = [shared.clone(), second.clone(), other.clone()];
+        let mut out = Vec::new();
+        write_json_lines(&alerts, &mut out);
+        let expected: String = alerts
+            .iter()
+            .map(|a| serde_json::to_string(a).unwrap() + "\n")
+            .collect();
+        assert_eq!(String::from_utf8(out).unwrap(), expected);
     }
 
     #[test]

@@ -15,14 +15,14 @@ pub fn alert(n: usize) -> Alert {
             name: "rust-news".into(),
             text: "rust AND release".into(),
         },
-        doc: AlertDoc {
+        doc: std::sync::Arc::new(AlertDoc {
             id: doc_id,
             path: "inbox/a.md".into(),
             title: "Rust 1.95 released".into(),
             date: NaiveDate::from_ymd_opt(2024, 3, 28),
             source: Some("blog".into()),
             url: Some(format!("https://example.com/{n}")),
-        },
+        }),
         matched: Matched {
             terms: vec!["rust".into(), "release".into()],
             snippet: "…the <b>Rust</b> team is happy to announce…".into(),

@@ -80,21 +80,21 @@ mod tests {
             alert_id: _,
             at: _,
             query: AlertQuery { name: _, text: _ },
-            doc:
-                AlertDoc {
-                    id: _,
-                    path: _,
-                    title: _,
-                    date: _,
-                    source: _,
-                    url: _,
-                },
+            doc,
             matched: Matched {
                 terms: _,
                 snippet: _,
             },
             backfill: _,
         } = alert;
+        let AlertDoc {
+            id: _,
+            path: _,
+            title: _,
+            date: _,
+            source: _,
+            url: _,
+        } = &*doc;
     }
 
     fn properties<T: PartialSchema>() -> BTreeSet<String> {

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use crate::alerts::{Alert, AlertLog, AlertLogError};
-use crate::metrics::{AlertKind, Metrics};
+use crate::metrics::{AlertCounter, AlertKind, Metrics};
 
 /// Why a sink could not take an alert (or make it durable): the engine stops, as for a failed
 /// index write.
@@ -100,31 +100,51 @@ impl AlertSink for TracingSink {
     }
 }
 
-/// Counts alerts per query and kind, and the alert log's deliveries.
-pub struct MetricsSink(pub Metrics);
+/// Counts alerts per query and kind, and the alert log's deliveries. Each query's counters are
+/// looked up in the metrics once and kept (as the metrics keep a series per query name).
+pub struct MetricsSink {
+    metrics: Metrics,
+    counters: foldhash::HashMap<Box<str>, [Option<AlertCounter>; 2]>,
+}
 
-impl AlertSink for MetricsSink {
-    fn alert(&mut self, alert: &Alert) -> Result<(), AlertSinkError> {
+impl MetricsSink {
+    pub fn new(metrics: Metrics) -> MetricsSink {
+        MetricsSink {
+            metrics,
+            counters: foldhash::HashMap::default(),
+        }
+    }
+
+    fn count(&mut self, alert: &Alert) {
         let kind = if alert.backfill {
             AlertKind::Backfill
         } else {
             AlertKind::Live
         };
-        self.0.alert(&alert.query.name, kind);
-        self.0.sink_delivered(crate::metrics::ALERT_LOG_SINK);
+        let slot = usize::from(alert.backfill);
+        let name = alert.query.name.as_str();
+        let counters = match self.counters.get_mut(name) {
+            Some(counters) => counters,
+            None => self.counters.entry(name.into()).or_default(),
+        };
+        counters[slot]
+            .get_or_insert_with(|| self.metrics.alert_counter(name, kind))
+            .inc();
+    }
+}
+
+impl AlertSink for MetricsSink {
+    fn alert(&mut self, alert: &Alert) -> Result<(), AlertSinkError> {
+        self.count(alert);
+        self.metrics.sink_delivered(crate::metrics::ALERT_LOG_SINK);
         Ok(())
     }
 
     fn alerts(&mut self, alerts: &[Alert]) -> Result<(), AlertSinkError> {
         for alert in alerts {
-            let kind = if alert.backfill {
-                AlertKind::Backfill
-            } else {
-                AlertKind::Live
-            };
-            self.0.alert(&alert.query.name, kind);
+            self.count(alert);
         }
-        self.0
+        self.metrics
             .sinks_delivered(crate::metrics::ALERT_LOG_SINK, alerts.len() as u64);
         Ok(())
     }

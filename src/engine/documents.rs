@@ -5,6 +5,7 @@
 //! `reconcile`).
 
 use std::path::Path;
+use std::sync::Arc;
 
 use chrono::Utc;
 
@@ -114,6 +115,15 @@ impl Engine {
         let before = self.pending.alerts.len();
         let mut batch = Vec::new();
         let at = Utc::now();
+        // One copy of the document for all its alerts.
+        let doc = Arc::new(AlertDoc {
+            id: document.id.0.clone(),
+            path: location.clone(),
+            title: document.title.clone(),
+            date: document.date,
+            source: document.source.clone(),
+            url: document.url.clone(),
+        });
         for (query_id, summary) in matches {
             let Some(entry) = self.queries.get(*query_id) else {
                 continue; // withdrawn meanwhile
@@ -141,14 +151,7 @@ impl Engine {
                     name: name.clone(),
                     text: entry.spec.text.clone(),
                 },
-                doc: AlertDoc {
-                    id: document.id.0.clone(),
-                    path: location.clone(),
-                    title: document.title.clone(),
-                    date: document.date,
-                    source: document.source.clone(),
-                    url: document.url.clone(),
-                },
+                doc: Arc::clone(&doc),
                 matched: Matched {
                     terms: summary.terms.clone(),
                     snippet: summary.snippet.clone(),

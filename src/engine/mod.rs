@@ -244,7 +244,7 @@ impl Engine {
         let mut sinks = AlertSinks::default();
         sinks.push(Box::new(AlertLogSink::open(&config.alert_log)?));
         sinks.push(Box::new(TracingSink));
-        sinks.push(Box::new(MetricsSink(options.metrics.clone())));
+        sinks.push(Box::new(MetricsSink::new(options.metrics.clone())));
         let mut ledger = Ledger::open(&config.state_dir)?;
         catch_up(&mut ledger, &config.alert_log)?;
         let commit_ledger = Arc::new(Mutex::new(Ledger::open(&config.state_dir)?));
@@ -809,7 +809,9 @@ fn catch_up(ledger: &mut Ledger, alert_log: &Path) -> Result<(), EngineError> {
             .into_iter()
             .map(|a| AlertRow {
                 alert_id: a.alert_id,
-                path: a.doc.path,
+                // Read back, each alert holds its own document.
+                path: std::sync::Arc::try_unwrap(a.doc)
+                    .map_or_else(|doc| doc.path.clone(), |doc| doc.path),
                 query: a.query.name,
             })
             .collect(),

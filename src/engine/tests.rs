@@ -63,7 +63,7 @@ impl Home {
         crate::alerts::read_alerts(&self.dir.path().join("alerts.jsonl"))
             .unwrap()
             .into_iter()
-            .map(|a| (a.query.name, a.doc.path))
+            .map(|a| (a.query.name, a.doc.path.clone()))
             .collect()
     }
 }

@@ -136,6 +136,16 @@ impl Format {
     }
 }
 
+/// One series of `lookout_alerts_total` (see [`Metrics::alert_counter`]).
+#[derive(Debug, Clone)]
+pub struct AlertCounter(Counter);
+
+impl AlertCounter {
+    pub fn inc(&self) {
+        self.0.inc();
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct AlertLabels {
     query: String,
@@ -456,6 +466,20 @@ impl Metrics {
                 kind,
             })
             .inc();
+    }
+
+    /// The counter of saved query `query`'s alerts of `kind`, to keep and count into directly
+    /// (one series lookup per query, not per alert).
+    pub fn alert_counter(&self, query: &str, kind: AlertKind) -> AlertCounter {
+        AlertCounter(
+            self.inner
+                .alerts
+                .get_or_create(&AlertLabels {
+                    query: query.to_owned(),
+                    kind,
+                })
+                .clone(),
+        )
     }
 
     /// An alert reached `sink`: [`ALERT_LOG_SINK`] or [`webhook_sink`]`(name)`.
