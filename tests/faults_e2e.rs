@@ -30,18 +30,16 @@ fn niger_alerts(home: &Home) -> Vec<String> {
         .alert_lines()
         .iter()
         .filter(|a| a["query"]["name"] == "niger")
-        .map(|a| {
-            a["doc"]["path"]
-                .as_str()
-                .unwrap()
-                .rsplit('/')
-                .next()
-                .unwrap()
-                .to_string()
-        })
+        .map(|a| file_name(&a["doc"]["path"]))
         .collect();
     paths.sort();
     paths
+}
+
+/// The file name of a path a JSON answer gives.
+fn file_name(path: &Value) -> String {
+    let path = path.as_str().expect("a path");
+    path.rsplit('/').next().unwrap_or(path).to_string()
 }
 
 #[test]
@@ -365,15 +363,7 @@ fn the_status_names_a_files_warnings_and_quarantine_as_soon_as_its_documents_are
             .as_array()
             .unwrap()
             .iter()
-            .map(|f| {
-                f["path"]
-                    .as_str()
-                    .unwrap()
-                    .rsplit('/')
-                    .next()
-                    .unwrap()
-                    .to_string()
-            })
+            .map(|f| file_name(&f["path"]))
             .collect()
     };
     // Before the ledger has the batch, and once it has it: the same report, each file once.

@@ -556,6 +556,9 @@ impl Daemon {
             &self.config,
             Some(self.engine.index()),
             Some(self.engine.ledger()),
+            // A batch's documents are searchable before the ledger holds its notes: the
+            // engine's view has them from the moment they are taken.
+            Some(engine.notes),
             queries,
             Some(status::LiveDelivery {
                 delivery: &delivery,
@@ -573,10 +576,6 @@ impl Daemon {
             uncommitted: engine.uncommitted,
         };
         report.retrying = engine.retrying.into_iter().map(Into::into).collect();
-        // A batch's documents are searchable before the ledger holds its notes: the engine's
-        // view has them from the moment they are taken.
-        report.quarantined = status::quarantined_views(engine.notes.quarantined.into_values());
-        report.warnings = status::warnings_views(engine.notes.warnings.into_values());
         Ok(report)
     }
 

@@ -11,7 +11,7 @@ pub use crate::api::views::{
 use crate::config::{compile_queries, Config};
 use crate::engine::watch_folder_health;
 use crate::index::LookoutIndex;
-use crate::ledger::{FileWarnings, Ledger, LedgerError, Quarantined};
+use crate::ledger::{FileNotes, FileWarnings, Ledger, LedgerError, Quarantined};
 use crate::metrics::Metrics;
 use crate::webhooks::DeliveryStats;
 
@@ -28,7 +28,7 @@ pub fn from_files(config: &Config) -> Result<StatusReport, LedgerError> {
         active: valid.len(),
         invalid: invalid.len(),
     };
-    build(config, index.as_ref(), ledger.as_ref(), queries, None)
+    build(config, index.as_ref(), ledger.as_ref(), None, queries, None)
 }
 
 /// A running daemon's webhook delivery: where each webhook is in the log and whether it is
@@ -41,11 +41,14 @@ pub struct LiveDelivery<'a> {
 
 /// The report's parts that do not depend on a running daemon: the index, the ledger (files,
 /// alerts, last commit, quarantine), the alert log, and each webhook's health (`live`: the
-/// running daemon's delivery; without it, only whether a webhook is disabled).
+/// running daemon's delivery; without it, only whether a webhook is disabled). `notes`: the
+/// warnings and quarantine as the running engine sees them (its batches not yet in the
+/// ledger applied); without them, the ledger's.
 pub fn build(
     config: &Config,
     index: Option<&LookoutIndex>,
     ledger: Option<&Ledger>,
+    notes: Option<FileNotes>,
     queries: QueryCounts,
     live: Option<LiveDelivery<'_>>,
 ) -> Result<StatusReport, LedgerError> {
@@ -66,8 +69,12 @@ pub fn build(
             .collect();
         (report.files, report.alerts) = ledger.counts()?;
         report.last_commit = ledger.meta("last_commit")?;
-        report.quarantined = quarantined_views(ledger.all_quarantined()?);
-        report.warnings = warnings_views(ledger.all_warnings()?);
+        let notes = match notes {
+            Some(notes) => notes,
+            None => FileNotes::read(ledger)?,
+        };
+        report.quarantined = quarantined_views(notes.quarantined.into_values());
+        report.warnings = warnings_views(notes.warnings.into_values());
         report.ignored_types = ledger
             .ignored_counts()?
             .into_iter()
@@ -124,7 +131,7 @@ fn file_len(path: &std::path::Path) -> u64 {
 }
 
 /// The quarantined files as the report shows them.
-pub fn quarantined_views(rows: impl IntoIterator<Item = Quarantined>) -> Vec<QuarantinedFile> {
+fn quarantined_views(rows: impl IntoIterator<Item = Quarantined>) -> Vec<QuarantinedFile> {
     rows.into_iter()
         .map(|q| QuarantinedFile {
             path: q.path,
@@ -136,7 +143,7 @@ pub fn quarantined_views(rows: impl IntoIterator<Item = Quarantined>) -> Vec<Qua
 }
 
 /// The files read with warnings as the report shows them.
-pub fn warnings_views(rows: impl IntoIterator<Item = FileWarnings>) -> Vec<FileWarningsView> {
+fn warnings_views(rows: impl IntoIterator<Item = FileWarnings>) -> Vec<FileWarningsView> {
     rows.into_iter()
         .map(|w| FileWarningsView {
             path: w.path,

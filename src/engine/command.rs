@@ -318,11 +318,9 @@ impl Engine {
     pub fn execute(&mut self, command: Command<'_>) -> Result<Reply, CommandError> {
         let reply = self.run_command(command);
         // The command's alerts go out as it ends (see `AlertSinks::flush`), whatever it gave.
-        let flushed = self.sinks.flush().map_err(EngineError::from);
-        match (reply, flushed) {
-            (Ok(_), Err(e)) => Err(e.into()),
-            (reply, _) => reply,
-        }
+        // A sink that fails is the engine's end: that error wins over the command's own.
+        self.sinks.flush().map_err(EngineError::from)?;
+        reply
     }
 
     fn run_command(&mut self, command: Command<'_>) -> Result<Reply, CommandError> {
