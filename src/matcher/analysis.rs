@@ -5,7 +5,7 @@ use std::hash::BuildHasher;
 use std::sync::LazyLock;
 
 use chrono::NaiveDate;
-use foldhash::{HashMap, HashMapExt, HashSet};
+use foldhash::{HashMap, HashMapExt};
 
 use crate::analysis::Analyzer;
 use crate::document::{is_indexable_date, Document};
@@ -121,7 +121,7 @@ impl FieldTerms {
     }
 
     /// The positions of term `i`.
-    fn positions_of(&self, i: usize) -> &[u32] {
+    pub(crate) fn positions_of(&self, i: usize) -> &[u32] {
         let start = if i == 0 {
             0
         } else {
@@ -202,9 +202,6 @@ fn clamp(n: usize) -> u32 {
 #[derive(Debug, Clone)]
 pub struct DocAnalysis {
     fields: [FieldTerms; TextField::ALL.len()],
-    /// Hashes of every term in any field: a fast "certainly absent" test (a collision only
-    /// answers "maybe present").
-    any_field: HashSet<u64>,
     pub date: Option<NaiveDate>,
 }
 
@@ -212,21 +209,11 @@ impl DocAnalysis {
     pub fn new(doc: &Document, analyzer: &mut Analyzer) -> DocAnalysis {
         let fields =
             TextField::ALL.map(|field| FieldTerms::analyze(analyzer, &field_text(doc, field)));
-        let any_field = fields
-            .iter()
-            .flat_map(|f| f.by_hash.keys().copied())
-            .collect();
         DocAnalysis {
             fields,
-            any_field,
             // As the index: a date it cannot hold is no date (`into_document` drops them).
             date: doc.date.filter(|date| is_indexable_date(*date)),
         }
-    }
-
-    /// False when no field holds `term`; true when some field may (hash test).
-    pub fn may_contain(&self, term: &str) -> bool {
-        self.any_field.contains(&hash_term(term))
     }
 
     pub fn field(&self, field: TextField) -> &FieldTerms {

@@ -8,6 +8,7 @@
 pub mod analysis;
 pub mod eval;
 pub mod presearch;
+pub mod program;
 pub mod snippet;
 pub mod stats;
 

@@ -17,8 +17,9 @@
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::analysis::DocAnalysis;
+use super::program::{Program, ResolvedDoc, TermDict, TermId};
 use super::stats::{StatsView, TermStats};
-use super::{eval, numbered, Percolator, QueryId};
+use super::{numbered, Percolator, QueryId};
 use crate::query::{Occur, Query, SharedQuery, TextField};
 
 /// What a document must contain for a query to have a chance.
@@ -168,13 +169,21 @@ pub struct PresearchSummary {
     pub prefix_keys: usize,
 }
 
+/// A [`Key`] with its word numbered in the presearcher's dictionary.
+enum Probe {
+    Term(TermId),
+    Prefix(Box<str>),
+}
+
 /// One query filed in the presearcher.
 struct Filed {
     query: SharedQuery,
+    /// The query compiled for verification.
+    program: Program,
     /// The keys it is indexed under; `None`: in the always-check bucket.
-    keys: Option<Box<[Key]>>,
+    keys: Option<Box<[Probe]>>,
     /// The keys of a second required clause (empty: none).
-    confirm: Box<[Key]>,
+    confirm: Box<[Probe]>,
 }
 
 pub struct Presearcher {
@@ -182,7 +191,10 @@ pub struct Presearcher {
     filed: Vec<Option<Filed>>,
     /// Queries filed (slots in use).
     len: usize,
-    by_term: FxHashMap<Box<str>, Vec<u32>>,
+    /// Every word of the filed queries (their keys, their clauses), numbered.
+    dict: TermDict,
+    /// By word number: the queries indexed under that word.
+    by_term: Vec<Vec<u32>>,
     by_prefix: FxHashMap<Box<str>, Vec<u32>>,
     /// Distinct prefix lengths in bytes, ascending: the only prefixes of a document term worth
     /// looking up (a length no query uses any more only costs a lookup).
@@ -205,7 +217,8 @@ impl Presearcher {
         let mut presearcher = Presearcher {
             filed: Vec::with_capacity(queries.size_hint().0),
             len: 0,
-            by_term: FxHashMap::default(),
+            dict: TermDict::default(),
+            by_term: Vec::new(),
             by_prefix: FxHashMap::default(),
             prefix_lengths: Vec::new(),
             always: Vec::new(),
@@ -226,20 +239,35 @@ impl Presearcher {
         }
         presearcher.by_term.shrink_to_fit();
         presearcher.by_prefix.shrink_to_fit();
+        presearcher.dict.shrink_to_fit();
         presearcher
+    }
+
+    /// Number the key's word (taking a use of it).
+    fn probe(&mut self, key: &Key) -> Probe {
+        match key {
+            Key::Term(term) => Probe::Term(self.dict.acquire(term)),
+            Key::Prefix(prefix) => Probe::Prefix(prefix.as_str().into()),
+        }
     }
 
     /// File query `id` under `keys` (`None`: the always-check bucket). Each list of ids stays
     /// sorted, so that taking a query out is a binary search.
-    fn add_keys(&mut self, id: u32, keys: Option<&[Key]>) {
+    fn add_keys(&mut self, id: u32, keys: Option<&[Probe]>) {
         let Some(keys) = keys else {
             insert_sorted(&mut self.always, id);
             return;
         };
         for key in keys {
             match key {
-                Key::Term(t) => insert_sorted(ids_under(&mut self.by_term, t), id),
-                Key::Prefix(p) => {
+                Probe::Term(word) => {
+                    let word = *word as usize;
+                    if self.by_term.len() <= word {
+                        self.by_term.resize_with(word + 1, Vec::new);
+                    }
+                    insert_sorted(&mut self.by_term[word], id);
+                }
+                Probe::Prefix(p) => {
                     insert_sorted(ids_under(&mut self.by_prefix, p), id);
                     if let Err(at) = self.prefix_lengths.binary_search(&p.len()) {
                         self.prefix_lengths.insert(at, p.len());
@@ -249,35 +277,54 @@ impl Presearcher {
         }
     }
 
-    /// Take query `id` out from under `keys`.
-    fn remove_keys(&mut self, id: u32, keys: Option<&[Key]>) {
+    /// Take query `id` out from under `keys`, and give back their words.
+    fn remove_keys(&mut self, id: u32, keys: Option<&[Probe]>) {
         let Some(keys) = keys else {
             remove_sorted(&mut self.always, id);
             return;
         };
         for key in keys {
-            let (map, key) = match key {
-                Key::Term(t) => (&mut self.by_term, t),
-                Key::Prefix(p) => (&mut self.by_prefix, p),
-            };
-            if let Some(ids) = map.get_mut(key.as_str()) {
-                remove_sorted(ids, id);
-                if ids.is_empty() {
-                    map.remove(key.as_str());
+            match key {
+                Probe::Term(word) => {
+                    if let Some(ids) = self.by_term.get_mut(*word as usize) {
+                        remove_sorted(ids, id);
+                        if ids.is_empty() {
+                            *ids = Vec::new();
+                        }
+                    }
                 }
+                Probe::Prefix(p) => {
+                    if let Some(ids) = self.by_prefix.get_mut(&**p) {
+                        remove_sorted(ids, id);
+                        if ids.is_empty() {
+                            self.by_prefix.remove(&**p);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Give back the words of probes.
+    fn release(&mut self, probes: &[Probe]) {
+        for probe in probes {
+            if let Probe::Term(word) = probe {
+                self.dict.release(*word);
             }
         }
     }
 
     /// File query `id` by `plan` (replacing what was filed under `id`).
     fn file(&mut self, id: QueryId, query: SharedQuery, plan: Plan) {
+        self.remove(id);
         let (keys, confirm) = match plan {
             Plan::AlwaysCheck => (None, Box::default()),
-            Plan::Prefiltered { keys, confirm, .. } => {
-                (Some(keys.into_boxed_slice()), confirm.into_boxed_slice())
-            }
+            Plan::Prefiltered { keys, confirm, .. } => (
+                Some(keys.iter().map(|k| self.probe(k)).collect::<Box<[_]>>()),
+                confirm.iter().map(|k| self.probe(k)).collect(),
+            ),
         };
-        self.remove(id);
+        let program = Program::compile(&query, &mut self.dict);
         let raw = id.slot() as u32;
         self.add_keys(raw, keys.as_deref());
         if self.filed.len() <= id.slot() {
@@ -285,6 +332,7 @@ impl Presearcher {
         }
         self.filed[id.slot()] = Some(Filed {
             query,
+            program,
             keys,
             confirm,
         });
@@ -296,33 +344,46 @@ impl Presearcher {
             queries: self.len,
             prefiltered: self.len - self.always.len(),
             always_check: self.always.len(),
-            term_keys: self.by_term.len(),
+            term_keys: self.by_term.iter().filter(|ids| !ids.is_empty()).count(),
             prefix_keys: self.by_prefix.len(),
         }
     }
 
     /// The queries worth verifying for this document, ascending, without duplicates.
     pub fn candidates(&self, doc: &DocAnalysis) -> Vec<u32> {
+        self.resolve(doc).1
+    }
+
+    /// The document resolved against the dictionary, and its candidates: the queries filed
+    /// under its terms, under their prefixes, and in the always-check bucket (one lookup of
+    /// each distinct term of each field serves both).
+    fn resolve<'a>(&'a self, doc: &'a DocAnalysis) -> (ResolvedDoc<'a>, Vec<u32>) {
+        let mut resolved = ResolvedDoc::new(doc, &self.dict);
         let mut out = self.always.clone();
-        for term in doc.distinct_terms() {
-            if let Some(ids) = self.by_term.get(term) {
-                out.extend_from_slice(ids);
-            }
-            for &len in &self.prefix_lengths {
-                if len > term.len() {
-                    break;
+        for field in TextField::ALL {
+            for (i, term) in doc.field(field).terms().enumerate() {
+                if let Some(word) = self.dict.get(term) {
+                    resolved.found(word, field, i);
+                    if let Some(ids) = self.by_term.get(word as usize) {
+                        out.extend_from_slice(ids);
+                    }
                 }
-                if !term.is_char_boundary(len) {
-                    continue;
-                }
-                if let Some(ids) = self.by_prefix.get(&term[..len]) {
-                    out.extend_from_slice(ids);
+                for &len in &self.prefix_lengths {
+                    if len > term.len() {
+                        break;
+                    }
+                    if !term.is_char_boundary(len) {
+                        continue;
+                    }
+                    if let Some(ids) = self.by_prefix.get(&term[..len]) {
+                        out.extend_from_slice(ids);
+                    }
                 }
             }
         }
         out.sort_unstable();
         out.dedup();
-        out
+        (resolved, out)
     }
 }
 
@@ -346,26 +407,27 @@ fn remove_sorted(ids: &mut Vec<u32>, id: u32) {
     }
 }
 
-/// Whether some field of the document may hold the key (false only when none does).
-fn doc_may_have(doc: &DocAnalysis, key: &Key) -> bool {
-    match key {
-        Key::Term(term) => doc.may_contain(term),
-        Key::Prefix(prefix) => TextField::ALL
+/// Whether some field of the document holds the probe's key.
+fn doc_has(doc: &ResolvedDoc<'_>, probe: &Probe) -> bool {
+    match probe {
+        Probe::Term(word) => doc.holds(*word),
+        Probe::Prefix(prefix) => TextField::ALL
             .iter()
-            .any(|f| doc.field(*f).has_prefix(prefix)),
+            .any(|f| doc.analysis().field(*f).has_prefix(prefix)),
     }
 }
 
 impl Percolator for Presearcher {
     fn percolate(&self, doc: &DocAnalysis) -> Vec<QueryId> {
-        self.candidates(doc)
+        let (resolved, candidates) = self.resolve(doc);
+        candidates
             .into_iter()
             .filter(|&id| {
                 let Some(Some(filed)) = self.filed.get(id as usize) else {
                     return false;
                 };
-                (filed.confirm.is_empty() || filed.confirm.iter().any(|key| doc_may_have(doc, key)))
-                    && eval::matches(&filed.query, doc)
+                (filed.confirm.is_empty() || filed.confirm.iter().any(|p| doc_has(&resolved, p)))
+                    && filed.program.matches(&resolved)
             })
             .map(QueryId::new)
             .collect()
@@ -389,6 +451,9 @@ impl Percolator for Presearcher {
             return;
         };
         self.remove_keys(id.slot() as u32, filed.keys.as_deref());
+        self.release(filed.keys.as_deref().unwrap_or(&[]));
+        self.release(&filed.confirm);
+        filed.program.release(&mut self.dict);
         self.len -= 1;
     }
 }
@@ -575,6 +640,10 @@ mod tests {
             let rebuilt = Presearcher::with_ids(live(), &stats);
             let brute = super::super::Engine::Brute.build_with_ids(live(), &stats);
             proptest::prop_assert_eq!(p.len(), model.iter().flatten().count());
+            // Words of removed or replaced queries are given back: the dictionary holds the
+            // live queries' words only, whatever the churn.
+            proptest::prop_assert_eq!(p.dict.len(), rebuilt.dict.len());
+            proptest::prop_assert_eq!(p.summary(), rebuilt.summary());
             for (title, body) in DOCS {
                 let doc = analysis(title, body);
                 proptest::prop_assert_eq!(p.percolate(&doc), rebuilt.percolate(&doc));
