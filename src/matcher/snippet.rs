@@ -20,7 +20,7 @@ pub fn snippet(text: &str, terms: &FieldTerms, ranges: &[(u32, u32)]) -> String 
     let first = ranges.iter().find_map(span).map_or(0, |s| s.0);
     let start = window_start(text, first);
     let end = window_end(text, start);
-    let mut out = String::new();
+    let mut out = String::with_capacity(end.saturating_sub(start) + 64);
     if start > 0 {
         out.push('…');
     }
@@ -42,7 +42,11 @@ pub fn snippet(text: &str, terms: &FieldTerms, ranges: &[(u32, u32)]) -> String 
     if end < text.len() {
         out.push('…');
     }
-    out.trim().to_string()
+    // Trimmed in place.
+    out.truncate(out.trim_end().len());
+    let lead = out.len() - out.trim_start().len();
+    out.drain(..lead);
+    out
 }
 
 /// Start the window about `LEAD` characters before `first`, at a word boundary (reads only
@@ -77,22 +81,74 @@ fn window_end(text: &str, start: usize) -> usize {
     start + cut
 }
 
+/// Append `text` HTML-escaped, each run of whitespace as one space (none after a space `out`
+/// ends with). Plain runs are copied whole.
 fn push_escaped(out: &mut String, text: &str) {
     let mut last_space = out.ends_with(' ');
-    for c in text.chars() {
-        if c.is_whitespace() {
+    let mut plain_from = 0;
+    for (i, c) in text.char_indices() {
+        let special = match c {
+            '<' => "&lt;",
+            '>' => "&gt;",
+            '&' => "&amp;",
+            c if c.is_whitespace() => " ",
+            _ => continue,
+        };
+        if plain_from < i {
+            out.push_str(&text[plain_from..i]);
+            last_space = false;
+        }
+        plain_from = i + c.len_utf8();
+        if special == " " {
             if !last_space {
                 out.push(' ');
             }
             last_space = true;
-            continue;
+        } else {
+            out.push_str(special);
+            last_space = false;
         }
-        last_space = false;
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            _ => out.push(c),
+    }
+    if plain_from < text.len() {
+        out.push_str(&text[plain_from..]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The plain definition, one character at a time: the oracle of `push_escaped`.
+    fn push_escaped_reference(out: &mut String, text: &str) {
+        let mut last_space = out.ends_with(' ');
+        for c in text.chars() {
+            if c.is_whitespace() {
+                if !last_space {
+                    out.push(' ');
+                }
+                last_space = true;
+                continue;
+            }
+            last_space = false;
+            match c {
+                '<' => out.push_str("&lt;"),
+                '>' => out.push_str("&gt;"),
+                '&' => out.push_str("&amp;"),
+                _ => out.push(c),
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn escaping_copies_runs_as_the_definition_does_char_by_char(
+            before in "[a <&\u{a0}]{0,3}",
+            text in "[a-zé <>&\t\n\u{a0}\u{2028}]{0,40}",
+        ) {
+            let (mut fast, mut slow) = (before.clone(), before);
+            push_escaped(&mut fast, &text);
+            push_escaped_reference(&mut slow, &text);
+            proptest::prop_assert_eq!(fast, slow);
         }
     }
 }
