@@ -47,8 +47,9 @@ pub struct Alert {
 /// The saved query that matched.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlertQuery {
-    pub name: String,
-    pub text: String,
+    /// Shared with the saved query's definition (an alert copies two pointers, not the text).
+    pub name: Arc<str>,
+    pub text: Arc<str>,
 }
 
 /// The document that matched.
@@ -174,7 +175,7 @@ impl Alert {
             at: self.at,
             query: AlertQuery {
                 name: self.query.name.clone(),
-                text: other(&self.query.text),
+                text: other(&self.query.text).into(),
             },
             doc: Arc::new(AlertDoc {
                 id: self.doc.id.clone(),
@@ -431,7 +432,7 @@ mod tests {
         doc.url = Some(nasty.clone());
         doc.source = Some(nasty.clone());
         alert.matched.snippet = nasty.clone();
-        alert.query.text = nasty.clone();
+        alert.query.text = nasty.as_str().into();
         alert.matched.terms = vec![nasty; 100];
         let line = alert.to_json_line();
         assert!(line.len() < MAX_LINE_BYTES, "{} bytes", line.len());
@@ -484,7 +485,7 @@ mod tests {
                     Alert {
                         alert_id: alert_id(&name, &doc.id),
                         at: at + chrono::Duration::milliseconds(ms),
-                        query: AlertQuery { name, text: "a AND b".into() },
+                        query: AlertQuery { name: name.into(), text: "a AND b".into() },
                         doc,
                         matched: Matched { terms, snippet },
                         backfill,

@@ -100,7 +100,7 @@ pub(super) async fn list(
             if params
                 .query
                 .as_ref()
-                .is_some_and(|q| q != &alert.query.name)
+                .is_some_and(|q| **q != *alert.query.name)
             {
                 continue;
             }
@@ -222,7 +222,7 @@ async fn next_event(mut state: StreamState) -> Option<(Result<Event, Infallible>
             Ok(alerts) => state.ready.extend(
                 alerts
                     .into_iter()
-                    .filter(|(_, a)| state.query.as_ref().is_none_or(|q| q == &a.query.name)),
+                    .filter(|(_, a)| state.query.as_ref().is_none_or(|q| **q == *a.query.name)),
             ),
             Err(e) => tracing::warn!("alert stream: cannot read the alert log: {e}"),
         }

@@ -37,8 +37,8 @@ impl QueryView {
             message: e.message.clone(),
         });
         QueryView {
-            name: spec.name.clone(),
-            query: spec.text.clone(),
+            name: spec.name.to_string(),
+            query: spec.text.to_string(),
             webhooks: spec.webhooks.clone(),
             file: spec.file.display().to_string(),
             status: if error.is_some() { "invalid" } else { "active" }.into(),

@@ -72,7 +72,7 @@ pub fn run(config: &Config, args: AlertsArgs, palettes: &Palettes) -> anyhow::Re
     }
     let path = &config.alert_log;
     let keep = |alert: &Alert| {
-        args.query.as_ref().is_none_or(|q| &alert.query.name == q)
+        args.query.as_ref().is_none_or(|q| *alert.query.name == **q)
             && args.since.is_none_or(|since| alert.at >= since)
     };
     let stdout = std::io::stdout();

@@ -116,7 +116,7 @@ pub fn run(config_path: &Path, args: MatchArgs) -> anyhow::Result<Outcome> {
     }
     let percolator = engine.build(queries, &stats);
     drop(stats);
-    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let names: Vec<&str> = names.iter().map(|n| &**n).collect();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut report = Report::default();

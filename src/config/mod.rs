@@ -373,7 +373,7 @@ impl Config {
 
     /// The saved query named `name`.
     pub fn query_spec(&self, name: &str) -> Option<&QuerySpec> {
-        self.queries.iter().find(|q| q.name == name)
+        self.queries.iter().find(|q| &*q.name == name)
     }
 
     /// Where a new saved query goes: the first of `queries_files`, else the config file itself.
@@ -441,7 +441,7 @@ impl Config {
         let routes: Vec<(String, Option<Vec<String>>)> = self
             .queries
             .iter()
-            .map(|q| (q.name.clone(), q.webhooks.clone()))
+            .map(|q| (q.name.to_string(), q.webhooks.clone()))
             .collect();
         crate::webhooks::Routes::new(&routes, &names)
     }
@@ -556,7 +556,7 @@ mod tests {
             *config.query_spec("tsv").unwrap().file,
             *dir.path().join("q.tsv")
         );
-        assert_eq!(config.query_spec("tsv").unwrap().text, "beta");
+        assert_eq!(&*config.query_spec("tsv").unwrap().text, "beta");
         assert!(config.query_spec("nope").is_none());
         assert_eq!(config.file_for_new_queries(), dir.path().join("q.tsv"));
         assert_eq!(

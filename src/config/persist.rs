@@ -520,11 +520,11 @@ fn check_toml(file: &Path, new: &str, name: &str, edit: Edit<'_>) -> Result<(), 
         message: e.to_string().trim_end().to_string(),
     })?;
     let specs = queries::from_entries(parsed.queries, file);
-    let ours: Vec<&queries::QuerySpec> = specs.iter().filter(|s| s.name == name).collect();
+    let ours: Vec<&queries::QuerySpec> = specs.iter().filter(|s| &*s.name == name).collect();
     let as_expected = match edit {
         Edit::Remove => ours.is_empty(),
         Edit::Save { text, webhooks } => {
-            ours.len() == 1 && ours[0].text == text && ours[0].webhooks.as_deref() == webhooks
+            ours.len() == 1 && &*ours[0].text == text && ours[0].webhooks.as_deref() == webhooks
         }
     };
     check_read_back(file, as_expected, &specs)
@@ -585,10 +585,10 @@ fn edit_tsv(
         Outcome::Added | Outcome::Updated | Outcome::Removed
     ) {
         let specs = queries::parse_tsv(file, &new)?;
-        let ours: Vec<_> = specs.iter().filter(|s| s.name == name).collect();
+        let ours: Vec<_> = specs.iter().filter(|s| &*s.name == name).collect();
         let as_expected = match edit {
             Edit::Remove => ours.is_empty(),
-            Edit::Save { text, .. } => ours.len() == 1 && ours[0].text == text,
+            Edit::Save { text, .. } => ours.len() == 1 && &*ours[0].text == text,
         };
         check_read_back(file, as_expected, &specs)?;
     }
@@ -667,7 +667,7 @@ url = 'http://127.0.0.1:9/'
 ";
 
     fn names(config: &Config) -> Vec<&str> {
-        config.queries.iter().map(|q| q.name.as_str()).collect()
+        config.queries.iter().map(|q| &*q.name).collect()
     }
 
     fn leftovers(dir: &Path) -> Vec<String> {
@@ -690,7 +690,7 @@ url = 'http://127.0.0.1:9/'
         let config = Config::load(&path).unwrap();
         assert_eq!(names(&config), ["first", "second", "third"]);
         let third = config.query_spec("third").unwrap();
-        assert_eq!(third.text, "gamma \"quoted\" 'too'");
+        assert_eq!(&*third.text, "gamma \"quoted\" 'too'");
         assert_eq!(third.webhooks.as_deref(), Some(&hooks[..]));
         assert_eq!(*third.file, *path);
 
@@ -711,7 +711,7 @@ url = 'http://127.0.0.1:9/'
         }
         let config = Config::load(&path).unwrap();
         assert_eq!(names(&config), ["first", "second", "third"]);
-        assert_eq!(config.query_spec("first").unwrap().text, "alpha OR delta");
+        assert_eq!(&*config.query_spec("first").unwrap().text, "alpha OR delta");
         assert_eq!(config.query_spec("second").unwrap().webhooks, None);
 
         let before = fs::read_to_string(&path).unwrap();
@@ -766,7 +766,7 @@ url = 'http://127.0.0.1:9/'
         );
         let config = Config::load(&path).unwrap();
         let q = config.query_spec("q").unwrap();
-        assert_eq!((q.text.as_str(), &*q.file), ("x\ny", saved.as_path()));
+        assert_eq!((&*q.text, &*q.file), ("x\ny", saved.as_path()));
         assert_eq!(q.webhooks.as_deref(), Some(&hooks[..]));
         assert_eq!(load_queries_file(&saved).unwrap().len(), 1);
     }
@@ -795,10 +795,7 @@ url = 'http://127.0.0.1:9/'
             "{text}"
         );
         let specs = load_queries_file(&path).unwrap();
-        let got: Vec<(&str, &str)> = specs
-            .iter()
-            .map(|s| (s.name.as_str(), s.text.as_str()))
-            .collect();
+        let got: Vec<(&str, &str)> = specs.iter().map(|s| (&*s.name, &*s.text)).collect();
         assert_eq!(got, [("a", "x2"), ("c", "z")]);
     }
 
@@ -999,10 +996,7 @@ url = 'http://127.0.0.1:9/'
             "# saved queries\n\nfirst\t\"a b\" OR c\n# about second\nsecond\tbeta gamma\nthird\td\twith a tab\n"
         );
         let specs = load_queries_file(&path).unwrap();
-        let got: Vec<(&str, &str)> = specs
-            .iter()
-            .map(|s| (s.name.as_str(), s.text.as_str()))
-            .collect();
+        let got: Vec<(&str, &str)> = specs.iter().map(|s| (&*s.name, &*s.text)).collect();
         assert_eq!(
             got,
             [
@@ -1044,7 +1038,7 @@ url = 'http://127.0.0.1:9/'
             fs::read_to_string(&crlf).unwrap(),
             "a\tx2\r\nb\ty\r\nc\tz\r\n"
         );
-        assert_eq!(load_queries_file(&crlf).unwrap()[0].text, "x2");
+        assert_eq!(&*load_queries_file(&crlf).unwrap()[0].text, "x2");
     }
 
     #[test]

@@ -358,8 +358,8 @@ impl Fixture {
         Ok(specs
             .into_iter()
             .map(|s| Entry {
-                name: s.name,
-                text: s.text,
+                name: s.name.to_string(),
+                text: s.text.to_string(),
                 webhooks: s.webhooks,
             })
             .collect())

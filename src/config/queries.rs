@@ -12,8 +12,8 @@ use crate::query::{self, Lint, Query, QueryError, QueryLimits};
 /// A saved query as written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuerySpec {
-    pub name: String,
-    pub text: String,
+    pub name: Arc<str>,
+    pub text: Arc<str>,
     /// Webhooks to notify; `None`: every webhook.
     pub webhooks: Option<Vec<String>>,
     /// The file that holds it (the config file itself for an inline `[[queries]]` table, else
@@ -77,8 +77,8 @@ pub(crate) fn from_entries(entries: Vec<QueryEntry>, path: &Path) -> Vec<QuerySp
     entries
         .into_iter()
         .map(|e| QuerySpec {
-            name: e.name,
-            text: e.query,
+            name: e.name.into(),
+            text: e.query.into(),
             webhooks: e.webhooks,
             file: Arc::clone(&file),
             line: None,
@@ -172,7 +172,7 @@ pub(crate) fn check_names(specs: &[QuerySpec]) -> Result<(), QueryNamesError> {
         })?;
         if let Some(first) = seen.insert(&spec.name, spec) {
             return Err(QueryNamesError::Twice {
-                name: spec.name.clone(),
+                name: spec.name.to_string(),
                 first: first.origin().to_string(),
                 second: spec.origin().to_string(),
             });
@@ -225,8 +225,8 @@ pub(crate) fn parse_tsv(path: &Path, text: &str) -> Result<Vec<QuerySpec>, Confi
             });
         };
         specs.push(QuerySpec {
-            name: name.trim().to_string(),
-            text: query.to_string(),
+            name: name.trim().into(),
+            text: query.into(),
             webhooks: None,
             file: Arc::clone(&file),
             line: Some(u32::try_from(i + 1).unwrap_or(u32::MAX)),
@@ -250,8 +250,8 @@ pub fn compile_queries(
     for (spec, parsed) in specs.iter().zip(parse_queries(specs, limits)) {
         match parsed {
             Ok(parsed) => good.push(SavedQuery {
-                name: spec.name.clone(),
-                text: spec.text.clone(),
+                name: spec.name.to_string(),
+                text: spec.text.to_string(),
                 query: parsed.query,
                 webhooks: spec.webhooks.clone(),
                 lints: parsed.lints,
@@ -354,16 +354,16 @@ mod tests {
         let tsv = dir.path().join("q.tsv");
         std::fs::write(&tsv, "\u{feff}oil\tcrude AND oil\r\ngas\tgas\r\n").unwrap();
         let specs = load_queries_file(&tsv).unwrap();
-        let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+        let names: Vec<&str> = specs.iter().map(|s| &*s.name).collect();
         assert_eq!(names, ["oil", "gas"]);
-        assert_eq!(specs[0].text, "crude AND oil");
+        assert_eq!(&*specs[0].text, "crude AND oil");
         // A comment first line with a mark stays a comment.
         std::fs::write(&tsv, "\u{feff}# saved\noil\toil\n").unwrap();
         assert_eq!(load_queries_file(&tsv).unwrap().len(), 1);
         // And in a TOML queries file.
         let toml = dir.path().join("q.toml");
         std::fs::write(&toml, "\u{feff}[[queries]]\nname = 'oil'\nquery = 'oil'\n").unwrap();
-        assert_eq!(load_queries_file(&toml).unwrap()[0].name, "oil");
+        assert_eq!(&*load_queries_file(&toml).unwrap()[0].name, "oil");
     }
 
     proptest! {
@@ -389,7 +389,7 @@ mod tests {
                 prop_assert_eq!(d, "d:0123abcd");
                 // A TSV line reads back.
                 let specs = parse_tsv(Path::new("q.tsv"), &format!("{name}\tx\n")).unwrap();
-                prop_assert_eq!(&specs[0].name, &name);
+                prop_assert_eq!(&*specs[0].name, name.as_str());
             }
         }
     }

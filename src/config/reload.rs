@@ -48,12 +48,11 @@ impl ConfigDiff {
 /// difference is listed in `needs_restart`.
 pub fn diff(old: &Config, new: &Config) -> ConfigDiff {
     let old_queries: HashMap<&str, &QuerySpec> =
-        old.queries.iter().map(|q| (q.name.as_str(), q)).collect();
-    let new_names: std::collections::HashSet<&str> =
-        new.queries.iter().map(|q| q.name.as_str()).collect();
+        old.queries.iter().map(|q| (&*q.name, q)).collect();
+    let new_names: std::collections::HashSet<&str> = new.queries.iter().map(|q| &*q.name).collect();
     let mut out = ConfigDiff::default();
     for query in &new.queries {
-        match old_queries.get(query.name.as_str()) {
+        match old_queries.get(&*query.name) {
             None => out.added.push(query.clone()),
             Some(before) if before.text != query.text || before.webhooks != query.webhooks => {
                 out.changed.push(query.clone())
@@ -64,8 +63,8 @@ pub fn diff(old: &Config, new: &Config) -> ConfigDiff {
     out.removed = old
         .queries
         .iter()
-        .filter(|q| !new_names.contains(q.name.as_str()))
-        .map(|q| q.name.clone())
+        .filter(|q| !new_names.contains(&*q.name))
+        .map(|q| q.name.to_string())
         .collect();
     out.webhooks_changed = old.webhooks != new.webhooks;
     let restart = [
@@ -441,7 +440,7 @@ mod tests {
     }
 
     fn names(specs: &[QuerySpec]) -> Vec<&str> {
-        specs.iter().map(|q| q.name.as_str()).collect()
+        specs.iter().map(|q| &*q.name).collect()
     }
 
     #[test]
@@ -461,7 +460,7 @@ mod tests {
         let d = diff(&old, &new);
         assert_eq!(names(&d.added), ["new"]);
         assert_eq!(names(&d.changed), ["hooks", "text"]);
-        assert_eq!(d.changed[1].text, "b2");
+        assert_eq!(&*d.changed[1].text, "b2");
         assert_eq!(d.removed, ["gone"]);
         assert!(!d.webhooks_changed && d.needs_restart.is_empty());
         assert!(d.queries_changed());

@@ -119,11 +119,11 @@ impl Daemon {
             .filter_map(|(id, _)| self.engine.queries().get(id))
             .map(|entry| entry.name())
             .collect();
-        let added: HashSet<&str> = diff.added.iter().map(|q| q.name.as_str()).collect();
-        let changed: HashSet<&str> = diff.changed.iter().map(|q| q.name.as_str()).collect();
+        let added: HashSet<&str> = diff.added.iter().map(|q| &*q.name).collect();
+        let changed: HashSet<&str> = diff.changed.iter().map(|q| &*q.name).collect();
         // One line per saved query that changed, saying what became of it.
         for spec in next.queries.iter_mut() {
-            let name = spec.name.as_str();
+            let name = &*spec.name;
             let is_added = added.contains(name);
             if !is_added && !changed.contains(name) {
                 continue;

@@ -122,7 +122,7 @@ impl MetricsSink {
             AlertKind::Live
         };
         let slot = usize::from(alert.backfill);
-        let name = alert.query.name.as_str();
+        let name = &*alert.query.name;
         let counters = match self.counters.get_mut(name) {
             Some(counters) => counters,
             None => self.counters.entry(name.into()).or_default(),
@@ -173,7 +173,7 @@ impl MemorySink {
         self.seen()
             .alerts
             .iter()
-            .map(|a| (a.query.name.clone(), a.doc.path.clone()))
+            .map(|a| (a.query.name.to_string(), a.doc.path.clone()))
             .collect()
     }
 

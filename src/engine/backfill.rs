@@ -101,7 +101,7 @@ impl Engine {
         let unchanged = self
             .queries
             .get(run.id)
-            .is_some_and(|e| e.spec.name == run.name && e.query() == Some(&run.query));
+            .is_some_and(|e| *e.spec.name == *run.name && e.query() == Some(&run.query));
         if !unchanged {
             return Ok(BackfillStep::QueryChanged);
         }
@@ -110,7 +110,7 @@ impl Engine {
         for document in &documents {
             let analysis = DocAnalysis::new(document, &mut self.analyzer);
             let summary = summarize(&run.query, document, &analysis);
-            let raised = self.raise_alerts(document, &[(run.id, summary)], true)?;
+            let raised = self.raise_alerts(document, vec![(run.id, summary)], true)?;
             run.outcome.alerts += raised;
             self.stats.alerts += raised as u64;
         }

@@ -451,8 +451,8 @@ impl Engine {
             .file_of(&name)
             .map_or_else(|| self.new_queries_file.clone(), Path::to_path_buf);
         let spec = QuerySpec {
-            name: name.clone(),
-            text,
+            name: name.as_str().into(),
+            text: text.into(),
             webhooks,
             file: file.into(),
             line: None,

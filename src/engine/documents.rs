@@ -78,7 +78,7 @@ impl Engine {
             let analysis = DocAnalysis::new(&document, &mut self.analyzer);
             matches = summaries(&lock::read(&self.matching), &document, &analysis);
         }
-        let raised = self.raise_alerts(&document, &matches, false)?;
+        let raised = self.raise_alerts(&document, matches, false)?;
         self.writer.add(&document)?;
         self.removed_docs.remove(&document.id);
         self.uncommitted.insert(
@@ -100,7 +100,7 @@ impl Engine {
     pub(super) fn raise_alerts(
         &mut self,
         document: &Document,
-        matches: &[(QueryId, MatchSummary)],
+        matches: Vec<(QueryId, MatchSummary)>,
         backfill: bool,
     ) -> Result<usize, EngineError> {
         if matches.is_empty() {
@@ -108,24 +108,24 @@ impl Engine {
             self.sinks.alerts(Vec::new())?;
             return Ok(0);
         }
-        let location = document.location();
+        let location: Arc<str> = document.location().into();
         // Usually neither this content nor this path ever alerted: only a crash before the
         // commit, a changed file or a backfill finds queries here.
         let (doc_alerted, path_alerted) = self.ledger.alerted(&document.id, &location)?;
         let before = self.pending.alerts.len();
-        let mut batch = Vec::new();
+        let mut batch = Vec::with_capacity(matches.len());
         let at = Utc::now();
         // One copy of the document for all its alerts.
         let doc = Arc::new(AlertDoc {
             id: document.id.0.clone(),
-            path: location.clone(),
+            path: location.to_string(),
             title: document.title.clone(),
             date: document.date,
             source: document.source.clone(),
             url: document.url.clone(),
         });
         for (query_id, summary) in matches {
-            let Some(entry) = self.queries.get(*query_id) else {
+            let Some(entry) = self.queries.get(query_id) else {
                 continue; // withdrawn meanwhile
             };
             if entry.query().is_none() {
@@ -133,41 +133,40 @@ impl Engine {
             }
             let name = &entry.spec.name;
             let alert_id = alerts::alert_id(name, &document.id.0);
-            let path_query = (location.clone(), name.clone());
+            let path_query = (Arc::clone(&location), Arc::clone(name));
+            let listed = |names: &[String]| names.iter().any(|n| **n == **name);
             if self.raised.contains(&alert_id, &path_query)
                 || self
                     .committing
                     .as_ref()
                     .is_some_and(|c| c.raised.contains(&alert_id, &path_query))
-                || doc_alerted.contains(name)
-                || path_alerted.contains(name)
+                || listed(&doc_alerted)
+                || listed(&path_alerted)
             {
                 continue;
             }
+            self.pending.alerts.push(AlertRow {
+                alert_id: alert_id.clone(),
+                path: Arc::clone(&location),
+                query: Arc::clone(name),
+            });
             let alert = Alert {
                 alert_id: alert_id.clone(),
                 at,
                 query: AlertQuery {
-                    name: name.clone(),
-                    text: entry.spec.text.clone(),
+                    name: Arc::clone(name),
+                    text: Arc::clone(&entry.spec.text),
                 },
                 doc: Arc::clone(&doc),
                 matched: Matched {
-                    terms: summary.terms.clone(),
-                    snippet: summary.snippet.clone(),
+                    terms: summary.terms,
+                    snippet: summary.snippet,
                 },
                 backfill,
             };
             self.raised.insert(alert_id, path_query);
             batch.push(alert);
         }
-        self.pending
-            .alerts
-            .extend(batch.iter().map(|alert| AlertRow {
-                alert_id: alert.alert_id.clone(),
-                path: alert.doc.path.clone(),
-                query: alert.query.name.clone(),
-            }));
         // Out with the other alerts of the last moment (one write to the alert log, one nudge).
         self.sinks.alerts(batch)?;
         Ok(self.pending.alerts.len() - before)

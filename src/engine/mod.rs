@@ -775,15 +775,16 @@ struct CommitInFlight {
 #[derive(Default)]
 pub(super) struct RaisedAlerts {
     ids: foldhash::HashSet<String>,
-    path_queries: foldhash::HashSet<(String, String)>,
+    /// (location, query name), shared with the alerts and the saved query.
+    path_queries: foldhash::HashSet<(Arc<str>, Arc<str>)>,
 }
 
 impl RaisedAlerts {
-    pub(super) fn contains(&self, alert_id: &str, path_query: &(String, String)) -> bool {
+    pub(super) fn contains(&self, alert_id: &str, path_query: &(Arc<str>, Arc<str>)) -> bool {
         self.ids.contains(alert_id) || self.path_queries.contains(path_query)
     }
 
-    pub(super) fn insert(&mut self, alert_id: String, path_query: (String, String)) {
+    pub(super) fn insert(&mut self, alert_id: String, path_query: (Arc<str>, Arc<str>)) {
         self.ids.insert(alert_id);
         self.path_queries.insert(path_query);
     }
@@ -810,8 +811,7 @@ fn catch_up(ledger: &mut Ledger, alert_log: &Path) -> Result<(), EngineError> {
             .map(|a| AlertRow {
                 alert_id: a.alert_id,
                 // Read back, each alert holds its own document.
-                path: std::sync::Arc::try_unwrap(a.doc)
-                    .map_or_else(|doc| doc.path.clone(), |doc| doc.path),
+                path: a.doc.path.as_str().into(),
                 query: a.query.name,
             })
             .collect(),

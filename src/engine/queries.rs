@@ -9,6 +9,7 @@
 //! A query changed in place keeps its id.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::config::{parse_queries, QuerySpec};
 use crate::matcher::QueryId;
@@ -108,7 +109,7 @@ pub struct QuerySet {
     slots: Vec<Option<QueryEntry>>,
     free: Vec<QueryId>,
     /// (Seeded at random: names come from the API too.)
-    by_name: foldhash::HashMap<String, QueryId>,
+    by_name: foldhash::HashMap<Arc<str>, QueryId>,
     /// Configuration order (listings, the specs handed back to the configuration).
     order: Vec<QueryId>,
     limits: QueryLimits,
@@ -203,7 +204,7 @@ impl QuerySet {
     /// delivery routes by.
     pub fn routes(&self) -> Vec<(String, Option<Vec<String>>)> {
         self.iter()
-            .map(|(_, entry)| (entry.spec.name.clone(), entry.spec.webhooks.clone()))
+            .map(|(_, entry)| (entry.spec.name.to_string(), entry.spec.webhooks.clone()))
             .collect()
     }
 
@@ -236,9 +237,8 @@ impl QuerySet {
     pub fn replace_all(&mut self, specs: Vec<QuerySpec>) -> QueryChanges {
         self.generation += 1;
         let mut changes = QueryChanges::default();
-        let wanted: std::collections::HashSet<&str> =
-            specs.iter().map(|s| s.name.as_str()).collect();
-        let gone: Vec<String> = self
+        let wanted: std::collections::HashSet<&str> = specs.iter().map(|s| &*s.name).collect();
+        let gone: Vec<Arc<str>> = self
             .iter()
             .filter(|(_, e)| !wanted.contains(e.name()))
             .map(|(_, e)| e.spec.name.clone())
@@ -304,7 +304,7 @@ impl QuerySet {
         if entry.query().is_some() {
             self.active += 1;
         }
-        self.by_name.insert(entry.spec.name.clone(), id);
+        self.by_name.insert(Arc::clone(&entry.spec.name), id);
         self.order.push(id);
         self.slots[id.slot()] = Some(entry);
         id

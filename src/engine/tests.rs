@@ -63,7 +63,7 @@ impl Home {
         crate::alerts::read_alerts(&self.dir.path().join("alerts.jsonl"))
             .unwrap()
             .into_iter()
-            .map(|a| (a.query.name, a.doc.path.clone()))
+            .map(|a| (a.query.name.to_string(), a.doc.path.clone()))
             .collect()
     }
 }
@@ -103,9 +103,9 @@ fn queries_changed_in_place_alert_by_their_new_names_and_texts() {
         assert_eq!(names, ["a", "b", "c", "d"]);
         // Remove a and c, change d, keep b, add e.
         let mut specs = engine.queries().specs();
-        specs.retain(|s| s.name == "b" || s.name == "d");
+        specs.retain(|s| &*s.name == "b" || &*s.name == "d");
         for spec in &mut specs {
-            if spec.name == "d" {
+            if &*spec.name == "d" {
                 spec.text = "coup".into();
             }
         }
@@ -276,7 +276,7 @@ fn a_backfill_alerts_exactly_on_what_search_returns_once() {
     assert_eq!(backfilled, [false, true, true]);
     // The query was saved in the config file.
     let saved = Config::load(&home.dir.path().join("config.toml")).unwrap();
-    assert!(saved.queries.iter().any(|q| q.name == "mali"));
+    assert!(saved.queries.iter().any(|q| &*q.name == "mali"));
 }
 
 #[test]

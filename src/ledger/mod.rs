@@ -18,6 +18,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
@@ -85,15 +86,17 @@ pub struct IgnoredFile {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlertRow {
     pub alert_id: String,
-    pub path: String,
-    pub query: String,
+    /// Shared with the document's other alerts.
+    pub path: Arc<str>,
+    /// Shared with the saved query.
+    pub query: Arc<str>,
 }
 
 impl AlertRow {
     pub fn new(
         alert_id: impl Into<String>,
-        path: impl Into<String>,
-        query: impl Into<String>,
+        path: impl Into<Arc<str>>,
+        query: impl Into<Arc<str>>,
     ) -> Self {
         AlertRow {
             alert_id: alert_id.into(),
@@ -505,11 +508,8 @@ impl Ledger {
                     by_doc
                         .entry(doc_of_alert(&alert.alert_id))
                         .or_default()
-                        .push(&alert.query);
-                    by_path
-                        .entry(alert.path.as_str())
-                        .or_default()
-                        .push(&alert.query);
+                        .push(&*alert.query);
+                    by_path.entry(&*alert.path).or_default().push(&*alert.query);
                 }
                 merge_lists(&tx, "doc_alerts", "doc_id", by_doc)?;
                 merge_lists(&tx, "path_alerts", "path", by_path)?;
