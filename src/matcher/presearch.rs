@@ -186,6 +186,66 @@ struct Filed {
     confirm: Box<[Probe]>,
 }
 
+/// A query and its plan with their words numbered: what filing it holds.
+struct Compiled {
+    program: Program,
+    keys: Option<Box<[Probe]>>,
+    confirm: Box<[Probe]>,
+}
+
+impl Compiled {
+    /// Call `each` on every use of a word that [`Compiled::new`] numbers, in its order
+    /// (compiling into `scratch`, which is left empty).
+    fn count_uses<'q>(
+        query: &'q Query,
+        plan: &'q Plan,
+        scratch: &mut Vec<u32>,
+        each: &mut impl FnMut(&'q str),
+    ) {
+        Program::compile_into(query, scratch, &mut |word| {
+            each(word);
+            0
+        });
+        scratch.clear();
+        if let Plan::Prefiltered { keys, confirm, .. } = plan {
+            for key in keys.iter().chain(confirm) {
+                if let Key::Term(term) = key {
+                    each(term);
+                }
+            }
+        }
+    }
+
+    /// Number each use of a word with `number`: the query's own words, then its keys'.
+    fn new<'q>(
+        query: &'q Query,
+        plan: &'q Plan,
+        number: &mut impl FnMut(&'q str) -> TermId,
+    ) -> Compiled {
+        let program = Program::compile_with(query, number);
+        let mut probes = |keys: &'q [Key]| -> Box<[Probe]> {
+            keys.iter()
+                .map(|key| match key {
+                    Key::Term(term) => Probe::Term(number(term)),
+                    Key::Prefix(prefix) => Probe::Prefix(prefix.as_str().into()),
+                })
+                .collect()
+        };
+        match plan {
+            Plan::AlwaysCheck => Compiled {
+                program,
+                keys: None,
+                confirm: Box::default(),
+            },
+            Plan::Prefiltered { keys, confirm, .. } => Compiled {
+                program,
+                keys: Some(probes(keys)),
+                confirm: probes(confirm),
+            },
+        }
+    }
+}
+
 pub struct Presearcher {
     /// By [`QueryId`] slot; `None`: a free slot.
     filed: Vec<Option<Filed>>,
@@ -234,21 +294,77 @@ impl Presearcher {
                 .map_init(|| stats.view(), |view, (_, query)| plan_in(query, view))
                 .collect()
         };
-        for ((id, query), plan) in queries.into_iter().zip(plans) {
-            presearcher.file(id, query, plan);
+        // Filed on every core when the ids are 0..n in order (a QuerySet's, `numbered`'s): the
+        // words of every query are counted and numbered once, then every query is compiled
+        // against the finished dictionary straight into its slot. Other ids are filed one by
+        // one.
+        let dense = queries
+            .iter()
+            .enumerate()
+            .all(|(i, (id, _))| id.slot() == i);
+        if dense {
+            use rayon::prelude::*;
+            let uses = queries
+                .par_iter()
+                .zip(plans.par_iter())
+                .with_min_len(256)
+                .fold(
+                    || (FxHashMap::<&str, u32>::default(), Vec::new()),
+                    |(mut uses, mut scratch), ((_, query), plan)| {
+                        Compiled::count_uses(query, plan, &mut scratch, &mut |word| {
+                            *uses.entry(word).or_insert(0) += 1;
+                        });
+                        (uses, scratch)
+                    },
+                )
+                .map(|(uses, _)| uses)
+                .reduce(FxHashMap::default, |mut a, mut b| {
+                    if a.len() < b.len() {
+                        std::mem::swap(&mut a, &mut b);
+                    }
+                    for (word, count) in b {
+                        *a.entry(word).or_insert(0) += count;
+                    }
+                    a
+                });
+            presearcher.dict = TermDict::from_uses(uses);
+            let dict = &presearcher.dict;
+            // Each plan is dropped once its query is compiled: the memory of a million
+            // plans' keys is reused by the programs rather than held beside them.
+            presearcher.filed.par_extend(
+                queries
+                    .into_par_iter()
+                    .zip(plans.into_par_iter())
+                    .with_min_len(256)
+                    .map(|((_, query), plan)| {
+                        let compiled = Compiled::new(&query, &plan, &mut |word| {
+                            dict.get(word).unwrap_or(TermId::MAX)
+                        });
+                        Some(Filed {
+                            query,
+                            program: compiled.program,
+                            keys: compiled.keys,
+                            confirm: compiled.confirm,
+                        })
+                    }),
+            );
+            presearcher.len = presearcher.filed.len();
+            for slot in 0..presearcher.filed.len() {
+                let keys = presearcher.filed[slot].as_mut().and_then(|f| f.keys.take());
+                presearcher.add_keys(slot as u32, keys.as_deref());
+                if let Some(filed) = presearcher.filed[slot].as_mut() {
+                    filed.keys = keys;
+                }
+            }
+        } else {
+            for ((id, query), plan) in queries.into_iter().zip(plans) {
+                presearcher.file(id, query, plan);
+            }
         }
         presearcher.by_term.shrink_to_fit();
         presearcher.by_prefix.shrink_to_fit();
         presearcher.dict.shrink_to_fit();
         presearcher
-    }
-
-    /// Number the key's word (taking a use of it).
-    fn probe(&mut self, key: &Key) -> Probe {
-        match key {
-            Key::Term(term) => Probe::Term(self.dict.acquire(term)),
-            Key::Prefix(prefix) => Probe::Prefix(prefix.as_str().into()),
-        }
     }
 
     /// File query `id` under `keys` (`None`: the always-check bucket). Each list of ids stays
@@ -317,16 +433,19 @@ impl Presearcher {
     /// File query `id` by `plan` (replacing what was filed under `id`).
     fn file(&mut self, id: QueryId, query: SharedQuery, plan: Plan) {
         self.remove(id);
-        let (keys, confirm) = match plan {
-            Plan::AlwaysCheck => (None, Box::default()),
-            Plan::Prefiltered { keys, confirm, .. } => (
-                Some(keys.iter().map(|k| self.probe(k)).collect::<Box<[_]>>()),
-                confirm.iter().map(|k| self.probe(k)).collect(),
-            ),
-        };
-        let program = Program::compile(&query, &mut self.dict);
-        let raw = id.slot() as u32;
-        self.add_keys(raw, keys.as_deref());
+        let dict = &mut self.dict;
+        let compiled = Compiled::new(&query, &plan, &mut |word| dict.acquire(word));
+        self.file_compiled(id, query, compiled);
+    }
+
+    /// File a compiled query under `id`, a free slot.
+    fn file_compiled(&mut self, id: QueryId, query: SharedQuery, compiled: Compiled) {
+        let Compiled {
+            program,
+            keys,
+            confirm,
+        } = compiled;
+        self.add_keys(id.slot() as u32, keys.as_deref());
         if self.filed.len() <= id.slot() {
             self.filed.resize_with(id.slot() + 1, || None);
         }
@@ -597,6 +716,37 @@ mod tests {
     ];
 
     proptest::proptest! {
+        /// Filing many queries at once (on every core, counting their words first) holds the
+        /// same uses of each word as filing them one by one, and withdrawing them all gives
+        /// every use back.
+        #[test]
+        fn filing_at_once_holds_the_uses_filing_one_by_one_does(
+            picks in proptest::collection::vec(0usize..POOL.len(), 0..300)
+        ) {
+            let stats = stats(&DOCS.map(|(_, body)| body));
+            let queries: Vec<Query> = picks.iter().map(|&i| parse(POOL[i]).unwrap().query).collect();
+            let mut bulk = Presearcher::new(queries.clone(), &stats);
+            let mut one_by_one = Presearcher::with_ids(Vec::new(), &stats);
+            for (id, query) in numbered(queries) {
+                one_by_one.set(id, query, &stats);
+            }
+            let words: FxHashSet<&str> = POOL.iter().flat_map(|q| q.split(|c: char| !c.is_alphanumeric())).collect();
+            for word in words {
+                proptest::prop_assert_eq!(bulk.dict.uses(word), one_by_one.dict.uses(word), "{}", word);
+            }
+            proptest::prop_assert_eq!(bulk.summary(), one_by_one.summary());
+            for (title, body) in DOCS {
+                let doc = analysis(title, body);
+                proptest::prop_assert_eq!(bulk.percolate(&doc), one_by_one.percolate(&doc));
+            }
+            for slot in 0..picks.len() {
+                bulk.remove(QueryId::new(slot as u32));
+            }
+            proptest::prop_assert!(bulk.dict.is_empty());
+            proptest::prop_assert!(bulk.by_term.iter().all(Vec::is_empty));
+            proptest::prop_assert!(bulk.always.is_empty() && bulk.by_prefix.is_empty());
+        }
+
         /// Queries set, replaced and removed one at a time percolate exactly like a presearcher
         /// built from the final list (and like brute force).
         #[test]

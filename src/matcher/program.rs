@@ -31,6 +31,21 @@ pub struct TermDict {
 }
 
 impl TermDict {
+    /// A dictionary of the given words, each held by that many uses (numbered in the order
+    /// given).
+    pub fn from_uses<'w>(uses: impl IntoIterator<Item = (&'w str, u32)>) -> TermDict {
+        let mut dict = TermDict::default();
+        for (word, count) in uses {
+            if count == 0 || dict.ids.contains_key(word) {
+                continue;
+            }
+            let id = as_u32(dict.entries.len());
+            dict.entries.push((Some(word.into()), count));
+            dict.ids.insert(word.into(), id);
+        }
+        dict
+    }
+
     /// The number of `word`, taking one use of it.
     pub fn acquire(&mut self, word: &str) -> TermId {
         if let Some(&id) = self.ids.get(word) {
@@ -75,6 +90,13 @@ impl TermDict {
     /// The word numbered `id`, while some use holds it.
     pub fn word(&self, id: TermId) -> Option<&str> {
         self.entries.get(id as usize)?.0.as_deref()
+    }
+
+    /// How many uses hold `word` (0: none).
+    pub fn uses(&self, word: &str) -> u32 {
+        self.get(word)
+            .and_then(|id| self.entries.get(id as usize))
+            .map_or(0, |entry| entry.1)
     }
 
     /// Words in use.
@@ -167,9 +189,28 @@ impl Program {
     /// Compile `query`, taking a use in `dict` of each of its words (give them back with
     /// [`Program::release`]).
     pub fn compile(query: &Query, dict: &mut TermDict) -> Program {
+        Program::compile_with(query, &mut |word| dict.acquire(word))
+    }
+
+    /// Compile `query`, numbering each use of a word with `number` (as [`TermDict::acquire`]
+    /// would, or by looking it up in a dictionary built beforehand).
+    pub fn compile_with<'q>(
+        query: &'q Query,
+        number: &mut impl FnMut(&'q str) -> TermId,
+    ) -> Program {
         let mut code = Vec::with_capacity(16);
-        push(query, Occur::Must, dict, &mut code);
+        Program::compile_into(query, &mut code, number);
         Program { code: code.into() }
+    }
+
+    /// Compile `query` into `code`, replacing what it held (a buffer reused across queries).
+    pub fn compile_into<'q>(
+        query: &'q Query,
+        code: &mut Vec<u32>,
+        number: &mut impl FnMut(&'q str) -> TermId,
+    ) {
+        code.clear();
+        push(query, Occur::Must, number, code);
     }
 
     /// Give back the program's uses of its words.
@@ -268,10 +309,15 @@ impl Program {
     }
 }
 
-fn push(query: &Query, occur: Occur, dict: &mut TermDict, code: &mut Vec<u32>) {
+fn push<'q>(
+    query: &'q Query,
+    occur: Occur,
+    number: &mut impl FnMut(&'q str) -> TermId,
+    code: &mut Vec<u32>,
+) {
     match query {
         Query::Term { scope, term } => {
-            code.extend([head(TERM, occur, mask_of(scope)), dict.acquire(term)]);
+            code.extend([head(TERM, occur, mask_of(scope)), number(term)]);
         }
         Query::Phrase { scope, terms, slop } => {
             code.extend([
@@ -280,11 +326,11 @@ fn push(query: &Query, occur: Occur, dict: &mut TermDict, code: &mut Vec<u32>) {
                 as_u32(terms.len()),
             ]);
             for term in terms {
-                code.push(dict.acquire(term));
+                code.push(number(term));
             }
         }
         Query::Prefix { scope, prefix } => {
-            code.extend([head(PREFIX, occur, mask_of(scope)), dict.acquire(prefix)]);
+            code.extend([head(PREFIX, occur, mask_of(scope)), number(prefix)]);
         }
         Query::DateRange(range) => {
             let (first, last) = range.indexable_days().map_or((1, 0), |(first, last)| {
@@ -296,7 +342,7 @@ fn push(query: &Query, occur: Occur, dict: &mut TermDict, code: &mut Vec<u32>) {
             let at = code.len();
             code.extend([head(BOOL, occur, 0), 0]);
             for clause in clauses {
-                push(&clause.query, clause.occur, dict, code);
+                push(&clause.query, clause.occur, number, code);
             }
             code[at + 1] = as_u32(code.len());
         }
