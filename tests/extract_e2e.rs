@@ -155,7 +155,13 @@ fn a_bad_line_loses_only_itself_and_is_reported_once() {
         "{}",
         daemon.log_text()
     );
-    assert_eq!(home.search("niger").len(), 3);
+    // The status shows a batch's notes from the moment it is applied; its documents are
+    // searchable once it is committed (within `commit_interval`, after the alerts).
+    assert!(
+        wait_until(Duration::from_secs(10), || home.search("niger").len() == 3),
+        "{}",
+        daemon.log_text()
+    );
     // A file with warnings that goes leaves the report too.
     home.drop_file("other.jsonl", b"{\"title\": \"Niger\"}\n42\n");
     assert!(wait_until(Duration::from_secs(10), || get_json(
