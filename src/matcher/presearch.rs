@@ -337,6 +337,9 @@ impl Presearcher {
                     .zip(plans.into_par_iter())
                     .with_min_len(256)
                     .map(|((_, query), plan)| {
+                        // Every word was counted above, so each is found (a number no word
+                        // has would only make the query miss it; the property test below
+                        // holds the uses equal to filing one by one).
                         let compiled = Compiled::new(&query, &plan, &mut |word| {
                             dict.get(word).unwrap_or(TermId::MAX)
                         });
