@@ -1,8 +1,8 @@
 //! The matcher: which saved queries a new document matches (percolation), and why.
 //!
 //! A document is analyzed once ([`DocAnalysis`]); a [`Percolator`] returns the saved queries it
-//! matches, each verified by [`eval::matches`], the same semantics the index compiles for
-//! search. [`Engine::Presearch`] selects candidate queries by the terms they require
+//! matches, each verified with the semantics of [`eval::matches`], which the index compiles for
+//! search (the presearcher runs them compiled, [`program`]). [`Engine::Presearch`] selects candidate queries by the terms they require
 //! ([`presearch`]); [`Engine::Brute`] checks every query and stays as the baseline.
 
 pub mod analysis;

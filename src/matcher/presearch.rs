@@ -10,9 +10,9 @@
 //!   always-check bucket.
 //!
 //! A document gathers the candidate queries of its distinct terms (and of every prefix of them
-//! that some query uses), then each candidate is verified exactly by `eval::matches` against the
-//! document's analysis. Candidates are a superset of the matches, so the result equals brute
-//! force.
+//! that some query uses), then each candidate is verified exactly: by its compiled [`Program`],
+//! which means what `eval::matches` says (a property test holds them equal). Candidates are a
+//! superset of the matches, so the result equals brute force.
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
@@ -312,7 +312,8 @@ impl Presearcher {
                     || (FxHashMap::<&str, u32>::default(), Vec::new()),
                     |(mut uses, mut scratch), ((_, query), plan)| {
                         Compiled::count_uses(query, plan, &mut scratch, &mut |word| {
-                            *uses.entry(word).or_insert(0) += 1;
+                            let count = uses.entry(word).or_insert(0);
+                            *count = count.saturating_add(1);
                         });
                         (uses, scratch)
                     },
@@ -323,7 +324,8 @@ impl Presearcher {
                         std::mem::swap(&mut a, &mut b);
                     }
                     for (word, count) in b {
-                        *a.entry(word).or_insert(0) += count;
+                        let sum = a.entry(word).or_insert(0);
+                        *sum = sum.saturating_add(count);
                     }
                     a
                 });
@@ -337,11 +339,14 @@ impl Presearcher {
                     .zip(plans.into_par_iter())
                     .with_min_len(256)
                     .map(|((_, query), plan)| {
-                        // Every word was counted above, so each is found (a number no word
-                        // has would only make the query miss it; the property test below
-                        // holds the uses equal to filing one by one).
+                        // Every word was counted above, so each is found (the property test
+                        // below holds the uses equal to filing one by one). Were one not, its
+                        // number would be one no word has: the query would miss that word, and
+                        // `add_keys` files nothing under it.
                         let compiled = Compiled::new(&query, &plan, &mut |word| {
-                            dict.get(word).unwrap_or(TermId::MAX)
+                            let number = dict.get(word);
+                            debug_assert!(number.is_some(), "{word} was not counted");
+                            number.unwrap_or(TermId::MAX)
                         });
                         Some(Filed {
                             query,
@@ -381,6 +386,9 @@ impl Presearcher {
             match key {
                 Probe::Term(word) => {
                     let word = *word as usize;
+                    if word >= self.dict.id_bound() {
+                        continue; // a number the dictionary never handed out
+                    }
                     if self.by_term.len() <= word {
                         self.by_term.resize_with(word + 1, Vec::new);
                     }

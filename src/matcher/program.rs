@@ -49,7 +49,9 @@ impl TermDict {
     /// The number of `word`, taking one use of it.
     pub fn acquire(&mut self, word: &str) -> TermId {
         if let Some(&id) = self.ids.get(word) {
-            self.entries[id as usize].1 += 1;
+            // Saturated, a word stays held for good: never freed while in use.
+            let uses = &mut self.entries[id as usize].1;
+            *uses = uses.saturating_add(1);
             return id;
         }
         let id = match self.free.pop() {
@@ -71,8 +73,8 @@ impl TermDict {
         let Some(entry) = self.entries.get_mut(id as usize) else {
             return;
         };
-        if entry.1 == 0 {
-            return;
+        if entry.1 == 0 || entry.1 == u32::MAX {
+            return; // free, or saturated: held for good
         }
         entry.1 -= 1;
         if entry.1 == 0 {
@@ -456,12 +458,16 @@ mod tests {
         "niger", "mali", "junta", "security", "secure", "army", "states", "united",
     ];
     const PREFIXES: [&str; 5] = ["se", "secur", "jun", "niger", "u"];
-    const DATES: [&str; 5] = [
+    const DATES: [&str; 8] = [
         "date:[2016-01-01 TO 2017-12-31]",
         "date:{2015-06-01 TO *]",
         "date:[* TO 2016-03-01}",
         "date:[2030-01-01 TO *]",
         "date:[* TO *]",
+        // Beyond the days a document can carry (FIRST_DATE, LAST_DATE).
+        "date:[1000-01-01 TO 1600-01-01]",
+        "date:[1500-01-01 TO 2016-01-01]",
+        "date:{2016-06-01 TO 9999-12-31]",
     ];
 
     fn arb_text() -> impl Strategy<Value = String> {
@@ -471,7 +477,8 @@ mod tests {
 
     fn arb_leaf() -> impl Strategy<Value = String> {
         let word = || proptest::sample::select(WORDS.to_vec());
-        let scope = proptest::sample::select(vec!["", "title:", "body:", "tags:", "source:"]);
+        let scope =
+            proptest::sample::select(vec!["", "title:", "body:", "tags:", "source:", "url:"]);
         prop_oneof![
             (scope.clone(), word()).prop_map(|(s, w)| format!("{s}{w}")),
             (
@@ -483,6 +490,9 @@ mod tests {
             (scope, proptest::sample::select(PREFIXES.to_vec()))
                 .prop_map(|(s, p)| format!("{s}{p}*")),
             proptest::sample::select(DATES.to_vec()).prop_map(String::from),
+            // Longer than the 16 words verified without allocating.
+            (word(), 16usize..20, 0u32..3)
+                .prop_map(|(w, n, slop)| format!("\"{}\"~{slop}", vec![w; n].join(" "))),
         ]
     }
 
@@ -500,16 +510,24 @@ mod tests {
     }
 
     fn arb_doc() -> impl Strategy<Value = DocumentFields> {
+        // Sometimes one word many times over, for the long phrases.
+        let body = prop_oneof![
+            3 => arb_text(),
+            1 => (proptest::sample::select(WORDS.to_vec()), 14usize..24)
+                .prop_map(|(w, n)| vec![w; n].join(" ")),
+        ];
         (
             arb_text(),
+            body,
             arb_text(),
             arb_text(),
             arb_text(),
             proptest::option::of(0u64..1500),
         )
-            .prop_map(|(title, body, tags, source, day)| DocumentFields {
+            .prop_map(|(title, body, tags, source, url, day)| DocumentFields {
                 title,
                 body,
+                url: Some(url),
                 tags: tags
                     .split(' ')
                     .filter(|t| !t.is_empty())
@@ -520,7 +538,6 @@ mod tests {
                     chrono::NaiveDate::from_ymd_opt(2015, 1, 1)?
                         .checked_add_days(chrono::Days::new(day))
                 }),
-                ..Default::default()
             })
     }
 
