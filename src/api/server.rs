@@ -159,6 +159,8 @@ struct Registry {
     next_id: AtomicU64,
     /// Open and not evicted.
     live: AtomicUsize,
+    /// Open, evicted or not: the descriptors the connections hold until their tasks end.
+    open: AtomicUsize,
 }
 
 impl Registry {
@@ -168,6 +170,7 @@ impl Registry {
             connections: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(0),
             live: AtomicUsize::new(0),
+            open: AtomicUsize::new(0),
         }
     }
 
@@ -180,6 +183,7 @@ impl Registry {
         let tracked = Arc::new(Tracked::new(self.clock.now()));
         self.lock().insert(id, Arc::clone(&tracked));
         self.live.fetch_add(1, Ordering::SeqCst);
+        self.open.fetch_add(1, Ordering::SeqCst);
         (id, tracked)
     }
 
@@ -188,11 +192,16 @@ impl Registry {
             if !tracked.evicted.load(Ordering::SeqCst) {
                 self.live.fetch_sub(1, Ordering::SeqCst);
             }
+            self.open.fetch_sub(1, Ordering::SeqCst);
         }
     }
 
     fn live(&self) -> usize {
         self.live.load(Ordering::SeqCst)
+    }
+
+    fn open(&self) -> usize {
+        self.open.load(Ordering::SeqCst)
     }
 
     /// Close the connection that has waited longest on its client, if one does. False when
@@ -244,7 +253,10 @@ pub async fn serve(
                     }
                 }
             }
-            accepted = listener.accept() => match accepted {
+            // An evicted connection holds its descriptor until its task ends: past a few
+            // of those, newcomers wait in the listen backlog until one has closed (a task
+            // ending wakes this loop), so a flood cannot run the process out of descriptors.
+            accepted = listener.accept(), if registry.open() < limits.max_connections + closing_allowance(limits.max_connections) => match accepted {
                 Ok((stream, _peer)) => {
                     if registry.live() >= limits.max_connections && !registry.evict_one() {
                         refuse(stream);
@@ -305,6 +317,14 @@ fn out_of_resources(error: &io::Error) -> bool {
         let _ = error;
         false
     }
+}
+
+/// Evicted connections still closing, beyond `max_connections`, before the accept loop waits
+/// for them: a sixteenth of the cap, 4 to 64. With [`MAX_LINGERING`] refused ones, the API's
+/// descriptors stay within `max_connections + 128` (816 + 64 at the 1,024-descriptor limit,
+/// whose quarter beyond the 768 connections is kept for the rest: `open_files`).
+fn closing_allowance(max_connections: usize) -> usize {
+    (max_connections / 16).clamp(4, 64)
 }
 
 /// Refused connections that are being closed gently, at most [`MAX_LINGERING`] at once.
