@@ -11,7 +11,8 @@
 //!   taken, the connection that has waited longest on its client (idle between requests,
 //!   sending its head or body, or not reading its answer) is closed for it; a connection whose
 //!   request the daemon is answering is never closed so. When every connection has a request
-//!   being answered, the newcomer gets a 503 and is closed. So a flood of slow or idle
+//!   being answered, the newcomer gets a 503 and is closed. An evicted connection holds its
+//!   descriptor until its task ends: past a few of those, newcomers wait in the listen backlog. So a flood of slow or idle
 //!   connections cannot keep `/healthz` or a real client out.
 //! - **Every answer is JSON.** hyper answers a request it cannot parse (400), a head over the
 //!   size limit (431) and an over-long target (414) by itself, with an empty body, before any
