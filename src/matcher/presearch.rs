@@ -186,6 +186,22 @@ struct Filed {
     confirm: Box<[Probe]>,
 }
 
+impl Filed {
+    fn new(query: SharedQuery, compiled: Compiled) -> Filed {
+        let Compiled {
+            program,
+            keys,
+            confirm,
+        } = compiled;
+        Filed {
+            query,
+            program,
+            keys,
+            confirm,
+        }
+    }
+}
+
 /// A query and its plan with their words numbered: what filing it holds.
 struct Compiled {
     program: Program,
@@ -348,12 +364,7 @@ impl Presearcher {
                             debug_assert!(number.is_some(), "{word} was not counted");
                             number.unwrap_or(TermId::MAX)
                         });
-                        Some(Filed {
-                            query,
-                            program: compiled.program,
-                            keys: compiled.keys,
-                            confirm: compiled.confirm,
-                        })
+                        Some(Filed::new(query, compiled))
                     }),
             );
             presearcher.len = presearcher.filed.len();
@@ -451,21 +462,11 @@ impl Presearcher {
 
     /// File a compiled query under `id`, a free slot.
     fn file_compiled(&mut self, id: QueryId, query: SharedQuery, compiled: Compiled) {
-        let Compiled {
-            program,
-            keys,
-            confirm,
-        } = compiled;
-        self.add_keys(id.slot() as u32, keys.as_deref());
+        self.add_keys(id.slot() as u32, compiled.keys.as_deref());
         if self.filed.len() <= id.slot() {
             self.filed.resize_with(id.slot() + 1, || None);
         }
-        self.filed[id.slot()] = Some(Filed {
-            query,
-            program,
-            keys,
-            confirm,
-        });
+        self.filed[id.slot()] = Some(Filed::new(query, compiled));
         self.len += 1;
     }
 
