@@ -34,7 +34,7 @@ FOUNDATION = 1
 
 # Modules that must not use a transport or CLI crate (synchronous code; the webhook delivery
 # task is tokio and lives in webhooks/).
-SYNCHRONOUS = ["engine", "query", "analysis", "matcher", "index", "extract", "alerts"]
+SYNCHRONOUS = ["engine", "query", "analysis", "matcher", "index", "extract", "alerts", "stories"]
 TRANSPORT_CRATES = ["tokio", "axum", "hyper", "utoipa", "clap"]
 
 # (from, to): reason. Temporary: removed on branch fix-engine (engine/ replaces pipeline/ and

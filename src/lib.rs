@@ -37,5 +37,6 @@ pub mod lock;
 pub mod matcher;
 pub mod metrics;
 pub mod query;
+pub mod stories;
 pub mod watcher;
 pub mod webhooks;

@@ -42,6 +42,12 @@ pub struct Alert {
     /// added (`PUT /queries/{name}?backfill=true`); left out when false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub backfill: bool,
+    /// Set on a *copy record*: the document is a near-copy of one that already alerted for
+    /// this query (`duplicates = "suppress"`), and this is that first alert's id. A copy
+    /// record is no alert: it is not delivered, only kept in the log (and counted). Left out
+    /// on alerts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy_of: Option<String>,
 }
 
 /// The saved query that matched.
@@ -91,7 +97,13 @@ impl Alert {
             doc: Arc::new(doc),
             matched,
             backfill: false,
+            copy_of: None,
         }
+    }
+
+    /// Whether this record is a copy record (see [`Alert::copy_of`]), not an alert.
+    pub fn is_copy(&self) -> bool {
+        self.copy_of.is_some()
     }
 
     /// The alert as one JSON line (no trailing newline), fields in declaration order.
@@ -196,6 +208,7 @@ impl Alert {
                 snippet: truncate_chars(&self.matched.snippet, lim(MAX_SNIPPET_CHARS)).into_owned(),
             },
             backfill: self.backfill,
+            copy_of: self.copy_of.clone(),
         }
     }
 }
@@ -250,8 +263,13 @@ fn write_parts(alert: &Alert, at: &[u8], doc: &[u8], out: &mut Vec<u8>) -> bool 
     if alert.backfill {
         out.extend_from_slice(b",\"backfill\":true");
     }
+    let mut copy_of = Ok(());
+    if let Some(original) = &alert.copy_of {
+        out.extend_from_slice(b",\"copy_of\":");
+        copy_of = serde_json::to_writer(&mut *out, original);
+    }
     out.push(b'}');
-    id.is_ok() && query.is_ok() && matched.is_ok()
+    id.is_ok() && query.is_ok() && matched.is_ok() && copy_of.is_ok()
 }
 
 /// A time as the alert record writes it.
@@ -481,6 +499,7 @@ mod tests {
             let alerts: Vec<Alert> = alerts
                 .into_iter()
                 .map(|(doc, ms, name, snippet, terms, backfill)| {
+                    let copy_of = (ms % 5 == 0).then(|| format!("q:{name}/d:first"));
                     let doc = Arc::clone(&docs[doc % docs.len()]);
                     Alert {
                         alert_id: alert_id(&name, &doc.id),
@@ -489,6 +508,7 @@ mod tests {
                         doc,
                         matched: Matched { terms, snippet },
                         backfill,
+                        copy_of,
                     }
                 })
                 .collect();

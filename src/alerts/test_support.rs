@@ -28,5 +28,6 @@ pub fn alert(n: usize) -> Alert {
             snippet: "…the <b>Rust</b> team is happy to announce…".into(),
         },
         backfill: false,
+        copy_of: None,
     }
 }

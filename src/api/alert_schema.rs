@@ -26,6 +26,11 @@ pub struct AlertSchema {
     /// added (`PUT /queries/{name}?backfill=true`); left out when false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub backfill: bool,
+    /// Set on a copy record: the document is a near-copy of one that already alerted for this
+    /// query (`duplicates = "suppress"`), and this is that first alert's id. Copy records are
+    /// not delivered to webhooks. Left out on alerts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy_of: Option<String>,
 }
 
 /// The saved query that matched.
@@ -86,6 +91,7 @@ mod tests {
                 snippet: _,
             },
             backfill: _,
+            copy_of: _,
         } = alert;
         let AlertDoc {
             id: _,
@@ -117,6 +123,7 @@ mod tests {
     fn the_shadows_name_every_field_of_the_record() {
         let mut alert = crate::alerts::test_support::alert(0);
         alert.backfill = true;
+        alert.copy_of = Some("q:rust-news/d:first".into());
         let json = serde_json::to_value(&alert).unwrap();
         assert_eq!(properties::<AlertSchema>(), keys(&json));
         assert_eq!(properties::<AlertQuerySchema>(), keys(&json["query"]));

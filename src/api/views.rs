@@ -18,6 +18,10 @@ pub struct QueryView {
     pub query: String,
     /// Webhooks notified of its alerts; absent: every webhook.
     pub webhooks: Option<Vec<String>>,
+    /// What it does with near-copies of an article that already alerted for it, as set on
+    /// the query (`alert` or `suppress`); absent: the `[duplicates] mode`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicates: Option<String>,
     /// The file it is saved in.
     pub file: String,
     /// `active`, or `invalid` when it does not parse (then it is left out).
@@ -40,6 +44,13 @@ impl QueryView {
             name: spec.name.to_string(),
             query: spec.text.to_string(),
             webhooks: spec.webhooks.clone(),
+            duplicates: spec.duplicates.map(|d| {
+                match d {
+                    crate::config::Duplicates::Alert => "alert",
+                    crate::config::Duplicates::Suppress => "suppress",
+                }
+                .to_string()
+            }),
             file: spec.file.display().to_string(),
             status: if error.is_some() { "invalid" } else { "active" }.into(),
             error,

@@ -117,6 +117,9 @@ struct ConfigFile {
     /// How the engine runs (`[engine]` table).
     #[serde(default)]
     engine: EngineSection,
+    /// Copies of a story (`[duplicates]` table).
+    #[serde(default)]
+    duplicates: DuplicatesSection,
 }
 
 /// The `[engine]` table.
@@ -126,6 +129,56 @@ struct EngineSection {
     /// How many threads read, extract, analyze and match articles in parallel (one writer
     /// applies what they find in order). Default: one per core. Needs a restart to change.
     workers: Option<usize>,
+}
+
+/// The `[duplicates]` table: near-copies of an article (wire copies: a new headline, a
+/// paragraph dropped or added, a byline, a few words changed).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DuplicatesSection {
+    /// What a saved query does with a copy of an article that already alerted for it:
+    /// `alert` again (the default) or `suppress` (a copy record in the alert log instead). A
+    /// saved query's own `duplicates` key wins.
+    mode: Option<Duplicates>,
+    /// How much of the shorter article's word shingles the other must share to be a copy,
+    /// from 0 to 1. Default 0.5.
+    threshold: Option<f64>,
+    /// Copies are looked for among this many most recent articles. Default 50,000.
+    window: Option<usize>,
+}
+
+/// What a saved query does with a near-copy of an article that already alerted for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Duplicates {
+    /// Alert on it as on any article.
+    #[default]
+    Alert,
+    /// Write a copy record pointing at the first alert instead of alerting.
+    Suppress,
+}
+
+/// The `[duplicates]` settings, checked.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DuplicatesConfig {
+    pub mode: Duplicates,
+    pub threshold: f64,
+    pub window: usize,
+}
+
+pub const DEFAULT_DUPLICATES_THRESHOLD: f64 = 0.5;
+pub const DEFAULT_DUPLICATES_WINDOW: usize = 50_000;
+/// The largest `[duplicates] window` (about 600 bytes of memory per article).
+pub const MAX_DUPLICATES_WINDOW: usize = 10_000_000;
+
+impl Default for DuplicatesConfig {
+    fn default() -> Self {
+        DuplicatesConfig {
+            mode: Duplicates::Alert,
+            threshold: DEFAULT_DUPLICATES_THRESHOLD,
+            window: DEFAULT_DUPLICATES_WINDOW,
+        }
+    }
 }
 
 /// The most `[engine] workers` taken.
@@ -139,6 +192,9 @@ pub(crate) struct QueryEntry {
     pub query: String,
     /// Names of the webhooks to notify; default: every webhook.
     pub webhooks: Option<Vec<String>>,
+    /// What this query does with copies of an article that alerted for it (default: the
+    /// `[duplicates] mode`).
+    pub duplicates: Option<Duplicates>,
 }
 
 /// What happens to the documents of a file deleted from the watch folder.
@@ -177,6 +233,8 @@ pub struct Config {
     pub json: crate::extract::JsonKeys,
     /// The threads that prepare articles (`[engine] workers`; 0: one per core).
     pub workers: usize,
+    /// Copies of a story (`[duplicates]`).
+    pub duplicates: DuplicatesConfig,
 }
 
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 20 * 1024 * 1024;
@@ -325,6 +383,29 @@ impl Config {
                 ))
             }
         };
+        let duplicates = DuplicatesConfig {
+            mode: file.duplicates.mode.unwrap_or_default(),
+            threshold: match file.duplicates.threshold {
+                None => DEFAULT_DUPLICATES_THRESHOLD,
+                Some(t) if t > 0.0 && t <= 1.0 => t,
+                Some(t) => {
+                    return Err(invalid(
+                        "duplicates.threshold",
+                        format!("{t} is not above 0 and at most 1 (the default is {DEFAULT_DUPLICATES_THRESHOLD})"),
+                    ))
+                }
+            },
+            window: match file.duplicates.window {
+                None => DEFAULT_DUPLICATES_WINDOW,
+                Some(n) if n <= MAX_DUPLICATES_WINDOW => n,
+                Some(n) => {
+                    return Err(invalid(
+                        "duplicates.window",
+                        format!("{n} is more than {MAX_DUPLICATES_WINDOW} articles"),
+                    ))
+                }
+            },
+        };
         Ok(Config {
             path: path.to_path_buf(),
             watch,
@@ -346,6 +427,7 @@ impl Config {
             api: file.api,
             json,
             workers,
+            duplicates,
         })
     }
 }

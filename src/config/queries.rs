@@ -16,6 +16,9 @@ pub struct QuerySpec {
     pub text: Arc<str>,
     /// Webhooks to notify; `None`: every webhook.
     pub webhooks: Option<Vec<String>>,
+    /// What it does with copies of an article that alerted for it; `None`: the
+    /// `[duplicates] mode`.
+    pub duplicates: Option<super::Duplicates>,
     /// The file that holds it (the config file itself for an inline `[[queries]]` table, else
     /// the queries file): where a change to it is saved. The queries of one file share it.
     pub file: Arc<Path>,
@@ -80,6 +83,7 @@ pub(crate) fn from_entries(entries: Vec<QueryEntry>, path: &Path) -> Vec<QuerySp
             name: e.name.into(),
             text: e.query.into(),
             webhooks: e.webhooks,
+            duplicates: e.duplicates,
             file: Arc::clone(&file),
             line: None,
         })
@@ -228,6 +232,7 @@ pub(crate) fn parse_tsv(path: &Path, text: &str) -> Result<Vec<QuerySpec>, Confi
             name: name.trim().into(),
             text: query.into(),
             webhooks: None,
+            duplicates: None,
             file: Arc::clone(&file),
             line: Some(u32::try_from(i + 1).unwrap_or(u32::MAX)),
         });

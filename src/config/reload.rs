@@ -88,6 +88,7 @@ pub fn diff(old: &Config, new: &Config) -> ConfigDiff {
         ("api", old.api != new.api),
         ("max_query_clauses", old.query_limits != new.query_limits),
         ("engine.workers", old.workers != new.workers),
+        ("duplicates", old.duplicates != new.duplicates),
     ];
     out.needs_restart = restart
         .into_iter()

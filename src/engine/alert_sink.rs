@@ -89,6 +89,16 @@ pub struct TracingSink;
 
 impl AlertSink for TracingSink {
     fn alert(&mut self, alert: &Alert) -> Result<(), AlertSinkError> {
+        if let Some(original) = &alert.copy_of {
+            tracing::info!(
+                query = %alert.query.name,
+                doc = %alert.doc.path,
+                alert_id = %alert.alert_id,
+                copy_of = %original,
+                "copy: {} is a copy of a story '{}' already alerted on", alert.doc.path, alert.query.name
+            );
+            return Ok(());
+        }
         tracing::info!(
             query = %alert.query.name,
             doc = %alert.doc.path,
@@ -116,6 +126,10 @@ impl MetricsSink {
     }
 
     fn count(&mut self, alert: &Alert) {
+        if alert.is_copy() {
+            self.metrics.copy_recorded();
+            return;
+        }
         let kind = if alert.backfill {
             AlertKind::Backfill
         } else {

@@ -110,7 +110,8 @@ impl Engine {
         for document in &documents {
             let analysis = DocAnalysis::new(document, &mut self.analyzer);
             let summary = summarize(&run.query, document, &analysis);
-            let raised = self.raise_alerts(document, vec![(run.id, summary)], true)?;
+            let similar = self.copies_known_of(&document.id);
+            let raised = self.raise_alerts(document, vec![(run.id, summary)], true, &similar)?;
             run.outcome.alerts += raised;
             self.stats.alerts += raised as u64;
         }

@@ -450,10 +450,17 @@ impl Engine {
             .queries
             .file_of(&name)
             .map_or_else(|| self.new_queries_file.clone(), Path::to_path_buf);
+        // Its `duplicates` key stays in its file as it was (saving changes the text and the
+        // webhooks only).
+        let duplicates = self
+            .queries
+            .by_name(&name)
+            .and_then(|(_, entry)| entry.spec.duplicates);
         let spec = QuerySpec {
             name: name.as_str().into(),
             text: text.into(),
             webhooks,
+            duplicates,
             file: file.into(),
             line: None,
         };

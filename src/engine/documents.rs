@@ -14,11 +14,12 @@ use super::read::{is_gone, read_bytes, SkipReason};
 use super::roots::WatchFolders;
 use super::{Engine, EngineError, QueryId};
 use crate::alerts::{self, Alert, AlertDoc, AlertQuery, Matched};
-use crate::config::OnDelete;
+use crate::config::{Duplicates, OnDelete};
 use crate::document::{DocId, Document};
-use crate::ledger::AlertRow;
+use crate::ledger::{AlertRow, CopyRow, StoryRow};
 use crate::lock;
 use crate::matcher::{DocAnalysis, MatchSummary};
+use crate::stories::{Fingerprint, Similar};
 
 impl Engine {
     /// Match and index one document here (a posted body's). `None` when its content is
@@ -41,9 +42,66 @@ impl Engine {
         prepared: PreparedDocument,
     ) -> Result<Option<usize>, EngineError> {
         if self.is_known(&prepared.document)? {
+            // Indexed, but its story may not be recorded: a crash after the index commit and
+            // before the ledger's (or it left the window since).
+            if let Some(fingerprint) = prepared.fingerprint {
+                if !self.stories.contains(&prepared.document.id) {
+                    self.place_in_story(&prepared.document.id, fingerprint);
+                }
+            }
             return Ok(None);
         }
         self.apply_new_document(prepared).map(Some)
+    }
+
+    /// Find the stories `fingerprint` is a copy of (most similar first), then add the
+    /// document to the window, in the story of the most similar one (or a story of its own),
+    /// for the ledger too.
+    fn place_in_story(&mut self, doc: &DocId, fingerprint: Fingerprint) -> Vec<Similar> {
+        let similar = self.stories.similar(&fingerprint);
+        let story = similar
+            .first()
+            .map_or_else(|| doc.clone(), |s| s.story.clone());
+        let seq = self.next_story_seq;
+        self.next_story_seq += 1;
+        self.pending.stories.push(StoryRow {
+            doc: doc.clone(),
+            story: story.clone(),
+            fingerprint: fingerprint.to_bytes(),
+            seq,
+        });
+        self.stories.insert(doc.clone(), story, fingerprint, seq);
+        similar
+    }
+
+    /// The documents of the window the indexed document `doc` is a copy of (a backfill's
+    /// question: its story was placed when it was indexed).
+    pub(super) fn copies_known_of(&self, doc: &DocId) -> Vec<Similar> {
+        self.stories.similar_to_member(doc)
+    }
+
+    /// The first alert of the story for saved query `name`, among the documents `similar`
+    /// (most similar first): the first of them that alerted for it (or was a copy record for
+    /// it: then the alert that one points at). `None`: the story has no alert for it yet.
+    fn story_alert(&self, name: &str, similar: &[Similar]) -> Result<Option<String>, EngineError> {
+        for other in similar {
+            let alert_id = alerts::alert_id(name, &other.doc.0);
+            let batches =
+                std::iter::once(&self.raised).chain(self.committing.as_ref().map(|c| &c.raised));
+            for raised in batches {
+                if let Some(origin) = raised.origin(&alert_id) {
+                    return Ok(Some(origin));
+                }
+            }
+            if let Some(original) = self.ledger.copy_of(&alert_id)? {
+                return Ok(Some(original));
+            }
+            let (on_doc, _) = self.ledger.alerted(&other.doc, "")?;
+            if on_doc.iter().any(|q| q == name) {
+                return Ok(Some(alert_id));
+            }
+        }
+        Ok(None)
     }
 
     /// Whether the document's content is already indexed (then, at most, where it is shown
@@ -73,12 +131,17 @@ impl Engine {
             document,
             mut matches,
             generation,
+            fingerprint,
         } = prepared;
         if generation != self.queries.generation() {
             let analysis = DocAnalysis::new(&document, &mut self.analyzer);
             matches = summaries(&lock::read(&self.matching), &document, &analysis);
         }
-        let raised = self.raise_alerts(&document, matches, false)?;
+        let similar = match fingerprint {
+            Some(fingerprint) => self.place_in_story(&document.id, fingerprint),
+            None => Vec::new(),
+        };
+        let raised = self.raise_alerts(&document, matches, false, &similar)?;
         self.writer.add(&document)?;
         self.removed_docs.remove(&document.id);
         self.uncommitted.insert(
@@ -95,13 +158,16 @@ impl Engine {
     /// Write one alert for each of the saved queries `matches` (with their summaries) that
     /// never alerted on this document's content nor at its location: alert log first, then
     /// the tracing line, then a nudge to the webhooks, all of the document's alerts at once
-    /// (with those of the documents applied just before: see [`super::AlertSinks`]). Returns
-    /// how many were raised.
+    /// (with those of the documents applied just before: see [`super::AlertSinks`]). A query
+    /// that suppresses duplicates writes a copy record instead when the document is a copy of
+    /// one of `similar` whose story already alerted for it. Returns how many alerts were
+    /// raised (copy records not counted).
     pub(super) fn raise_alerts(
         &mut self,
         document: &Document,
         matches: Vec<(QueryId, MatchSummary)>,
         backfill: bool,
+        similar: &[Similar],
     ) -> Result<usize, EngineError> {
         if matches.is_empty() {
             // The alerts kept for the sinks may have waited long enough.
@@ -112,7 +178,7 @@ impl Engine {
         // Usually neither this content nor this path ever alerted: only a crash before the
         // commit, a changed file or a backfill finds queries here.
         let (doc_alerted, path_alerted) = self.ledger.alerted(&document.id, &location)?;
-        let before = self.pending.alerts.len();
+        let mut raised = 0usize;
         let mut batch = Vec::with_capacity(matches.len());
         let at = Utc::now();
         // One copy of the document for all its alerts.
@@ -145,11 +211,26 @@ impl Engine {
             {
                 continue;
             }
+            let copy_of = match entry.spec.duplicates.unwrap_or(self.duplicates.mode) {
+                Duplicates::Suppress if !similar.is_empty() => self.story_alert(name, similar)?,
+                _ => None,
+            };
             self.pending.alerts.push(AlertRow {
                 alert_id: alert_id.clone(),
                 path: Arc::clone(&location),
                 query: Arc::clone(name),
             });
+            match &copy_of {
+                Some(original) => {
+                    self.pending.copies.push(CopyRow {
+                        alert_id: alert_id.clone(),
+                        copy_of: original.clone(),
+                    });
+                    self.raised.insert_copy(alert_id.clone(), original.clone());
+                    self.stats.copies += 1;
+                }
+                None => raised += 1,
+            }
             let alert = Alert {
                 alert_id: alert_id.clone(),
                 at,
@@ -163,13 +244,14 @@ impl Engine {
                     snippet: summary.snippet,
                 },
                 backfill,
+                copy_of,
             };
             self.raised.insert(alert_id, path_query);
             batch.push(alert);
         }
         // Out with the other alerts of the last moment (one write to the alert log, one nudge).
         self.sinks.alerts(batch)?;
-        Ok(self.pending.alerts.len() - before)
+        Ok(raised)
     }
 
     /// A known document under a new path: when the path the index shows it at no longer holds
@@ -260,6 +342,8 @@ impl Engine {
             let holders = self.holders(id, leaving)?;
             let Some(holder) = holders.into_iter().next() else {
                 if remove_orphans {
+                    self.stories.remove(id);
+                    self.pending.removed_stories.push(id.clone());
                     self.writer.delete(id)?;
                     self.uncommitted.remove(id);
                     self.removed_docs.insert(id.clone());

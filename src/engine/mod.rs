@@ -36,6 +36,8 @@
 mod alert_sink;
 mod backfill;
 mod command;
+#[cfg(test)]
+mod copies_tests;
 mod documents;
 mod files;
 mod intake;
@@ -71,14 +73,15 @@ use std::time::{Duration, Instant};
 
 use crate::alerts::{self, AlertLogError};
 use crate::analysis::Analyzer;
-use crate::config::{Config, OnDelete};
+use crate::config::{Config, DuplicatesConfig, OnDelete};
 use crate::document::DocId;
 use crate::extract::Extractor;
 use crate::index::{DocWriter, IndexError, LookoutIndex};
-use crate::ledger::{AlertRow, FileNotes, FileRecord, Ledger, LedgerError, Progress};
+use crate::ledger::{AlertRow, CopyRow, FileNotes, FileRecord, Ledger, LedgerError, Progress};
 use crate::lock;
 use crate::matcher::{Engine as PercolatorKind, TermStats};
 use crate::metrics::Metrics;
+use crate::stories::{Fingerprint, StoryWindow};
 use crate::watcher::OwnFiles;
 use intake::Intake;
 use prepare::{LiveQueries, ReadRules, SharedLiveQueries};
@@ -123,6 +126,8 @@ pub struct Stats {
     pub known_documents: u64,
     pub removed_documents: u64,
     pub alerts: u64,
+    /// Copy records written instead of alerts (`duplicates = "suppress"`).
+    pub copies: u64,
 }
 
 /// How an engine is opened.
@@ -211,6 +216,11 @@ pub struct Engine {
     webhooks: Vec<String>,
     /// Where a new saved query is written (the first queries file, else the config file).
     new_queries_file: PathBuf,
+    /// The recent documents' fingerprints and stories, copies are looked for among.
+    stories: StoryWindow,
+    /// The next document's place in arrival order among the stories.
+    next_story_seq: u64,
+    duplicates: DuplicatesConfig,
     pub stats: Stats,
 }
 
@@ -247,6 +257,7 @@ impl Engine {
         sinks.push(Box::new(MetricsSink::new(options.metrics.clone())));
         let mut ledger = Ledger::open(&config.state_dir)?;
         catch_up(&mut ledger, &config.alert_log)?;
+        let (stories, next_story_seq) = load_stories(&ledger, config.duplicates)?;
         let commit_ledger = Arc::new(Mutex::new(Ledger::open(&config.state_dir)?));
         let term_stats = index.term_stats()?;
         let next_replan = term_stats.docs().max(500) * 2;
@@ -310,6 +321,9 @@ impl Engine {
             retry_reads: options.retry_reads,
             webhooks: config.webhooks.iter().map(|w| w.name.clone()).collect(),
             new_queries_file: config.file_for_new_queries().to_path_buf(),
+            stories,
+            next_story_seq,
+            duplicates: config.duplicates,
             stats: Stats::default(),
         };
         engine.update_gauges()?;
@@ -498,6 +512,7 @@ impl Engine {
         let durable = self.sinks.durable()?;
         let mut progress = std::mem::take(&mut self.pending);
         progress.files = self.pending_files.values().cloned().collect();
+        progress.stories_before = self.stories.oldest_seq();
         progress.alert_log_offset = std::fs::metadata(&self.alert_log_path)
             .map(|m| m.len())
             .unwrap_or(0);
@@ -777,6 +792,8 @@ pub(super) struct RaisedAlerts {
     ids: foldhash::HashSet<String>,
     /// (location, query name), shared with the alerts and the saved query.
     path_queries: foldhash::HashSet<(Arc<str>, Arc<str>)>,
+    /// The copy records among them: alert id → the first alert of the story it points at.
+    copies: foldhash::HashMap<String, String>,
 }
 
 impl RaisedAlerts {
@@ -784,10 +801,48 @@ impl RaisedAlerts {
         self.ids.contains(alert_id) || self.path_queries.contains(path_query)
     }
 
+    /// The alert `alert_id` (of this batch) stands for, as a story's first alert: itself, or
+    /// the alert it is a copy record of.
+    pub(super) fn origin(&self, alert_id: &str) -> Option<String> {
+        if let Some(original) = self.copies.get(alert_id) {
+            return Some(original.clone());
+        }
+        self.ids.contains(alert_id).then(|| alert_id.to_string())
+    }
+
+    pub(super) fn insert_copy(&mut self, alert_id: String, copy_of: String) {
+        self.copies.insert(alert_id, copy_of);
+    }
+
     pub(super) fn insert(&mut self, alert_id: String, path_query: (Arc<str>, Arc<str>)) {
         self.ids.insert(alert_id);
         self.path_queries.insert(path_query);
     }
+}
+
+/// The window of recent documents' stories, read back from the ledger (its latest
+/// `[duplicates] window` rows), and the next arrival's number.
+fn load_stories(
+    ledger: &Ledger,
+    duplicates: DuplicatesConfig,
+) -> Result<(StoryWindow, u64), EngineError> {
+    let mut window = StoryWindow::new(duplicates.window, duplicates.threshold);
+    let rows = ledger.recent_stories(duplicates.window.max(1))?;
+    let next = rows.last().map_or(0, |row| row.seq + 1);
+    let mut unreadable = 0usize;
+    for row in rows {
+        match Fingerprint::from_bytes(&row.fingerprint) {
+            Some(fingerprint) => window.insert(row.doc, row.story, fingerprint, row.seq),
+            None => unreadable += 1,
+        }
+    }
+    if unreadable > 0 {
+        tracing::warn!(
+            unreadable,
+            "fingerprints of another version in the ledger were left out: copies of those articles are not found"
+        );
+    }
+    Ok((window, next))
 }
 
 /// Bring the ledger's alert tables up to the end of the alert log (what a crash after the log
@@ -805,7 +860,17 @@ fn catch_up(ledger: &mut Ledger, alert_log: &Path) -> Result<(), EngineError> {
     let mut follower = alerts::follow(alert_log, offset);
     let alerts = follower.poll()?;
     let caught = alerts.len();
+    let copies = alerts
+        .iter()
+        .filter_map(|a| {
+            a.copy_of.as_ref().map(|original| CopyRow {
+                alert_id: a.alert_id.clone(),
+                copy_of: original.clone(),
+            })
+        })
+        .collect();
     let progress = Progress {
+        copies,
         alerts: alerts
             .into_iter()
             .map(|a| AlertRow {

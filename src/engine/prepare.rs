@@ -22,6 +22,8 @@ use crate::document::Document;
 use crate::extract::{Extraction, Extractor, Warnings};
 use crate::lock;
 use crate::matcher::{summarize, DocAnalysis, MatchSummary, Percolator};
+use crate::query::TextField;
+use crate::stories::Fingerprint;
 
 /// The compiled saved queries as the workers see them: the percolator, and the generation of
 /// the [`QuerySet`](super::QuerySet) it was filed from. The writer changes both at once, under
@@ -157,6 +159,8 @@ pub struct PreparedDocument {
     pub(super) matches: Vec<(QueryId, MatchSummary)>,
     /// The [`QuerySet`](super::QuerySet) generation the matches were computed on.
     pub(super) generation: u64,
+    /// Its body's fingerprint, for finding the story it is a copy of (`None`: too short).
+    pub(super) fingerprint: Option<Fingerprint>,
 }
 
 impl PreparedDocument {
@@ -169,12 +173,20 @@ impl PreparedDocument {
         let analysis = DocAnalysis::new(&document, analyzer);
         let matching = lock::read(matching);
         let matches = summaries(&matching, &document, &analysis);
+        let generation = matching.generation;
+        drop(matching);
         PreparedDocument {
             document,
             matches,
-            generation: matching.generation,
+            generation,
+            fingerprint: fingerprint(&analysis),
         }
     }
+}
+
+/// The fingerprint of a document's body, from its analysis (the analyzer's tokens).
+pub(super) fn fingerprint(analysis: &DocAnalysis) -> Option<Fingerprint> {
+    Fingerprint::of_tokens(analysis.field(TextField::Body).tokens_in_order())
 }
 
 /// The queries of `matching` that `document` matches, each with its summary.

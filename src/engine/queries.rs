@@ -320,6 +320,7 @@ mod tests {
             name: name.into(),
             text: text.into(),
             webhooks: None,
+            duplicates: None,
             file: std::path::Path::new("test").into(),
             line: None,
         }

@@ -9,6 +9,11 @@
 //! - `warnings`: files read with warnings (records skipped, values left out), per content: a
 //!   file's row goes when the file goes, changes, or is read again without warnings;
 //! - `ignored`: files of a type lookout does not read (by extension), noted once each;
+//! - `stories`: the recent documents' fingerprints (`stories::Fingerprint`) and the story each
+//!   belongs to, in arrival order, bounded by the `[duplicates] window` (the engine's
+//!   `StoryWindow` is read back from it at start-up);
+//! - `copies`: the copy records written (`duplicates = "suppress"`): the copy's alert id and
+//!   the first alert of its story for that query, which a later copy points at too;
 //! - `meta`: how far into the alert log the alert tables are caught up, the last commit.
 //!
 //! The alert log stays the source of truth: the ledger records an alert only once the log line
@@ -106,10 +111,35 @@ impl AlertRow {
     }
 }
 
+/// A document's place among the stories (see `stories`): its fingerprint, stored as
+/// `Fingerprint::to_bytes` writes it, the first document of its story, and its arrival.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoryRow {
+    pub doc: DocId,
+    pub story: DocId,
+    pub fingerprint: Vec<u8>,
+    pub seq: u64,
+}
+
+/// A copy record: the alert id it was written under and the first alert it points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyRow {
+    pub alert_id: String,
+    pub copy_of: String,
+}
+
 /// Everything one commit records, written in one transaction.
 #[derive(Debug, Default)]
 pub struct Progress {
+    /// Alerts and copy records (a copy record is also in `copies`): either way the query is
+    /// done with that document and that path.
     pub alerts: Vec<AlertRow>,
+    pub copies: Vec<CopyRow>,
+    pub stories: Vec<StoryRow>,
+    /// Documents removed from the index: they leave `stories`.
+    pub removed_stories: Vec<DocId>,
+    /// Stories older than this arrival leave (the window moved past them).
+    pub stories_before: Option<u64>,
     /// Files read: their content and documents. Each replaces the file's warnings (by
     /// `warnings`, or none) and leaves the quarantine.
     pub files: Vec<FileRecord>,
@@ -129,6 +159,9 @@ pub struct Progress {
 impl Progress {
     pub fn is_empty(&self) -> bool {
         self.alerts.is_empty()
+            && self.copies.is_empty()
+            && self.stories.is_empty()
+            && self.removed_stories.is_empty()
             && self.files.is_empty()
             && self.removed_files.is_empty()
             && self.quarantined.is_empty()
@@ -206,6 +239,9 @@ CREATE INDEX IF NOT EXISTS file_docs_by_doc ON file_docs (doc_id);
 CREATE TABLE IF NOT EXISTS quarantine (path TEXT PRIMARY KEY, content_hash TEXT NOT NULL, reason TEXT NOT NULL, attempts INTEGER NOT NULL, at TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS warnings (path TEXT PRIMARY KEY, content_hash TEXT NOT NULL, skipped_records INTEGER NOT NULL, total INTEGER NOT NULL, details TEXT NOT NULL, at TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS ignored (path TEXT PRIMARY KEY, extension TEXT NOT NULL, at TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS stories (doc_id TEXT PRIMARY KEY, story TEXT NOT NULL, seq INTEGER NOT NULL, fingerprint BLOB NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS stories_by_seq ON stories (seq);
+CREATE TABLE IF NOT EXISTS copies (alert_id TEXT PRIMARY KEY, copy_of TEXT NOT NULL) WITHOUT ROWID;
 ";
 
 impl Ledger {
@@ -292,6 +328,72 @@ impl Ledger {
                 .unwrap_or_default()
         };
         Ok((list(on_doc), list(at_path)))
+    }
+
+    /// The first alert a copy record points at, by the copy record's alert id.
+    pub fn copy_of(&self, alert_id: &str) -> Result<Option<String>, LedgerError> {
+        self.run(|db| {
+            db.prepare_cached("SELECT copy_of FROM copies WHERE alert_id = ?1")?
+                .query_row([alert_id], |r| r.get(0))
+                .optional()
+        })
+    }
+
+    /// How many copy records were written (none in a ledger from before them, read only).
+    pub fn copies_count(&self) -> Result<u64, LedgerError> {
+        if !self.has_table("copies")? {
+            return Ok(0);
+        }
+        self.run(|db| db.query_row("SELECT count(*) FROM copies", [], |r| r.get::<_, i64>(0)))
+            .map(|n| n.max(0) as u64)
+    }
+
+    /// Whether the document has its place among the stories.
+    pub fn has_story(&self, doc: &DocId) -> Result<bool, LedgerError> {
+        self.run(|db| {
+            db.prepare_cached("SELECT 1 FROM stories WHERE doc_id = ?1")?
+                .query_row([&doc.0], |_| Ok(()))
+                .optional()
+                .map(|found| found.is_some())
+        })
+    }
+
+    /// The latest `limit` documents among the stories, oldest first.
+    pub fn recent_stories(&self, limit: usize) -> Result<Vec<StoryRow>, LedgerError> {
+        self.run(|db| {
+            let mut rows: Vec<StoryRow> = db
+                .prepare_cached(
+                    "SELECT doc_id, story, seq, fingerprint FROM stories ORDER BY seq DESC LIMIT ?1",
+                )?
+                .query_map([limit.min(i64::MAX as usize) as i64], |r| {
+                    Ok(StoryRow {
+                        doc: DocId(r.get(0)?),
+                        story: DocId(r.get(1)?),
+                        seq: r.get::<_, i64>(2)?.max(0) as u64,
+                        fingerprint: r.get(3)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            rows.reverse();
+            Ok(rows)
+        })
+    }
+
+    /// The story of each of these documents that has one.
+    pub fn stories_of(&self, docs: &[DocId]) -> Result<Vec<(DocId, DocId)>, LedgerError> {
+        self.run(|db| {
+            let mut select = db.prepare_cached("SELECT story FROM stories WHERE doc_id = ?1")?;
+            let mut found = Vec::new();
+            for doc in docs {
+                if let Some(story) = select
+                    .query_row([&doc.0], |r| r.get::<_, String>(0))
+                    .optional()?
+                {
+                    found.push((doc.clone(), DocId(story)));
+                }
+            }
+            Ok(found)
+        })
     }
 
     pub fn file(&self, path: &str) -> Result<Option<FileRecord>, LedgerError> {
@@ -482,15 +584,20 @@ impl Ledger {
         })
     }
 
+    /// Files processed, and alerts raised (copy records not counted).
     pub fn counts(&self) -> Result<(u64, u64), LedgerError> {
+        let copies = self.copies_count()?;
         self.run(|db| {
             let files: i64 = db.query_row("SELECT count(*) FROM files", [], |r| r.get(0))?;
-            let alerts: i64 = db.query_row(
+            let handled: i64 = db.query_row(
                 "SELECT coalesce(sum(json_array_length(queries)), 0) FROM doc_alerts",
                 [],
                 |r| r.get(0),
             )?;
-            Ok((files.max(0) as u64, alerts.max(0) as u64))
+            Ok((
+                files.max(0) as u64,
+                (handled.max(0) as u64).saturating_sub(copies),
+            ))
         })
     }
 
@@ -579,6 +686,31 @@ impl Ledger {
                         q.attempts as i64,
                         q.at
                     ])?;
+                }
+                let mut copy = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO copies (alert_id, copy_of) VALUES (?1, ?2)",
+                )?;
+                for c in &progress.copies {
+                    copy.execute([&c.alert_id, &c.copy_of])?;
+                }
+                let mut story = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO stories (doc_id, story, seq, fingerprint) VALUES (?1, ?2, ?3, ?4)",
+                )?;
+                for row in &progress.stories {
+                    story.execute(params![
+                        row.doc.0,
+                        row.story.0,
+                        row.seq as i64,
+                        row.fingerprint
+                    ])?;
+                }
+                let mut unstory = tx.prepare_cached("DELETE FROM stories WHERE doc_id = ?1")?;
+                for doc in &progress.removed_stories {
+                    unstory.execute([&doc.0])?;
+                }
+                if let Some(before) = progress.stories_before {
+                    tx.prepare_cached("DELETE FROM stories WHERE seq < ?1")?
+                        .execute([before as i64])?;
                 }
                 let mut meta =
                     tx.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")?;

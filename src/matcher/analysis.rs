@@ -184,6 +184,23 @@ impl FieldTerms {
         (0..self.len()).map(|i| self.term(i))
     }
 
+    /// The field's tokens in the order of the text.
+    pub fn tokens_in_order(&self) -> Vec<&str> {
+        let mut by_position: Vec<u32> = vec![u32::MAX; self.spans.len()];
+        for i in 0..self.len() {
+            for &position in self.positions_of(i) {
+                if let Some(slot) = by_position.get_mut(position as usize) {
+                    *slot = i as u32;
+                }
+            }
+        }
+        by_position
+            .into_iter()
+            .filter(|&i| i != u32::MAX)
+            .map(|i| self.term(i as usize))
+            .collect()
+    }
+
     /// The byte range in the field's text of the token at `position`.
     pub fn span(&self, position: u32) -> Option<(usize, usize)> {
         self.spans

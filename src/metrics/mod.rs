@@ -4,6 +4,7 @@
 //!
 //! Names and labels, for dashboards and alerting rules:
 //! - counters: `lookout_documents_ingested_total`, `lookout_documents_known_total`,
+//!   `lookout_copies_total` (copy records: a near-copy of an article that already alerted),
 //!   `lookout_files_failed_total`, `lookout_files_unchanged_total`,
 //!   `lookout_api_documents_rejected_total`,
 //!   `lookout_alerts_total{query, kind="live"|"backfill"}`, `lookout_sink_alerts_total{sink}`
@@ -202,6 +203,7 @@ struct Inner {
     registry: Registry,
     documents_ingested: Counter,
     documents_known: Counter,
+    copies: Counter,
     files_failed: Counter,
     files_unchanged: Counter,
     api_documents_rejected: Counter,
@@ -251,6 +253,12 @@ impl Metrics {
             "lookout_documents_known",
             "Documents whose content was already indexed (a copy, a rename, a re-drop): not indexed or matched again",
             documents_known.clone(),
+        );
+        let copies = Counter::default();
+        registry.register(
+            "lookout_copies",
+            "Copy records written: a saved query with duplicates = \"suppress\" matched a near-copy of an article that already alerted for it, and did not alert again",
+            copies.clone(),
         );
         let files_failed = Counter::default();
         registry.register(
@@ -388,6 +396,7 @@ impl Metrics {
                 registry,
                 documents_ingested,
                 documents_known,
+                copies,
                 files_failed,
                 files_unchanged,
                 api_documents_rejected,
@@ -423,6 +432,11 @@ impl Metrics {
     /// A document's content was already indexed.
     pub fn document_known(&self) {
         self.inner.documents_known.inc();
+    }
+
+    /// A copy record was written instead of an alert.
+    pub fn copy_recorded(&self) {
+        self.inner.copies.inc();
     }
 
     /// A file was refused (unreadable, unparsable, too large).

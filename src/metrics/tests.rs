@@ -179,6 +179,7 @@ fn every_family_has_help_text_once() {
         "lookout_file_read_retries_total",
         "lookout_files_awaiting_retry",
         "lookout_alerts_total",
+        "lookout_copies_total",
         "lookout_sink_alerts_total",
         "lookout_webhook_attempts_total",
         "lookout_webhook_failures_total",

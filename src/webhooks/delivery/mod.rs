@@ -696,7 +696,8 @@ impl Worker {
             }
             Parsed::Alert(alert, text) => (alert, text),
         };
-        if !self.routes.wants(&self.hook.name, &alert.query.name) {
+        // A copy record is no alert: the first alert of its story was delivered.
+        if alert.is_copy() || !self.routes.wants(&self.hook.name, &alert.query.name) {
             return Step::Next;
         }
         let message = Message::from_line(&alert.alert_id, text);
@@ -906,7 +907,8 @@ pub async fn replay(
                 }
                 Parsed::Alert(alert, text) => (alert, text),
             };
-            if !routes.wants(&webhook.name, &alert.query.name)
+            if alert.is_copy()
+                || !routes.wants(&webhook.name, &alert.query.name)
                 || since.is_some_and(|since| alert.at < since)
             {
                 stats.skipped += 1;

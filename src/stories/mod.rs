@@ -1,0 +1,12 @@
+//! Copies of a story: the near-duplicate detection that lets a saved query alert once per
+//! story instead of once per wire copy. A document's [`Fingerprint`] (MinHash of its body's word
+//! shingles) is made beside its analysis by a worker; the one writer looks it up in the
+//! [`StoryWindow`] of recent documents (LSH bands, then the whole fingerprint) and decides, in
+//! order, which story it belongs to. The engine turns that into alerts or copy records
+//! (`engine/documents.rs`); the ledger keeps each document's fingerprint and story.
+
+mod fingerprint;
+mod window;
+
+pub use fingerprint::{Fingerprint, FINGERPRINT_VERSION, MAX_STORED_LEN, MIN_SHINGLES};
+pub use window::{Similar, StoryWindow, BAND_ROWS};
