@@ -64,10 +64,11 @@ impl Engine {
             .map_or_else(|| doc.clone(), |s| s.story.clone());
         let seq = self.next_story_seq;
         self.next_story_seq += 1;
+        let fingerprint = Arc::new(fingerprint);
         self.pending.stories.push(StoryRow {
             doc: doc.clone(),
             story: story.clone(),
-            fingerprint: fingerprint.to_bytes(),
+            fingerprint: Arc::clone(&fingerprint),
             seq,
         });
         self.stories.insert(doc.clone(), story, fingerprint, seq);

@@ -81,7 +81,7 @@ use crate::ledger::{AlertRow, CopyRow, FileNotes, FileRecord, Ledger, LedgerErro
 use crate::lock;
 use crate::matcher::{Engine as PercolatorKind, TermStats};
 use crate::metrics::Metrics;
-use crate::stories::{Fingerprint, StoryWindow};
+use crate::stories::StoryWindow;
 use crate::watcher::OwnFiles;
 use intake::Intake;
 use prepare::{LiveQueries, ReadRules, SharedLiveQueries};
@@ -827,14 +827,10 @@ fn load_stories(
     duplicates: DuplicatesConfig,
 ) -> Result<(StoryWindow, u64), EngineError> {
     let mut window = StoryWindow::new(duplicates.window, duplicates.threshold);
-    let rows = ledger.recent_stories(duplicates.window.max(1))?;
+    let (rows, unreadable) = ledger.recent_stories(duplicates.window.max(1))?;
     let next = rows.last().map_or(0, |row| row.seq + 1);
-    let mut unreadable = 0usize;
     for row in rows {
-        match Fingerprint::from_bytes(&row.fingerprint) {
-            Some(fingerprint) => window.insert(row.doc, row.story, fingerprint, row.seq),
-            None => unreadable += 1,
-        }
+        window.insert(row.doc, row.story, row.fingerprint, row.seq);
     }
     if unreadable > 0 {
         tracing::warn!(

@@ -186,7 +186,10 @@ impl PreparedDocument {
 
 /// The fingerprint of a document's body, from its analysis (the analyzer's tokens).
 pub(super) fn fingerprint(analysis: &DocAnalysis) -> Option<Fingerprint> {
-    Fingerprint::of_tokens(analysis.field(TextField::Body).tokens_in_order())
+    let tokens = analysis
+        .field(TextField::Body)
+        .map_tokens_in_order(crate::stories::hash_token);
+    Fingerprint::of_hashed_tokens(tokens)
 }
 
 /// The queries of `matching` that `document` matches, each with its summary.

@@ -28,6 +28,7 @@ use std::sync::Arc;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use crate::document::DocId;
+use crate::stories::Fingerprint;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
@@ -111,13 +112,14 @@ impl AlertRow {
     }
 }
 
-/// A document's place among the stories (see `stories`): its fingerprint, stored as
-/// `Fingerprint::to_bytes` writes it, the first document of its story, and its arrival.
+/// A document's place among the stories (see `stories`): its fingerprint (shared with the
+/// engine's window; stored as `Fingerprint::to_bytes` writes it), the first document of its
+/// story, and its arrival.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoryRow {
     pub doc: DocId,
     pub story: DocId,
-    pub fingerprint: Vec<u8>,
+    pub fingerprint: Arc<Fingerprint>,
     pub seq: u64,
 }
 
@@ -358,24 +360,31 @@ impl Ledger {
         })
     }
 
-    /// The latest `limit` documents among the stories, oldest first.
-    pub fn recent_stories(&self, limit: usize) -> Result<Vec<StoryRow>, LedgerError> {
+    /// The latest `limit` documents among the stories, oldest first, and how many of them
+    /// were left out: their fingerprint is of another version (or damaged).
+    pub fn recent_stories(&self, limit: usize) -> Result<(Vec<StoryRow>, usize), LedgerError> {
         self.run(|db| {
-            let mut rows: Vec<StoryRow> = db
-                .prepare_cached(
-                    "SELECT doc_id, story, seq, fingerprint FROM stories ORDER BY seq DESC LIMIT ?1",
-                )?
-                .query_map([limit.min(i64::MAX as usize) as i64], |r| {
-                    Ok(StoryRow {
-                        doc: DocId(r.get(0)?),
-                        story: DocId(r.get(1)?),
-                        seq: r.get::<_, i64>(2)?.max(0) as u64,
-                        fingerprint: r.get(3)?,
-                    })
-                })?
-                .collect::<rusqlite::Result<_>>()?;
+            let mut unreadable = 0;
+            let mut rows: Vec<StoryRow> = Vec::new();
+            let mut select = db.prepare_cached(
+                "SELECT doc_id, story, seq, fingerprint FROM stories ORDER BY seq DESC LIMIT ?1",
+            )?;
+            let mut found = select.query([limit.min(i64::MAX as usize) as i64])?;
+            while let Some(r) = found.next()? {
+                let bytes: Vec<u8> = r.get(3)?;
+                let Some(fingerprint) = Fingerprint::from_bytes(&bytes) else {
+                    unreadable += 1;
+                    continue;
+                };
+                rows.push(StoryRow {
+                    doc: DocId(r.get(0)?),
+                    story: DocId(r.get(1)?),
+                    seq: r.get::<_, i64>(2)?.max(0) as u64,
+                    fingerprint: Arc::new(fingerprint),
+                });
+            }
             rows.reverse();
-            Ok(rows)
+            Ok((rows, unreadable))
         })
     }
 
@@ -694,15 +703,11 @@ impl Ledger {
                     copy.execute([&c.alert_id, &c.copy_of])?;
                 }
                 let mut story = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO stories (doc_id, story, seq, fingerprint) VALUES (?1, ?2, ?3, ?4)",
+                    "INSERT OR REPLACE INTO stories (doc_id, story, seq, fingerprint) VALUES (?1, ?2, ?3, ?4)",
                 )?;
                 for row in &progress.stories {
-                    story.execute(params![
-                        row.doc.0,
-                        row.story.0,
-                        row.seq as i64,
-                        row.fingerprint
-                    ])?;
+                    let bytes = row.fingerprint.to_bytes();
+                    story.execute(params![row.doc.0, row.story.0, row.seq as i64, bytes])?;
                 }
                 let mut unstory = tx.prepare_cached("DELETE FROM stories WHERE doc_id = ?1")?;
                 for doc in &progress.removed_stories {

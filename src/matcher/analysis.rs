@@ -184,21 +184,22 @@ impl FieldTerms {
         (0..self.len()).map(|i| self.term(i))
     }
 
-    /// The field's tokens in the order of the text.
-    pub fn tokens_in_order(&self) -> Vec<&str> {
-        let mut by_position: Vec<u32> = vec![u32::MAX; self.spans.len()];
+    /// `each(term)` of the field's tokens in the order of the text, computed once per
+    /// distinct term.
+    pub fn map_tokens_in_order<'a, T: Copy>(
+        &'a self,
+        mut each: impl FnMut(&'a str) -> T,
+    ) -> Vec<T> {
+        let mut by_position: Vec<Option<T>> = vec![None; self.spans.len()];
         for i in 0..self.len() {
+            let value = each(self.term(i));
             for &position in self.positions_of(i) {
                 if let Some(slot) = by_position.get_mut(position as usize) {
-                    *slot = i as u32;
+                    *slot = Some(value);
                 }
             }
         }
-        by_position
-            .into_iter()
-            .filter(|&i| i != u32::MAX)
-            .map(|i| self.term(i as usize))
-            .collect()
+        by_position.into_iter().flatten().collect()
     }
 
     /// The byte range in the field's text of the token at `position`.
@@ -251,5 +252,29 @@ pub fn field_text(doc: &Document, field: TextField) -> std::borrow::Cow<'_, str>
         TextField::Source => doc.source.as_deref().unwrap_or("").into(),
         TextField::Url => doc.url.as_deref().unwrap_or("").into(),
         TextField::Tags => doc.tags.join("\n").into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The tokens in the order of the text, rebuilt from the per-term positions, are the
+        /// analyzer's tokens (what a fingerprint is made of: the same with or without an
+        /// analysis at hand).
+        #[test]
+        fn tokens_in_order_are_the_analyzers_tokens(text in "[a-cA-CéÉ0-9 .,\n-]{0,200}") {
+            let mut analyzer = Analyzer::default();
+            let field = FieldTerms::analyze(&mut analyzer, &text);
+            let expected = analyzer.terms(&text);
+            let rebuilt: Vec<String> = field
+                .map_tokens_in_order(|t| t)
+                .into_iter()
+                .map(str::to_string)
+                .collect();
+            prop_assert_eq!(rebuilt, expected);
+        }
     }
 }

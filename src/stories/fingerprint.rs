@@ -1,6 +1,6 @@
 //! A document's fingerprint for finding its copies, made from the set of its body's word
 //! 3-shingles (the analyzer's tokens, so case and accents do not matter): a MinHash signature
-//! for the LSH bands that find candidates, and bottom-k sketches (the smallest hashes) of the
+//! (one permutation, densified) for the LSH bands that find candidates, and bottom-k sketches (the smallest hashes) of the
 //! shingles and of the shingles holding a digit, with the sizes of both sets, to verify them.
 //!
 //! Two documents are copies of one story when the *overlap* of their shingle sets
@@ -41,11 +41,23 @@ pub const MIN_DIGIT_SHINGLES: u32 = 8;
 pub const DIGIT_THRESHOLD: f64 = 0.75;
 /// Bumped when the hashing or the stored form changes: a stored fingerprint of another version
 /// is not read.
-pub const FINGERPRINT_VERSION: u8 = 2;
+pub const FINGERPRINT_VERSION: u8 = 3;
+const _: () = assert!(SIGNATURE_LEN.is_power_of_two());
 /// The longest stored form, in bytes.
 pub const MAX_STORED_LEN: usize = 1 + 4 * (4 + SIGNATURE_LEN + SKETCH_LEN + DIGIT_SKETCH_LEN);
 
 const SHINGLE_SEED: u64 = 0x6c6f_6f6b_6f75_7431; // "lookout1"
+
+/// A token's hash, and whether it holds a digit.
+pub type HashedToken = (u64, bool);
+
+/// What a fingerprint knows of a token.
+pub fn hash_token(token: &str) -> HashedToken {
+    (
+        xxh3_64_with_seed(token.as_bytes(), SHINGLE_SEED),
+        token.bytes().any(|b| b.is_ascii_digit()),
+    )
+}
 
 /// A document's fingerprint (see the module's comment).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,30 +82,56 @@ fn mix(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
-/// The `i`-th hash of a shingle, its upper 32 bits.
-fn nth_hash(shingle: u64, i: usize) -> u32 {
-    (mix(shingle ^ (i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15)) >> 32) as u32
-}
-
+/// The MinHash signature by one permutation hashing, densified (Shrivastava and Li, 2014):
+/// each shingle's hash goes to one of the signature's bins (its top bits) and each bin keeps
+/// its smallest value (the low bits); an empty bin takes the value of the next bin that is not
+/// empty, to its right and around, marked with the distance. One hash per shingle, not one per
+/// shingle and bin: two sets still agree in a bin with probability about their Jaccard
+/// similarity.
 fn signature_of(shingles: &[u64]) -> [u32; SIGNATURE_LEN] {
-    let mut signature = [u32::MAX; SIGNATURE_LEN];
+    const EMPTY: u32 = u32::MAX;
+    let bits = SIGNATURE_LEN.trailing_zeros();
+    let mut bins = [EMPTY; SIGNATURE_LEN];
     for &shingle in shingles {
-        for (i, slot) in signature.iter_mut().enumerate() {
-            let h = nth_hash(shingle, i);
-            if h < *slot {
-                *slot = h;
-            }
+        // A shingle is a well-mixed hash; its bin from its low bits, its value from the
+        // 31 above them (the sketches use the upper half).
+        let bin = (shingle as usize) & (SIGNATURE_LEN - 1);
+        let value = ((shingle >> bits) as u32) >> 1; // below EMPTY
+        if value < bins[bin] {
+            bins[bin] = value;
         }
+    }
+    if bins.iter().all(|&b| b == EMPTY) {
+        return bins;
+    }
+    let mut signature = bins;
+    for i in 0..SIGNATURE_LEN {
+        if bins[i] != EMPTY {
+            continue;
+        }
+        let mut distance = 1;
+        while bins[(i + distance) % SIGNATURE_LEN] == EMPTY {
+            distance += 1;
+        }
+        let borrowed = bins[(i + distance) % SIGNATURE_LEN];
+        signature[i] = (mix(u64::from(borrowed) ^ ((distance as u64) << 40)) as u32) >> 1;
     }
     signature
 }
 
-/// The `len` smallest distinct 32-bit hashes of the shingles, ascending.
+/// The `len` smallest distinct 32-bit hashes of the shingles, ascending. A shingle is already
+/// a well-mixed 64-bit hash and `shingles` is sorted: its upper halves are in order.
 fn sketch_of(shingles: &[u64], len: usize) -> Box<[u32]> {
-    let mut hashes: Vec<u32> = shingles.iter().map(|&s| (mix(s) >> 32) as u32).collect();
-    hashes.sort_unstable();
-    hashes.dedup();
-    hashes.truncate(len);
+    let mut hashes: Vec<u32> = Vec::with_capacity(len.min(shingles.len()));
+    for &shingle in shingles {
+        let hash = (shingle >> 32) as u32;
+        if hashes.last() != Some(&hash) {
+            if hashes.len() == len {
+                break;
+            }
+            hashes.push(hash);
+        }
+    }
     hashes.into_boxed_slice()
 }
 
@@ -101,16 +139,19 @@ impl Fingerprint {
     /// The fingerprint of a body given as its analyzed tokens, in order; `None` when it has
     /// fewer than [`MIN_SHINGLES`] distinct shingles.
     pub fn of_tokens<'a>(tokens: impl IntoIterator<Item = &'a str>) -> Option<Fingerprint> {
-        let mut window: [(u64, bool); SHINGLE_WORDS] = [(0, false); SHINGLE_WORDS];
+        Self::of_hashed_tokens(tokens.into_iter().map(hash_token))
+    }
+
+    /// [`Fingerprint::of_tokens`] from each token's [`hash_token`] (a caller that knows the
+    /// distinct terms hashes each once).
+    pub fn of_hashed_tokens(tokens: impl IntoIterator<Item = HashedToken>) -> Option<Fingerprint> {
+        let mut window: [HashedToken; SHINGLE_WORDS] = [(0, false); SHINGLE_WORDS];
         let mut seen = 0usize;
         let mut shingles: Vec<u64> = Vec::new();
         let mut digit_shingles: Vec<u64> = Vec::new();
         for token in tokens {
             window.rotate_left(1);
-            window[SHINGLE_WORDS - 1] = (
-                xxh3_64_with_seed(token.as_bytes(), SHINGLE_SEED),
-                token.bytes().any(|b| b.is_ascii_digit()),
-            );
+            window[SHINGLE_WORDS - 1] = token;
             seen += 1;
             if seen < SHINGLE_WORDS {
                 continue;
@@ -136,7 +177,12 @@ impl Fingerprint {
             digit_shingles: u32::try_from(digit_shingles.len()).unwrap_or(u32::MAX),
             signature: signature_of(&shingles),
             sketch: sketch_of(&shingles, SKETCH_LEN),
-            digit_sketch: sketch_of(&digit_shingles, DIGIT_SKETCH_LEN),
+            // Below the digit check's minimum the digit sketch is never read: not kept.
+            digit_sketch: if digit_shingles.len() >= MIN_DIGIT_SHINGLES as usize {
+                sketch_of(&digit_shingles, DIGIT_SKETCH_LEN)
+            } else {
+                Box::default()
+            },
         })
     }
 
@@ -374,7 +420,7 @@ mod tests {
             "fingerprint hashing changed: bump FINGERPRINT_VERSION"
         );
     }
-    const PINNED: u64 = 7_949_037_628_381_239_155;
+    const PINNED: u64 = 10_734_478_528_931_579_665;
 
     proptest! {
         /// Sets that fit their sketches are compared exactly; larger ones on the hashes both

@@ -8,5 +8,7 @@
 mod fingerprint;
 mod window;
 
-pub use fingerprint::{Fingerprint, FINGERPRINT_VERSION, MAX_STORED_LEN, MIN_SHINGLES};
-pub use window::{Similar, StoryWindow, BAND_ROWS};
+pub use fingerprint::{
+    hash_token, Fingerprint, HashedToken, FINGERPRINT_VERSION, MAX_STORED_LEN, MIN_SHINGLES,
+};
+pub use window::{Similar, StoryWindow, BAND_CAPACITY, BAND_ROWS, MAX_SIMILAR};

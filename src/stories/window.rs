@@ -7,7 +7,10 @@
 //! and the verdict on two documents does not depend on which came first (see
 //! [`Fingerprint::same_story`]).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use foldhash::{HashMap, HashMapExt};
 
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
@@ -23,13 +26,23 @@ pub const BAND_ROWS: usize = 2;
 #[cfg(test)]
 const BANDS: usize = super::fingerprint::SIGNATURE_LEN / BAND_ROWS;
 
+/// A band holds at most this many members, the latest: a flood of copies of one story (or of
+/// articles sharing a band by chance) would otherwise make every lookup and every eviction
+/// walk them all, and the flood quadratic. The latest copies of a story stand for it (each
+/// points at its story, and the copy records at its first alerts).
+pub const BAND_CAPACITY: usize = 32;
+
+/// A lookup answers at most this many documents, the most similar: enough to find the story's
+/// alerts through its copies, and a bound on what the writer checks per document.
+pub const MAX_SIMILAR: usize = 16;
+
 /// A document in the window.
 #[derive(Debug, Clone)]
 struct Member {
     doc: DocId,
     /// The first document of its story (itself when it had no earlier copy).
     story: DocId,
-    fingerprint: Fingerprint,
+    fingerprint: Arc<Fingerprint>,
     /// Its place in arrival order (the ledger keeps it), for ties and eviction.
     seq: u64,
 }
@@ -107,7 +120,7 @@ impl StoryWindow {
     }
 
     /// The documents of the window this fingerprint is a copy of: most similar first, then
-    /// the earliest.
+    /// the earliest; at most [`MAX_SIMILAR`].
     pub fn similar(&self, fingerprint: &Fingerprint) -> Vec<Similar> {
         let mut candidates: Vec<u32> = band_keys(fingerprint)
             .filter_map(|key| self.bands.get(&key))
@@ -133,7 +146,11 @@ impl StoryWindow {
             })
             .collect();
         found.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        found.into_iter().map(|(_, _, s)| s).collect()
+        found
+            .into_iter()
+            .take(MAX_SIMILAR)
+            .map(|(_, _, s)| s)
+            .collect()
     }
 
     /// The other documents of the window a member is a copy of (as [`StoryWindow::similar`]);
@@ -150,7 +167,7 @@ impl StoryWindow {
     /// Add a document (of arrival `seq`, later than every member's) with its story; the
     /// oldest member leaves when the window is full. A document already there is left as it
     /// is.
-    pub fn insert(&mut self, doc: DocId, story: DocId, fingerprint: Fingerprint, seq: u64) {
+    pub fn insert(&mut self, doc: DocId, story: DocId, fingerprint: Arc<Fingerprint>, seq: u64) {
         if self.capacity == 0 || self.by_doc.contains_key(&doc) {
             return;
         }
@@ -165,7 +182,11 @@ impl StoryWindow {
             self.next_slot - 1
         });
         for key in band_keys(&fingerprint) {
-            self.bands.entry(key).or_default().push(slot);
+            let band = self.bands.entry(key).or_default();
+            if band.len() >= BAND_CAPACITY {
+                band.remove(0);
+            }
+            band.push(slot);
         }
         self.by_doc.insert(doc.clone(), slot);
         self.order.push_back(slot);
@@ -224,12 +245,12 @@ mod tests {
     }
 
     /// A story of 40 words: story `s`'s words, with word `i` of the text set to `edit[i]`.
-    fn story(s: usize, edits: &[(usize, &str)]) -> Fingerprint {
+    fn story(s: usize, edits: &[(usize, &str)]) -> Arc<Fingerprint> {
         let mut words: Vec<String> = (0..40).map(|i| format!("s{s}w{i}")).collect();
         for &(i, w) in edits {
             words[i] = w.to_string();
         }
-        Fingerprint::of_tokens(words.iter().map(String::as_str)).unwrap()
+        Arc::new(Fingerprint::of_tokens(words.iter().map(String::as_str)).unwrap())
     }
 
     #[test]
@@ -280,6 +301,32 @@ mod tests {
         let order: Vec<DocId> = found.iter().map(|s| s.doc.clone()).collect();
         assert_eq!(order, vec![doc(2), doc(3), doc(1)]);
         assert!(found.iter().all(|s| s.story == doc(1)));
+    }
+
+    #[test]
+    fn a_flood_of_copies_keeps_every_band_bounded_and_copies_found() {
+        let mut window = StoryWindow::new(5_000, 0.5);
+        for n in 0..5_000usize {
+            // Each a copy of story 1 with one word of its own.
+            let edit = format!("edit{n}");
+            window.insert(
+                doc(n),
+                doc(0),
+                story(1, &[(n % 40, edit.as_str())]),
+                n as u64,
+            );
+        }
+        assert!(window.bands.values().all(|b| b.len() <= BAND_CAPACITY));
+        let found = window.similar(&story(1, &[]));
+        assert!(!found.is_empty() && found.len() <= MAX_SIMILAR);
+        assert!(found.iter().all(|s| s.story == doc(0)));
+        // Evicting them all leaves no band behind.
+        for n in 5_000..10_000usize {
+            window.insert(doc(n), doc(n), story(n, &[]), n as u64);
+        }
+        assert_eq!(window.len(), 5_000);
+        assert!(window.bands.len() <= 5_000 * BANDS);
+        assert!(window.similar(&story(1, &[])).is_empty());
     }
 
     #[test]
