@@ -271,3 +271,27 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_ledger_keeps_the_stories_of_the_window_only() {
+    for window in [0usize, 2] {
+        let home = Home::new(&format!(
+            "[duplicates]\nmode = \"suppress\"\nwindow = {window}\n\n[[queries]]\nname = \"all\"\nquery = \"common\"\n"
+        ));
+        let (mut engine, _) = home.open();
+        for s in 0..5 {
+            process(
+                &mut engine,
+                &home.write(&format!("{s}.txt"), &story_copy(s, 0)),
+            );
+            commit(&mut engine);
+        }
+        let (rows, _) = engine.ledger().recent_stories(100).unwrap();
+        assert_eq!(rows.len(), window, "window {window}");
+        // With no window, a copy is an alert like any article.
+        process(&mut engine, &home.write("copy.txt", &story_copy(4, 1)));
+        commit(&mut engine);
+        let copies = home.logged().iter().filter(|a| a.is_copy()).count();
+        assert_eq!(copies, usize::from(window > 0), "window {window}");
+    }
+}

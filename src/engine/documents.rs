@@ -58,6 +58,9 @@ impl Engine {
     /// document to the window, in the story of the most similar one (or a story of its own),
     /// for the ledger too.
     fn place_in_story(&mut self, doc: &DocId, fingerprint: Fingerprint) -> Vec<Similar> {
+        if self.duplicates.window == 0 {
+            return Vec::new(); // copies are not looked for
+        }
         let similar = self.stories.similar(&fingerprint);
         let story = similar
             .first()

@@ -512,7 +512,11 @@ impl Engine {
         let durable = self.sinks.durable()?;
         let mut progress = std::mem::take(&mut self.pending);
         progress.files = self.pending_files.values().cloned().collect();
-        progress.stories_before = self.stories.oldest_seq();
+        // The ledger keeps the stories of the last `window` arrivals, as the window does.
+        progress.stories_before = Some(
+            self.next_story_seq
+                .saturating_sub(self.duplicates.window as u64),
+        );
         progress.alert_log_offset = std::fs::metadata(&self.alert_log_path)
             .map(|m| m.len())
             .unwrap_or(0);
