@@ -202,6 +202,10 @@ fn write_alert(out: &mut impl Write, alert: &Alert, palettes: &Palettes) -> std:
         palette.bold(&alert.query.name),
         alert.doc.path
     )?;
+    if let Some(original) = &alert.copy_of {
+        // A copy record: the story alerted already; say where, not what matched again.
+        return writeln!(out, "    copy of {original} (no new alert)");
+    }
     writeln!(out, "    matched: {}", alert.matched.terms.join(", "))?;
     writeln!(
         out,

@@ -131,8 +131,16 @@ pub fn run(config: &Config, args: IngestArgs) -> anyhow::Result<Outcome> {
             if n == 1 { "" } else { "s" }
         ),
     };
+    // Copy records only when there are some (`duplicates = "suppress"`).
+    let copies = match stats.copies {
+        0 => String::new(),
+        n => format!(
+            " ({n} cop{} of stories that alerted: copy records)",
+            if n == 1 { "y" } else { "ies" }
+        ),
+    };
     eprintln!(
-        "ingested {} file{} in {:.1}s: {} new document{}, {} already indexed, {} file{} unchanged, {} alert{}, {} file{} skipped{ignored}",
+        "ingested {} file{} in {:.1}s: {} new document{}, {} already indexed, {} file{} unchanged, {} alert{}{copies}, {} file{} skipped{ignored}",
         stats.files,
         if stats.files == 1 { "" } else { "s" },
         started.elapsed().as_secs_f64(),
