@@ -17,6 +17,6 @@ pub use log::{
     AlertLogSync, AlertsBackwards,
 };
 pub use record::{
-    alert_id, Alert, AlertDoc, AlertQuery, Matched, MAX_LINE_BYTES, MAX_SNIPPET_CHARS, MAX_TERMS,
-    MAX_TERM_CHARS, MAX_TITLE_CHARS,
+    alert_id, doc_of_alert_id, Alert, AlertDoc, AlertQuery, Matched, MAX_LINE_BYTES,
+    MAX_SNIPPET_CHARS, MAX_TERMS, MAX_TERM_CHARS, MAX_TITLE_CHARS,
 };

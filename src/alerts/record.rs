@@ -86,6 +86,11 @@ pub fn alert_id(query_name: &str, doc_id: &str) -> String {
     format!("q:{query_name}/d:{doc_id}")
 }
 
+/// The document id inside an alert id (`q:{query}/d:{doc}`).
+pub fn doc_of_alert_id(alert_id: &str) -> &str {
+    alert_id.rsplit_once("/d:").map_or(alert_id, |(_, doc)| doc)
+}
+
 impl Alert {
     /// An alert found now (to the millisecond, so it survives a round trip through JSON), with
     /// its id derived from the query name and the document id.

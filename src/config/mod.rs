@@ -141,7 +141,7 @@ struct DuplicatesSection {
     /// saved query's own `duplicates` key wins.
     mode: Option<Duplicates>,
     /// How much of the shorter article's word shingles the other must share to be a copy,
-    /// from 0 to 1. Default 0.5.
+    /// from 0.1 to 1. Default 0.5.
     threshold: Option<f64>,
     /// Copies are looked for among this many most recent articles. Default 50,000.
     window: Option<usize>,
@@ -168,6 +168,8 @@ pub struct DuplicatesConfig {
 
 pub const DEFAULT_DUPLICATES_THRESHOLD: f64 = 0.5;
 pub const DEFAULT_DUPLICATES_WINDOW: usize = 50_000;
+/// The lowest `[duplicates] threshold` taken.
+pub const MIN_DUPLICATES_THRESHOLD: f64 = 0.1;
 /// The largest `[duplicates] window` (about 600 bytes of memory per article).
 pub const MAX_DUPLICATES_WINDOW: usize = 10_000_000;
 
@@ -387,11 +389,11 @@ impl Config {
             mode: file.duplicates.mode.unwrap_or_default(),
             threshold: match file.duplicates.threshold {
                 None => DEFAULT_DUPLICATES_THRESHOLD,
-                Some(t) if t > 0.0 && t <= 1.0 => t,
+                Some(t) if (MIN_DUPLICATES_THRESHOLD..=1.0).contains(&t) => t,
                 Some(t) => {
                     return Err(invalid(
                         "duplicates.threshold",
-                        format!("{t} is not above 0 and at most 1 (the default is {DEFAULT_DUPLICATES_THRESHOLD})"),
+                        format!("{t} is not between {MIN_DUPLICATES_THRESHOLD} and 1 (the default is {DEFAULT_DUPLICATES_THRESHOLD}; below {MIN_DUPLICATES_THRESHOLD}, articles sharing a sentence would be taken as copies)"),
                     ))
                 }
             },

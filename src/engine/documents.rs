@@ -61,6 +61,10 @@ impl Engine {
         if self.duplicates.window == 0 {
             return Vec::new(); // copies are not looked for
         }
+        if self.stories.contains(doc) {
+            // Placed already (from the alert log's tail after a crash): not placed twice.
+            return self.stories.similar_to_member(doc);
+        }
         let similar = self.stories.similar(&fingerprint);
         let story = similar
             .first()
@@ -78,34 +82,94 @@ impl Engine {
         similar
     }
 
+    /// Place in their stories the documents of the alert log's tail that the ledger caught up
+    /// with at start-up (a crash came before their commit): their alerts are known again, so
+    /// their stories must be too before any new copy comes, or a copy arriving before they are
+    /// read again would alert anew. Each is read back from its file (`path` or `path#part`); a
+    /// file gone or changed meanwhile is left (it is processed as it is now).
+    pub(super) fn place_tail_stories(&mut self, tail: Vec<(DocId, String)>) {
+        let mut placed = 0usize;
+        for (id, location) in tail {
+            if self.stories.contains(&id) {
+                continue;
+            }
+            let path = match location.rsplit_once('#') {
+                Some((path, part))
+                    if part.bytes().all(|b| b.is_ascii_digit())
+                        && !Path::new(&location).exists() =>
+                {
+                    path.to_string()
+                }
+                _ => location.clone(),
+            };
+            let Ok(bytes) = read_bytes(Path::new(&path), self.read_rules.max_file_size) else {
+                continue;
+            };
+            let Ok(extraction) = self.read_rules.extractor.extract(Path::new(&path), &bytes) else {
+                continue;
+            };
+            let Some(document) = extraction.documents.into_iter().find(|d| d.id == id) else {
+                continue;
+            };
+            let analysis = DocAnalysis::new(&document, &mut self.analyzer);
+            if let Some(fingerprint) = super::prepare::fingerprint(&analysis) {
+                self.place_in_story(&id, fingerprint);
+                placed += 1;
+            }
+        }
+        if placed > 0 {
+            tracing::info!(
+                documents = placed,
+                "stories of the alert log's tail placed again"
+            );
+        }
+    }
+
     /// The documents of the window the indexed document `doc` is a copy of (a backfill's
     /// question: its story was placed when it was indexed).
     pub(super) fn copies_known_of(&self, doc: &DocId) -> Vec<Similar> {
         self.stories.similar_to_member(doc)
     }
 
-    /// The first alert of the story for saved query `name`, among the documents `similar`
-    /// (most similar first): the first of them that alerted for it (or was a copy record for
-    /// it: then the alert that one points at). `None`: the story has no alert for it yet.
-    fn story_alert(&self, name: &str, similar: &[Similar]) -> Result<Option<String>, EngineError> {
+    /// The alert for saved query `name` that `doc` is a copy of, found through the documents
+    /// `similar` to it (most similar first): one of them that alerted for it, or holds a copy
+    /// record for it whose alert is of a document `doc` is a copy of too. Only a copy of the
+    /// alerting article itself is suppressed: copies do not chain (a short rewrite that shares
+    /// a paragraph with two long stories does not make them one). `None`: no such alert.
+    fn story_alert(
+        &self,
+        name: &str,
+        doc: &DocId,
+        similar: &[Similar],
+    ) -> Result<Option<String>, EngineError> {
         for other in similar {
-            let alert_id = alerts::alert_id(name, &other.doc.0);
-            let batches =
-                std::iter::once(&self.raised).chain(self.committing.as_ref().map(|c| &c.raised));
-            for raised in batches {
-                if let Some(origin) = raised.origin(&alert_id) {
-                    return Ok(Some(origin));
-                }
-            }
-            if let Some(original) = self.ledger.copy_of(&alert_id)? {
-                return Ok(Some(original));
-            }
-            let (on_doc, _) = self.ledger.alerted(&other.doc, "")?;
-            if on_doc.iter().any(|q| q == name) {
-                return Ok(Some(alert_id));
+            let Some(origin) = self.alert_behind(name, &other.doc)? else {
+                continue;
+            };
+            let origin_doc = DocId(alerts::doc_of_alert_id(&origin).to_string());
+            if origin_doc == other.doc || self.stories.are_copies(doc, &origin_doc) {
+                return Ok(Some(origin));
             }
         }
         Ok(None)
+    }
+
+    /// The alert of saved query `name` on `other`, or the one its copy record for `name`
+    /// points at.
+    fn alert_behind(&self, name: &str, other: &DocId) -> Result<Option<String>, EngineError> {
+        let alert_id = alerts::alert_id(name, &other.0);
+        let batches =
+            std::iter::once(&self.raised).chain(self.committing.as_ref().map(|c| &c.raised));
+        for raised in batches {
+            if let Some(origin) = raised.origin(&alert_id) {
+                return Ok(Some(origin));
+            }
+        }
+        if let Some(original) = self.ledger.copy_of(&alert_id)? {
+            return Ok(Some(original));
+        }
+        let (on_doc, _) = self.ledger.alerted(other, "")?;
+        Ok(on_doc.iter().any(|q| q == name).then_some(alert_id))
     }
 
     /// Whether the document's content is already indexed (then, at most, where it is shown
@@ -216,7 +280,9 @@ impl Engine {
                 continue;
             }
             let copy_of = match entry.spec.duplicates.unwrap_or(self.duplicates.mode) {
-                Duplicates::Suppress if !similar.is_empty() => self.story_alert(name, similar)?,
+                Duplicates::Suppress if !similar.is_empty() => {
+                    self.story_alert(name, &document.id, similar)?
+                }
                 _ => None,
             };
             self.pending.alerts.push(AlertRow {

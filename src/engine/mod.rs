@@ -256,7 +256,7 @@ impl Engine {
         sinks.push(Box::new(TracingSink));
         sinks.push(Box::new(MetricsSink::new(options.metrics.clone())));
         let mut ledger = Ledger::open(&config.state_dir)?;
-        catch_up(&mut ledger, &config.alert_log)?;
+        let tail = catch_up(&mut ledger, &config.alert_log)?;
         let (stories, next_story_seq) = load_stories(&ledger, config.duplicates)?;
         let commit_ledger = Arc::new(Mutex::new(Ledger::open(&config.state_dir)?));
         let term_stats = index.term_stats()?;
@@ -326,6 +326,8 @@ impl Engine {
             duplicates: config.duplicates,
             stats: Stats::default(),
         };
+        let mut engine = engine;
+        engine.place_tail_stories(tail);
         engine.update_gauges()?;
         Ok(engine)
     }
@@ -846,8 +848,10 @@ fn load_stories(
 }
 
 /// Bring the ledger's alert tables up to the end of the alert log (what a crash after the log
-/// write and before the ledger transaction left behind).
-fn catch_up(ledger: &mut Ledger, alert_log: &Path) -> Result<(), EngineError> {
+/// write and before the ledger transaction left behind). Returns the documents of the records
+/// caught up (id and location, in log order, once each): their stories were not recorded
+/// either.
+fn catch_up(ledger: &mut Ledger, alert_log: &Path) -> Result<Vec<(DocId, String)>, EngineError> {
     let length = std::fs::metadata(alert_log).map(|m| m.len()).unwrap_or(0);
     let mut offset = ledger.alert_log_offset()?;
     if offset > length {
@@ -855,11 +859,17 @@ fn catch_up(ledger: &mut Ledger, alert_log: &Path) -> Result<(), EngineError> {
         offset = 0;
     }
     if offset == length {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let mut follower = alerts::follow(alert_log, offset);
     let alerts = follower.poll()?;
     let caught = alerts.len();
+    let mut seen = HashSet::new();
+    let tail: Vec<(DocId, String)> = alerts
+        .iter()
+        .filter(|a| seen.insert(a.doc.id.clone()))
+        .map(|a| (DocId(a.doc.id.clone()), a.doc.path.clone()))
+        .collect();
     let copies = alerts
         .iter()
         .filter_map(|a| {
@@ -885,7 +895,7 @@ fn catch_up(ledger: &mut Ledger, alert_log: &Path) -> Result<(), EngineError> {
     };
     ledger.record(&progress)?;
     tracing::info!(alerts = caught, "ledger caught up with the alert log");
-    Ok(())
+    Ok(tail)
 }
 
 /// Every file under the given paths (files as named, folders walked recursively, sorted),

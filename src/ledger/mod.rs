@@ -757,7 +757,7 @@ fn merge_lists(
 
 /// The document id inside an alert id (`q:{query}/d:{doc}`).
 fn doc_of_alert(alert_id: &str) -> &str {
-    alert_id.rsplit_once("/d:").map_or(alert_id, |(_, doc)| doc)
+    crate::alerts::doc_of_alert_id(alert_id)
 }
 
 fn warnings_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileWarnings> {

@@ -25,6 +25,8 @@ pub const SIGNATURE_LEN: usize = 64;
 pub const SKETCH_LEN: usize = 128;
 /// The smallest digit-bearing shingle hashes kept.
 pub const DIGIT_SKETCH_LEN: usize = 64;
+/// An estimated overlap rests on at least this many hashes of the smaller set, or is 0.
+pub const MIN_SAMPLE: usize = 12;
 /// Words per shingle.
 pub const SHINGLE_WORDS: usize = 3;
 /// A body with fewer distinct shingles than this gets no fingerprint (a brief or a table row
@@ -307,7 +309,9 @@ fn sketch_overlap(a: (&[u32], u32), b: (&[u32], u32), len: usize) -> f64 {
         }
     }
     let smaller = sample_a.len().min(sample_b.len());
-    if smaller == 0 {
+    // Estimated on a handful of hashes (a brief beside a long article), the overlap says
+    // nothing: not a copy. Exact (both sets whole in their sketches), it is always answered.
+    if smaller == 0 || (limit != u32::MAX && smaller < MIN_SAMPLE) {
         return 0.0;
     }
     (both as f64 / smaller as f64).min(1.0)

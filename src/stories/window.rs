@@ -201,6 +201,19 @@ impl StoryWindow {
         );
     }
 
+    /// Whether two documents of the window are copies of one story (false when either is not
+    /// in the window).
+    pub fn are_copies(&self, a: &DocId, b: &DocId) -> bool {
+        let member = |doc: &DocId| self.by_doc.get(doc).and_then(|slot| self.members.get(slot));
+        match (member(a), member(b)) {
+            (Some(a), Some(b)) => a
+                .fingerprint
+                .same_story(&b.fingerprint, self.threshold)
+                .is_some(),
+            _ => false,
+        }
+    }
+
     /// Take a document out (it was removed from the index).
     pub fn remove(&mut self, doc: &DocId) {
         if let Some(&slot) = self.by_doc.get(doc) {
