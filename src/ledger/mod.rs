@@ -350,16 +350,6 @@ impl Ledger {
             .map(|n| n.max(0) as u64)
     }
 
-    /// Whether the document has its place among the stories.
-    pub fn has_story(&self, doc: &DocId) -> Result<bool, LedgerError> {
-        self.run(|db| {
-            db.prepare_cached("SELECT 1 FROM stories WHERE doc_id = ?1")?
-                .query_row([&doc.0], |_| Ok(()))
-                .optional()
-                .map(|found| found.is_some())
-        })
-    }
-
     /// The latest `limit` documents among the stories, oldest first, and how many of them
     /// were left out: their fingerprint is of another version (or damaged).
     pub fn recent_stories(&self, limit: usize) -> Result<(Vec<StoryRow>, usize), LedgerError> {
@@ -385,23 +375,6 @@ impl Ledger {
             }
             rows.reverse();
             Ok((rows, unreadable))
-        })
-    }
-
-    /// The story of each of these documents that has one.
-    pub fn stories_of(&self, docs: &[DocId]) -> Result<Vec<(DocId, DocId)>, LedgerError> {
-        self.run(|db| {
-            let mut select = db.prepare_cached("SELECT story FROM stories WHERE doc_id = ?1")?;
-            let mut found = Vec::new();
-            for doc in docs {
-                if let Some(story) = select
-                    .query_row([&doc.0], |r| r.get::<_, String>(0))
-                    .optional()?
-                {
-                    found.push((doc.clone(), DocId(story)));
-                }
-            }
-            Ok(found)
         })
     }
 

@@ -243,7 +243,8 @@ impl StoryWindow {
     }
 
     /// The oldest arrival still in the window.
-    pub fn oldest_seq(&self) -> Option<u64> {
+    #[cfg(test)]
+    fn oldest_seq(&self) -> Option<u64> {
         let slot = self.order.front()?;
         self.members.get(slot).map(|m| m.seq)
     }
