@@ -113,12 +113,6 @@ impl StoryWindow {
         self.by_doc.contains_key(doc)
     }
 
-    /// The story of a document of the window.
-    pub fn story_of(&self, doc: &DocId) -> Option<&DocId> {
-        let slot = self.by_doc.get(doc)?;
-        self.members.get(slot).map(|m| &m.story)
-    }
-
     /// The documents of the window this fingerprint is a copy of: most similar first, then
     /// the earliest; at most [`MAX_SIMILAR`].
     pub fn similar(&self, fingerprint: &Fingerprint) -> Vec<Similar> {
