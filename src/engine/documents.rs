@@ -45,9 +45,7 @@ impl Engine {
             // Indexed, but its story may not be recorded: a crash after the index commit and
             // before the ledger's (or it left the window since).
             if let Some(fingerprint) = prepared.fingerprint {
-                if !self.stories.contains(&prepared.document.id) {
-                    self.place_in_story(&prepared.document.id, fingerprint);
-                }
+                self.place_in_story(&prepared.document.id, fingerprint);
             }
             return Ok(None);
         }
@@ -62,7 +60,8 @@ impl Engine {
             return Vec::new(); // copies are not looked for
         }
         if self.stories.contains(doc) {
-            // Placed already (from the alert log's tail after a crash): not placed twice.
+            // Placed already (a rename, or from the alert log's tail after a crash): not
+            // placed twice.
             return self.stories.similar_to_member(doc);
         }
         let similar = self.stories.similar(&fingerprint);
@@ -102,13 +101,10 @@ impl Engine {
                 }
                 _ => location.clone(),
             };
-            let Ok(bytes) = read_bytes(Path::new(&path), self.read_rules.max_file_size) else {
+            let Ok(documents) = self.read_documents(Path::new(&path)) else {
                 continue;
             };
-            let Ok(extraction) = self.read_rules.extractor.extract(Path::new(&path), &bytes) else {
-                continue;
-            };
-            let Some(document) = extraction.documents.into_iter().find(|d| d.id == id) else {
+            let Some(document) = documents.into_iter().find(|d| d.id == id) else {
                 continue;
             };
             let analysis = DocAnalysis::new(&document, &mut self.analyzer);
@@ -123,6 +119,13 @@ impl Engine {
                 "stories of the alert log's tail placed again"
             );
         }
+    }
+
+    /// The documents of a file processed before, read again here as they were read then (the
+    /// configured `[json]` keys make the ids).
+    fn read_documents(&self, path: &Path) -> Result<Vec<Document>, SkipReason> {
+        let bytes = read_bytes(path, self.read_rules.max_file_size)?;
+        Ok(self.read_rules.extractor.extract(path, &bytes)?.documents)
     }
 
     /// The documents of the window the indexed document `doc` is a copy of (a backfill's
@@ -431,17 +434,8 @@ impl Engine {
         }
         // Each holder is read once, however many of its documents move.
         for (holder, ids) in moves {
-            // Read as it was read when processed (the configured `[json]` keys make the ids).
-            let read = read_bytes(Path::new(&holder), self.read_rules.max_file_size)
-                .map_err(SkipReason::from)
-                .and_then(|bytes| {
-                    Ok(self
-                        .read_rules
-                        .extractor
-                        .extract(Path::new(&holder), &bytes)?)
-                });
-            let documents = match read {
-                Ok(extraction) => extraction.documents,
+            let documents = match self.read_documents(Path::new(&holder)) {
+                Ok(documents) => documents,
                 Err(error) => {
                     tracing::debug!(file = %holder, "cannot show documents at this file: {error}");
                     continue;

@@ -833,6 +833,7 @@ fn load_stories(
     duplicates: DuplicatesConfig,
 ) -> Result<(StoryWindow, u64), EngineError> {
     let mut window = StoryWindow::new(duplicates.window, duplicates.threshold);
+    // With no window, the latest row still tells where the arrivals' numbering goes on.
     let (rows, unreadable) = ledger.recent_stories(duplicates.window.max(1))?;
     let next = rows.last().map_or(0, |row| row.seq + 1);
     for row in rows {

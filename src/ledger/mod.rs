@@ -595,7 +595,7 @@ impl Ledger {
                 let mut by_path: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
                 for alert in &progress.alerts {
                     by_doc
-                        .entry(doc_of_alert(&alert.alert_id))
+                        .entry(crate::alerts::doc_of_alert_id(&alert.alert_id))
                         .or_default()
                         .push(&*alert.query);
                     by_path.entry(&*alert.path).or_default().push(&*alert.query);
@@ -726,11 +726,6 @@ fn merge_lists(
         write.execute([key, text.as_str()])?;
     }
     Ok(())
-}
-
-/// The document id inside an alert id (`q:{query}/d:{doc}`).
-fn doc_of_alert(alert_id: &str) -> &str {
-    crate::alerts::doc_of_alert_id(alert_id)
 }
 
 fn warnings_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileWarnings> {
