@@ -4,6 +4,7 @@
 //! Synchronous; the webhooks that deliver from the log are `crate::webhooks`. Everything public
 //! is re-exported here, so callers write `crate::alerts::Alert`, `crate::alerts::AlertLog`, ...
 
+pub mod digest;
 pub mod error;
 pub mod log;
 pub mod record;

@@ -319,6 +319,61 @@ fn fits_chars(s: &str, max: usize) -> bool {
     s.len() <= max || s.chars().nth(max).is_none()
 }
 
+/// An alert made up for trying a message template on at load time, with the characters that
+/// break a body written carelessly (quotes, `<`, `&`, a line break) in its free text.
+pub fn sample_alert() -> Alert {
+    let at = DateTime::from_timestamp(1_764_579_723, 0).unwrap_or_default();
+    Alert {
+        alert_id: alert_id("sample-query", "sample-document"),
+        at,
+        query: AlertQuery {
+            name: "sample-query".into(),
+            text: "Niger AND \"security agreement\"".into(),
+        },
+        doc: Arc::new(AlertDoc {
+            id: "sample-document".into(),
+            path: "watch/sample.txt".into(),
+            title: "Niger signs a \"security agreement\" <today> & more\nsecond line".into(),
+            date: NaiveDate::from_ymd_opt(2026, 12, 1),
+            source: Some("Sample Wire".into()),
+            url: Some("https://example.com/sample?a=1&b=2".into()),
+        }),
+        matched: Matched {
+            terms: vec!["niger".into(), "security agreement".into()],
+            snippet: "…<b>Niger</b> signed a <b>security agreement</b> &amp; a &lt;pact&gt;…"
+                .into(),
+        },
+        backfill: false,
+        copy_of: None,
+    }
+}
+
+/// A snippet as alerts carry it (`<b>…</b>` around the matches, `<`, `>` and `&` escaped) with
+/// the marks replaced by `open` and `close` and the text unescaped: plain text for `("", "")`,
+/// Slack's bold for `("*", "*")`, a terminal's for its escape codes.
+pub fn snippet_marked(snippet: &str, open: &str, close: &str) -> String {
+    let mut out = String::with_capacity(snippet.len());
+    let mut rest = snippet;
+    while let Some(i) = rest.find(['<', '&']) {
+        out.push_str(&rest[..i]);
+        rest = &rest[i..];
+        let (replacement, len) = [
+            ("<b>", open),
+            ("</b>", close),
+            ("&lt;", "<"),
+            ("&gt;", ">"),
+            ("&amp;", "&"),
+        ]
+        .iter()
+        .find(|(from, _)| rest.starts_with(from))
+        .map_or((&rest[..1], 1), |(from, to)| (*to, from.len()));
+        out.push_str(replacement);
+        rest = &rest[len..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// `s` cut to at most `max` chars (at a char boundary); when cut, the last char is "…".
 pub(crate) fn truncate_chars(s: &str, max: usize) -> Cow<'_, str> {
     if max == 0 {

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use super::{Outcome, Palettes};
 use crate::alerts::{self, Alert};
 use crate::config::Config;
+use crate::delivery;
 use crate::metrics::Metrics;
 use crate::webhooks;
 
@@ -215,10 +216,11 @@ fn write_alert(out: &mut impl Write, alert: &Alert, palettes: &Palettes) -> std:
 }
 
 fn replay(config: &Config, name: &str, since: Option<DateTime<Utc>>) -> anyhow::Result<Outcome> {
-    let Some(webhook) = config.webhooks.iter().find(|w| w.name == name) else {
-        let names: Vec<&str> = config.webhooks.iter().map(|w| w.name.as_str()).collect();
+    let destinations = config.destinations();
+    let Some(destination) = destinations.find(name) else {
+        let names = destinations.names();
         anyhow::bail!(
-            "no webhook named '{name}' in {} (configured: {})",
+            "no webhook or e-mail destination named '{name}' in {} (configured: {})",
             config.path.display(),
             if names.is_empty() {
                 "none".to_string()
@@ -228,9 +230,9 @@ fn replay(config: &Config, name: &str, since: Option<DateTime<Utc>>) -> anyhow::
         );
     };
     let runtime = tokio::runtime::Runtime::new()?;
-    let stats = runtime.block_on(webhooks::replay(
+    let stats = runtime.block_on(delivery::replay(
         &config.alert_log,
-        webhook,
+        &destination,
         &config.webhook_routes(),
         since,
         webhooks::RetryPolicy::default(),

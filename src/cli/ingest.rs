@@ -56,7 +56,7 @@ pub fn run(config: &Config, args: IngestArgs) -> anyhow::Result<Outcome> {
     let mut engine = Engine::open(config, config.queries.clone(), EngineOptions::default())?;
     // The index writer lock is taken first: one process at a time delivers from the log.
     let delivery = SharedDelivery::default();
-    if !config.webhooks.is_empty() {
+    if !config.destinations().names().is_empty() {
         let metrics = crate::metrics::Metrics::default();
         delivery.replace(Some(start_delivery(config, engine.queries(), metrics)?));
         engine.add_sink(Box::new(WebhookNudge(delivery.clone())));

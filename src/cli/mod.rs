@@ -285,12 +285,7 @@ fn print_query_error(text: &str, error: &crate::query::QueryError, err: &Palette
 /// `<b>x</b>` in snippets as bold when decorating, plain otherwise; entities unescaped.
 fn render_snippet(snippet: &str, palette: &Palette) -> String {
     let (bold, reset) = palette.bold_markers();
-    snippet
-        .replace("<b>", &bold)
-        .replace("</b>", &reset)
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
+    crate::alerts::record::snippet_marked(snippet, &bold, &reset)
 }
 
 /// Whether a write failed because the reader went away (`lookout search x | head`): not an

@@ -30,6 +30,8 @@ pub use queries::{
 };
 pub use reload::{diff, ConfigDiff, ConfigWatcher};
 
+use crate::delivery::{Destination, Destinations};
+use crate::email::EmailConfig;
 use crate::query::QueryLimits;
 use crate::webhooks::WebhookConfig;
 
@@ -108,6 +110,9 @@ struct ConfigFile {
     queries: Vec<QueryEntry>,
     #[serde(default)]
     webhooks: Vec<WebhookConfig>,
+    /// E-mail destinations (`[[emails]]` tables; see `EmailConfig`).
+    #[serde(default)]
+    emails: Vec<EmailConfig>,
     /// The HTTP API (`[api]` table; see `ApiConfig`).
     #[serde(default)]
     api: ApiConfig,
@@ -229,6 +234,8 @@ pub struct Config {
     pub queries_files: Vec<PathBuf>,
     pub queries: Vec<QuerySpec>,
     pub webhooks: Vec<WebhookConfig>,
+    /// The e-mail destinations (their credentials are environment variables' names).
+    pub emails: Vec<EmailConfig>,
     /// The HTTP API; its token never shows in `Debug` output.
     pub api: ApiConfig,
     /// The keys JSON articles are read from (`[json]`).
@@ -327,15 +334,27 @@ impl Config {
             .map_err(|problem| invalid("queries", problem.to_string()))?;
 
         let mut names = std::collections::HashSet::new();
-        for hook in &file.webhooks {
-            if !names.insert(hook.name.as_str()) {
+        let destinations = (file.webhooks.iter().cloned().map(Destination::Webhook))
+            .map(|d| ("webhooks", d))
+            .chain(
+                file.emails
+                    .iter()
+                    .cloned()
+                    .map(|e| ("emails", Destination::Email(e))),
+            );
+        for (key, destination) in destinations {
+            if !names.insert(destination.name().to_owned()) {
                 return Err(invalid(
-                    "webhooks",
-                    format!("the webhook name '{}' is used twice", hook.name),
+                    key,
+                    format!(
+                        "the destination name '{}' is used twice (webhooks and e-mail destinations share names)",
+                        destination.name()
+                    ),
                 ));
             }
-            hook.validate()
-                .map_err(|e| invalid("webhooks", e.to_string()))?;
+            destination
+                .validate()
+                .map_err(|e| invalid(key, e.to_string()))?;
         }
         let json = file
             .json
@@ -426,6 +445,7 @@ impl Config {
             queries_files,
             queries,
             webhooks: file.webhooks,
+            emails: file.emails,
             api: file.api,
             json,
             workers,
@@ -439,12 +459,12 @@ impl Config {
     fn check_webhook_references(&self) -> Result<(), ConfigError> {
         for query in &self.queries {
             for hook in query.webhooks.iter().flatten() {
-                if !self.webhooks.iter().any(|w| &w.name == hook) {
+                if !self.is_destination(hook) {
                     return Err(ConfigError::Invalid {
                         path: self.path.clone(),
                         key: "queries".into(),
                         problem: format!(
-                            "query '{}' ({}) names the webhook '{hook}', which is not configured",
+                            "query '{}' ({}) names the destination '{hook}', which is not configured (no webhook or e-mail destination has that name)",
                             query.name,
                             query.origin()
                         ),
@@ -474,12 +494,25 @@ impl Config {
         }
     }
 
-    /// The first of `names` that is not a configured webhook.
+    /// The first of `names` that is not a configured destination (webhook or e-mail).
     pub fn unknown_webhook<'a>(&self, names: &'a [String]) -> Option<&'a str> {
         names
             .iter()
-            .find(|name| !self.webhooks.iter().any(|w| &w.name == *name))
+            .find(|name| !self.is_destination(name))
             .map(String::as_str)
+    }
+
+    /// True if a webhook or an e-mail destination is named `name`.
+    pub fn is_destination(&self, name: &str) -> bool {
+        self.webhooks.iter().any(|w| w.name == name) || self.emails.iter().any(|e| e.name == name)
+    }
+
+    /// Every destination: the webhooks and the e-mail destinations.
+    pub fn destinations(&self) -> Destinations {
+        Destinations {
+            webhooks: self.webhooks.clone(),
+            emails: self.emails.clone(),
+        }
     }
 
     /// The files whose change calls for a reload: the config file, then its `queries_files`.
@@ -520,14 +553,14 @@ impl Config {
 
     /// Which webhooks get the alerts of which saved query (every webhook for a query that
     /// names none).
-    pub fn webhook_routes(&self) -> crate::webhooks::Routes {
-        let names: Vec<String> = self.webhooks.iter().map(|w| w.name.clone()).collect();
+    pub fn webhook_routes(&self) -> crate::delivery::Routes {
+        let names = self.destinations().names();
         let routes: Vec<(String, Option<Vec<String>>)> = self
             .queries
             .iter()
             .map(|q| (q.name.to_string(), q.webhooks.clone()))
             .collect();
-        crate::webhooks::Routes::new(&routes, &names)
+        crate::delivery::Routes::new(&routes, &names)
     }
 }
 
@@ -619,7 +652,7 @@ mod tests {
         let err = Config::parse(Path::new("c.toml"), hook)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("webhook 'nope'"), "{err}");
+        assert!(err.contains("destination 'nope'"), "{err}");
     }
 
     #[test]
@@ -679,7 +712,7 @@ mod tests {
 
         std::fs::write(&path, "queries_files = ['queries.toml']\n").unwrap();
         let err = Config::load(&path).unwrap_err().to_string();
-        assert!(err.contains("webhook 'slack'"), "{err}");
+        assert!(err.contains("destination 'slack'"), "{err}");
     }
 
     #[test]

@@ -66,7 +66,7 @@ pub fn diff(old: &Config, new: &Config) -> ConfigDiff {
         .filter(|q| !new_names.contains(&*q.name))
         .map(|q| q.name.to_string())
         .collect();
-    out.webhooks_changed = old.webhooks != new.webhooks;
+    out.webhooks_changed = old.webhooks != new.webhooks || old.emails != new.emails;
     let restart = [
         ("watch", old.watch != new.watch),
         ("index", old.index != new.index),

@@ -8,10 +8,11 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::alerts::Alert;
 use crate::config::Config;
+use crate::delivery::{self, LogDelivery, Routes};
 use crate::engine::AlertSinkError;
 use crate::engine::{AlertSink, QuerySet};
 use crate::metrics::Metrics;
-use crate::webhooks::{self, LogDelivery, RetryPolicy, Routes, WebhookError};
+use crate::webhooks::{RetryPolicy, WebhookError};
 
 /// Counts the alerts written to the log, for live followers (the API's event stream).
 pub struct AlertCounter(pub tokio::sync::watch::Sender<u64>);
@@ -73,16 +74,16 @@ pub fn start_delivery(
     queries: &QuerySet,
     metrics: Metrics,
 ) -> Result<LogDelivery, WebhookError> {
-    webhooks::start_new_webhooks_at_log_end(
+    delivery::start_new_webhooks_at_log_end(
         &config.alert_log,
         &config.state_dir,
-        &config.webhooks,
+        &config.destinations(),
     )?;
-    let names: Vec<String> = config.webhooks.iter().map(|w| w.name.clone()).collect();
+    let names = config.destinations().names();
     LogDelivery::start(
         config.alert_log.clone(),
         config.state_dir.clone(),
-        config.webhooks.clone(),
+        config.destinations(),
         Routes::new(&queries.routes(), &names),
         RetryPolicy::default(),
         metrics,

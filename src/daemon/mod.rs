@@ -122,7 +122,7 @@ async fn serve(
     )?;
     // The index writer lock is taken first: one process at a time delivers from the log.
     let delivery = SharedDelivery::default();
-    if !config.webhooks.is_empty() {
+    if !config.destinations().names().is_empty() {
         delivery.replace(Some(start_delivery(
             &config,
             engine.queries(),
@@ -550,7 +550,7 @@ impl Daemon {
         };
         let delivery = self
             .delivery
-            .with(crate::webhooks::LogDelivery::stats)
+            .with(crate::delivery::LogDelivery::stats)
             .unwrap_or_default();
         let mut report = status::build(
             &self.config,
@@ -582,7 +582,7 @@ impl Daemon {
     /// A webhook whose delivery task ended unexpectedly (a bug) is restarted from its cursor:
     /// its alerts wait in the log, none is lost.
     fn supervise_delivery(&mut self) {
-        let Some(crashed) = self.delivery.with(crate::webhooks::LogDelivery::crashed) else {
+        let Some(crashed) = self.delivery.with(crate::delivery::LogDelivery::crashed) else {
             return;
         };
         if crashed.is_empty() {
@@ -616,13 +616,13 @@ impl Daemon {
         if let Some(old) = self.delivery.replace(None) {
             old.shutdown(WEBHOOK_DRAIN).await;
         }
-        if self.config.webhooks.is_empty() {
+        if self.config.destinations().names().is_empty() {
             return;
         }
         match start_delivery(&self.config, self.engine.queries(), self.metrics.clone()) {
             Ok(delivery) => {
                 self.delivery.replace(Some(delivery));
-                tracing::info!(webhooks = self.config.webhooks.len(), "webhook delivery restarted on the new configuration");
+                tracing::info!(destinations = self.config.destinations().names().len(), "webhook delivery restarted on the new configuration");
             }
             Err(e) => tracing::error!("cannot restart webhook delivery: {e}; alerts stay in the alert log and are delivered after a restart"),
         }

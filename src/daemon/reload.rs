@@ -166,7 +166,7 @@ impl Daemon {
         for name in &diff.removed {
             tracing::info!(query = %name, "saved query removed");
         }
-        let webhooks_changed = next.webhooks != running.webhooks;
+        let webhooks_changed = next.webhooks != running.webhooks || next.emails != running.emails;
         let queries_changed = diff.queries_changed();
         if next.on_delete != running.on_delete || next.max_file_size != running.max_file_size {
             self.engine
@@ -202,7 +202,7 @@ impl Daemon {
         let specs = std::mem::take(&mut next.queries);
         self.engine
             .execute(Command::SetQueryTargets {
-                webhooks: next.webhooks.iter().map(|w| w.name.clone()).collect(),
+                webhooks: next.destinations().names(),
                 new_queries_file: next.file_for_new_queries().to_path_buf(),
             })
             .and_then(|reply| reply.done())

@@ -9,11 +9,11 @@ pub use crate::api::views::{
     WebhookHealth,
 };
 use crate::config::{compile_queries, Config};
+use crate::delivery::DeliveryStats;
 use crate::engine::watch_folder_health;
 use crate::index::LookoutIndex;
 use crate::ledger::{FileNotes, FileWarnings, Ledger, LedgerError, Quarantined};
 use crate::metrics::Metrics;
-use crate::webhooks::DeliveryStats;
 
 /// The report read from the files at rest (no daemon, or beside one).
 pub fn from_files(config: &Config) -> Result<StatusReport, LedgerError> {
@@ -95,7 +95,7 @@ pub fn build(
                 .map(|l| l.metrics.webhook_counts(&hook.name))
                 .unwrap_or_default();
             let disabled = stats.disabled.clone().or_else(|| {
-                crate::webhooks::disabled_reason(&config.state_dir, &hook.name)
+                crate::delivery::disabled_reason(&config.state_dir, &hook.name)
                     .ok()
                     .flatten()
             });

@@ -5,7 +5,6 @@
 //! themselves, delivery fed from the alert log with a persisted cursor per webhook
 //! (`LogDelivery`) and `replay`, live in `delivery`.
 
-use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -23,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::metrics::{Metrics, WebhookFailure};
 use crate::webhooks::error::WebhookError;
+use crate::webhooks::format::{BodyFormat, Formatter, Headers};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -66,7 +66,41 @@ pub struct WebhookConfig {
     /// Attempts in total, the first one included.
     #[serde(default = "default_max_attempts")]
     pub max_attempts: u32,
+    /// The body: `standard` (the alert's JSON line), `slack` (blocks) or `template`.
+    #[serde(default, skip_serializing_if = "is_standard")]
+    pub format: BodyFormat,
+    /// The minijinja body template of `format = "template"` (it sees `kind`, `alert` or
+    /// `digest`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
+    /// The template's content type; default `application/json` (then the body must parse).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// Extra request headers (e.g. an ntfy `Title`), any format.
+    #[serde(default, skip_serializing_if = "Headers::is_empty")]
+    pub headers: Headers,
+    /// A digest schedule: `"1h"`, `"daily at 08:00 Europe/Berlin"` (see `delivery`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// A throttle: `"10/h"`; alerts beyond it go into the next digest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_most: Option<String>,
 }
+
+fn is_standard(format: &BodyFormat) -> bool {
+    *format == BodyFormat::Standard
+}
+
+/// Headers a webhook's configuration may not set: the request's own and the signature's.
+const RESERVED_HEADERS: [&str; 7] = [
+    "content-type",
+    "content-length",
+    "host",
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+    "user-agent",
+];
 
 impl std::fmt::Debug for WebhookConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -76,6 +110,10 @@ impl std::fmt::Debug for WebhookConfig {
             .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
             .field("timeout_ms", &self.timeout_ms)
             .field("max_attempts", &self.max_attempts)
+            .field("format", &self.format)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("digest", &self.digest)
+            .field("at_most", &self.at_most)
             .finish()
     }
 }
@@ -89,12 +127,77 @@ impl WebhookConfig {
             secret: None,
             timeout_ms: default_timeout_ms(),
             max_attempts: default_max_attempts(),
+            format: BodyFormat::Standard,
+            template: None,
+            content_type: None,
+            headers: Headers::new(),
+            digest: None,
+            at_most: None,
         }
     }
 
-    /// Check the name, URL (http or https with a host), secret, timeout and attempts.
+    /// Check the name, URL (http or https with a host), secret, timeout, attempts, format,
+    /// template (compiled and tried on a sample), headers, digest schedule and throttle.
     pub fn validate(&self) -> Result<(), WebhookError> {
-        self.signer().map(|_| ())
+        self.signer()?;
+        self.formatter()?;
+        self.header_map()?;
+        Ok(())
+    }
+
+    fn invalid(&self, reason: impl Into<String>) -> WebhookError {
+        WebhookError::InvalidWebhook {
+            name: self.name.clone(),
+            reason: reason.into(),
+        }
+    }
+
+    /// The body formatter (a template compiled and tried on a sample alert and digest).
+    pub fn formatter(&self) -> Result<Formatter, WebhookError> {
+        match (self.format, &self.template) {
+            (BodyFormat::Template, None) => {
+                return Err(self.invalid("format = \"template\" needs a template"))
+            }
+            (BodyFormat::Standard | BodyFormat::Slack, Some(_)) => {
+                return Err(self.invalid("template is only used with format = \"template\""))
+            }
+            _ => {}
+        }
+        if self.content_type.is_some() && self.format != BodyFormat::Template {
+            return Err(self.invalid("content_type is only used with format = \"template\""));
+        }
+        if let Some(content_type) = &self.content_type {
+            if content_type.parse::<mime::Mime>().is_err() {
+                return Err(
+                    self.invalid(format!("content_type {content_type:?} is not a media type"))
+                );
+            }
+        }
+        Formatter::new(
+            self.format,
+            self.template.as_deref(),
+            self.content_type.as_deref(),
+        )
+        .map_err(|e| self.invalid(e.to_string()))
+    }
+
+    /// The extra headers, checked.
+    fn header_map(&self) -> Result<reqwest::header::HeaderMap, WebhookError> {
+        let mut map = reqwest::header::HeaderMap::new();
+        for (name, value) in &self.headers {
+            let header = reqwest::header::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| self.invalid(format!("header name {name:?} is not valid")))?;
+            if RESERVED_HEADERS.contains(&header.as_str()) {
+                return Err(self.invalid(format!("header {name:?} is set by lookout itself")));
+            }
+            let value = HeaderValue::from_str(value).map_err(|_| {
+                self.invalid(format!(
+                    "the value of header {name:?} is not a valid header value"
+                ))
+            })?;
+            map.insert(header, value);
+        }
+        Ok(map)
     }
 
     /// Validate, and key the HMAC with the secret.
@@ -279,13 +382,22 @@ impl Message {
 pub(crate) struct Endpoint {
     pub(crate) config: WebhookConfig,
     signer: Option<HmacSha256>,
+    pub(crate) formatter: Formatter,
+    headers: reqwest::header::HeaderMap,
 }
 
 impl Endpoint {
-    /// Validate `config` and key its HMAC.
+    /// Validate `config`, key its HMAC and compile its format.
     pub(crate) fn new(config: WebhookConfig) -> Result<Endpoint, WebhookError> {
         let signer = config.signer()?;
-        Ok(Endpoint { config, signer })
+        let formatter = config.formatter()?;
+        let headers = config.header_map()?;
+        Ok(Endpoint {
+            config,
+            signer,
+            formatter,
+            headers,
+        })
     }
 
     pub(crate) fn name(&self) -> &str {
@@ -304,9 +416,10 @@ pub(crate) fn http_client() -> Result<reqwest::Client, WebhookError> {
 }
 
 /// Validate each webhook and check that no two share a name.
+#[cfg(test)]
 pub(crate) fn endpoints(webhooks: Vec<WebhookConfig>) -> Result<Vec<Endpoint>, WebhookError> {
     let mut endpoints = Vec::with_capacity(webhooks.len());
-    let mut names = HashSet::new();
+    let mut names = std::collections::HashSet::new();
     for config in webhooks {
         if !names.insert(config.name.clone()) {
             return Err(WebhookError::InvalidWebhook {
@@ -322,7 +435,8 @@ pub(crate) fn endpoints(webhooks: Vec<WebhookConfig>) -> Result<Vec<Endpoint>, W
 /// What one attempt came to.
 #[derive(Debug)]
 pub(crate) enum Attempt {
-    Delivered(StatusCode),
+    /// Accepted (with the HTTP status, for a request).
+    Delivered(Option<StatusCode>),
     /// 410 Gone: the receiver asks not to be sent anything more.
     Gone(String),
     /// Not worth retrying (4xx other than 408/409/410/425/429, or a redirect).
@@ -393,8 +507,45 @@ pub(crate) async fn deliver_with_retries(
     stop: Option<&CancellationToken>,
     tally: &Tally<'_>,
 ) -> Outcome {
-    let name = hook.name();
-    let max_attempts = hook.config.max_attempts.max(1);
+    let target = Target {
+        name: hook.name(),
+        max_attempts: hook.config.max_attempts,
+    };
+    with_retries(
+        &target,
+        policy,
+        &message.alert_id,
+        rng,
+        stop,
+        tally,
+        move || deliver_once(client, hook, message),
+    )
+    .await
+}
+
+/// Who [`with_retries`] sends to: its name (for logs and metrics) and its attempts.
+pub(crate) struct Target<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) max_attempts: u32,
+}
+
+/// The retry loop of [`deliver_with_retries`], for any kind of attempt (an HTTP request, an
+/// SMTP dialogue): `attempt` is made until it succeeds, fails for good or the attempts run out.
+/// `id` names the message in the logs.
+pub(crate) async fn with_retries<F>(
+    target: &Target<'_>,
+    policy: &RetryPolicy,
+    id: &str,
+    rng: &mut XorShift64,
+    stop: Option<&CancellationToken>,
+    tally: &Tally<'_>,
+    mut attempt_once: impl FnMut() -> F,
+) -> Outcome
+where
+    F: std::future::Future<Output = Attempt>,
+{
+    let name = target.name;
+    let max_attempts = target.max_attempts.max(1);
     let wait_while_down = stop.is_some();
     let mut attempt = 0;
     // Attempts that reached the receiver (or all of them, without a stop signal).
@@ -405,14 +556,14 @@ pub(crate) async fn deliver_with_retries(
         }
         attempt += 1;
         tally.metrics.webhook_attempt(name);
-        let (problem, retry_after, reason) = match deliver_once(client, hook, message).await {
+        let (problem, retry_after, reason) = match attempt_once().await {
             Attempt::Delivered(status) => {
                 tracing::debug!(
                     webhook = name,
-                    alert_id = %message.alert_id,
+                    alert_id = %id,
                     attempt,
-                    status = status.as_u16(),
-                    "webhook delivered"
+                    status = status.map(|s| s.as_u16()),
+                    "delivered"
                 );
                 return Outcome::Delivered;
             }
@@ -426,7 +577,7 @@ pub(crate) async fn deliver_with_retries(
                 tally.failed(name, WebhookFailure::Status);
                 tracing::warn!(
                     webhook = name,
-                    alert_id = %message.alert_id,
+                    alert_id = %id,
                     attempt,
                     error = %problem,
                     "webhook delivery attempt failed permanently; not retried"
@@ -456,7 +607,7 @@ pub(crate) async fn deliver_with_retries(
         if counted >= max_attempts {
             tracing::warn!(
                 webhook = name,
-                alert_id = %message.alert_id,
+                alert_id = %id,
                 attempt,
                 max_attempts,
                 error = %problem,
@@ -474,7 +625,7 @@ pub(crate) async fn deliver_with_retries(
         };
         tracing::warn!(
             webhook = name,
-            alert_id = %message.alert_id,
+            alert_id = %id,
             attempt,
             max_attempts,
             error = %problem,
@@ -505,7 +656,8 @@ pub(crate) async fn deliver_once(
     let mut request = client
         .post(&hook.config.url)
         .timeout(Duration::from_millis(hook.config.timeout_ms))
-        .header(CONTENT_TYPE, "application/json")
+        .headers(hook.headers.clone())
+        .header(CONTENT_TYPE, hook.formatter.content_type())
         .header("webhook-id", &message.msg_id)
         .header("webhook-timestamp", timestamp.to_string());
     if let Some(signer) = &hook.signer {
@@ -532,7 +684,7 @@ pub(crate) async fn deliver_once(
     };
     let status = response.status();
     if status.is_success() {
-        return Attempt::Delivered(status);
+        return Attempt::Delivered(Some(status));
     }
     let problem = format!("HTTP {status}");
     if status == StatusCode::GONE {

@@ -14,8 +14,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::alerts::record::truncate_chars;
 use crate::atomic_file::{self, Durability};
+use crate::delivery::digest::DigestBook;
+use crate::delivery::source::LogIdentity;
 use crate::lock::lock;
-use crate::webhooks::delivery::source::LogIdentity;
 use crate::webhooks::error::WebhookError;
 
 /// A `WebhookError::State` about `path`.
@@ -91,13 +92,17 @@ pub(crate) fn ensure_webhooks_dir(state_dir: &Path) -> Result<(), WebhookError> 
 }
 
 /// A cursor file: the offset of the start of the next line to deliver, in the file `log` names.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct CursorFile {
     pub webhook: String,
     pub offset: u64,
     pub log: LogIdentity,
     /// When it was written (informative).
     pub written: String,
+    /// The destination's open digests and throttle, consistent with `offset`: the lines before
+    /// it are in them, the lines after it not.
+    #[serde(default, skip_serializing_if = "DigestBook::is_empty")]
+    pub digests: DigestBook,
 }
 
 /// The cursor at `path`; `None` if there is none.
@@ -259,6 +264,7 @@ mod tests {
                 first_line: Some("ab".into()),
             },
             written: rfc3339_now(),
+            digests: DigestBook::default(),
         };
         write_cursor(&path, &cursor, true).unwrap();
         assert_eq!(read_cursor(&path).unwrap(), Some(cursor));

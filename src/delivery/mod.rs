@@ -1,15 +1,20 @@
-//! Webhook delivery fed from the alert log, the source of truth for alerts: which webhooks want
-//! which saved query's alerts (`Routes`), one tokio task per webhook reading the log from its
-//! persisted cursor and delivering in log order (`LogDelivery`), and redelivery on demand
-//! (`replay`). A crash re-delivers at most the alerts after the last persisted cursor, with the
-//! same `webhook-id`s (at-least-once, deduplicable by id); a webhook that is down only delays
-//! its own deliveries. The HTTP request, signature and retry loop are `webhook.rs`'s. Every
-//! attempt, failure, delivery and dead letter is also counted in the process's `Metrics`, with
-//! each webhook's backlog and whether it is disabled.
+//! Delivery fed from the alert log, the source of truth for alerts, to every destination: the
+//! webhooks (`webhooks`: signed HTTP requests in a format) and the e-mail destinations (`email`:
+//! SMTP). Which destinations want which saved query's alerts (`Routes`); one tokio task per
+//! destination reading the log from its persisted cursor and delivering in log order
+//! (`LogDelivery`), each alert alone, in digests on a schedule, or alone up to a rate with the
+//! rest in digests (`digest`, `schedule`); and redelivery on demand (`replay`). A crash
+//! re-delivers at most the alerts after the last persisted cursor, with the same ids
+//! (at-least-once, deduplicable by id); a destination that is down only delays its own
+//! deliveries. Every attempt, failure, delivery and dead letter is also counted in the
+//! process's `Metrics`, with each destination's backlog and whether it is disabled.
 //!
-//! Files under the state folder (see `state.rs`): `webhooks/<name>.cursor`,
+//! Files under the state folder (see `state.rs`): `webhooks/<name>.cursor` (the cursor, and
+//! the destination's open digests and throttle with it, replaced atomically as one),
 //! `webhooks/<name>.disabled` (410 Gone), `dead-letter.jsonl`.
 
+pub mod digest;
+pub mod schedule;
 mod source;
 mod state;
 #[cfg(test)]
@@ -27,15 +32,20 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::alerts::digest::Digest;
 use crate::alerts::record::Alert;
 use crate::alerts::AlertLogError;
+use crate::email::{self, EmailConfig, Mailer, SendFailure};
 use crate::lock::lock;
-use crate::metrics::{webhook_sink, Metrics};
+use crate::metrics::{webhook_sink, Metrics, WebhookFailure};
 use crate::webhooks::error::WebhookError;
+use crate::webhooks::format::Item;
 use crate::webhooks::send::{
-    deliver_with_retries, endpoints, http_client, Endpoint, Message, Outcome, RetryPolicy, Tally,
-    WebhookConfig, XorShift64,
+    deliver_with_retries, http_client, with_retries, Attempt, Endpoint, Message, Outcome,
+    RetryPolicy, Tally, Target, WebhookConfig, XorShift64,
 };
+
+use digest::{DigestBook, Policy, Route};
 
 use source::{Batch, Line, LogIdentity, LogSource};
 use state::{CursorFile, DeadLetterFile};
@@ -54,6 +64,210 @@ const BATCH_LINES: usize = 256;
 const BATCH_BYTES: usize = 1 << 20;
 /// A persisting problem (unreadable log, unwritable cursor) is logged again at most this often.
 const ERROR_REPEAT: Duration = Duration::from_secs(60);
+
+/// Every destination delivery sends to: the webhooks and the e-mail destinations, whose names
+/// are unique together.
+#[derive(Debug, Clone, Default)]
+pub struct Destinations {
+    pub webhooks: Vec<WebhookConfig>,
+    pub emails: Vec<EmailConfig>,
+}
+
+impl From<Vec<WebhookConfig>> for Destinations {
+    fn from(webhooks: Vec<WebhookConfig>) -> Destinations {
+        Destinations {
+            webhooks,
+            emails: Vec::new(),
+        }
+    }
+}
+
+impl Destinations {
+    /// Every destination's name, webhooks first, in configuration order.
+    pub fn names(&self) -> Vec<String> {
+        self.webhooks
+            .iter()
+            .map(|w| w.name.clone())
+            .chain(self.emails.iter().map(|e| e.name.clone()))
+            .collect()
+    }
+
+    /// The destination named `name`.
+    pub fn find(&self, name: &str) -> Option<Destination> {
+        if let Some(w) = self.webhooks.iter().find(|w| w.name == name) {
+            return Some(Destination::Webhook(w.clone()));
+        }
+        self.emails
+            .iter()
+            .find(|e| e.name == name)
+            .map(|e| Destination::Email(e.clone()))
+    }
+}
+
+/// One destination's configuration.
+#[derive(Debug, Clone)]
+pub enum Destination {
+    Webhook(WebhookConfig),
+    Email(EmailConfig),
+}
+
+impl From<WebhookConfig> for Destination {
+    fn from(webhook: WebhookConfig) -> Destination {
+        Destination::Webhook(webhook)
+    }
+}
+
+impl Destination {
+    pub fn name(&self) -> &str {
+        match self {
+            Destination::Webhook(w) => &w.name,
+            Destination::Email(e) => &e.name,
+        }
+    }
+
+    /// How it delivers (`digest`, `at_most`), parsed.
+    pub fn policy(&self) -> Result<Policy, WebhookError> {
+        let (digest, at_most) = match self {
+            Destination::Webhook(w) => (&w.digest, &w.at_most),
+            Destination::Email(e) => (&e.digest, &e.at_most),
+        };
+        policy_of(self.name(), digest.as_deref(), at_most.as_deref())
+    }
+
+    /// Check everything that can be checked before starting (not the environment).
+    pub fn validate(&self) -> Result<(), WebhookError> {
+        match self {
+            Destination::Webhook(w) => w.validate()?,
+            Destination::Email(e) => e.validate().map_err(|err| WebhookError::InvalidWebhook {
+                name: e.name.clone(),
+                reason: err.to_string(),
+            })?,
+        }
+        self.policy().map(|_| ())
+    }
+}
+
+/// The delivery policy of destination `name` from its `digest` and `at_most` settings.
+pub fn policy_of(
+    name: &str,
+    digest: Option<&str>,
+    at_most: Option<&str>,
+) -> Result<Policy, WebhookError> {
+    let invalid = |reason: String| WebhookError::InvalidWebhook {
+        name: name.to_owned(),
+        reason,
+    };
+    Ok(Policy {
+        digest: digest
+            .map(str::parse)
+            .transpose()
+            .map_err(|e: schedule::ScheduleError| invalid(format!("digest: {e}")))?,
+        at_most: at_most
+            .map(str::parse)
+            .transpose()
+            .map_err(|e: schedule::ScheduleError| invalid(format!("at_most: {e}")))?,
+    })
+}
+
+/// What a destination's task sends with.
+enum Sender {
+    Webhook {
+        endpoint: Box<Endpoint>,
+        client: reqwest::Client,
+    },
+    Email(Box<Mailer>),
+}
+
+impl Sender {
+    fn new(destination: Destination, client: &reqwest::Client) -> Result<Sender, WebhookError> {
+        match destination {
+            Destination::Webhook(config) => Ok(Sender::Webhook {
+                endpoint: Box::new(Endpoint::new(config)?),
+                client: client.clone(),
+            }),
+            Destination::Email(config) => {
+                let name = config.name.clone();
+                Mailer::new(config)
+                    .map(|m| Sender::Email(Box::new(m)))
+                    .map_err(|e| WebhookError::InvalidWebhook {
+                        name,
+                        reason: e.to_string(),
+                    })
+            }
+        }
+    }
+
+    fn name(&self) -> &str {
+        match self {
+            Sender::Webhook { endpoint, .. } => endpoint.name(),
+            Sender::Email(mailer) => mailer.name(),
+        }
+    }
+
+    /// Where it sends, for messages about it.
+    fn address(&self) -> String {
+        match self {
+            Sender::Webhook { endpoint, .. } => endpoint.config.url.clone(),
+            Sender::Email(mailer) => format!("smtp://{}", mailer.config.smtp_host),
+        }
+    }
+
+    /// Send `item` (whose id is `id`) until it is settled.
+    async fn send(
+        &self,
+        item: Item<'_>,
+        id: &str,
+        policy: &RetryPolicy,
+        rng: &mut XorShift64,
+        stop: Option<&CancellationToken>,
+        tally: &Tally<'_>,
+    ) -> Outcome {
+        match self {
+            Sender::Webhook { endpoint, client } => {
+                let body = match endpoint.formatter.render(item) {
+                    Ok(body) => body,
+                    Err(err) => {
+                        return Outcome::Failed {
+                            attempts: 0,
+                            last_error: format!("cannot format the message: {err}"),
+                            permanent: true,
+                        }
+                    }
+                };
+                let message = Message::from_line(id, body);
+                deliver_with_retries(client, endpoint, policy, &message, rng, stop, tally).await
+            }
+            Sender::Email(mailer) => {
+                let mail = match item {
+                    Item::Alert { alert, .. } => email::alert_mail(alert),
+                    Item::Digest(digest) => email::digest_mail(digest),
+                };
+                let target = Target {
+                    name: mailer.name(),
+                    max_attempts: mailer.config.max_attempts,
+                };
+                let (mailer, mail) = (&**mailer, &mail);
+                with_retries(&target, policy, id, rng, stop, tally, move || async move {
+                    match mailer.send(mail).await {
+                        Ok(()) => Attempt::Delivered(None),
+                        Err(SendFailure::Permanent(problem)) => Attempt::Permanent(problem),
+                        Err(SendFailure::Unreachable(problem)) => Attempt::Unreachable(problem),
+                        Err(SendFailure::Transient { problem, timeout }) => Attempt::Retry {
+                            problem,
+                            retry_after: None,
+                            reason: if timeout {
+                                WebhookFailure::Timeout
+                            } else {
+                                WebhookFailure::Other
+                            },
+                        },
+                    }
+                })
+                .await
+            }
+        }
+    }
+}
 
 /// Which webhooks get the alerts of which saved query.
 #[derive(Debug, Clone, Default)]
@@ -132,6 +346,10 @@ pub struct WebhookStats {
     pub failed_attempts: u64,
     pub dead_lettered: u64,
     pub malformed: u64,
+    /// Digests sent (each counted once, however many alerts it held).
+    pub digests: u64,
+    /// Alerts waiting in open digests.
+    pub digest_pending: u64,
     /// Byte offset in the alert log of the next line to settle (it may be ahead of the one on
     /// disk by up to 100 ms / 100 lines, until shutdown).
     pub cursor: u64,
@@ -153,6 +371,9 @@ struct Hook {
     failed_attempts: AtomicU64,
     dead_lettered: AtomicU64,
     malformed: AtomicU64,
+    digests: AtomicU64,
+    /// The open digests and the throttle, saved with the cursor (see `digest`).
+    book: Mutex<DigestBook>,
     disabled: Mutex<Option<String>>,
     cut_off: AtomicBool,
     /// Where the webhook is: every line before it is settled.
@@ -184,6 +405,11 @@ impl Hook {
         }
     }
 
+    /// The book changed without the cursor moving (a digest was sent).
+    fn touch(&self) {
+        lock(&self.position).generation += 1;
+    }
+
     fn dirty(&self) -> bool {
         lock(&self.position).generation != self.persisted.load(Ordering::SeqCst)
     }
@@ -201,6 +427,7 @@ impl Hook {
         if position.generation == last.load(Ordering::SeqCst) {
             return Ok(());
         }
+        let digests = lock(&self.book).clone();
         state::write_cursor(
             &self.cursor_path,
             &CursorFile {
@@ -208,6 +435,7 @@ impl Hook {
                 offset: position.offset,
                 log: position.log,
                 written: state::rfc3339_now(),
+                digests,
             },
             durable,
         )?;
@@ -225,6 +453,8 @@ impl Hook {
             failed_attempts: self.failed_attempts.load(Ordering::SeqCst),
             dead_lettered: self.dead_lettered.load(Ordering::SeqCst),
             malformed: self.malformed.load(Ordering::SeqCst),
+            digests: self.digests.load(Ordering::SeqCst),
+            digest_pending: lock(&self.book).open().iter().map(|d| d.count).sum(),
             cursor: lock(&self.position).offset,
             disabled: lock(&self.disabled).clone(),
             cut_off: self.cut_off.load(Ordering::SeqCst),
@@ -248,13 +478,13 @@ async fn persist_hook(hook: &Arc<Hook>, durable: bool) -> Result<(), WebhookErro
 pub fn start_new_webhooks_at_log_end(
     alert_log: &Path,
     state_dir: &Path,
-    webhooks: &[WebhookConfig],
+    destinations: &Destinations,
 ) -> Result<Vec<String>, WebhookError> {
     state::ensure_webhooks_dir(state_dir)?;
     let end = std::fs::metadata(alert_log).map(|m| m.len()).unwrap_or(0);
     let mut started = Vec::new();
-    for webhook in webhooks {
-        let path = cursor_path(state_dir, &webhook.name);
+    for name in destinations.names() {
+        let path = cursor_path(state_dir, &name);
         if state::read_cursor(&path)?.is_some() {
             continue;
         }
@@ -263,17 +493,18 @@ pub fn start_new_webhooks_at_log_end(
         let (source, restarted) = LogSource::resume(alert_log, end, LogIdentity::default())?;
         let (offset, log) = source.position();
         if let Some(reason) = restarted {
-            tracing::warn!(webhook = %webhook.name, "a new webhook gets the alert log from its start: {reason}");
+            tracing::warn!(webhook = %name, "a new webhook gets the alert log from its start: {reason}");
         }
         let cursor = CursorFile {
-            webhook: webhook.name.clone(),
+            webhook: name.clone(),
             offset,
             log: log.clone(),
             written: state::rfc3339_now(),
+            digests: DigestBook::default(),
         };
         state::write_cursor(&path, &cursor, true)?;
-        tracing::info!(webhook = %webhook.name, offset, "new webhook: it gets the alerts raised from now on (lookout alerts replay sends earlier ones)");
-        started.push(webhook.name.clone());
+        tracing::info!(webhook = %name, offset, "new webhook: it gets the alerts raised from now on (lookout alerts replay sends earlier ones)");
+        started.push(name.clone());
     }
     Ok(started)
 }
@@ -306,19 +537,35 @@ impl LogDelivery {
     pub fn start(
         alert_log: PathBuf,
         state_dir: PathBuf,
-        webhooks: Vec<WebhookConfig>,
+        destinations: Destinations,
         routes: Routes,
         policy: RetryPolicy,
         metrics: Metrics,
     ) -> Result<LogDelivery, WebhookError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| WebhookError::NoRuntime)?;
-        let endpoints = endpoints(webhooks)?;
         let client = http_client()?;
+        let mut senders = Vec::new();
+        let mut names = HashSet::new();
+        let all = destinations
+            .webhooks
+            .into_iter()
+            .map(Destination::Webhook)
+            .chain(destinations.emails.into_iter().map(Destination::Email));
+        for destination in all {
+            if !names.insert(destination.name().to_owned()) {
+                return Err(WebhookError::InvalidWebhook {
+                    name: destination.name().to_owned(),
+                    reason: "the name is used by another destination too".into(),
+                });
+            }
+            let delivery_policy = destination.policy()?;
+            senders.push((Sender::new(destination, &client)?, delivery_policy));
+        }
         state::ensure_webhooks_dir(&state_dir)?;
 
         // Read every cursor before starting anything: a bad one fails the start as a whole.
-        let mut prepared = Vec::with_capacity(endpoints.len());
-        for endpoint in endpoints {
+        let mut prepared = Vec::with_capacity(senders.len());
+        for (endpoint, delivery_policy) in senders {
             let name = endpoint.name().to_owned();
             let cursor_path = cursor_path(&state_dir, &name);
             let cursor = state::read_cursor(&cursor_path)?;
@@ -326,6 +573,10 @@ impl LogDelivery {
             let (offset, log) = cursor
                 .as_ref()
                 .map_or((0, LogIdentity::default()), |c| (c.offset, c.log.clone()));
+            let mut book = cursor
+                .as_ref()
+                .map(|c| c.digests.clone())
+                .unwrap_or_default();
             let mut position = Position {
                 offset,
                 log,
@@ -349,6 +600,8 @@ impl LogDelivery {
                         "the webhook's cursor does not fit the alert log ({reason}); delivering the log from its start (receivers may see webhook-ids again)"
                     );
                     position.generation = 1;
+                    // The digests were of lines read again now.
+                    book = DigestBook::default();
                 } else if cursor.is_some() {
                     tracing::info!(webhook = %name, offset = position.offset, "resuming webhook delivery from its cursor");
                 }
@@ -365,6 +618,8 @@ impl LogDelivery {
                 failed_attempts: AtomicU64::new(0),
                 dead_lettered: AtomicU64::new(0),
                 malformed: AtomicU64::new(0),
+                digests: AtomicU64::new(0),
+                book: Mutex::new(book),
                 disabled: Mutex::new(disabled),
                 cut_off: AtomicBool::new(false),
                 position: Mutex::new(position),
@@ -373,7 +628,7 @@ impl LogDelivery {
                 writing: Mutex::new(()),
                 notify: Notify::new(),
             });
-            prepared.push((hook, endpoint, source));
+            prepared.push((hook, endpoint, delivery_policy, source));
         }
 
         let routes = Arc::new(routes);
@@ -381,7 +636,7 @@ impl LogDelivery {
         let stop = CancellationToken::new();
         let mut hooks = Vec::with_capacity(prepared.len());
         let mut tasks = Vec::new();
-        for (hook, endpoint, source) in prepared {
+        for (hook, endpoint, delivery_policy, source) in prepared {
             hooks.push(Arc::clone(&hook));
             metrics.init_webhook(&hook.name);
             metrics.set_webhook_disabled(&hook.name, source.is_none());
@@ -392,7 +647,7 @@ impl LogDelivery {
                 rng: XorShift64::seeded(&hook.name),
                 hook: Arc::clone(&hook),
                 endpoint,
-                client: client.clone(),
+                delivery_policy,
                 policy,
                 routes: Arc::clone(&routes),
                 log_path: alert_log.clone(),
@@ -519,6 +774,8 @@ impl Throttle {
 enum Step {
     /// Settled: move the cursor past it.
     Next,
+    /// Put into a digest: move the cursor past it (saved with the digest on the interval).
+    Digested,
     /// Stop asked for before it was settled: the cursor stays before it.
     Stop,
     /// The webhook answered 410 Gone: disabled, the cursor stays before it.
@@ -567,8 +824,9 @@ async fn read_batch(source: &Arc<Mutex<LogSource>>) -> Result<Batch, WebhookErro
 /// The task of one webhook.
 struct Worker {
     hook: Arc<Hook>,
-    endpoint: Endpoint,
-    client: reqwest::Client,
+    endpoint: Sender,
+    /// Each alert, digests, or a throttle.
+    delivery_policy: Policy,
     policy: RetryPolicy,
     routes: Arc<Routes>,
     log_path: PathBuf,
@@ -609,16 +867,34 @@ impl Worker {
             };
             if batch.reset {
                 self.hook.settle_to(0, &batch.identity);
+                *lock(&self.hook.book) = DigestBook::default();
             }
             self.report_backlog(batch.len);
             if batch.lines.is_empty() {
+                // Caught up with the log: every digest whose window has ended is complete.
+                if let Step::Stop | Step::Disabled = self.send_due_digests(true).await {
+                    break;
+                }
                 self.idle().await;
                 continue;
             }
             for line in &batch.lines {
                 // Tests inject a bug into delivery here (FAILPOINTS=delivery::line=1*panic).
                 fail::fail_point!("delivery::line");
+                if let Step::Stop | Step::Disabled = self.send_due_digests(false).await {
+                    break 'lines;
+                }
                 match self.settle(line).await {
+                    Step::Digested => {
+                        self.hook.settle_to(line.end, &batch.identity);
+                        self.report_backlog(batch.len);
+                        self.since_persist += 1;
+                        if self.since_persist >= PERSIST_LINES
+                            || self.last_persist.elapsed() >= PERSIST_INTERVAL
+                        {
+                            self.persist().await;
+                        }
+                    }
                     Step::Next => {
                         self.hook.settle_to(line.end, &batch.identity);
                         self.report_backlog(batch.len);
@@ -696,25 +972,41 @@ impl Worker {
             }
             Parsed::Alert(alert, text) => (alert, text),
         };
-        // A copy record is no alert: the first alert of its story was delivered.
-        if alert.is_copy() || !self.routes.wants(&self.hook.name, &alert.query.name) {
+        if !self.routes.wants(&self.hook.name, &alert.query.name) {
             return Step::Next;
         }
-        let message = Message::from_line(&alert.alert_id, text);
+        // A copy record is no alert: the first alert of its story was delivered, or waits in
+        // a digest, which counts it ("also in N sources").
+        if alert.is_copy() {
+            if self.delivery_policy.is_each() || !lock(&self.hook.book).copy(&alert) {
+                return Step::Next;
+            }
+            return Step::Digested;
+        }
+        if !self.delivery_policy.is_each() {
+            let route = lock(&self.hook.book).route(&alert, &self.delivery_policy, Utc::now());
+            if route == Route::Digested {
+                return Step::Digested;
+            }
+        }
         self.rng.mix(&alert.alert_id);
-        let outcome = deliver_with_retries(
-            &self.client,
-            &self.endpoint,
-            &self.policy,
-            &message,
-            &mut self.rng,
-            Some(&self.stop),
-            &Tally {
-                failed_attempts: &self.hook.failed_attempts,
-                metrics: &self.metrics,
-            },
-        )
-        .await;
+        let outcome = self
+            .endpoint
+            .send(
+                Item::Alert {
+                    alert: &alert,
+                    line: &text,
+                },
+                &alert.alert_id,
+                &self.policy,
+                &mut self.rng,
+                Some(&self.stop),
+                &Tally {
+                    failed_attempts: &self.hook.failed_attempts,
+                    metrics: &self.metrics,
+                },
+            )
+            .await;
         match outcome {
             Outcome::Delivered => {
                 self.hook.delivered.fetch_add(1, Ordering::SeqCst);
@@ -731,7 +1023,7 @@ impl Worker {
                 Step::Next
             }
             Outcome::Gone { last_error, .. } => {
-                self.disable(&alert, &last_error).await;
+                self.disable(&alert.alert_id, &last_error).await;
                 Step::Disabled
             }
             Outcome::Interrupted { attempts } => {
@@ -744,6 +1036,94 @@ impl Worker {
                 Step::Stop
             }
         }
+    }
+
+    /// Send every digest that is due (`caught_up`: the whole log has been read), oldest first;
+    /// each is closed, and the book saved durably, once it is settled (sent, or given up on and
+    /// dead-lettered). Stops at a stop signal or a 410 Gone.
+    async fn send_due_digests(&mut self, caught_up: bool) -> Step {
+        if self.delivery_policy.is_each() {
+            return Step::Next;
+        }
+        loop {
+            let now = Utc::now();
+            let due = {
+                let book = lock(&self.hook.book);
+                book.due(now, caught_up)
+                    .and_then(|i| book.digest(i).cloned().map(|d| (i, d)))
+            };
+            let Some((index, digest)) = due else {
+                return Step::Next;
+            };
+            self.rng.mix(&digest.digest_id);
+            let outcome = self
+                .endpoint
+                .send(
+                    Item::Digest(&digest),
+                    &digest.digest_id,
+                    &self.policy,
+                    &mut self.rng,
+                    Some(&self.stop),
+                    &Tally {
+                        failed_attempts: &self.hook.failed_attempts,
+                        metrics: &self.metrics,
+                    },
+                )
+                .await;
+            match outcome {
+                Outcome::Delivered => {
+                    self.hook.digests.fetch_add(1, Ordering::SeqCst);
+                    self.metrics.sink_delivered(&self.sink);
+                    tracing::info!(
+                        webhook = %self.hook.name,
+                        digest_id = %digest.digest_id,
+                        alerts = digest.count,
+                        "digest delivered"
+                    );
+                }
+                Outcome::Failed {
+                    attempts,
+                    last_error,
+                    permanent,
+                } => {
+                    self.dead_letter_digest(&digest, attempts, &last_error, permanent)
+                        .await;
+                }
+                Outcome::Gone { last_error } => {
+                    self.disable(&digest.digest_id, &last_error).await;
+                    return Step::Disabled;
+                }
+                Outcome::Interrupted { .. } => return Step::Stop,
+            }
+            {
+                let mut book = lock(&self.hook.book);
+                book.sent(index, now);
+                if let Some(rate) = self.delivery_policy.at_most {
+                    book.expire_sends(now, rate.per);
+                }
+            }
+            self.hook.touch();
+            self.persist().await;
+        }
+    }
+
+    async fn dead_letter_digest(
+        &mut self,
+        digest: &Digest,
+        attempts: u32,
+        last_error: &str,
+        permanent: bool,
+    ) {
+        let record = DeadLetter::new(
+            &self.hook.name,
+            &digest.digest_id,
+            &digest.query,
+            digest.window.start,
+            attempts,
+            last_error,
+        );
+        self.write_dead_letter(record, &digest.digest_id, attempts, last_error, permanent)
+            .await;
     }
 
     async fn dead_letter(
@@ -761,6 +1141,18 @@ impl Worker {
             attempts,
             last_error,
         );
+        self.write_dead_letter(record, &alert.alert_id, attempts, last_error, permanent)
+            .await;
+    }
+
+    async fn write_dead_letter(
+        &mut self,
+        record: DeadLetter,
+        id: &str,
+        attempts: u32,
+        last_error: &str,
+        permanent: bool,
+    ) {
         self.hook.dead_lettered.fetch_add(1, Ordering::SeqCst);
         self.metrics.dead_letter(&self.hook.name);
         let why = if permanent {
@@ -785,7 +1177,7 @@ impl Worker {
         match written {
             Ok(()) => tracing::error!(
                 webhook = %self.hook.name,
-                alert_id = %alert.alert_id,
+                alert_id = %id,
                 attempts,
                 error = %last_error,
                 dead_letter = %path.display(),
@@ -793,7 +1185,7 @@ impl Worker {
             ),
             Err(err) => tracing::error!(
                 webhook = %self.hook.name,
-                alert_id = %alert.alert_id,
+                alert_id = %id,
                 attempts,
                 error = %last_error,
                 record = %serde_json::to_string(&record).unwrap_or_default(),
@@ -802,12 +1194,11 @@ impl Worker {
         }
     }
 
-    async fn disable(&mut self, alert: &Alert, last_error: &str) {
+    async fn disable(&mut self, id: &str, last_error: &str) {
         let reason = format!(
-            "{last_error} from {} at {} (alert {})",
-            self.endpoint.config.url,
+            "{last_error} from {} at {} (message {id})",
+            self.endpoint.address(),
             state::rfc3339_now(),
-            alert.alert_id
         );
         *lock(&self.hook.disabled) = Some(reason.clone());
         self.metrics.set_webhook_disabled(&self.hook.name, true);
@@ -860,22 +1251,24 @@ pub struct ReplayStats {
     pub gone: Option<String>,
 }
 
-/// Redeliver alerts from the log to one webhook (for `lookout alerts replay --webhook NAME
+/// Redeliver alerts from the log to one destination (for `lookout alerts replay --to NAME
 /// [--since T]`): every alert its route wants with `at >= since` (all if None), in log order,
-/// each with the same retries; returns counts. Reads the log as it is when replay starts (a
+/// each alone in the destination's format (a digest destination too), with the same retries;
+/// returns counts. Reads the log as it is when replay starts (a
 /// missing log is empty). Does not touch the cursor, the dead-letter file or `.disabled`
 /// markers (a 410 stops the replay and is reported in [`ReplayStats::gone`]). Attempts,
 /// failures and deliveries are counted in `metrics` too.
 pub async fn replay(
     alert_log: &Path,
-    webhook: &WebhookConfig,
+    destination: &Destination,
     routes: &Routes,
     since: Option<DateTime<Utc>>,
     policy: RetryPolicy,
     metrics: &Metrics,
 ) -> Result<ReplayStats, WebhookError> {
-    let endpoint = Endpoint::new(webhook.clone())?;
     let client = http_client()?;
+    let endpoint = Sender::new(destination.clone(), &client)?;
+    let name = destination.name();
     let end = match std::fs::metadata(alert_log) {
         Ok(meta) => meta.len(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
@@ -887,8 +1280,8 @@ pub async fn replay(
         failed_attempts: &failed_attempts,
         metrics,
     };
-    let sink = webhook_sink(&webhook.name);
-    let mut rng = XorShift64::seeded(&webhook.name);
+    let sink = webhook_sink(name);
+    let mut rng = XorShift64::seeded(name);
     let mut stats = ReplayStats::default();
     'lines: loop {
         let batch = read_batch(&source).await?;
@@ -899,7 +1292,7 @@ pub async fn replay(
             if line.start >= end {
                 break 'lines;
             }
-            let (alert, text) = match parse_line(line, alert_log, &webhook.name) {
+            let (alert, text) = match parse_line(line, alert_log, name) {
                 Parsed::Blank => continue,
                 Parsed::Malformed => {
                     stats.malformed += 1;
@@ -908,19 +1301,21 @@ pub async fn replay(
                 Parsed::Alert(alert, text) => (alert, text),
             };
             if alert.is_copy()
-                || !routes.wants(&webhook.name, &alert.query.name)
+                || !routes.wants(name, &alert.query.name)
                 || since.is_some_and(|since| alert.at < since)
             {
                 stats.skipped += 1;
                 continue;
             }
             stats.selected += 1;
-            let message = Message::from_line(&alert.alert_id, text);
             rng.mix(&alert.alert_id);
-            let outcome = deliver_with_retries(
-                &client, &endpoint, &policy, &message, &mut rng, None, &tally,
-            )
-            .await;
+            let item = Item::Alert {
+                alert: &alert,
+                line: &text,
+            };
+            let outcome = endpoint
+                .send(item, &alert.alert_id, &policy, &mut rng, None, &tally)
+                .await;
             match outcome {
                 Outcome::Delivered => {
                     stats.delivered += 1;
@@ -933,7 +1328,7 @@ pub async fn replay(
                 } => {
                     stats.failed += 1;
                     tracing::error!(
-                        webhook = %webhook.name,
+                        webhook = %name,
                         alert_id = %alert.alert_id,
                         attempts,
                         error = %last_error,
@@ -943,7 +1338,7 @@ pub async fn replay(
                 Outcome::Gone { last_error, .. } => {
                     stats.failed += 1;
                     tracing::error!(
-                        webhook = %webhook.name,
+                        webhook = %name,
                         alert_id = %alert.alert_id,
                         error = %last_error,
                         "replay: webhook answered 410 Gone; replay stopped"

@@ -60,7 +60,7 @@ impl Home {
         LogDelivery::start(
             self.log_path.clone(),
             self.state.clone(),
-            webhooks,
+            webhooks.into(),
             routes,
             quick(),
             self.metrics.clone(),
@@ -158,7 +158,7 @@ fn start_needs_a_runtime() {
     let result = LogDelivery::start(
         home.log_path.clone(),
         home.state.clone(),
-        vec![],
+        Destinations::default(),
         Routes::default(),
         quick(),
         Metrics::new(),
@@ -455,7 +455,7 @@ async fn metrics_count_attempts_failures_deliveries_dead_letters_and_backlog() {
     let delivery = LogDelivery::start(
         home.log_path.clone(),
         home.state.clone(),
-        webhooks,
+        webhooks.into(),
         routes,
         quick(),
         fresh.clone(),
@@ -746,7 +746,7 @@ async fn replay_all_or_since_a_time_without_touching_the_cursor() {
 
     let all = replay(
         &home.log_path,
-        &config,
+        &config.clone().into(),
         &routes,
         None,
         quick(),
@@ -764,7 +764,7 @@ async fn replay_all_or_since_a_time_without_touching_the_cursor() {
     let since = alert(3).at;
     let recent = replay(
         &home.log_path,
-        &config,
+        &config.clone().into(),
         &routes,
         Some(since),
         quick(),
@@ -790,7 +790,7 @@ async fn replay_counts_failures_and_stops_at_gone() {
     let routes = everyone(&["f", "g"]);
     let stats = replay(
         &home.log_path,
-        &hook("f", &failing.url),
+        &hook("f", &failing.url).into(),
         &routes,
         None,
         quick(),
@@ -819,7 +819,7 @@ async fn replay_counts_failures_and_stops_at_gone() {
     );
     let stats = replay(
         &home.log_path,
-        &hook("g", &gone.url),
+        &hook("g", &gone.url).into(),
         &routes,
         None,
         quick(),
@@ -840,7 +840,7 @@ async fn start_refuses_a_corrupt_cursor_and_bad_webhooks() {
     let err = LogDelivery::start(
         home.log_path.clone(),
         home.state.clone(),
-        vec![hook("ops", "http://127.0.0.1:9/")],
+        vec![hook("ops", "http://127.0.0.1:9/")].into(),
         everyone(&["ops"]),
         quick(),
         Metrics::new(),
@@ -853,7 +853,8 @@ async fn start_refuses_a_corrupt_cursor_and_bad_webhooks() {
         vec![
             hook("a", "http://127.0.0.1:9/"),
             hook("a", "http://127.0.0.1:10/"),
-        ],
+        ]
+        .into(),
         everyone(&["a"]),
         quick(),
         Metrics::new(),

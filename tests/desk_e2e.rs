@@ -1,0 +1,515 @@
+//! End to end, the desk's deliveries with the real binary and real receivers on 127.0.0.1: a
+//! digest every 2 s holds exactly the alerts of its window across a kill -9; a throttled query
+//! sends at most its rate alone and digests the rest; Slack and template bodies have the shape
+//! those tools accept; an e-mail reaches a real SMTP server (aiosmtpd, with AUTH) with the
+//! snippet in its text and HTML parts.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::BufRead;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::*;
+
+/// Article `n`: a short story that matches `zebra`.
+fn article(n: usize) -> String {
+    format!(
+        "Zebra count {n} released\n\nThe park service said on Tuesday that the zebra herd number {n} \
+         grew this season, citing rainfall and fewer poachers in the northern reserve. Rangers \
+         counted animals from the air over three days and compared the figures with item {n} of \
+         last year's survey.\n"
+    )
+}
+
+fn rfc3339(text: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .unwrap_or_else(|e| panic!("{text}: {e}"))
+        .with_timezone(&chrono::Utc)
+}
+
+/// The received requests as (webhook-id, JSON body).
+fn bodies(listener: &WebhookListener) -> Vec<(String, Value)> {
+    listener
+        .requests()
+        .into_iter()
+        .map(|r| {
+            let id = r.header("webhook-id").unwrap_or_default().to_string();
+            let body = serde_json::from_slice(&r.body)
+                .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&r.body)));
+            (id, body)
+        })
+        .collect()
+}
+
+/// Digests by id (a digest sent again after a crash has its id and content), checked equal.
+fn digests_by_id(received: &[(String, Value)]) -> BTreeMap<String, Value> {
+    let mut by_id: BTreeMap<String, Value> = BTreeMap::new();
+    for (id, body) in received.iter().filter(|(_, b)| b["type"] == "digest") {
+        assert_eq!(*id, body["digest_id"], "webhook-id is the digest id");
+        if let Some(before) = by_id.get(id) {
+            assert_eq!(before, body, "a digest sent again is the same digest");
+        }
+        by_id.insert(id.clone(), body.clone());
+    }
+    by_id
+}
+
+/// The alert ids of the alert log (not copy records).
+fn logged_alert_ids(home: &Home) -> BTreeSet<String> {
+    home.alert_lines()
+        .iter()
+        .filter(|a| a.get("copy_of").is_none())
+        .map(|a| a["alert_id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_digest_every_2s_holds_exactly_its_windows_alerts_across_a_kill_9() {
+    let listener = WebhookListener::start();
+    let home = Home::new(&format!(
+        r#"
+[[queries]]
+name = "zebras"
+query = 'zebra'
+
+[[webhooks]]
+name = "desk-digest"
+url = "{}"
+secret = "{SECRET}"
+digest = "2s"
+"#,
+        listener.url
+    ));
+    let mut daemon = home.start_daemon(1);
+    let total = 24;
+    for n in 0..total {
+        if n == total / 2 {
+            // Mid-stream, with a digest open: kill -9, then start again.
+            assert!(wait_until(Duration::from_secs(20), || logged_alert_ids(
+                &home
+            )
+            .len()
+                >= n));
+            daemon.child.kill().unwrap();
+            daemon.child.wait().unwrap();
+            daemon = home.start_daemon(2);
+        }
+        home.drop_file(&format!("zebra-{n:02}.txt"), article(n).as_bytes());
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert!(
+        wait_until(Duration::from_secs(30), || logged_alert_ids(&home).len()
+            == total),
+        "{}",
+        daemon.log_text()
+    );
+    let logged = logged_alert_ids(&home);
+    let covered = || {
+        let digests = digests_by_id(&bodies(&listener));
+        digests
+            .values()
+            .map(|d| d["count"].as_u64().unwrap())
+            .sum::<u64>() as usize
+    };
+    assert!(
+        wait_until(Duration::from_secs(30), || covered() >= total),
+        "digests cover {} of {total} alerts:\n{}",
+        covered(),
+        daemon.log_text()
+    );
+    let received = bodies(&listener);
+    assert!(
+        received.iter().all(|(_, b)| b["type"] == "digest"),
+        "a digest destination sends no single alerts"
+    );
+    let digests = digests_by_id(&received);
+    assert!(digests.len() >= 3, "{} digests", digests.len());
+    // Each alert in exactly one digest, and in the digest of its own window.
+    let alert_times: BTreeMap<String, String> = home
+        .alert_lines()
+        .iter()
+        .map(|a| {
+            (
+                a["alert_id"].as_str().unwrap().to_string(),
+                a["at"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let mut seen = BTreeSet::new();
+    for digest in digests.values() {
+        let (start, end) = (
+            rfc3339(digest["window"]["start"].as_str().unwrap()),
+            rfc3339(digest["window"]["end"].as_str().unwrap()),
+        );
+        assert_eq!(end - start, chrono::Duration::seconds(2));
+        assert_eq!(digest["query"]["name"], "zebras");
+        let listed = digest["alerts"].as_array().unwrap();
+        assert_eq!(
+            listed.len() as u64,
+            digest["count"].as_u64().unwrap(),
+            "under 20: all listed"
+        );
+        for entry in listed {
+            let id = entry["alert_id"].as_str().unwrap().to_string();
+            let at = rfc3339(&alert_times[&id]);
+            assert!(
+                start <= at && at < end,
+                "{id} at {at} in a digest of {start}..{end}"
+            );
+            assert!(
+                entry["snippet"].as_str().unwrap().contains("<b>"),
+                "{entry}"
+            );
+            assert!(seen.insert(id.clone()), "{id} is in two digests");
+        }
+    }
+    assert_eq!(seen, logged, "every alert of the log in a digest");
+    daemon.stop();
+}
+
+#[test]
+fn a_throttled_query_sends_at_most_its_rate_and_digests_the_rest() {
+    let listener = WebhookListener::start();
+    let home = Home::new(&format!(
+        r#"
+[[queries]]
+name = "zebras"
+query = 'zebra'
+
+[[webhooks]]
+name = "desk-now"
+url = "{}"
+at_most = "3/1h"
+digest = "2s"
+"#,
+        listener.url
+    ));
+    let daemon = home.start_daemon(1);
+    let total = 10;
+    for n in 0..total {
+        home.drop_file(&format!("zebra-{n:02}.txt"), article(n).as_bytes());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(wait_until(Duration::from_secs(30), || logged_alert_ids(
+        &home
+    )
+    .len()
+        == total));
+    let delivered = || {
+        let received = bodies(&listener);
+        let alone = received
+            .iter()
+            .filter(|(_, b)| b.get("alert_id").is_some())
+            .count();
+        let digested: u64 = digests_by_id(&received)
+            .values()
+            .map(|d| d["count"].as_u64().unwrap())
+            .sum();
+        (alone, digested as usize)
+    };
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            let (alone, digested) = delivered();
+            alone + digested >= total
+        }),
+        "{:?}\n{}",
+        delivered(),
+        daemon.log_text()
+    );
+    let (alone, digested) = delivered();
+    assert_eq!(
+        (alone, digested),
+        (3, total - 3),
+        "3 alone (the rate), the rest digested"
+    );
+    let received = bodies(&listener);
+    let mut ids: BTreeSet<String> = received
+        .iter()
+        .filter_map(|(_, b)| b["alert_id"].as_str().map(str::to_string))
+        .collect();
+    for digest in digests_by_id(&received).values() {
+        for entry in digest["alerts"].as_array().unwrap() {
+            assert!(
+                ids.insert(entry["alert_id"].as_str().unwrap().to_string()),
+                "sent twice"
+            );
+        }
+    }
+    assert_eq!(ids, logged_alert_ids(&home));
+    daemon.stop();
+}
+
+#[test]
+fn slack_and_template_bodies_have_the_shape_their_tools_accept() {
+    let slack = WebhookListener::start();
+    let discord = WebhookListener::start();
+    let ntfy = WebhookListener::start();
+    let home = Home::new(&format!(
+        r#"
+[[queries]]
+name = "zebras"
+query = 'zebra AND herd'
+
+[[webhooks]]
+name = "slack"
+url = "{}"
+format = "slack"
+
+[[webhooks]]
+name = "discord"
+url = "{}"
+format = "template"
+template = '{{"username": "lookout", "content": {{{{ ("**" ~ alert.query.name ~ "**: " ~ alert.doc.title ~ "\n" ~ (alert.matched.snippet | marked("**", "**"))) | tojson }}}}}}'
+
+[[webhooks]]
+name = "ntfy"
+url = "{}"
+format = "template"
+content_type = "text/plain; charset=utf-8"
+template = '{{{{ alert.matched.snippet | plain }}}}'
+headers = {{ Title = "lookout alert", Tags = "newspaper" }}
+"#,
+        slack.url, discord.url, ntfy.url
+    ));
+    let daemon = home.start_daemon(1);
+    home.drop_file("zebra.txt", article(7).as_bytes());
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            !slack.requests().is_empty()
+                && !discord.requests().is_empty()
+                && !ntfy.requests().is_empty()
+        }),
+        "{}",
+        daemon.log_text()
+    );
+    // Slack incoming webhooks: `text` (the notification fallback) and `blocks`, each block a
+    // known type; section text mrkdwn of at most 3,000 chars; context elements.
+    let request = &slack.requests()[0];
+    assert_eq!(request.header("content-type"), Some("application/json"));
+    assert!(
+        request.header("webhook-signature").is_none(),
+        "no secret, no signature"
+    );
+    let body: Value = serde_json::from_slice(&request.body).unwrap();
+    assert!(body["text"].as_str().is_some_and(|t| !t.is_empty()));
+    let blocks = body["blocks"].as_array().unwrap();
+    assert!(!blocks.is_empty() && blocks.len() <= 50);
+    for block in blocks {
+        match block["type"].as_str().unwrap() {
+            "section" => {
+                assert_eq!(block["text"]["type"], "mrkdwn");
+                assert!(block["text"]["text"].as_str().unwrap().chars().count() <= 3000);
+            }
+            "context" => {
+                for element in block["elements"].as_array().unwrap() {
+                    assert_eq!(element["type"], "mrkdwn");
+                }
+            }
+            "header" => assert_eq!(block["text"]["type"], "plain_text"),
+            other => panic!("unexpected block type {other}"),
+        }
+    }
+    let section = blocks[0]["text"]["text"].as_str().unwrap();
+    assert!(
+        section.contains("*zebra*") && section.contains("*herd*"),
+        "{section}"
+    );
+    // Discord: `content` (at most 2,000 chars), optional `username`.
+    let request = &discord.requests()[0];
+    let body: Value = serde_json::from_slice(&request.body).unwrap();
+    let content = body["content"].as_str().unwrap();
+    assert!(
+        content.starts_with("**zebras**: Zebra count 7 released\n"),
+        "{content}"
+    );
+    assert!(
+        content.contains("**zebra**") && content.chars().count() <= 2000,
+        "{content}"
+    );
+    assert_eq!(body["username"], "lookout");
+    // ntfy: the message as a plain-text body, the title and tags as headers.
+    let request = &ntfy.requests()[0];
+    assert_eq!(
+        request.header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
+    assert_eq!(request.header("Title"), Some("lookout alert"));
+    assert_eq!(request.header("Tags"), Some("newspaper"));
+    let text = String::from_utf8(request.body.clone()).unwrap();
+    assert!(
+        text.contains("zebra herd number 7") && !text.contains("<b>"),
+        "{text}"
+    );
+    daemon.stop();
+}
+
+/// A free port on 127.0.0.1 (bound, then released for the server to take).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A Python that has aiosmtpd: the machine's (`.ci/run` installs it), else a virtual
+/// environment in the target folder with aiosmtpd from PyPI, made once, so that `cargo test`
+/// works on a fresh machine.
+fn python_with_aiosmtpd() -> std::path::PathBuf {
+    let has = |python: &std::path::Path| {
+        Command::new(python)
+            .args(["-c", "import aiosmtpd"])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let system = std::path::PathBuf::from("python3");
+    if has(&system) {
+        return system;
+    }
+    let venv = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("smtp-venv");
+    let python = venv.join("bin/python3");
+    if !has(&python) {
+        let made = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .expect("python3 makes a virtual environment");
+        assert!(made.success(), "python3 -m venv {}", venv.display());
+        let installed = Command::new(&python)
+            .args(["-m", "pip", "install", "-q", "aiosmtpd==1.4.6"])
+            .status()
+            .expect("pip installs aiosmtpd");
+        assert!(
+            installed.success(),
+            "pip install aiosmtpd into {}",
+            venv.display()
+        );
+    }
+    python
+}
+
+/// aiosmtpd on 127.0.0.1, requiring AUTH as desk/sesame; messages land in `out`.
+struct SmtpServer {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl SmtpServer {
+    fn start(out: &std::path::Path) -> SmtpServer {
+        let port = free_port();
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/smtp_server.py");
+        let mut child = Command::new(python_with_aiosmtpd())
+            .args([
+                script,
+                &port.to_string(),
+                out.to_str().unwrap(),
+                "desk",
+                "sesame",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("python3 runs the SMTP server (aiosmtpd from PyPI; .ci/run installs it)");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(
+            line.trim(),
+            "ready",
+            "the SMTP server did not start: is aiosmtpd installed (pip install aiosmtpd)?"
+        );
+        SmtpServer { child, port }
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn an_email_reaches_the_smtp_server_with_the_snippet() {
+    let mail = tempfile::tempdir().unwrap();
+    let mail_dir = mail.path().to_path_buf();
+    let smtp = SmtpServer::start(&mail_dir);
+    let home = Home::new(&format!(
+        r#"
+[[queries]]
+name = "zebras"
+query = 'zebra AND herd'
+webhooks = ["desk-mail"]
+
+[[emails]]
+name = "desk-mail"
+smtp_host = "127.0.0.1"
+smtp_port = {}
+tls = "none"
+from = "lookout <lookout@example.org>"
+to = ["Desk <desk@example.org>", "night@example.org"]
+username_env = "LOOKOUT_TEST_SMTP_USER"
+password_env = "LOOKOUT_TEST_SMTP_PASSWORD"
+"#,
+        smtp.port
+    ));
+    let daemon = home.start_daemon_with_env(
+        1,
+        &[
+            ("LOOKOUT_TEST_SMTP_USER", "desk"),
+            ("LOOKOUT_TEST_SMTP_PASSWORD", "sesame"),
+        ],
+    );
+    home.drop_file("zebra.txt", article(3).as_bytes());
+    let mails = || -> Vec<String> {
+        let mut files: Vec<_> = std::fs::read_dir(&mail_dir)
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+            .collect();
+        files.sort();
+        files
+            .iter()
+            .map(|p| std::fs::read_to_string(p).unwrap())
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while mails().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mails = mails();
+    assert_eq!(mails.len(), 1, "one e-mail:\n{}", daemon.log_text());
+    let mail = &mails[0];
+    let parsed = mail.replace("=\r\n", "").replace("=3D", "=");
+    assert!(
+        mail.contains("X-Envelope-To: desk@example.org,night@example.org"),
+        "{mail}"
+    );
+    assert!(
+        mail.contains("Subject: [lookout] zebras: Zebra count 3 released"),
+        "{mail}"
+    );
+    assert!(
+        mail.contains("Message-ID: <") && mail.contains("@lookout>"),
+        "{mail}"
+    );
+    assert!(mail.contains("multipart/alternative"), "{mail}");
+    assert!(
+        parsed.contains("text/plain") && parsed.contains("text/html"),
+        "{mail}"
+    );
+    assert!(
+        parsed.contains("the *zebra* *herd* number 3"),
+        "text part with the snippet: {parsed}"
+    );
+    assert!(
+        parsed.contains("the <b>zebra</b> <b>herd</b> number 3"),
+        "HTML part with the highlighted snippet: {parsed}"
+    );
+    daemon.stop();
+}
