@@ -267,6 +267,8 @@ fn answers_on_a_fixed_corpus() {
             get("/search?q=niger&offset=100"),
             get("/search?q=zebra"),
             get("/search?q=niger%20and%20mali"),
+            get("/search?q=niger&collapse=true"),
+            get("/search?q=niger&collapse=true&limit=1&offset=1"),
             get("/queries"),
             get("/queries/sahel"),
             get("/queries/broken"),
@@ -401,6 +403,7 @@ fn error_bodies_of_every_status() {
         get("/search?q=niger&limit=x").header(auth),
         get("/search?q=niger&limit=1000001").header(auth),
         get("/search?q=niger&offset=1000001").header(auth),
+        get("/search?q=niger&collapse=maybe").header(auth),
         get("/queries/%FF%FE").header(auth),
         with_body("PUT", "/queries/x", "application/json", "{\"query\": ").header(auth),
     ];

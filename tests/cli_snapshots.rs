@@ -267,6 +267,8 @@ fn outputs_of_the_commands_on_a_fixed_corpus() {
                 &["search", "zebra"],
                 &["search", "niger and mali"],
                 &["search", "date:[2024-07-01 TO *]"],
+                &["search", "--collapse", "niger"],
+                &["search", "--collapse", "--offset", "100", "niger"],
                 &["queries", "run", "sahel"],
             ],
         ),
@@ -280,6 +282,7 @@ fn outputs_of_the_commands_on_a_fixed_corpus() {
                 &["search", "--json", "niger"],
                 &["search", "--json", "--offset", "100", "niger"],
                 &["search", "--json", "zebra"],
+                &["search", "--json", "--collapse", "--limit", "2", "niger"],
             ],
         ),
     );

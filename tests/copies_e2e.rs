@@ -2,6 +2,8 @@
 //! article (../shared/corpus) and three copies of it edited the way wire copies are, dropped
 //! into watch/, give one alert (delivered to a real webhook listener) and three copy records
 //! pointing at it; after a restart a fourth copy is still a copy, and search returns them all.
+//! Search collapsed by story (the API's `collapse=true`, the CLI's `--collapse`) shows the seed
+//! and its copies as one hit with `copies` = 3, beside the distinct article.
 
 mod support;
 
@@ -27,6 +29,51 @@ fn paragraphs(seed: &str) -> Vec<String> {
         .trim();
     body.split("\n\n").map(|p| p.trim().to_string()).collect()
 }
+
+/// Three copies of the seed article, edited the way wire copies are: (file name, text).
+fn edited_copies(paras: &[String]) -> [(&'static str, String); 3] {
+    // 1. A new headline and a byline.
+    let headline_byline = format!(
+        "Niger scraps U.S. security deal\n\nBy Amina Diallo, West Africa correspondent\n\n{}",
+        paras.join("\n\n")
+    );
+    // 2. A paragraph dropped (the third), and the agency's boilerplate line at the end.
+    let mut dropped = paras.to_vec();
+    dropped.remove(2);
+    let dropped = format!(
+        " date 2024-03-28 {}\n\n(c) 2024 Wire Agency. All rights reserved.\n",
+        dropped.join("\n\n")
+    );
+    // 3. A few words changed, as HTML.
+    let changed: Vec<String> = paras
+        .iter()
+        .map(|p| {
+            p.replace("officially", "formally")
+                .replace("pivotal", "major")
+                .replace("longstanding", "long-running")
+        })
+        .collect();
+    let html = format!(
+        "<!doctype html><html><head><title>Niger ends pact with US</title></head><body>\
+         <nav>Home | World | Africa</nav><article>{}</article></body></html>",
+        changed
+            .iter()
+            .map(|p| format!("<p>{p}</p>"))
+            .collect::<String>()
+    );
+    [
+        ("copy-byline.txt", headline_byline),
+        ("copy-dropped.txt", dropped),
+        ("copy-changed.html", html),
+    ]
+}
+
+/// A distinct article on the same topic (not a copy of the seed).
+const DISTINCT: &str = "Niger talks on the security agreement\n\nNiger's foreign minister said on \
+    Monday the government would review every security agreement signed before the coup, \
+    starting with defence accords with France and the United States, and would put new \
+    terms to parliament before the end of the year. Officials in Niamey said talks with \
+    Russian and Turkish delegations on training and equipment were continuing.";
 
 fn config(url: &str) -> String {
     format!(
@@ -66,45 +113,11 @@ fn the_seed_article_and_three_edited_copies_alert_once() {
         daemon.log_text()
     );
 
-    // 1. A new headline and a byline.
-    let headline_byline = format!(
-        "Niger scraps U.S. security deal\n\nBy Amina Diallo, West Africa correspondent\n\n{}",
-        paras.join("\n\n")
-    );
-    // 2. A paragraph dropped (the third), and the agency's boilerplate line at the end.
-    let mut dropped = paras.clone();
-    dropped.remove(2);
-    let dropped = format!(
-        " date 2024-03-28 {}\n\n(c) 2024 Wire Agency. All rights reserved.\n",
-        dropped.join("\n\n")
-    );
-    // 3. A few words changed, as HTML.
-    let changed: Vec<String> = paras
-        .iter()
-        .map(|p| {
-            p.replace("officially", "formally")
-                .replace("pivotal", "major")
-                .replace("longstanding", "long-running")
-        })
-        .collect();
-    let html = format!(
-        "<!doctype html><html><head><title>Niger ends pact with US</title></head><body>\
-         <nav>Home | World | Africa</nav><article>{}</article></body></html>",
-        changed
-            .iter()
-            .map(|p| format!("<p>{p}</p>"))
-            .collect::<String>()
-    );
-    home.drop_file("copy-byline.txt", headline_byline.as_bytes());
-    home.drop_file("copy-dropped.txt", dropped.as_bytes());
-    home.drop_file("copy-changed.html", html.as_bytes());
+    for (name, text) in edited_copies(&paras) {
+        home.drop_file(name, text.as_bytes());
+    }
     // A distinct article on the same topic alerts on its own.
-    let distinct = "Niger talks on the security agreement\n\nNiger's foreign minister said on \
-        Monday the government would review every security agreement signed before the coup, \
-        starting with defence accords with France and the United States, and would put new \
-        terms to parliament before the end of the year. Officials in Niamey said talks with \
-        Russian and Turkish delegations on training and equipment were continuing.";
-    home.drop_file("distinct.txt", distinct.as_bytes());
+    home.drop_file("distinct.txt", DISTINCT.as_bytes());
 
     let of = |lines: &[serde_json::Value], query: &str| -> Vec<serde_json::Value> {
         lines
@@ -220,4 +233,162 @@ fn the_seed_article_and_three_edited_copies_alert_once() {
         .as_str()
         .unwrap()
         .ends_with("copy-after-restart.txt"));
+}
+
+/// `GET /search` on the running daemon: the status and the JSON body.
+fn api_search(home: &Home, params: &str) -> (u16, serde_json::Value) {
+    let response = reqwest::blocking::get(format!("{}/search?{params}", home.api())).unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().unwrap())
+}
+
+#[test]
+fn a_collapsed_search_shows_the_seed_and_its_copies_as_one_story() {
+    let home = Home::new(
+        "[duplicates]\nmode = \"suppress\"\n\n[[queries]]\nname = \"niger\"\nquery = 'niger'\n",
+    );
+    let seed = seed_article();
+    let paras = paragraphs(&seed);
+    let daemon = home.start_daemon(1);
+    // The seed first (the copies join its story), then its copies and the distinct article.
+    home.drop_file("seed.txt", seed.as_bytes());
+    assert!(
+        wait_until(Duration::from_secs(15), || home.search("niger").len() == 1),
+        "{}",
+        daemon.log_text()
+    );
+    for (name, text) in edited_copies(&paras) {
+        home.drop_file(name, text.as_bytes());
+    }
+    home.drop_file("distinct.txt", DISTINCT.as_bytes());
+    // Searchable once committed; the ledger records the stories right after the commit.
+    let collapsed = || api_search(&home, "q=niger&collapse=true").1;
+    assert!(
+        wait_until(Duration::from_secs(15), || {
+            let body = collapsed();
+            body["total"] == 5 && body["collapse"]["stories"] == 2
+        }),
+        "{:#}\n{}",
+        collapsed(),
+        daemon.log_text()
+    );
+
+    // Without collapse nothing changes: five hits, no story fields.
+    let (status, plain) = api_search(&home, "q=niger");
+    assert_eq!(status, 200);
+    assert_eq!(plain["total"], 5);
+    assert!(plain.get("collapse").is_none(), "{plain:#}");
+    let hits = plain["hits"].as_array().unwrap();
+    assert_eq!(hits.len(), 5);
+    assert!(hits
+        .iter()
+        .all(|h| h.get("copies").is_none() && h.get("story").is_none()));
+    let (_, explicit) = api_search(&home, "q=niger&collapse=false");
+    assert_eq!(explicit, plain);
+
+    // Collapsed: two stories, the seed's with its three copies, the distinct article alone.
+    let (status, body) = api_search(&home, "q=niger&collapse=true");
+    assert_eq!(status, 200, "{body:#}");
+    assert_eq!(
+        body["collapse"],
+        serde_json::json!({"stories": 2, "grouped": 5, "capped": false})
+    );
+    let hits = body["hits"].as_array().unwrap();
+    assert_eq!(hits.len(), 2, "{body:#}");
+    let file = |h: &serde_json::Value| -> String {
+        let path = h["path"].as_str().unwrap();
+        path.rsplit('/').next().unwrap().to_string()
+    };
+    let seed_id = plain["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| file(h) == "seed.txt")
+        .map(|h| h["id"].clone())
+        .unwrap();
+    let story = hits.iter().find(|h| h["copies"] == 3).unwrap_or_else(|| {
+        panic!("no story with three copies: {body:#}");
+    });
+    assert_eq!(story["story"], seed_id, "the story is the seed's: {body:#}");
+    assert!(
+        [
+            "seed.txt",
+            "copy-byline.txt",
+            "copy-dropped.txt",
+            "copy-changed.html"
+        ]
+        .contains(&file(story).as_str()),
+        "{story:#}"
+    );
+    let alone = hits.iter().find(|h| h["copies"] == 0).unwrap();
+    assert_eq!(file(alone), "distinct.txt");
+    assert_eq!(alone["story"], alone["id"]);
+
+    // Pages are over stories.
+    let (_, second) = api_search(&home, "q=niger&collapse=true&limit=1&offset=1");
+    assert_eq!(second["hits"].as_array().unwrap().len(), 1);
+    assert_eq!(second["hits"][0]["id"], hits[1]["id"]);
+    assert_eq!(second["collapse"]["stories"], 2);
+    let (status, past) = api_search(&home, "q=niger&collapse=true&offset=2");
+    assert_eq!(status, 200);
+    assert_eq!(past["hits"].as_array().unwrap().len(), 0);
+    assert_eq!(past["total"], 5);
+
+    // A value that is not a boolean is the API's usual 400.
+    let (status, refused) = api_search(&home, "q=niger&collapse=maybe");
+    assert_eq!(status, 400, "{refused:#}");
+    assert_eq!(refused["error"]["code"], "invalid_parameter", "{refused:#}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("collapse"),
+        "{refused:#}"
+    );
+
+    // The CLI reads the index and the ledger beside the daemon: the same stories.
+    let out = home.lookout(&["search", "--collapse", "niger"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout.matches("+3 copies").count(), 1, "{stdout}");
+    assert!(
+        stdout.contains("2 of 2 stories in 5 matching documents"),
+        "{stdout}"
+    );
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("  ")).count(),
+        2 * 3,
+        "{stdout}"
+    );
+    let out = home.lookout(&["search", "--collapse", "--json", "niger"]);
+    assert_eq!(out.status.code(), Some(0));
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let api_hits: Vec<(serde_json::Value, serde_json::Value)> = hits
+        .iter()
+        .map(|h| (h["id"].clone(), h["copies"].clone()))
+        .collect();
+    let cli_hits: Vec<(serde_json::Value, serde_json::Value)> = lines
+        .iter()
+        .map(|h| (h["id"].clone(), h["copies"].clone()))
+        .collect();
+    assert_eq!(cli_hits, api_hits);
+    // Past the last story: exit 1, and the summary says why.
+    let out = home.lookout(&["search", "--collapse", "--offset", "2", "niger"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout)
+        .contains("--offset 2 is past the last story: there are 2 stories"));
+    // Without --collapse, the CLI shows every copy and no count.
+    let out = home.lookout(&["search", "niger"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("5 of 5 matching documents"), "{stdout}");
+    assert!(!stdout.contains("copies"), "{stdout}");
 }

@@ -48,7 +48,7 @@ use utoipa_axum::routes;
 pub use error::{ApiError, Code, ErrorBody};
 pub use guard::MAX_URI_BYTES;
 pub use handle::{ApiRequest, EngineHandle, RequestError};
-pub use search::{SearchHit, SearchResponse};
+pub use search::{CollapseSummary, SearchHit, SearchResponse};
 pub use server::{ServerLimits, MAX_HEADERS, MAX_HEAD_BYTES};
 
 use crate::atomic_file::{self, Durability};
@@ -104,6 +104,8 @@ struct AppState {
     /// One permit per live alert stream.
     streams: Arc<Semaphore>,
     query_limits: QueryLimits,
+    /// The state folder: collapsed searches read the ledger's stories there.
+    state_dir: Arc<PathBuf>,
 }
 
 #[derive(OpenApi)]
@@ -238,6 +240,7 @@ fn app(context: ApiContext, listen: SocketAddr, max_streams: usize) -> Router {
         openapi: Arc::new(openapi.to_pretty_json().unwrap_or_default()),
         streams: Arc::new(Semaphore::new(max_streams)),
         query_limits: context.query_limits,
+        state_dir: Arc::new(context.state_dir.clone()),
     };
     let routes = router
         .fallback(not_found)

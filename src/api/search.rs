@@ -1,4 +1,7 @@
-//! `GET /search`: ranked hits for a query in lookout's language, with highlighted snippets.
+//! `GET /search`: ranked hits for a query in lookout's language, with highlighted snippets;
+//! with `collapse=true`, one hit per story (copies of an article folded into its best-ranked
+//! one, with their count), read beside the daemon: the shared index reader and a read-only
+//! connection to the ledger (`engine::search_collapsed`).
 
 use axum::extract::State;
 use axum::Json;
@@ -7,7 +10,9 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ApiQuery, ErrorBody};
 use super::AppState;
+use crate::engine::{search_collapsed, CollapsedHit, COLLAPSE_HITS};
 use crate::index::Hit;
+use crate::ledger::{Ledger, LedgerError};
 use crate::query;
 
 /// At most this many hits a page.
@@ -24,9 +29,13 @@ pub struct SearchParams {
     /// Hits to return (default 10).
     #[param(minimum = 0, maximum = 1000)]
     limit: Option<usize>,
-    /// Hits to skip first (default 0).
+    /// Hits to skip first (default 0); with `collapse`, stories.
     #[param(minimum = 0, maximum = 100000)]
     offset: Option<usize>,
+    /// One hit per story (`true` or `false`, default `false`): the best 10,000 hits are
+    /// grouped by story, each story shown by its best-ranked hit with `copies`, and `limit`
+    /// and `offset` count stories.
+    collapse: Option<bool>,
 }
 
 /// A page of hits.
@@ -34,7 +43,22 @@ pub struct SearchParams {
 pub struct SearchResponse {
     /// Every matching document, not just this page.
     pub total: usize,
+    /// With `collapse=true`: the stories the hits were grouped into.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collapse: Option<CollapseSummary>,
     pub hits: Vec<SearchHit>,
+}
+
+/// How a collapsed search grouped its hits.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CollapseSummary {
+    /// The stories among the hits grouped (what `offset` and `limit` page over).
+    pub stories: usize,
+    /// The hits grouped: the best 10,000 of `total` at most.
+    pub grouped: usize,
+    /// Whether the query matched more than 10,000 documents: then only the best 10,000 were
+    /// grouped, and a story ranked past them, or a copy, is not counted.
+    pub capped: bool,
 }
 
 /// One hit.
@@ -54,6 +78,15 @@ pub struct SearchHit {
     pub terms: Vec<String>,
     /// A passage of the text with the matches in `<b>…</b>` (HTML-escaped otherwise).
     pub snippet: String,
+    /// With `collapse=true`: the story's id (the content id of its first document; the hit's
+    /// own id when it is a story of its own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub story: Option<String>,
+    /// With `collapse=true`: the story's other documents among the hits grouped (the copies
+    /// that match the query too; copies that do not match, or ranked past the best 10,000,
+    /// are not counted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copies: Option<usize>,
 }
 
 impl From<&Hit> for SearchHit {
@@ -69,6 +102,18 @@ impl From<&Hit> for SearchHit {
             url: doc.url.clone(),
             terms: hit.summary.terms.clone(),
             snippet: hit.summary.snippet.clone(),
+            story: None,
+            copies: None,
+        }
+    }
+}
+
+impl From<&CollapsedHit> for SearchHit {
+    fn from(collapsed: &CollapsedHit) -> Self {
+        SearchHit {
+            story: Some(collapsed.story.0.clone()),
+            copies: Some(collapsed.copies),
+            ..SearchHit::from(&collapsed.hit)
         }
     }
 }
@@ -106,12 +151,42 @@ pub(super) async fn search(
     let parsed = query::parse_with_limits(&params.q, state.query_limits)
         .map_err(|e| ApiError::invalid_query(&e))?;
     let index = state.index.clone();
+    if params.collapse == Some(true) {
+        let state_dir = state.state_dir.clone();
+        return tokio::task::spawn_blocking(move || {
+            // A connection of its own, read-only, per request: under WAL it reads the last
+            // committed transaction while the daemon writes, and takes no lock the writer
+            // waits for (the engine's connections stay the engine's).
+            let ledger = match Ledger::open_read_only(&state_dir) {
+                Ok(ledger) => Some(ledger),
+                Err(LedgerError::Missing(_)) => None,
+                Err(e) => return Err(ApiError::internal(e)),
+            };
+            let results = search_collapsed(&index, ledger.as_ref(), &parsed.query, limit, offset)
+                .map_err(ApiError::internal)?;
+            Ok(Json(SearchResponse {
+                total: results.total,
+                collapse: Some(CollapseSummary {
+                    stories: results.stories,
+                    grouped: results.grouped,
+                    capped: results.capped(),
+                }),
+                hits: results.hits.iter().map(SearchHit::from).collect(),
+            }))
+        })
+        .await
+        .map_err(ApiError::internal)?;
+    }
     let results = tokio::task::spawn_blocking(move || index.search(&parsed.query, limit, offset))
         .await
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)?;
     Ok(Json(SearchResponse {
         total: results.total,
+        collapse: None,
         hits: results.hits.iter().map(SearchHit::from).collect(),
     }))
 }
+
+// The cap the parameter's and the fields' docs name.
+const _: () = assert!(COLLAPSE_HITS == 10_000);

@@ -366,3 +366,97 @@ fn after_a_crash_a_new_copy_is_a_copy_before_the_original_is_read_again() {
         Some(niger[0].alert_id.as_str())
     );
 }
+
+#[test]
+fn a_collapsed_search_shows_one_hit_per_story_with_its_copies() {
+    let home = Home::new(
+        "[duplicates]\nmode = \"suppress\"\n\n[[queries]]\nname = \"all\"\nquery = \"common\"\n",
+    );
+    let (mut engine, _) = home.open();
+    for s in 0..3 {
+        for c in 0..3 {
+            let path = home.write(&format!("{s}-{c}.txt"), &story_copy(s, c));
+            process(&mut engine, &path);
+        }
+    }
+    // An article of its own, and one more copy of story 2 that the query does not match.
+    process(
+        &mut engine,
+        &home.write("lone.txt", "Lone\n\ncommon words of an article of its own"),
+    );
+    let unmatched = story_copy(2, 5).replace("common", "rare");
+    process(&mut engine, &home.write("2-5.txt", &unmatched));
+    commit(&mut engine);
+
+    // Beside the engine, as the API and the CLI read: a read-only ledger connection.
+    let reader = crate::ledger::Ledger::open_read_only(&home.dir.path().join("state")).unwrap();
+    let query = crate::query::parse("common").unwrap().query;
+    let all = search_collapsed(engine.index(), Some(&reader), &query, 10, 0).unwrap();
+    assert_eq!(all.total, 10);
+    assert_eq!(all.grouped, 10);
+    assert!(!all.capped());
+    assert_eq!(all.stories, 4);
+    let mut copies: Vec<usize> = all.hits.iter().map(|h| h.copies).collect();
+    copies.sort();
+    // The copy that does not match the query is not counted.
+    assert_eq!(copies, [0, 2, 2, 2]);
+    for hit in &all.hits {
+        if hit.copies == 2 {
+            // The story id is its first document's, whichever member is shown.
+            let story = Path::new(&hit.hit.document.path)
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .split('-')
+                .next()
+                .unwrap()
+                .to_string();
+            let first = engine
+                .index()
+                .matching_documents(&query)
+                .unwrap()
+                .into_iter()
+                .find(|d| d.path.ends_with(format!("{story}-0.txt")))
+                .unwrap();
+            assert_eq!(hit.story, first.id);
+        } else {
+            assert_eq!(hit.story, hit.hit.document.id, "its own story");
+        }
+    }
+    // Ranked as search ranks: each story's hit is its best-ranked member, in rank order.
+    let ranked = engine.index().search(&query, 100, 0).unwrap();
+    let rank_of = |id: &crate::document::DocId| {
+        ranked
+            .hits
+            .iter()
+            .position(|h| &h.document.id == id)
+            .unwrap()
+    };
+    let ranks: Vec<usize> = all
+        .hits
+        .iter()
+        .map(|h| rank_of(&h.hit.document.id))
+        .collect();
+    assert!(ranks.windows(2).all(|w| w[0] < w[1]), "{ranks:?}");
+    assert_eq!(ranks[0], 0);
+
+    // Pages are over stories.
+    let second = search_collapsed(engine.index(), Some(&reader), &query, 2, 1).unwrap();
+    assert_eq!(second.stories, 4);
+    let ids = |r: &CollapsedResults| -> Vec<String> {
+        r.hits.iter().map(|h| h.hit.document.id.0.clone()).collect()
+    };
+    assert_eq!(ids(&second), ids(&all)[1..3]);
+    let past = search_collapsed(engine.index(), Some(&reader), &query, 10, 4).unwrap();
+    assert!(past.hits.is_empty());
+    assert_eq!((past.total, past.stories), (10, 4));
+
+    // Without the ledger, every hit is its own story.
+    let alone = search_collapsed(engine.index(), None, &query, 100, 0).unwrap();
+    assert_eq!(alone.stories, 10);
+    assert!(alone.hits.iter().all(|h| h.copies == 0));
+    // Nothing matches: no story.
+    let none = crate::query::parse("nowhere").unwrap().query;
+    let empty = search_collapsed(engine.index(), Some(&reader), &none, 10, 0).unwrap();
+    assert_eq!((empty.total, empty.stories, empty.hits.len()), (0, 0, 0));
+}

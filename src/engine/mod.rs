@@ -32,9 +32,13 @@
 //! by `reconcile`, and held while a watch folder is missing, replaced or emptied at once. A
 //! document is shown at a path that still holds it: when the path it shows goes away (deleted,
 //! renamed, changed), it moves to another path holding the same content.
+//!
+//! Beside the engine, reading only: search collapsed by story ([`search_collapsed`],
+//! `collapse.rs`), for the CLI and the API.
 
 mod alert_sink;
 mod backfill;
+mod collapse;
 mod command;
 #[cfg(test)]
 mod copies_tests;
@@ -55,6 +59,9 @@ pub use alert_sink::{
     MetricsSink, TracingSink,
 };
 pub use backfill::{Backfill, BackfillRun, BackfillStep, BACKFILL_SLICE};
+pub use collapse::{
+    search_collapsed, CollapseError, CollapsedHit, CollapsedResults, COLLAPSE_HITS,
+};
 pub use command::{Command, CommandError, QueryRefused, Reply};
 pub use files::{FileDone, FileOutcome};
 pub use intake::{Wake, WorkersError};

@@ -11,7 +11,7 @@ use std::sync::mpsc;
 use tantivy::collector::{Count, DocSetCollector, TopDocs};
 use tantivy::directory::error::LockError;
 use tantivy::directory::MmapDirectory;
-use tantivy::schema::Term;
+use tantivy::schema::{Term, Value};
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, TantivyError};
 
 pub use compile::compile;
@@ -269,17 +269,62 @@ impl LookoutIndex {
         let mut analyzer = Analyzer::default();
         let mut hits = Vec::with_capacity(top.len());
         for (score, address) in top.into_iter().take(limit) {
-            let stored: TantivyDocument = searcher.doc(address).map_err(|e| self.err(e))?;
-            let document = from_tantivy(&stored, &self.fields);
-            let analysis = DocAnalysis::new(&document, &mut analyzer);
-            let summary = summarize(query, &document, &analysis);
-            hits.push(Hit {
-                score,
-                document,
-                summary,
-            });
+            hits.push(
+                load_hit(
+                    &searcher,
+                    &self.fields,
+                    query,
+                    score,
+                    address,
+                    &mut analyzer,
+                )
+                .map_err(|e| self.err(e))?,
+            );
         }
         Ok(SearchResults { total, hits })
+    }
+
+    /// The best `max` hits of `query` (ranked as [`LookoutIndex::search`] ranks them) by
+    /// their content ids, and the number of documents it matches, in one snapshot of the
+    /// index that stays readable for [`Ranked::hits`] (search's collapse groups them by story,
+    /// then loads and summarizes only the page it shows).
+    pub fn ranked(&self, query: &Query, max: usize) -> Result<Ranked, IndexError> {
+        let searcher = self.reader.searcher();
+        let compiled = compile(query, &self.fields);
+        let (total, top) = if max == 0 {
+            let total = searcher
+                .search(&compiled, &Count)
+                .map_err(|e| self.err(e))?;
+            (total, Vec::new())
+        } else {
+            searcher
+                .search(
+                    &compiled,
+                    &(Count, TopDocs::with_limit(max).order_by_score()),
+                )
+                .map_err(|e| self.err(e))?
+        };
+        // The ids read in address order (the doc store's blocks each decompressed once), put
+        // back in rank order.
+        let mut by_address: Vec<usize> = (0..top.len()).collect();
+        by_address.sort_by_key(|&rank| top[rank].1);
+        let mut ids = vec![DocId(String::new()); top.len()];
+        for rank in by_address {
+            let stored: TantivyDocument = searcher.doc(top[rank].1).map_err(|e| self.err(e))?;
+            ids[rank] = stored
+                .get_first(self.fields.id)
+                .and_then(|v| v.as_str())
+                .map(|id| DocId(id.to_string()))
+                .unwrap_or_else(|| DocId(String::new()));
+        }
+        Ok(Ranked {
+            path: self.path.clone(),
+            fields: self.fields.clone(),
+            searcher,
+            total,
+            top,
+            ids,
+        })
     }
 
     /// How many live documents `query` matches (deleted ones are not counted).
@@ -365,6 +410,76 @@ impl Matching {
             })
             .collect()
     }
+}
+
+/// A query's best hits in one snapshot of the index (see [`LookoutIndex::ranked`]).
+pub struct Ranked {
+    path: PathBuf,
+    fields: Fields,
+    searcher: tantivy::Searcher,
+    total: usize,
+    top: Vec<(f32, tantivy::DocAddress)>,
+    ids: Vec<DocId>,
+}
+
+impl Ranked {
+    /// Every document the query matches, not only the hits held.
+    pub fn total(&self) -> usize {
+        self.total
+    }
+
+    /// The content ids of the hits held, best first.
+    pub fn ids(&self) -> &[DocId] {
+        &self.ids
+    }
+
+    /// The hits at these ranks (of `0..ids().len()`; others are left out), loaded and
+    /// summarized for `query` (the query they were ranked for).
+    pub fn hits(
+        &self,
+        query: &Query,
+        ranks: impl IntoIterator<Item = usize>,
+    ) -> Result<Vec<Hit>, IndexError> {
+        let mut analyzer = Analyzer::default();
+        ranks
+            .into_iter()
+            .filter_map(|rank| self.top.get(rank))
+            .map(|&(score, address)| {
+                load_hit(
+                    &self.searcher,
+                    &self.fields,
+                    query,
+                    score,
+                    address,
+                    &mut analyzer,
+                )
+                .map_err(|source| IndexError::Tantivy {
+                    path: self.path.clone(),
+                    source,
+                })
+            })
+            .collect()
+    }
+}
+
+/// A hit as search shows it: the stored document and its match summary for `query`.
+fn load_hit(
+    searcher: &tantivy::Searcher,
+    fields: &Fields,
+    query: &Query,
+    score: f32,
+    address: tantivy::DocAddress,
+    analyzer: &mut Analyzer,
+) -> Result<Hit, TantivyError> {
+    let stored: TantivyDocument = searcher.doc(address)?;
+    let document = from_tantivy(&stored, fields);
+    let analysis = DocAnalysis::new(&document, analyzer);
+    let summary = summarize(query, &document, &analysis);
+    Ok(Hit {
+        score,
+        document,
+        summary,
+    })
 }
 
 /// One search result.

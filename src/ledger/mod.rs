@@ -21,7 +21,7 @@
 //! crash between the two never doubles an alert. Progress is written only after the step it
 //! records is durable (index commit, log fsync), in one transaction.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -378,6 +378,39 @@ impl Ledger {
         })
     }
 
+    /// The story of each of these documents that has a row in `stories` (a document without
+    /// one is its own story), for search's collapse: one prepared statement over chunks of
+    /// ids, in one read transaction (one snapshot, even beside the writing daemon). Empty in a
+    /// ledger from before stories.
+    pub fn stories_of(&self, docs: &[DocId]) -> Result<HashMap<DocId, DocId>, LedgerError> {
+        let mut found = HashMap::with_capacity(docs.len());
+        if docs.is_empty() || !self.has_table("stories")? {
+            return Ok(found);
+        }
+        self.run(|db| {
+            // A deferred transaction: the reads below see one snapshot of the WAL.
+            db.execute_batch("BEGIN")?;
+            let read = (|| {
+                let mut chunks = docs.chunks_exact(STORY_LOOKUP_CHUNK);
+                if chunks.len() > 0 {
+                    let mut select = db.prepare_cached(&story_lookup_sql(STORY_LOOKUP_CHUNK))?;
+                    for chunk in chunks.by_ref() {
+                        read_stories(&mut select, chunk, &mut found)?;
+                    }
+                }
+                let rest = chunks.remainder();
+                if !rest.is_empty() {
+                    let mut select = db.prepare(&story_lookup_sql(rest.len()))?;
+                    read_stories(&mut select, rest, &mut found)?;
+                }
+                Ok(())
+            })();
+            let ended = db.execute_batch("COMMIT");
+            read.and(ended)
+        })?;
+        Ok(found)
+    }
+
     pub fn file(&self, path: &str) -> Result<Option<FileRecord>, LedgerError> {
         self.run(|db| {
             let hash: Option<String> = db
@@ -702,6 +735,31 @@ impl Ledger {
 }
 
 /// Add `queries` to each key's stored list (a JSON array of query names, sorted, unique).
+/// Ids looked up per statement by [`Ledger::stories_of`] (well under SQLite's limit on bound
+/// parameters, 32,766 since 3.32).
+const STORY_LOOKUP_CHUNK: usize = 500;
+
+fn story_lookup_sql(ids: usize) -> String {
+    let mut sql = String::from("SELECT doc_id, story FROM stories WHERE doc_id IN (");
+    for i in 0..ids {
+        sql.push_str(if i == 0 { "?" } else { ",?" });
+    }
+    sql.push(')');
+    sql
+}
+
+fn read_stories(
+    select: &mut rusqlite::Statement<'_>,
+    ids: &[DocId],
+    found: &mut HashMap<DocId, DocId>,
+) -> rusqlite::Result<()> {
+    let mut rows = select.query(rusqlite::params_from_iter(ids.iter().map(|d| d.0.as_str())))?;
+    while let Some(row) = rows.next()? {
+        found.insert(DocId(row.get(0)?), DocId(row.get(1)?));
+    }
+    Ok(())
+}
+
 fn merge_lists(
     tx: &rusqlite::Transaction<'_>,
     table: &str,
@@ -763,6 +821,49 @@ mod tests {
                 ..Default::default()
             })
             .unwrap();
+    }
+
+    #[test]
+    fn stories_of_reads_the_rows_there_are_over_chunks() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ledger = Ledger::open(dir.path()).unwrap();
+        let words: Vec<String> = (0..40).map(|i| format!("word{i}")).collect();
+        let fingerprint =
+            Arc::new(Fingerprint::of_tokens(words.iter().map(String::as_str)).unwrap());
+        // More documents than one statement looks up: the original 0, every third one a copy.
+        let docs: Vec<DocId> = (0..STORY_LOOKUP_CHUNK * 2 + 7)
+            .map(|i| DocId(format!("d{i}")))
+            .collect();
+        let stories: Vec<StoryRow> = docs
+            .iter()
+            .enumerate()
+            .map(|(i, doc)| StoryRow {
+                doc: doc.clone(),
+                story: if i % 3 == 0 {
+                    docs[0].clone()
+                } else {
+                    doc.clone()
+                },
+                fingerprint: fingerprint.clone(),
+                seq: i as u64,
+            })
+            .collect();
+        ledger
+            .record(&Progress {
+                stories,
+                ..Default::default()
+            })
+            .unwrap();
+        let mut asked = docs.clone();
+        asked.push(DocId("no-row".into()));
+        let reader = Ledger::open_read_only(dir.path()).unwrap();
+        let found = reader.stories_of(&asked).unwrap();
+        assert_eq!(found.len(), docs.len());
+        assert_eq!(found[&docs[3]], docs[0]);
+        assert_eq!(found[&docs[STORY_LOOKUP_CHUNK * 2 + 5]], docs[0]);
+        assert_eq!(found[&docs[4]], docs[4]);
+        assert!(!found.contains_key(&DocId("no-row".into())));
+        assert!(reader.stories_of(&[]).unwrap().is_empty());
     }
 
     #[test]
