@@ -8,7 +8,9 @@
 //! - [`matcher`]: percolation, which saved queries a new document matches, and why;
 //! - [`index`]: the tantivy index, batched commits and search;
 //! - [`alerts`]: the alert record and the JSON Lines alert log (writing, reading, tailing);
-//! - [`webhooks`]: signed webhooks, delivery from the alert log, dead letters, replay;
+//! - [`delivery`]: delivery from the alert log to every destination (each alert, digests,
+//!   throttles), dead letters, replay;
+//! - [`webhooks`], [`email`]: the senders: signed webhook requests in a format, and SMTP;
 //! - [`config`]: `config.toml` and saved-query files;
 //! - [`engine`]: the one owner of the state, driven by commands: files and posted articles in,
 //!   documents indexed and alerts pushed into sinks (daemon, `ingest` and tests alike);

@@ -326,8 +326,9 @@ fn alerts_replay_redelivers_to_a_webhook() {
         "2999-01-01",
     ]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("0 alerts selected"));
-    let out = home.lookout(&["alerts", "replay", "--webhook", "nope"]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no webhook named 'nope'"));
+    let out = home.lookout(&["alerts", "replay", "--to", "nope"]);
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("no webhook or e-mail destination named 'nope'"));
 }
 
 #[test]

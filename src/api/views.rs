@@ -281,6 +281,16 @@ pub struct WebhookHealth {
     pub dead_lettered: u64,
     /// Bytes of the alert log not yet settled for this webhook.
     pub backlog_bytes: u64,
+    /// Digests sent since the daemon started (left out when none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub digests: u64,
+    /// Alerts waiting in open digests (left out when none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub digest_pending: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 // The API's copy of `engine::RetryingFile`, with its schema (same name, same fields).

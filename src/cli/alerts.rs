@@ -52,14 +52,15 @@ pub struct AlertsArgs {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum AlertsCommand {
-    /// Deliver alerts from the log to a webhook again (those its route wants), with the same
-    /// signing and retries as the daemon. The webhook's cursor is not changed.
+    /// Deliver alerts from the log to a destination again (a webhook or an e-mail destination;
+    /// those alerts its route wants, each alone, in its format), with the same signing and
+    /// retries as the daemon. The destination's cursor and digests are not changed.
     #[command(after_help = "\
 Exit status: 0 when every selected alert was delivered, 1 when no alert was selected, 2 when
-a delivery failed, the webhook answered 410 Gone, or on another error.")]
+a delivery failed, the destination answered 410 Gone, or on another error.")]
     Replay {
-        /// The webhook's name in the config.
-        #[arg(long)]
+        /// The destination's name in the config (`--webhook` is the older spelling).
+        #[arg(long = "to", visible_alias = "webhook", value_name = "NAME")]
         webhook: String,
         /// Only alerts at or after this time (RFC 3339, or a date YYYY-MM-DD).
         #[arg(long, value_parser = crate::alerts::parse_since)]

@@ -656,6 +656,33 @@ mod tests {
     }
 
     #[test]
+    fn bad_destinations_are_refused_naming_the_table_and_the_setting() {
+        let cases = [
+            ("[[webhooks]]\nname='d'\nurl='http://127.0.0.1:9/'\ndigest='soon'\n", "digest: 'soon' is not a schedule"),
+            ("[[webhooks]]\nname='d'\nurl='http://127.0.0.1:9/'\nat_most='10'\n", "at_most: '10' is not a rate"),
+            ("[[webhooks]]\nname='d'\nurl='http://127.0.0.1:9/'\nformat='template'\n", "needs a template"),
+            ("[[webhooks]]\nname='d'\nurl='http://127.0.0.1:9/'\nformat='template'\ntemplate='{{ x'\n", "does not compile"),
+            ("[[webhooks]]\nname='d'\nurl='http://127.0.0.1:9/'\nheaders={ webhook-id='x' }\n", "set by lookout itself"),
+            ("[[webhooks]]\nname='d'\nurl='http://127.0.0.1:9/'\nformat='teams'\n", "unknown variant"),
+            ("[[emails]]\nname='m'\nsmtp_host='smtp.example.org'\nfrom='nobody'\nto=['a@example.org']\n", "from 'nobody'"),
+            ("[[emails]]\nname='m'\nsmtp_host='smtp.example.org'\nfrom='a@example.org'\nto=['a@example.org']\ndigest='daily at 8 Europe/Berlin'\n", "not a time of day"),
+            ("[[webhooks]]\nname='d'\nurl='http://127.0.0.1:9/'\n[[emails]]\nname='d'\nsmtp_host='h'\nfrom='a@example.org'\nto=['a@example.org']\n", "used twice"),
+        ];
+        for (text, expected) in cases {
+            let err = Config::parse(Path::new("c.toml"), text)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(expected) && err.contains("c.toml"),
+                "{text}: {err}"
+            );
+        }
+        let ok = "[[emails]]\nname='m'\nsmtp_host='smtp.example.org'\nfrom='a@example.org'\nto=['a@example.org']\nat_most='10/h'\n[[queries]]\nname='q'\nquery='x'\nwebhooks=['m']\n";
+        let config = Config::parse(Path::new("c.toml"), ok).unwrap();
+        assert_eq!(config.destinations().names(), ["m"]);
+    }
+
+    #[test]
     fn each_query_knows_its_file() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("q.tsv"), "tsv\tbeta\n").unwrap();

@@ -83,19 +83,20 @@ pub fn build(
         report.ignored_files = report.ignored_types.iter().map(|t| t.files).sum();
     }
     report.webhooks = config
-        .webhooks
-        .iter()
-        .map(|hook| {
+        .destinations()
+        .names()
+        .into_iter()
+        .map(|name| {
             let stats = delivery
-                .and_then(|d| d.webhook(&hook.name))
+                .and_then(|d| d.webhook(&name))
                 .cloned()
                 .unwrap_or_default();
             let counts = live
                 .as_ref()
-                .map(|l| l.metrics.webhook_counts(&hook.name))
+                .map(|l| l.metrics.webhook_counts(&name))
                 .unwrap_or_default();
             let disabled = stats.disabled.clone().or_else(|| {
-                crate::delivery::disabled_reason(&config.state_dir, &hook.name)
+                crate::delivery::disabled_reason(&config.state_dir, &name)
                     .ok()
                     .flatten()
             });
@@ -109,7 +110,7 @@ pub fn build(
                 "ok"
             };
             WebhookHealth {
-                name: hook.name.clone(),
+                name: name.clone(),
                 state: state.into(),
                 disabled_reason: disabled,
                 delivered: counts.delivered,
@@ -120,6 +121,8 @@ pub fn build(
                     Some(_) => alert_log_bytes.saturating_sub(stats.cursor),
                     None => 0,
                 },
+                digests: stats.digests,
+                digest_pending: stats.digest_pending,
             }
         })
         .collect();
@@ -211,6 +214,13 @@ pub fn render(report: &StatusReport, config: &Config) -> String {
                     webhook.dead_lettered,
                     human_bytes(webhook.backlog_bytes)
                 );
+                if webhook.digests > 0 || webhook.digest_pending > 0 {
+                    let _ = writeln!(
+                        out,
+                        "             {} digests sent, {} alerts waiting in open digests",
+                        webhook.digests, webhook.digest_pending
+                    );
+                }
             }
             None => {
                 let _ = writeln!(out, "webhook:     {} enabled", webhook.name);

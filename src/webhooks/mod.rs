@@ -1,7 +1,6 @@
 //! Webhooks: signed requests (Standard Webhooks) and the one request-and-retry loop (`send`),
-//! and delivery fed from the alert log with a persisted cursor per webhook, dead letters,
-//! disabled markers and replay (`delivery`). Everything public is re-exported here, so callers
-//! write `crate::webhooks::LogDelivery`, `crate::webhooks::sign`, ...
+//! and the body formats (`format`). Delivery from the alert log, for webhooks and e-mail alike,
+//! is `crate::delivery`'s.
 
 pub mod error;
 pub mod format;
