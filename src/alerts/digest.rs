@@ -111,6 +111,10 @@ impl Digest {
 impl Digest {
     /// Count `alert` in the digest, and list it while fewer than [`MAX_LISTED`] are.
     pub fn push_listed(&mut self, alert: &Alert) {
+        // Read again (a truncated log delivered from its start): counted once.
+        if self.alerts.iter().any(|e| e.alert_id == alert.alert_id) {
+            return;
+        }
         self.count += 1;
         if self.alerts.len() < MAX_LISTED {
             self.alerts.push(DigestEntry::of(alert));

@@ -600,8 +600,6 @@ impl LogDelivery {
                         "the webhook's cursor does not fit the alert log ({reason}); delivering the log from its start (receivers may see webhook-ids again)"
                     );
                     position.generation = 1;
-                    // The digests were of lines read again now.
-                    book = DigestBook::default();
                 } else if cursor.is_some() {
                     tracing::info!(webhook = %name, offset = position.offset, "resuming webhook delivery from its cursor");
                 }
@@ -866,8 +864,9 @@ impl Worker {
                 }
             };
             if batch.reset {
+                // Another file (rotation), or the same one truncated: the open digests keep
+                // the alerts read before; nothing of them is lost.
                 self.hook.settle_to(0, &batch.identity);
-                *lock(&self.hook.book) = DigestBook::default();
             }
             self.report_backlog(batch.len);
             if batch.lines.is_empty() {
