@@ -573,7 +573,7 @@ impl LogDelivery {
             let (offset, log) = cursor
                 .as_ref()
                 .map_or((0, LogIdentity::default()), |c| (c.offset, c.log.clone()));
-            let mut book = cursor
+            let book = cursor
                 .as_ref()
                 .map(|c| c.digests.clone())
                 .unwrap_or_default();
