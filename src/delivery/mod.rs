@@ -988,24 +988,11 @@ impl Worker {
                 return Step::Digested;
             }
         }
-        self.rng.mix(&alert.alert_id);
-        let outcome = self
-            .endpoint
-            .send(
-                Item::Alert {
-                    alert: &alert,
-                    line: &text,
-                },
-                &alert.alert_id,
-                &self.policy,
-                &mut self.rng,
-                Some(&self.stop),
-                &Tally {
-                    failed_attempts: &self.hook.failed_attempts,
-                    metrics: &self.metrics,
-                },
-            )
-            .await;
+        let item = Item::Alert {
+            alert: &alert,
+            line: &text,
+        };
+        let outcome = self.send(item, &alert.alert_id).await;
         match outcome {
             Outcome::Delivered => {
                 self.hook.delivered.fetch_add(1, Ordering::SeqCst);
@@ -1037,6 +1024,26 @@ impl Worker {
         }
     }
 
+    /// Send one message (`id` names it) until it is settled, counting in this destination's
+    /// tally, stopping at the stop signal.
+    async fn send(&mut self, item: Item<'_>, id: &str) -> Outcome {
+        self.rng.mix(id);
+        let tally = Tally {
+            failed_attempts: &self.hook.failed_attempts,
+            metrics: &self.metrics,
+        };
+        self.endpoint
+            .send(
+                item,
+                id,
+                &self.policy,
+                &mut self.rng,
+                Some(&self.stop),
+                &tally,
+            )
+            .await
+    }
+
     /// Send every digest that is due (`caught_up`: the whole log has been read), oldest first;
     /// each is closed, and the book saved durably, once it is settled (sent, or given up on and
     /// dead-lettered). Stops at a stop signal or a 410 Gone.
@@ -1054,21 +1061,7 @@ impl Worker {
             let Some((index, digest)) = due else {
                 return Step::Next;
             };
-            self.rng.mix(&digest.digest_id);
-            let outcome = self
-                .endpoint
-                .send(
-                    Item::Digest(&digest),
-                    &digest.digest_id,
-                    &self.policy,
-                    &mut self.rng,
-                    Some(&self.stop),
-                    &Tally {
-                        failed_attempts: &self.hook.failed_attempts,
-                        metrics: &self.metrics,
-                    },
-                )
-                .await;
+            let outcome = self.send(Item::Digest(&digest), &digest.digest_id).await;
             match outcome {
                 Outcome::Delivered => {
                     self.hook.digests.fetch_add(1, Ordering::SeqCst);
