@@ -32,7 +32,6 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::alerts::digest::Digest;
 use crate::alerts::record::Alert;
 use crate::alerts::AlertLogError;
 use crate::email::{self, EmailConfig, Mailer, SendFailure};
@@ -1004,8 +1003,15 @@ impl Worker {
                 last_error,
                 permanent,
             } => {
-                self.dead_letter(&alert, attempts, &last_error, permanent)
-                    .await;
+                let record = DeadLetter::new(
+                    &self.hook.name,
+                    &alert.alert_id,
+                    &alert.query.name,
+                    alert.at,
+                    attempts,
+                    &last_error,
+                );
+                self.dead_letter(record, permanent).await;
                 Step::Next
             }
             Outcome::Gone { last_error, .. } => {
@@ -1078,8 +1084,15 @@ impl Worker {
                     last_error,
                     permanent,
                 } => {
-                    self.dead_letter_digest(&digest, attempts, &last_error, permanent)
-                        .await;
+                    let record = DeadLetter::new(
+                        &self.hook.name,
+                        &digest.digest_id,
+                        &digest.query,
+                        digest.window.start,
+                        attempts,
+                        &last_error,
+                    );
+                    self.dead_letter(record, permanent).await;
                 }
                 Outcome::Gone { last_error } => {
                     self.disable(&digest.digest_id, &last_error).await;
@@ -1099,52 +1112,13 @@ impl Worker {
         }
     }
 
-    async fn dead_letter_digest(
-        &mut self,
-        digest: &Digest,
-        attempts: u32,
-        last_error: &str,
-        permanent: bool,
-    ) {
-        let record = DeadLetter::new(
-            &self.hook.name,
-            &digest.digest_id,
-            &digest.query,
-            digest.window.start,
-            attempts,
-            last_error,
+    /// Give up on one message: its record goes to the dead-letter file (and the logs).
+    async fn dead_letter(&mut self, record: DeadLetter, permanent: bool) {
+        let (id, attempts, last_error) = (
+            record.alert_id.clone(),
+            record.attempts,
+            record.last_error.clone(),
         );
-        self.write_dead_letter(record, &digest.digest_id, attempts, last_error, permanent)
-            .await;
-    }
-
-    async fn dead_letter(
-        &mut self,
-        alert: &Alert,
-        attempts: u32,
-        last_error: &str,
-        permanent: bool,
-    ) {
-        let record = DeadLetter::new(
-            &self.hook.name,
-            &alert.alert_id,
-            &alert.query.name,
-            alert.at,
-            attempts,
-            last_error,
-        );
-        self.write_dead_letter(record, &alert.alert_id, attempts, last_error, permanent)
-            .await;
-    }
-
-    async fn write_dead_letter(
-        &mut self,
-        record: DeadLetter,
-        id: &str,
-        attempts: u32,
-        last_error: &str,
-        permanent: bool,
-    ) {
         self.hook.dead_lettered.fetch_add(1, Ordering::SeqCst);
         self.metrics.dead_letter(&self.hook.name);
         let why = if permanent {

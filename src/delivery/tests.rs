@@ -907,3 +907,43 @@ fn resume_checks_the_cursor_against_the_log() {
         LogSource::resume(&home.log_path.with_extension("gone"), first, identity).unwrap();
     assert!(why.unwrap().contains("does not exist"));
 }
+
+/// A rotated log (and a truncated one, read again from its start) keeps the open digests: every
+/// alert read before is still in them, none counted twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_digests_survive_a_rotated_and_a_truncated_log() {
+    let server = TestServer::start(vec![Reply::status(200)]);
+    let mut home = Home::new();
+    let now = |n: usize| {
+        let mut a = alert(n);
+        a.at = chrono::Utc::now();
+        a
+    };
+    home.append([now(0), now(1)]);
+    let mut config = hook("ops", &server.url);
+    // A window that does not end during the test: the digest stays open.
+    config.digest = Some("30days".into());
+    let open_count = |home: &Home| {
+        state::read_cursor(&cursor_path(&home.state, "ops"))
+            .unwrap()
+            .map_or(0, |c| c.digests.open().iter().map(|d| d.count).sum::<u64>())
+    };
+    let delivery = home.start(vec![config.clone()], everyone(&["ops"]));
+    assert!(wait_until(Duration::from_secs(5), || open_count(&home) == 2).await);
+    fs::rename(&home.log_path, home.log_path.with_extension("jsonl.1")).unwrap();
+    home.log = AlertLog::open(&home.log_path).unwrap();
+    home.append([now(2), now(3), now(4)]);
+    delivery.notify();
+    assert!(wait_until(Duration::from_secs(5), || open_count(&home) == 5).await);
+    delivery.shutdown(Duration::from_secs(5)).await;
+    // The new log truncated and written again with alerts read already: read again from its
+    // start, they are not counted twice.
+    fs::write(&home.log_path, "").unwrap();
+    home.log = AlertLog::open(&home.log_path).unwrap();
+    home.append([now(2), now(3), now(5)]);
+    let delivery = home.start(vec![config], everyone(&["ops"]));
+    assert!(wait_until(Duration::from_secs(5), || open_count(&home) == 6).await);
+    delivery.shutdown(Duration::from_secs(5)).await;
+    assert_eq!(open_count(&home), 6);
+    assert!(server.requests().is_empty(), "nothing due yet");
+}
