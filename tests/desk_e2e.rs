@@ -2,7 +2,7 @@
 //! digest every 2 s holds exactly the alerts of its window across a kill -9; a throttled query
 //! sends at most its rate alone and digests the rest; Slack and template bodies have the shape
 //! those tools accept; an e-mail reaches a real SMTP server (aiosmtpd, with AUTH) with the
-//! snippet in its text and HTML parts.
+//! snippet in its text and HTML parts, over the plain connection, STARTTLS and TLS.
 
 mod support;
 
@@ -242,6 +242,108 @@ digest = "2s"
     daemon.stop();
 }
 
+/// A saved query's own `at_most` and `digest` apply to its alerts on a destination that sends
+/// each alert, other queries keep the destination's way, and a hot reload that turns them
+/// `off` sends the query's next alerts alone.
+#[test]
+fn a_query_throttles_and_digests_on_its_own_and_a_reload_turns_it_off() {
+    let listener = WebhookListener::start();
+    let config = |zebras: &str| {
+        format!(
+            r#"
+[[queries]]
+name = "zebras"
+query = 'zebra'
+{zebras}
+
+[[queries]]
+name = "lions"
+query = 'lion'
+
+[[webhooks]]
+name = "desk"
+url = "{}"
+"#,
+            listener.url
+        )
+    };
+    let home = Home::new(&config("at_most = \"3/1h\"\ndigest = \"2s\""));
+    let lion = |n: usize| article(n).replace("Zebra", "Lion").replace("zebra", "lion");
+    let daemon = home.start_daemon(1);
+    for n in 0..6 {
+        home.drop_file(&format!("zebra-{n:02}.txt"), article(n).as_bytes());
+        if n < 4 {
+            home.drop_file(&format!("lion-{n:02}.txt"), lion(n).as_bytes());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // (alone, digested) per query.
+    let delivered = |query: &str| {
+        let received = bodies(&listener);
+        let alone = received
+            .iter()
+            .filter(|(_, b)| b.get("alert_id").is_some() && b["query"]["name"] == query)
+            .count();
+        let digested: u64 = digests_by_id(&received)
+            .values()
+            .filter(|d| d["query"]["name"] == query)
+            .map(|d| d["count"].as_u64().unwrap())
+            .sum();
+        (alone, digested as usize)
+    };
+    assert!(
+        wait_until(Duration::from_secs(30), || delivered("zebras") == (3, 3)
+            && delivered("lions") == (4, 0)),
+        "zebras {:?} lions {:?}\n{}",
+        delivered("zebras"),
+        delivered("lions"),
+        daemon.log_text()
+    );
+    // Turned off by a hot reload: the next zebra alerts go alone.
+    let reloads = || daemon.log_text().matches("configuration reloaded").count();
+    let before = reloads();
+    std::fs::write(
+        home.config(),
+        std::fs::read_to_string(home.config()).unwrap().replace(
+            "at_most = \"3/1h\"\ndigest = \"2s\"",
+            "at_most = \"off\"\ndigest = \"off\"",
+        ),
+    )
+    .unwrap();
+    assert!(
+        wait_until(Duration::from_secs(20), || reloads() > before),
+        "{}",
+        daemon.log_text()
+    );
+    for n in 6..9 {
+        home.drop_file(&format!("zebra-{n:02}.txt"), article(n).as_bytes());
+    }
+    assert!(
+        wait_until(Duration::from_secs(30), || delivered("zebras") == (6, 3)),
+        "zebras {:?}\n{}",
+        delivered("zebras"),
+        daemon.log_text()
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(delivered("zebras"), (6, 3), "nothing more, nothing twice");
+    assert_eq!(delivered("lions"), (4, 0));
+    let received = bodies(&listener);
+    let mut ids = BTreeSet::new();
+    for (_, body) in &received {
+        if let Some(id) = body["alert_id"].as_str() {
+            assert!(ids.insert(id.to_string()), "{id} sent twice");
+        }
+    }
+    for digest in digests_by_id(&received).values() {
+        for entry in digest["alerts"].as_array().unwrap() {
+            let id = entry["alert_id"].as_str().unwrap();
+            assert!(ids.insert(id.to_string()), "{id} sent twice");
+        }
+    }
+    assert_eq!(ids, logged_alert_ids(&home));
+    daemon.stop();
+}
+
 #[test]
 fn slack_and_template_bodies_have_the_shape_their_tools_accept() {
     let slack = WebhookListener::start();
@@ -359,6 +461,12 @@ fn free_port() -> u16 {
 /// environment in the target folder with aiosmtpd from PyPI, made once, so that `cargo test`
 /// works on a fresh machine.
 fn python_with_aiosmtpd() -> std::path::PathBuf {
+    // Tests run side by side: one of them makes the environment.
+    static PYTHON: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    PYTHON.get_or_init(find_or_make_python).clone()
+}
+
+fn find_or_make_python() -> std::path::PathBuf {
     let has = |python: &std::path::Path| {
         Command::new(python)
             .args(["-c", "import aiosmtpd"])
@@ -398,18 +506,32 @@ struct SmtpServer {
     port: u16,
 }
 
+/// How the test SMTP server is secured: `(mode, certificate file, key file)`, mode
+/// `starttls` or `tls`.
+type ServerTls<'a> = Option<(&'a str, &'a std::path::Path, &'a std::path::Path)>;
+
 impl SmtpServer {
     fn start(out: &std::path::Path) -> SmtpServer {
+        SmtpServer::start_with(out, None)
+    }
+
+    fn start_with(out: &std::path::Path, tls: ServerTls<'_>) -> SmtpServer {
         let port = free_port();
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/smtp_server.py");
+        let mut args: Vec<String> = vec![
+            script.into(),
+            port.to_string(),
+            out.to_str().unwrap().into(),
+            "desk".into(),
+            "sesame".into(),
+        ];
+        if let Some((mode, cert, key)) = tls {
+            args.push(mode.into());
+            args.push(cert.to_str().unwrap().into());
+            args.push(key.to_str().unwrap().into());
+        }
         let mut child = Command::new(python_with_aiosmtpd())
-            .args([
-                script,
-                &port.to_string(),
-                out.to_str().unwrap(),
-                "desk",
-                "sesame",
-            ])
+            .args(&args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -466,23 +588,7 @@ password_env = "LOOKOUT_TEST_SMTP_PASSWORD"
         ],
     );
     home.drop_file("zebra.txt", article(3).as_bytes());
-    let mails = || -> Vec<String> {
-        let mut files: Vec<_> = std::fs::read_dir(&mail_dir)
-            .unwrap()
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
-            .collect();
-        files.sort();
-        files
-            .iter()
-            .map(|p| std::fs::read_to_string(p).unwrap())
-            .collect()
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while mails().is_empty() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let mails = mails();
+    let mails = wait_for_mail(&mail_dir, Duration::from_secs(30));
     assert_eq!(mails.len(), 1, "one e-mail:\n{}", daemon.log_text());
     let mail = &mails[0];
     let parsed = mail.replace("=\r\n", "").replace("=3D", "=");
@@ -512,4 +618,99 @@ password_env = "LOOKOUT_TEST_SMTP_PASSWORD"
         "HTML part with the highlighted snippet: {parsed}"
     );
     daemon.stop();
+}
+
+/// The messages the test SMTP server has written to `dir`, in order, once there is one or
+/// `timeout` has passed.
+fn wait_for_mail(dir: &std::path::Path, timeout: Duration) -> Vec<String> {
+    let mails = || -> Vec<String> {
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+            .collect();
+        files.sort();
+        files
+            .iter()
+            .map(|p| std::fs::read_to_string(p).unwrap())
+            .collect()
+    };
+    let deadline = Instant::now() + timeout;
+    while mails().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    mails()
+}
+
+/// STARTTLS and TLS from the first byte, against aiosmtpd with a certificate of its own that
+/// `ca_file` trusts; AUTH only over TLS. Without `ca_file` the same server is refused (its
+/// certificate is not trusted) and the e-mail is dead-lettered with the reason.
+#[test]
+fn an_email_goes_over_starttls_and_tls_to_a_server_the_ca_file_trusts() {
+    let certs = tempfile::tempdir().unwrap();
+    let issued = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    let cert = certs.path().join("smtp.pem");
+    let key = certs.path().join("smtp.key");
+    std::fs::write(&cert, issued.cert.pem()).unwrap();
+    std::fs::write(&key, issued.key_pair.serialize_pem()).unwrap();
+    for (mode, trusted) in [("starttls", true), ("tls", true), ("starttls", false)] {
+        let mail = tempfile::tempdir().unwrap();
+        let smtp = SmtpServer::start_with(mail.path(), Some((mode, &cert, &key)));
+        let ca_file = if trusted {
+            format!("ca_file = {:?}", cert.display().to_string())
+        } else {
+            String::new()
+        };
+        let home = Home::new(&format!(
+            r#"
+[[queries]]
+name = "zebras"
+query = 'zebra AND herd'
+
+[[emails]]
+name = "desk-mail"
+smtp_host = "127.0.0.1"
+smtp_port = {}
+tls = "{mode}"
+{ca_file}
+from = "lookout <lookout@example.org>"
+to = ["desk@example.org"]
+username_env = "LOOKOUT_TEST_SMTP_USER"
+password_env = "LOOKOUT_TEST_SMTP_PASSWORD"
+max_attempts = 1
+"#,
+            smtp.port
+        ));
+        let daemon = home.start_daemon_with_env(
+            1,
+            &[
+                ("LOOKOUT_TEST_SMTP_USER", "desk"),
+                ("LOOKOUT_TEST_SMTP_PASSWORD", "sesame"),
+            ],
+        );
+        home.drop_file("zebra.txt", article(4).as_bytes());
+        if trusted {
+            let mails = wait_for_mail(mail.path(), Duration::from_secs(30));
+            assert_eq!(mails.len(), 1, "{mode}: one e-mail:\n{}", daemon.log_text());
+            assert!(
+                mails[0].replace("=\r\n", "").contains("<b>zebra</b>"),
+                "{mode}: {}",
+                mails[0]
+            );
+        } else {
+            let dead_letters = home.path("state/dead-letter.jsonl");
+            assert!(
+                wait_until(Duration::from_secs(30), || dead_letters.exists()),
+                "{mode} untrusted: no dead letter\n{}",
+                daemon.log_text()
+            );
+            let record = std::fs::read_to_string(&dead_letters).unwrap();
+            assert!(
+                record.to_lowercase().contains("certificate"),
+                "the reason names the certificate: {record}"
+            );
+            assert!(wait_for_mail(mail.path(), Duration::ZERO).is_empty());
+        }
+        daemon.stop();
+    }
 }

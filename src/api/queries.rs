@@ -104,7 +104,7 @@ pub struct DryRun {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(untagged)]
 pub enum PutAnswer {
-    Saved(QuerySaved),
+    Saved(Box<QuerySaved>),
     DryRun(DryRun),
 }
 
@@ -177,7 +177,7 @@ pub(super) async fn put(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(PutAnswer::Saved(saved))).into_response())
+    Ok((status, Json(PutAnswer::Saved(Box::new(saved)))).into_response())
 }
 
 /// Delete a saved query (from the file that defines it, and from the running daemon).

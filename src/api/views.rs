@@ -22,6 +22,13 @@ pub struct QueryView {
     /// the query (`alert` or `suppress`); absent: the `[duplicates] mode`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duplicates: Option<String>,
+    /// Its own digest schedule over its destinations' (`off`: each alert alone); absent: each
+    /// destination's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// Its own throttle over its destinations' (`off`: none); absent: each destination's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_most: Option<String>,
     /// The file it is saved in.
     pub file: String,
     /// `active`, or `invalid` when it does not parse (then it is left out).
@@ -51,6 +58,8 @@ impl QueryView {
                 }
                 .to_string()
             }),
+            digest: spec.delivery.digest.as_ref().map(setting),
+            at_most: spec.delivery.at_most.as_ref().map(setting),
             file: spec.file.display().to_string(),
             status: if error.is_some() { "invalid" } else { "active" }.into(),
             error,
@@ -65,6 +74,13 @@ impl QueryView {
             .map(|(_, entry)| QueryView::of(entry))
             .collect()
     }
+}
+
+/// A saved query's own delivery setting as written: its value, or `off`.
+fn setting<T: std::fmt::Display>(value: &Option<T>) -> String {
+    value
+        .as_ref()
+        .map_or_else(|| crate::delivery::digest::OFF.to_string(), T::to_string)
 }
 
 /// A parse error or a warning, at a 1-based column of the query text.

@@ -202,6 +202,10 @@ pub(crate) struct QueryEntry {
     /// What this query does with copies of an article that alerted for it (default: the
     /// `[duplicates] mode`).
     pub duplicates: Option<Duplicates>,
+    /// Its own digest schedule over its destinations' (`"off"`: each alert alone).
+    pub digest: Option<String>,
+    /// Its own throttle over its destinations' (`"off"`: none).
+    pub at_most: Option<String>,
 }
 
 /// What happens to the documents of a file deleted from the watch folder.
@@ -297,7 +301,7 @@ impl Config {
         text: &str,
         including: &mut Vec<PathBuf>,
     ) -> Result<Config, ConfigError> {
-        let file: ConfigFile = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+        let mut file: ConfigFile = toml::from_str(text).map_err(|e| ConfigError::Syntax {
             path: path.to_path_buf(),
             message: e.to_string().trim_end().to_string(),
         })?;
@@ -318,7 +322,7 @@ impl Config {
             return Err(invalid("watch", "name at least one folder".into()));
         }
         let queries_files: Vec<PathBuf> = file.queries_files.into_iter().map(resolve).collect();
-        let mut queries = queries::from_entries(file.queries, path);
+        let mut queries = queries::from_entries(file.queries, path)?;
         including.push(canonical(path));
         for file_path in &queries_files {
             if including.contains(&canonical(file_path)) {
@@ -333,6 +337,10 @@ impl Config {
         queries::check_names(&queries)
             .map_err(|problem| invalid("queries", problem.to_string()))?;
 
+        // A certificate file is found beside the config, like the folders.
+        for email in &mut file.emails {
+            email.ca_file = email.ca_file.take().map(resolve);
+        }
         let mut names = std::collections::HashSet::new();
         let destinations = (file.webhooks.iter().cloned().map(Destination::Webhook))
             .map(|d| ("webhooks", d))
@@ -555,11 +563,8 @@ impl Config {
     /// names none).
     pub fn webhook_routes(&self) -> crate::delivery::Routes {
         let names = self.destinations().names();
-        let routes: Vec<(String, Option<Vec<String>>)> = self
-            .queries
-            .iter()
-            .map(|q| (q.name.to_string(), q.webhooks.clone()))
-            .collect();
+        let routes: Vec<crate::delivery::QueryRoute> =
+            self.queries.iter().map(QuerySpec::route).collect();
         crate::delivery::Routes::new(&routes, &names)
     }
 }
@@ -667,6 +672,9 @@ mod tests {
             ("[[emails]]\nname='m'\nsmtp_host='smtp.example.org'\nfrom='nobody'\nto=['a@example.org']\n", "from 'nobody'"),
             ("[[emails]]\nname='m'\nsmtp_host='smtp.example.org'\nfrom='a@example.org'\nto=['a@example.org']\ndigest='daily at 8 Europe/Berlin'\n", "not a time of day"),
             ("[[webhooks]]\nname='d'\nurl='http://127.0.0.1:9/'\n[[emails]]\nname='d'\nsmtp_host='h'\nfrom='a@example.org'\nto=['a@example.org']\n", "used twice"),
+            ("[[emails]]\nname='m'\nsmtp_host='h'\nfrom='a@example.org'\nto=['a@example.org']\nca_file='no-such.pem'\n", "cannot read ca_file no-such.pem"),
+            ("[[emails]]\nname='m'\nsmtp_host='h'\nfrom='a@example.org'\nto=['a@example.org']\ntls='none'\nca_file='x.pem'\n", "ca_file is for a TLS connection"),
+            ("[[emails]]\nname='m'\nsmtp_host='h'\nfrom='a@example.org'\nto=['a@example.org']\nca_file='Cargo.toml'\n", "holds no PEM certificate"),
         ];
         for (text, expected) in cases {
             let err = Config::parse(Path::new("c.toml"), text)
@@ -680,6 +688,53 @@ mod tests {
         let ok = "[[emails]]\nname='m'\nsmtp_host='smtp.example.org'\nfrom='a@example.org'\nto=['a@example.org']\nat_most='10/h'\n[[queries]]\nname='q'\nquery='x'\nwebhooks=['m']\n";
         let config = Config::parse(Path::new("c.toml"), ok).unwrap();
         assert_eq!(config.destinations().names(), ["m"]);
+    }
+
+    #[test]
+    fn a_query_has_its_own_digest_and_at_most_or_a_clear_error() {
+        let query = |settings: &str| format!("[[queries]]\nname='q'\nquery='x'\n{settings}\n");
+        for (settings, expected) in [
+            (
+                "digest='soon'",
+                "query 'q': digest: 'soon' is not a schedule",
+            ),
+            ("at_most='10'", "query 'q': at_most: '10' is not a rate"),
+            ("at_most='0/h'", "the count must be from 1"),
+            ("digest='daily at 25:00'", "not a time of day"),
+            ("digest=''", "digest: '' is not a schedule"),
+        ] {
+            let err = Config::parse(Path::new("c.toml"), &query(settings))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(expected) && err.contains("c.toml") && err.contains("\"off\""),
+                "{settings}: {err}"
+            );
+        }
+        let config = Config::parse(
+            Path::new("c.toml"),
+            &query("digest='daily at 08:00 Europe/Berlin'\nat_most='off'"),
+        )
+        .unwrap();
+        let own = &config.queries[0].delivery;
+        assert_eq!(own.at_most, Some(None));
+        assert_eq!(
+            own.digest,
+            Some(Some("daily at 08:00 Europe/Berlin".parse().unwrap()))
+        );
+        // A TOML queries file takes them too, and a change to them is a change of the query.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(dir.path().join("q.toml"), query("at_most='5/h'")).unwrap();
+        std::fs::write(&path, "queries_files = ['q.toml']\n").unwrap();
+        let before = Config::load(&path).unwrap();
+        assert_eq!(
+            before.queries[0].delivery.at_most,
+            Some(Some("5/h".parse().unwrap()))
+        );
+        std::fs::write(dir.path().join("q.toml"), query("at_most='6/h'")).unwrap();
+        let after = Config::load(&path).unwrap();
+        assert_eq!(reload::diff(&before, &after).changed.len(), 1);
     }
 
     #[test]

@@ -519,7 +519,7 @@ fn check_toml(file: &Path, new: &str, name: &str, edit: Edit<'_>) -> Result<(), 
         path: file.to_path_buf(),
         message: e.to_string().trim_end().to_string(),
     })?;
-    let specs = queries::from_entries(parsed.queries, file);
+    let specs = queries::from_entries(parsed.queries, file)?;
     let ours: Vec<&queries::QuerySpec> = specs.iter().filter(|s| &*s.name == name).collect();
     let as_expected = match edit {
         Edit::Remove => ours.is_empty(),

@@ -610,3 +610,24 @@ proptest! {
         }
     }
 }
+
+/// Saving a query's text keeps the settings the save does not carry (`duplicates`, `digest`,
+/// `at_most`) in its table as they were.
+#[test]
+fn a_save_keeps_the_querys_other_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    fs::write(
+        &path,
+        "[[queries]]\nname = 'q'\nquery = 'old'\nduplicates = 'suppress'\ndigest = '1h' # hourly\nat_most = 'off'\n",
+    )
+    .unwrap();
+    save_query(&path, "q", "new AND text", None).unwrap();
+    let config = Config::load(&path).unwrap();
+    let spec = config.query_spec("q").unwrap();
+    assert_eq!(&*spec.text, "new AND text");
+    assert_eq!(spec.duplicates, Some(super::Duplicates::Suppress));
+    assert_eq!(spec.delivery.digest, Some(Some("1h".parse().unwrap())));
+    assert_eq!(spec.delivery.at_most, Some(None));
+    assert!(fs::read_to_string(&path).unwrap().contains("# hourly"));
+}

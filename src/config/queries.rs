@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::{ConfigError, QueryEntry};
+use crate::delivery::digest::{PolicyOverride, OFF};
 use crate::query::{self, Lint, Query, QueryError, QueryLimits};
 
 /// A saved query as written.
@@ -19,6 +20,8 @@ pub struct QuerySpec {
     /// What it does with copies of an article that alerted for it; `None`: the
     /// `[duplicates] mode`.
     pub duplicates: Option<super::Duplicates>,
+    /// Its own `digest` and `at_most`, over those of each destination it goes to.
+    pub delivery: PolicyOverride,
     /// The file that holds it (the config file itself for an inline `[[queries]]` table, else
     /// the queries file): where a change to it is saved. The queries of one file share it.
     pub file: Arc<Path>,
@@ -27,6 +30,20 @@ pub struct QuerySpec {
 }
 
 impl QuerySpec {
+    /// Where its alerts go and how, for delivery.
+    pub fn route(&self) -> crate::delivery::QueryRoute {
+        crate::delivery::QueryRoute {
+            query: self.name.to_string(),
+            destinations: self.webhooks.clone(),
+            policy: self.delivery.clone(),
+        }
+    }
+
+    /// True if `other` delivers the same way: same destinations, same `digest` and `at_most`.
+    pub fn routes_like(&self, other: &QuerySpec) -> bool {
+        self.webhooks == other.webhooks && self.delivery == other.delivery
+    }
+
     /// Where it was defined, for messages: `config.toml` or `queries.tsv:12`.
     pub fn origin(&self) -> Origin<'_> {
         Origin(self)
@@ -75,17 +92,32 @@ impl std::fmt::Display for QueryProblem {
     }
 }
 
-pub(crate) fn from_entries(entries: Vec<QueryEntry>, path: &Path) -> Vec<QuerySpec> {
+pub(crate) fn from_entries(
+    entries: Vec<QueryEntry>,
+    path: &Path,
+) -> Result<Vec<QuerySpec>, ConfigError> {
     let file: Arc<Path> = path.into();
     entries
         .into_iter()
-        .map(|e| QuerySpec {
-            name: e.name.into(),
-            text: e.query.into(),
-            webhooks: e.webhooks,
-            duplicates: e.duplicates,
-            file: Arc::clone(&file),
-            line: None,
+        .map(|e| {
+            let delivery = PolicyOverride::parse(e.digest.as_deref(), e.at_most.as_deref())
+                .map_err(|(setting, problem)| ConfigError::Invalid {
+                    path: path.to_path_buf(),
+                    key: "queries".into(),
+                    problem: format!(
+                        "query '{}': {setting}: {problem}; \"{OFF}\" turns its destinations' {setting} off for this query",
+                        e.name
+                    ),
+                })?;
+            Ok(QuerySpec {
+                name: e.name.into(),
+                text: e.query.into(),
+                webhooks: e.webhooks,
+                duplicates: e.duplicates,
+                delivery,
+                file: Arc::clone(&file),
+                line: None,
+            })
         })
         .collect()
 }
@@ -233,6 +265,7 @@ pub(crate) fn parse_tsv(path: &Path, text: &str) -> Result<Vec<QuerySpec>, Confi
             text: query.into(),
             webhooks: None,
             duplicates: None,
+            delivery: PolicyOverride::default(),
             file: Arc::clone(&file),
             line: Some(u32::try_from(i + 1).unwrap_or(u32::MAX)),
         });

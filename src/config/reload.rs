@@ -54,7 +54,11 @@ pub fn diff(old: &Config, new: &Config) -> ConfigDiff {
     for query in &new.queries {
         match old_queries.get(&*query.name) {
             None => out.added.push(query.clone()),
-            Some(before) if before.text != query.text || before.webhooks != query.webhooks => {
+            Some(before)
+                if before.text != query.text
+                    || before.duplicates != query.duplicates
+                    || !before.routes_like(query) =>
+            {
                 out.changed.push(query.clone())
             }
             Some(_) => {}

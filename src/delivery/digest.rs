@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::alerts::digest::Digest;
 use crate::alerts::record::Alert;
-use crate::delivery::schedule::{Rate, Schedule, SendTimes};
+use crate::delivery::schedule::{Rate, Schedule, ScheduleError, SendTimes};
 
 /// How long after a window's end the alerts stamped inside it may still be on their way to the
 /// log (they are stamped when matched, and written a moment later).
@@ -70,6 +70,55 @@ impl Policy {
             (Some(schedule), _) => Some(schedule.clone()),
             (None, Some(rate)) => Some(Schedule::Every(rate.per)),
             (None, None) => None,
+        }
+    }
+}
+
+/// A saved query's own `digest` and `at_most`, over the policy of each destination it goes to,
+/// setting by setting: a setting left out keeps the destination's, `"off"` turns it off.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PolicyOverride {
+    /// `Some(None)`: no digest, whatever the destination says.
+    pub digest: Option<Option<Schedule>>,
+    /// `Some(None)`: no throttle, whatever the destination says.
+    pub at_most: Option<Option<Rate>>,
+}
+
+/// The word that turns a destination's `digest` or `at_most` off for one saved query.
+pub const OFF: &str = "off";
+
+impl PolicyOverride {
+    /// Read a saved query's `digest` and `at_most` settings (each a schedule, a rate or
+    /// [`OFF`]). The error names the setting.
+    pub fn parse(
+        digest: Option<&str>,
+        at_most: Option<&str>,
+    ) -> Result<PolicyOverride, (&'static str, ScheduleError)> {
+        fn setting<T: std::str::FromStr<Err = ScheduleError>>(
+            text: Option<&str>,
+        ) -> Result<Option<Option<T>>, ScheduleError> {
+            match text {
+                None => Ok(None),
+                Some(text) if text.trim().eq_ignore_ascii_case(OFF) => Ok(Some(None)),
+                Some(text) => text.parse().map(|value| Some(Some(value))),
+            }
+        }
+        Ok(PolicyOverride {
+            digest: setting(digest).map_err(|e| ("digest", e))?,
+            at_most: setting(at_most).map_err(|e| ("at_most", e))?,
+        })
+    }
+
+    /// True if it changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.digest.is_none() && self.at_most.is_none()
+    }
+
+    /// The policy of a destination whose own is `base`, for this query.
+    pub fn over(&self, base: &Policy) -> Policy {
+        Policy {
+            digest: self.digest.clone().unwrap_or_else(|| base.digest.clone()),
+            at_most: self.at_most.unwrap_or(base.at_most),
         }
     }
 }
@@ -172,12 +221,20 @@ impl DigestBook {
         self.sent_through.retain(|_, end| *end > horizon);
     }
 
-    /// Drop throttle send times older than `per` (called now and then; keeps the file small).
-    pub fn expire_sends(&mut self, now: DateTime<Utc>, per: std::time::Duration) {
-        for sends in self.sends.values_mut() {
-            sends.expire(now, per);
-        }
-        self.sends.retain(|_, sends| !sends.is_empty());
+    /// Drop throttle send times that no longer count: older than the period of the query's
+    /// rate (`per_of`), or all of them when the query is no longer throttled.
+    pub fn expire_sends(
+        &mut self,
+        now: DateTime<Utc>,
+        per_of: impl Fn(&str) -> Option<std::time::Duration>,
+    ) {
+        self.sends.retain(|query, sends| match per_of(query) {
+            Some(per) => {
+                sends.expire(now, per);
+                !sends.is_empty()
+            }
+            None => false,
+        });
     }
 }
 

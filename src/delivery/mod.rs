@@ -20,6 +20,7 @@ mod state;
 #[cfg(test)]
 mod tests;
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -44,7 +45,7 @@ use crate::webhooks::send::{
     RetryPolicy, Tally, Target, WebhookConfig, XorShift64,
 };
 
-use digest::{DigestBook, Policy, Route};
+use digest::{DigestBook, Policy, PolicyOverride, Route};
 
 use source::{Batch, Line, LogIdentity, LogSource};
 use state::{CursorFile, DeadLetterFile};
@@ -268,37 +269,60 @@ impl Sender {
     }
 }
 
-/// Which webhooks get the alerts of which saved query.
+/// Where one saved query's alerts go and how: what [`Routes`] is built from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueryRoute {
+    pub query: String,
+    /// The destinations it names; `None`: every destination.
+    pub destinations: Option<Vec<String>>,
+    /// Its own `digest` and `at_most` over each destination's.
+    pub policy: PolicyOverride,
+}
+
+/// Which destinations get the alerts of which saved query, and the saved queries' own
+/// delivery settings.
 #[derive(Debug, Clone, Default)]
 pub struct Routes {
-    /// Query name → `Some(webhook names)`, or `None` for every webhook.
+    /// Query name → `Some(destination names)`, or `None` for every destination.
     queries: HashMap<String, Option<HashSet<String>>>,
+    /// The queries with their own `digest` or `at_most`.
+    policies: HashMap<String, PolicyOverride>,
     webhooks: HashSet<String>,
 }
 
 impl Routes {
-    /// `queries`: (query name, Some(webhook names) | None = every webhook); `webhooks`: all
-    /// configured names. Alerts of a query not in the table (e.g. removed since) go to every
-    /// webhook. A name listed twice keeps its last entry; a route to a webhook that is not
-    /// configured is warned about and can never match.
-    pub fn new(queries: &[(String, Option<Vec<String>>)], webhooks: &[String]) -> Routes {
+    /// `queries`: each saved query's route; `webhooks`: all configured destination names.
+    /// Alerts of a query not in the table (e.g. removed since) go to every destination, under
+    /// its own policy. A name listed twice keeps its last entry; a route to a destination that
+    /// is not configured is warned about and can never match.
+    pub fn new(queries: &[QueryRoute], webhooks: &[String]) -> Routes {
         let webhooks: HashSet<String> = webhooks.iter().cloned().collect();
         let mut table = HashMap::with_capacity(queries.len());
-        for (query, targets) in queries {
-            if let Some(targets) = targets {
+        let mut policies = HashMap::new();
+        for route in queries {
+            if let Some(targets) = &route.destinations {
                 for target in targets.iter().filter(|t| !webhooks.contains(*t)) {
                     tracing::warn!(
-                        query = %query,
+                        query = %route.query,
                         webhook = %target,
                         "query routes alerts to a webhook that is not configured"
                     );
                 }
             }
-            let targets = targets.as_ref().map(|t| t.iter().cloned().collect());
-            table.insert(query.clone(), targets);
+            let targets = route
+                .destinations
+                .as_ref()
+                .map(|t| t.iter().cloned().collect());
+            table.insert(route.query.clone(), targets);
+            if route.policy.is_empty() {
+                policies.remove(&route.query);
+            } else {
+                policies.insert(route.query.clone(), route.policy.clone());
+            }
         }
         Routes {
             queries: table,
+            policies,
             webhooks,
         }
     }
@@ -312,6 +336,19 @@ impl Routes {
             Some(Some(targets)) => targets.contains(webhook),
             Some(None) | None => true,
         }
+    }
+
+    /// How a destination whose policy is `base` delivers the alerts of `query`.
+    pub fn policy<'a>(&self, query: &str, base: &'a Policy) -> Cow<'a, Policy> {
+        match self.policies.get(query) {
+            Some(own) => Cow::Owned(own.over(base)),
+            None => Cow::Borrowed(base),
+        }
+    }
+
+    /// True if some saved query has its own `digest` or `at_most`.
+    pub fn has_policies(&self) -> bool {
+        !self.policies.is_empty()
     }
 }
 
@@ -975,14 +1012,15 @@ impl Worker {
         }
         // A copy record is no alert: the first alert of its story was delivered, or waits in
         // a digest, which counts it ("also in N sources").
+        let policy = self.routes.policy(&alert.query.name, &self.delivery_policy);
         if alert.is_copy() {
-            if self.delivery_policy.is_each() || !lock(&self.hook.book).copy(&alert) {
+            if policy.is_each() || !lock(&self.hook.book).copy(&alert) {
                 return Step::Next;
             }
             return Step::Digested;
         }
-        if !self.delivery_policy.is_each() {
-            let route = lock(&self.hook.book).route(&alert, &self.delivery_policy, Utc::now());
+        if !policy.is_each() {
+            let route = lock(&self.hook.book).route(&alert, &policy, Utc::now());
             if route == Route::Digested {
                 return Step::Digested;
             }
@@ -1054,7 +1092,10 @@ impl Worker {
     /// each is closed, and the book saved durably, once it is settled (sent, or given up on and
     /// dead-lettered). Stops at a stop signal or a 410 Gone.
     async fn send_due_digests(&mut self, caught_up: bool) -> Step {
-        if self.delivery_policy.is_each() {
+        if self.delivery_policy.is_each()
+            && !self.routes.has_policies()
+            && lock(&self.hook.book).open().is_empty()
+        {
             return Step::Next;
         }
         loop {
@@ -1103,9 +1144,10 @@ impl Worker {
             {
                 let mut book = lock(&self.hook.book);
                 book.sent(index, now);
-                if let Some(rate) = self.delivery_policy.at_most {
-                    book.expire_sends(now, rate.per);
-                }
+                let (routes, base) = (&self.routes, &self.delivery_policy);
+                book.expire_sends(now, |query| {
+                    routes.policy(query, base).at_most.map(|rate| rate.per)
+                });
             }
             self.hook.touch();
             self.persist().await;

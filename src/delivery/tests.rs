@@ -19,6 +19,14 @@ use crate::webhooks::test_support::{hook, quick, SECRET};
 use crate::webhooks::test_support::{Recorded, Reply, TestServer};
 
 /// Alert `n` of saved query `query`.
+fn route(query: &str, destinations: Option<Vec<String>>) -> QueryRoute {
+    QueryRoute {
+        query: query.into(),
+        destinations,
+        policy: PolicyOverride::default(),
+    }
+}
+
 fn alert_of(query: &str, n: usize) -> Alert {
     let mut a = alert(n);
     a.query.name = query.into();
@@ -136,9 +144,9 @@ fn routes_table() {
     let hooks: Vec<String> = vec!["a".into(), "b".into()];
     let routes = Routes::new(
         &[
-            ("only-a".into(), Some(vec!["a".into()])),
-            ("both".into(), None),
-            ("none".into(), Some(vec![])),
+            route("only-a", Some(vec!["a".into()])),
+            route("both", None),
+            route("none", Some(vec![])),
         ],
         &hooks,
     );
@@ -148,6 +156,53 @@ fn routes_table() {
     assert!(!routes.wants("a", "none") && !routes.wants("b", "none"));
     // A query removed since still goes to every webhook.
     assert!(routes.wants("a", "removed") && routes.wants("b", "removed"));
+    assert!(!routes.has_policies());
+}
+
+#[test]
+fn a_query_overrides_its_destinations_policy_setting_by_setting() {
+    let hourly: Policy = Policy {
+        digest: Some("1h".parse().unwrap()),
+        at_most: Some("10/h".parse().unwrap()),
+    };
+    let own = |digest: Option<&str>, at_most: Option<&str>| QueryRoute {
+        policy: PolicyOverride::parse(digest, at_most).unwrap(),
+        ..route("q", None)
+    };
+    let policy_of = |route: QueryRoute| {
+        Routes::new(&[route], &["a".to_string()])
+            .policy("q", &hourly)
+            .into_owned()
+    };
+    assert_eq!(policy_of(route("q", None)), hourly);
+    assert_eq!(
+        policy_of(own(Some("daily at 08:00 Europe/Berlin"), None)),
+        Policy {
+            digest: Some("daily at 08:00 Europe/Berlin".parse().unwrap()),
+            at_most: hourly.at_most,
+        }
+    );
+    assert_eq!(
+        policy_of(own(None, Some("off"))),
+        Policy {
+            digest: hourly.digest.clone(),
+            at_most: None,
+        }
+    );
+    assert!(policy_of(own(Some("OFF"), Some(" off "))).is_each());
+    // Another query keeps the destination's.
+    let routes = Routes::new(&[own(Some("off"), None)], &["a".to_string()]);
+    assert!(routes.has_policies());
+    assert_eq!(*routes.policy("other", &hourly), hourly);
+    // Bad settings are named.
+    assert_eq!(
+        PolicyOverride::parse(Some("soon"), None).unwrap_err().0,
+        "digest"
+    );
+    assert_eq!(
+        PolicyOverride::parse(None, Some("0/h")).unwrap_err().0,
+        "at_most"
+    );
     // A webhook that is not configured gets nothing.
     assert!(!routes.wants("c", "both"));
 }
@@ -581,9 +636,9 @@ async fn each_webhook_receives_only_its_routed_queries() {
     let names = vec!["a".to_string(), "b".to_string()];
     let routes = Routes::new(
         &[
-            ("to-a".into(), Some(vec!["a".into()])),
-            ("to-b".into(), Some(vec!["b".into()])),
-            ("to-all".into(), None),
+            route("to-a", Some(vec!["a".into()])),
+            route("to-b", Some(vec!["b".into()])),
+            route("to-all", None),
         ],
         &names,
     );
@@ -738,7 +793,7 @@ async fn replay_all_or_since_a_time_without_touching_the_cursor() {
     let server = TestServer::start(vec![Reply::status(200)]);
     let mut home = Home::new();
     let names = vec!["ops".to_string(), "other".to_string()];
-    let routes = Routes::new(&[("elsewhere".into(), Some(vec!["other".into()]))], &names);
+    let routes = Routes::new(&[route("elsewhere", Some(vec!["other".into()]))], &names);
     let mut alerts: Vec<Alert> = (0..5).map(alert).collect();
     alerts.insert(2, alert_of("elsewhere", 9));
     home.append(alerts.clone());
@@ -946,4 +1001,63 @@ async fn open_digests_survive_a_rotated_and_a_truncated_log() {
     delivery.shutdown(Duration::from_secs(5)).await;
     assert_eq!(open_count(&home), 6);
     assert!(server.requests().is_empty(), "nothing due yet");
+}
+
+/// A saved query's own `digest` and `at_most` change how a destination delivers its alerts, and
+/// only its alerts: the destination sends each alert of other queries alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_with_its_own_policy_is_delivered_by_it_and_others_by_the_destinations() {
+    let server = TestServer::start(vec![Reply::status(200)]);
+    let mut home = Home::new();
+    let now = |query: &str, n: usize| {
+        let mut a = alert_of(query, n);
+        a.at = chrono::Utc::now();
+        a
+    };
+    let alerts = vec![
+        now("quiet", 0),
+        now("loud", 1),
+        now("throttled", 2),
+        now("quiet", 3),
+        now("throttled", 4),
+        now("loud", 5),
+        now("throttled", 6),
+    ];
+    home.append(alerts.clone());
+    let own = |query: &str, digest: Option<&str>, at_most: Option<&str>| QueryRoute {
+        policy: PolicyOverride::parse(digest, at_most).unwrap(),
+        ..route(query, None)
+    };
+    let routes = Routes::new(
+        &[
+            // A window that does not end during the test: the digest stays open.
+            own("quiet", Some("30days"), None),
+            route("loud", None),
+            own("throttled", None, Some("1/30days")),
+        ],
+        &["ops".to_string()],
+    );
+    let open_count = |home: &Home| {
+        state::read_cursor(&cursor_path(&home.state, "ops"))
+            .unwrap()
+            .map_or(0, |c| c.digests.open().iter().map(|d| d.count).sum::<u64>())
+    };
+    let delivery = home.start(vec![hook("ops", &server.url)], routes);
+    assert!(
+        wait_until(Duration::from_secs(5), || server.requests().len() == 3
+            && open_count(&home) == 4)
+        .await
+    );
+    delivery.shutdown(Duration::from_secs(5)).await;
+    let sent: Vec<&Alert> = [1, 2, 5].iter().map(|&i| &alerts[i]).collect();
+    assert_eq!(
+        ids(&server.requests()),
+        sent.iter().map(|a| a.alert_id.clone()).collect::<Vec<_>>(),
+        "loud's two alerts and throttled's first go alone"
+    );
+    assert_eq!(
+        open_count(&home),
+        4,
+        "quiet's two and throttled's last two wait"
+    );
 }

@@ -5,12 +5,13 @@
 //! attempt at sending it, classified for the retry loop. The cursor, retries, dead letters and
 //! replay are delivery's, shared with webhooks.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::{Deserialize, Serialize};
 
@@ -47,6 +48,10 @@ pub struct EmailConfig {
     pub smtp_port: Option<u16>,
     #[serde(default)]
     pub tls: SmtpTls,
+    /// A PEM file of certificates to trust besides the public roots (a private CA, or a
+    /// relay's self-signed certificate); relative to the config's folder.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
     /// The sender, e.g. `"lookout <lookout@example.org>"`.
     pub from: String,
     /// The recipients (one message to all of them).
@@ -115,7 +120,40 @@ impl EmailConfig {
         if self.timeout_ms == 0 {
             return Err(self.invalid("timeout_ms must be at least 1"));
         }
+        if self.ca_file.is_some() {
+            if self.tls == SmtpTls::None {
+                return Err(self.invalid(
+                    "ca_file is for a TLS connection, and tls is \"none\" (set tls = \"starttls\" or \"tls\")",
+                ));
+            }
+            self.root_certificate()?;
+        }
         Ok(())
+    }
+
+    /// The certificates of `ca_file`, if it is set: read, and refused clearly when the file
+    /// cannot be read or holds no certificate.
+    fn root_certificate(&self) -> Result<Option<Certificate>, EmailError> {
+        let Some(path) = &self.ca_file else {
+            return Ok(None);
+        };
+        let pem = std::fs::read(path)
+            .map_err(|e| self.invalid(format!("cannot read ca_file {}: {e}", path.display())))?;
+        if !pem
+            .windows(b"-----BEGIN CERTIFICATE-----".len())
+            .any(|w| w == b"-----BEGIN CERTIFICATE-----")
+        {
+            return Err(self.invalid(format!(
+                "ca_file {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                path.display()
+            )));
+        }
+        Certificate::from_pem(&pem).map(Some).map_err(|e| {
+            self.invalid(format!(
+                "ca_file {} is not a PEM certificate file: {e}",
+                path.display()
+            ))
+        })
     }
 }
 
@@ -175,7 +213,12 @@ impl Mailer {
         let tls = match config.tls {
             SmtpTls::None => Tls::None,
             SmtpTls::Starttls | SmtpTls::Tls => {
-                let parameters = TlsParameters::new(host.to_owned())
+                let mut parameters = TlsParameters::builder(host.to_owned());
+                if let Some(certificate) = config.root_certificate()? {
+                    parameters = parameters.add_root_certificate(certificate);
+                }
+                let parameters = parameters
+                    .build()
                     .map_err(|e| config.invalid(format!("TLS for {host}: {e}")))?;
                 if config.tls == SmtpTls::Tls {
                     Tls::Wrapper(parameters)
@@ -460,6 +503,7 @@ mod tests {
             smtp_host: "localhost".into(),
             smtp_port: Some(2525),
             tls: SmtpTls::None,
+            ca_file: None,
             from: "lookout <lookout@example.org>".into(),
             to: vec!["desk@example.org".into()],
             username_env: None,

@@ -450,17 +450,19 @@ impl Engine {
             .queries
             .file_of(&name)
             .map_or_else(|| self.new_queries_file.clone(), Path::to_path_buf);
-        // Its `duplicates` key stays in its file as it was (saving changes the text and the
-        // webhooks only).
-        let duplicates = self
+        // Its `duplicates`, `digest` and `at_most` keys stay in its file as they were (saving
+        // changes the text and the webhooks only).
+        let (duplicates, delivery) = self
             .queries
             .by_name(&name)
-            .and_then(|(_, entry)| entry.spec.duplicates);
+            .map(|(_, entry)| (entry.spec.duplicates, entry.spec.delivery.clone()))
+            .unwrap_or_default();
         let spec = QuerySpec {
             name: name.as_str().into(),
             text: text.into(),
             webhooks,
             duplicates,
+            delivery,
             file: file.into(),
             line: None,
         };

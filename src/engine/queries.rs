@@ -202,10 +202,8 @@ impl QuerySet {
 
     /// Each query's name and the webhooks it names (`None`: every webhook): what webhook
     /// delivery routes by.
-    pub fn routes(&self) -> Vec<(String, Option<Vec<String>>)> {
-        self.iter()
-            .map(|(_, entry)| (entry.spec.name.to_string(), entry.spec.webhooks.clone()))
-            .collect()
+    pub fn routes(&self) -> Vec<crate::delivery::QueryRoute> {
+        self.iter().map(|(_, entry)| entry.spec.route()).collect()
     }
 
     /// Compile `spec` and put it in place of the query of the same name (keeping its id), or
@@ -227,7 +225,7 @@ impl QuerySet {
             self.active -= 1;
             changes.withdrawn.push(id);
         }
-        changes.routes_changed |= entry.spec.webhooks.is_some();
+        changes.routes_changed |= entry.spec.webhooks.is_some() || !entry.spec.delivery.is_empty();
         Some(entry)
     }
 
@@ -249,9 +247,8 @@ impl QuerySet {
         let mut order = Vec::with_capacity(specs.len());
         for spec in specs {
             let id = match self.by_name(&spec.name) {
-                Some((id, entry))
-                    if entry.spec.text == spec.text && entry.spec.webhooks == spec.webhooks =>
-                {
+                Some((id, entry)) if entry.spec.text == spec.text => {
+                    changes.routes_changed |= !entry.spec.routes_like(&spec);
                     let entry = self.slots[id.slot()].as_mut();
                     if let Some(entry) = entry {
                         entry.spec = spec;
@@ -281,10 +278,10 @@ impl QuerySet {
             }
             self.active =
                 self.active + usize::from(after.is_some()) - usize::from(before.is_some());
-            changes.routes_changed |= new.is_some_and(|n| n.spec.webhooks != old.spec.webhooks);
+            changes.routes_changed |= new.is_some_and(|n| !n.spec.routes_like(&old.spec));
             return (id, false);
         }
-        changes.routes_changed |= entry.spec.webhooks.is_some();
+        changes.routes_changed |= entry.spec.webhooks.is_some() || !entry.spec.delivery.is_empty();
         let runs = entry.query().is_some();
         let id = self.insert(entry);
         if runs {
@@ -321,6 +318,7 @@ mod tests {
             text: text.into(),
             webhooks: None,
             duplicates: None,
+            delivery: Default::default(),
             file: std::path::Path::new("test").into(),
             line: None,
         }
