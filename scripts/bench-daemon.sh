@@ -13,13 +13,14 @@
 # Then, at LATENCY_QUERIES queries in the same daemon: drop-to-alert p50/p99 of DROPS articles
 # renamed in one at a time while a background feeder renames other articles in at BUSY_RATE
 # files/s (the daemon busy), and the rate the daemon kept up meanwhile.
+# Last, the cost of finding copies: the drop at the first size with and without it, alternating.
 #
 # Uses target/release/lookout (built if missing; BUILD=1 rebuilds it first), or LOOKOUT_BIN. Every step is
 # bounded (STEP_TIMEOUT seconds); the daemon and the temp folder are removed at exit.
 #
 # usage: scripts/bench-daemon.sh   (env: SIZES="10000 100000" FILES=5000 DROPS=200 BUSY_RATE=500
 #        LATENCY_QUERIES=10000 MONITOR_WORK=5000000 STEP_TIMEOUT=900
-#        MONITOR=0 and LATENCY=0 skip those parts, for quick re-measurements REUTERS_DIR=/tmp/reuters)
+#        COPIES_PAIRS=3 (0 skips the copies' cost), MONITOR=0 and LATENCY=0 skip those parts, for quick re-measurements REUTERS_DIR=/tmp/reuters)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/scripts/bench-common.sh"
@@ -109,3 +110,32 @@ PY
   fi
 done
 [ -z "$latency_row" ] || echo "$latency_row"
+
+# The cost of finding copies (near-duplicates): at the first size, the same binary and drop with
+# `[duplicates] window = 0` (no fingerprints, no story lookup, no stories rows in the ledger) and
+# with the default window, alternating COPIES_PAIRS times (in one run, so the ratio stands on
+# this noisy machine); the median of the pairs' ratios.
+pairs=${COPIES_PAIRS:-3}
+if [ "$pairs" -gt 0 ]; then
+  n=${sizes%% *}
+  q=$(bench_queries "$cache" "$shared" "$corpus/files" "$n")
+  ratios=()
+  for i in $(seq 1 "$pairs"); do
+    for mode in off on; do
+      run="$work/copies-$mode"; rm -rf "$run"; mkdir -p "$run"
+      extra_config=""; [ "$mode" = off ] && extra_config=$'[duplicates]\nwindow = 0'
+      out=$(BENCH_EXTRA_CONFIG="$extra_config" timeout "$step_timeout" python3 "$root/scripts/bench_daemon.py" "$lookout" "$q" "$work/drop" "$run" "$port")
+      rm -rf "$run"
+      eval "rate_$mode=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["files_per_s"])' "$out")"
+    done
+    ratio=$(python3 -c "print(f'{$rate_on / $rate_off:.3f}')")
+    ratios+=("$ratio")
+    echo "copies cost, pair $i at $n queries: without $rate_off files/s, with $rate_on files/s, ratio $ratio"
+  done
+  python3 - "${ratios[@]}" <<'PY'
+import statistics, sys
+r = sorted(map(float, sys.argv[1:]))
+m = statistics.median(r)
+print(f"copies cost: finding copies keeps {m:.1%} of the throughput (median of {len(r)} pairs; {', '.join(f'{x:.3f}' for x in r)}); cost {1 - m:.1%}")
+PY
+fi

@@ -24,6 +24,8 @@ BENCH_SAMPLES=FILE writes each timed drop (wall-clock end, latency ms, file name
 what the slow ones have in common (e.g. with BENCH_RUST_LOG=info,lookout::engine=debug, whose
 "committed" lines give each commit's phases).
 
+BENCH_EXTRA_CONFIG=TEXT is appended to the daemon's config (tables, e.g. "[duplicates]\\nwindow = 0").
+
 PERF_DATA=FILE records a perf profile of the daemon during the drop (for profiling, not figures;
 PERF_ARGS, default "-F 499 -g"; "--call-graph dwarf" gives whole stacks, slowly).
 """
@@ -44,7 +46,8 @@ for d in (watch, incoming):
 config = os.path.join(work, "config.toml")
 with open(config, "w") as f:
     f.write('watch = "watch"\nindex = "index"\nalert_log = "alerts.jsonl"\n'
-            f'queries_files = ["{os.path.abspath(queries)}"]\n[api]\nlisten = "127.0.0.1:{port}"\n')
+            f'queries_files = ["{os.path.abspath(queries)}"]\n[api]\nlisten = "127.0.0.1:{port}"\n'
+            + os.environ.get("BENCH_EXTRA_CONFIG", "") + "\n")
 alerts_path = os.path.join(work, "alerts.jsonl")
 base = f"http://127.0.0.1:{port}"
 

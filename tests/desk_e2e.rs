@@ -653,10 +653,28 @@ fn an_email_goes_over_starttls_and_tls_to_a_server_the_ca_file_trusts() {
     let key = certs.path().join("smtp.key");
     std::fs::write(&cert, issued.cert.pem()).unwrap();
     std::fs::write(&key, issued.key_pair.serialize_pem()).unwrap();
-    for (mode, trusted) in [("starttls", true), ("tls", true), ("starttls", false)] {
+    // What OpenSSL makes by default: a self-signed certificate that says CA:TRUE, which rustls
+    // does not take as a server's own even when it is trusted.
+    let ca_cert = certs.path().join("ca-as-server.pem");
+    let ca_key = certs.path().join("ca-as-server.key");
+    {
+        let mut params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let key_pair = rcgen::KeyPair::generate().unwrap();
+        let ca = params.self_signed(&key_pair).unwrap();
+        std::fs::write(&ca_cert, ca.pem()).unwrap();
+        std::fs::write(&ca_key, key_pair.serialize_pem()).unwrap();
+    }
+    for (mode, trusted, (cert, key)) in [
+        ("starttls", true, (&cert, &key)),
+        ("tls", true, (&cert, &key)),
+        ("starttls", false, (&cert, &key)),
+        ("tls", false, (&ca_cert, &ca_key)),
+    ] {
         let mail = tempfile::tempdir().unwrap();
-        let smtp = SmtpServer::start_with(mail.path(), Some((mode, &cert, &key)));
-        let ca_file = if trusted {
+        let smtp = SmtpServer::start_with(mail.path(), Some((mode, cert, key)));
+        let ca_as_server = cert == &ca_cert;
+        let ca_file = if trusted || ca_as_server {
             format!("ca_file = {:?}", cert.display().to_string())
         } else {
             String::new()
@@ -709,8 +727,199 @@ max_attempts = 1
                 record.to_lowercase().contains("certificate"),
                 "the reason names the certificate: {record}"
             );
+            if ca_as_server {
+                assert!(
+                    record.contains("CA:FALSE"),
+                    "the reason says what certificate the server needs: {record}"
+                );
+            }
             assert!(wait_for_mail(mail.path(), Duration::ZERO).is_empty());
         }
         daemon.stop();
     }
+}
+
+/// Each destination's state in `GET /status`, by name: (state, problem).
+fn destination_states(home: &Home) -> BTreeMap<String, (String, Option<String>)> {
+    let status: Value = reqwest::blocking::get(format!("{}/status", home.api()))
+        .and_then(|r| r.json())
+        .unwrap_or(Value::Null);
+    status["webhooks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|w| {
+            (
+                w["name"].as_str().unwrap_or_default().to_string(),
+                (
+                    w["state"].as_str().unwrap_or_default().to_string(),
+                    w["problem"].as_str().map(str::to_string),
+                ),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_reload_whose_destinations_cannot_start_is_refused_and_delivery_goes_on() {
+    let listener = WebhookListener::start();
+    let wire_listener = WebhookListener::start();
+    // Tables only, so that more can follow (the home's top-level keys come first).
+    let tables = format!(
+        r#"
+[[queries]]
+name = "zebras"
+query = 'zebra'
+
+[[webhooks]]
+name = "desk"
+url = "{}"
+
+[api]
+listen = "127.0.0.1:0"
+"#,
+        listener.url
+    );
+    let home = Home::new(&tables);
+    let top = std::fs::read_to_string(home.config())
+        .unwrap()
+        .split("\n[[queries]]")
+        .next()
+        .unwrap()
+        .to_string();
+    let write_config = |more: &str| {
+        std::fs::write(home.config(), format!("{top}{tables}{more}")).unwrap();
+    };
+    let daemon = home.start_daemon(1);
+    let delivered = || {
+        bodies(&listener)
+            .iter()
+            .filter(|(_, b)| b.get("alert_id").is_some())
+            .count()
+    };
+    let mut dropped = 0;
+    let mut drop_and_see_it_delivered = |why: &str| {
+        home.drop_file(
+            &format!("zebra-{dropped:02}.txt"),
+            article(dropped).as_bytes(),
+        );
+        dropped += 1;
+        assert!(
+            wait_until(Duration::from_secs(20), || delivered() == dropped),
+            "{why}: delivered {} of {dropped}\n{}",
+            delivered(),
+            daemon.log_text()
+        );
+    };
+    drop_and_see_it_delivered("at start");
+    let refused = || {
+        daemon
+            .log_text()
+            .matches("configuration change refused")
+            .count()
+    };
+    // Each class of destination that passes the file's checks but cannot start: credentials
+    // named but not in the environment, and a certificate file rustls cannot use.
+    std::fs::write(
+        home.path("garbage.pem"),
+        "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let broken = [
+        (
+            "username_env = \"LOOKOUT_TEST_NOT_SET_USER\"\npassword_env = \"LOOKOUT_TEST_NOT_SET_PASSWORD\"\ntls = \"none\"",
+            "LOOKOUT_TEST_NOT_SET_USER",
+        ),
+        ("tls = \"starttls\"\nca_file = \"garbage.pem\"", "garbage.pem"),
+    ];
+    for (settings, named) in broken {
+        let before = refused();
+        write_config(&format!(
+            "\n[[emails]]\nname = \"mail\"\nsmtp_host = \"127.0.0.1\"\nsmtp_port = 9\nfrom = \"lookout@example.org\"\nto = [\"desk@example.org\"]\n{settings}\n"
+        ));
+        assert!(
+            wait_until(Duration::from_secs(20), || refused() > before),
+            "{settings}: not refused\n{}",
+            daemon.log_text()
+        );
+        let log = daemon.log_text();
+        let line = log
+            .lines()
+            .rfind(|l| l.contains("configuration change refused"))
+            .unwrap();
+        assert!(
+            line.contains("e-mail destination \"mail\"") && line.contains(named),
+            "{line}"
+        );
+        drop_and_see_it_delivered(settings);
+        assert_eq!(
+            destination_states(&home).get("desk").map(|s| s.0.as_str()),
+            Some("ok")
+        );
+    }
+
+    // A restart that fails after those checks (a new destination's cursor is corrupt): the
+    // status says delivery is stopped and why, and it starts again once the cause is gone.
+    let cursor = home.path("state/webhooks/wire.cursor");
+    std::fs::create_dir_all(cursor.parent().unwrap()).unwrap();
+    std::fs::write(&cursor, "not a cursor").unwrap();
+    write_config(&format!(
+        "\n[[webhooks]]\nname = \"wire\"\nurl = \"{}\"\n",
+        wire_listener.url
+    ));
+    let all_stopped = || {
+        let states = destination_states(&home);
+        states.len() == 2
+            && states
+                .values()
+                .all(|(state, problem)| state == "stopped" && problem.is_some())
+    };
+    assert!(
+        wait_until(Duration::from_secs(20), all_stopped),
+        "{:?}\n{}",
+        destination_states(&home),
+        daemon.log_text()
+    );
+    home.drop_file("zebra-while-stopped.txt", article(90).as_bytes());
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(
+        delivered(),
+        dropped,
+        "nothing is sent while delivery is stopped"
+    );
+    std::fs::remove_file(&cursor).unwrap();
+    let all_ok = || {
+        let states = destination_states(&home);
+        states.len() == 2 && states.values().all(|(state, _)| state == "ok")
+    };
+    assert!(
+        wait_until(Duration::from_secs(40), all_ok),
+        "{:?}\n{}",
+        destination_states(&home),
+        daemon.log_text()
+    );
+    // The alert that came while delivery was stopped waited in the log: sent once.
+    assert!(
+        wait_until(Duration::from_secs(20), || delivered() == dropped + 1),
+        "{}",
+        daemon.log_text()
+    );
+    home.drop_file("zebra-after.txt", article(91).as_bytes());
+    assert!(
+        wait_until(Duration::from_secs(20), || delivered() == dropped + 2
+            && bodies(&wire_listener).len() == 1),
+        "desk {} wire {}\n{}",
+        delivered(),
+        bodies(&wire_listener).len(),
+        daemon.log_text()
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    let ids: Vec<String> = bodies(&listener)
+        .iter()
+        .filter_map(|(_, b)| b["alert_id"].as_str().map(str::to_string))
+        .collect();
+    let distinct: BTreeSet<String> = ids.iter().cloned().collect();
+    assert_eq!(distinct.len(), ids.len(), "an alert sent twice: {ids:?}");
+    assert_eq!(distinct, logged_alert_ids(&home));
+    daemon.stop();
 }

@@ -69,8 +69,9 @@ impl DigestEntry {
 /// One digest: a saved query's alerts in one window, for one destination.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Digest {
-    /// `"digest:q:{query}/w:{window start}"`: the same digest always has the same id (a digest
-    /// sent again after a crash can be recognised by it).
+    /// `"digest:q:{query}/w:{window start}/{window end}"` (the window as an ISO 8601 interval):
+    /// the same digest always has the same id (a digest sent again after a crash can be
+    /// recognised by it), and a window of another length (the schedule changed) has another.
     pub digest_id: String,
     pub query: String,
     pub query_text: String,
@@ -89,9 +90,10 @@ impl Digest {
     pub fn new(alert: &Alert, window: Window) -> Digest {
         Digest {
             digest_id: format!(
-                "digest:q:{}/w:{}",
+                "digest:q:{}/w:{}/{}",
                 alert.query.name,
-                window.start.to_rfc3339_opts(SecondsFormat::Secs, true)
+                window.start.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+                window.end.to_rfc3339_opts(SecondsFormat::AutoSi, true)
             ),
             query: alert.query.name.to_string(),
             query_text: alert.query.text.to_string(),

@@ -284,10 +284,14 @@ pub struct QuarantinedFile {
 pub struct WebhookHealth {
     pub name: String,
     /// `ok`, `retrying` (attempts failed, none dead-lettered), `degraded` (alerts were
-    /// dead-lettered) or `disabled` (answered 410 Gone).
+    /// dead-lettered), `disabled` (answered 410 Gone) or `stopped` (delivery could not be
+    /// started; `problem` says why; it is tried again).
     pub state: String,
     /// Why it is disabled, when it is.
     pub disabled_reason: Option<String>,
+    /// Why delivery is stopped, when it is (left out otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
     /// Alerts delivered since the daemon started (the `lookout_sink_alerts_total` counter of
     /// `webhook:NAME`: a config change does not reset it).
     pub delivered: u64,

@@ -702,6 +702,7 @@ mod tests {
             ("at_most='0/h'", "the count must be from 1"),
             ("digest='daily at 25:00'", "not a time of day"),
             ("digest=''", "digest: '' is not a schedule"),
+            ("digest='32d'", "'32d' is longer than 31 days"),
         ] {
             let err = Config::parse(Path::new("c.toml"), &query(settings))
                 .unwrap_err()
@@ -735,6 +736,27 @@ mod tests {
         std::fs::write(dir.path().join("q.toml"), query("at_most='6/h'")).unwrap();
         let after = Config::load(&path).unwrap();
         assert_eq!(reload::diff(&before, &after).changed.len(), 1);
+    }
+
+    #[test]
+    fn a_destination_takes_off_as_a_query_does() {
+        let config = Config::parse(
+            Path::new("c.toml"),
+            "[[webhooks]]\nname='w'\nurl='http://127.0.0.1:9/'\ndigest='off'\nat_most='OFF'\n",
+        )
+        .unwrap();
+        let webhook = config.destinations().webhooks[0].clone();
+        let policy = crate::delivery::Destination::Webhook(webhook)
+            .policy()
+            .unwrap();
+        assert_eq!((policy.digest, policy.at_most), (None, None));
+        let err = Config::parse(
+            Path::new("c.toml"),
+            "[[webhooks]]\nname='w'\nurl='http://127.0.0.1:9/'\ndigest='offf'\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("'offf' is not a schedule"), "{err}");
     }
 
     #[test]

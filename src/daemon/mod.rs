@@ -82,6 +82,9 @@ pub(crate) struct Daemon {
     /// After webhook delivery stopped unexpectedly: the delay before the next restart and
     /// when it is due.
     delivery_crash: Option<(Duration, Instant)>,
+    /// Why delivery is not running when destinations are configured (its restart failed); it
+    /// is tried again on the crash schedule, and the status says so meanwhile.
+    delivery_down: Option<String>,
     /// Backfills under way, run a slice at a time between files and requests.
     backfills: backfill::Backfills,
     /// Posted bodies of articles under way, processed a slice at a time.
@@ -146,6 +149,7 @@ async fn serve(
         config_refused: false,
         config_named: Vec::new(),
         delivery_crash: None,
+        delivery_down: None,
         backfills: Default::default(),
         posts: Default::default(),
         posts_next: true,
@@ -563,6 +567,7 @@ impl Daemon {
             Some(status::LiveDelivery {
                 delivery: &delivery,
                 metrics: &self.metrics,
+                down: self.delivery_down.as_deref(),
             }),
         )?;
         report.running = true;
@@ -582,12 +587,13 @@ impl Daemon {
     /// A webhook whose delivery task ended unexpectedly (a bug) is restarted from its cursor:
     /// its alerts wait in the log, none is lost.
     fn supervise_delivery(&mut self) {
-        let Some(crashed) = self.delivery.with(crate::delivery::LogDelivery::crashed) else {
-            return;
+        let crashed = match self.delivery.with(crate::delivery::LogDelivery::crashed) {
+            Some(crashed) if crashed.is_empty() => return,
+            Some(crashed) => Some(crashed),
+            // Delivery that could not be started is tried again, as a crash is.
+            None if self.delivery_down.is_some() => None,
+            None => return,
         };
-        if crashed.is_empty() {
-            return;
-        }
         // A bug that strikes again at once is retried less and less often (up to 5 minutes).
         let now = Instant::now();
         if self
@@ -603,28 +609,62 @@ impl Daemon {
             _ => SUPERVISE_INTERVAL,
         };
         self.delivery_crash = Some((delay, now + delay));
-        tracing::error!(
-            webhooks = %crashed.join(", "),
-            "webhook delivery stopped unexpectedly (a bug; see the error above); restarting it from the persisted cursors"
-        );
+        match crashed {
+            Some(crashed) => tracing::error!(
+                webhooks = %crashed.join(", "),
+                "webhook delivery stopped unexpectedly (a bug; see the error above); restarting it from the persisted cursors"
+            ),
+            None => tracing::info!(
+                next_try_in = ?delay,
+                "trying to start delivery again (it could not start: see the error above)"
+            ),
+        }
         self.restart_delivery = true;
     }
 
     /// Restart webhook delivery on the current configuration and the engine's saved queries
     /// (webhooks or routes changed).
     async fn restart_delivery(&mut self) {
+        let destinations = self.config.destinations();
+        // What would refuse to start is found before the running delivery is stopped: it
+        // then goes on as it was.
+        if let Err(e) = crate::delivery::check_destinations(&destinations) {
+            let running = self.delivery.with(|_| ()).is_some();
+            tracing::error!(
+                "cannot restart delivery: {e}; {}",
+                if running {
+                    "it goes on as it was"
+                } else {
+                    "alerts stay in the alert log and are delivered once it starts"
+                }
+            );
+            if !running {
+                self.delivery_down = Some(e.to_string());
+            }
+            return;
+        }
         if let Some(old) = self.delivery.replace(None) {
             old.shutdown(WEBHOOK_DRAIN).await;
         }
-        if self.config.destinations().names().is_empty() {
+        if destinations.names().is_empty() {
+            self.delivery_down = None;
             return;
         }
         match start_delivery(&self.config, self.engine.queries(), self.metrics.clone()) {
             Ok(delivery) => {
                 self.delivery.replace(Some(delivery));
-                tracing::info!(destinations = self.config.destinations().names().len(), "webhook delivery restarted on the new configuration");
+                if self.delivery_down.take().is_some() {
+                    self.delivery_crash = None;
+                }
+                tracing::info!(
+                    destinations = destinations.names().len(),
+                    "webhook delivery restarted on the new configuration"
+                );
             }
-            Err(e) => tracing::error!("cannot restart webhook delivery: {e}; alerts stay in the alert log and are delivered after a restart"),
+            Err(e) => {
+                tracing::error!("cannot restart delivery: {e}; alerts stay in the alert log and are delivered once it starts (tried again with backoff)");
+                self.delivery_down = Some(e.to_string());
+            }
         }
     }
 }

@@ -85,6 +85,21 @@ impl Daemon {
                 return Ok(());
             }
         };
+        // Destinations that could not be started (an unset credentials variable, a certificate
+        // TLS cannot use) refuse the change as a whole: delivery goes on with the ones it has.
+        let destinations_changed =
+            next.webhooks != self.config.webhooks || next.emails != self.config.emails;
+        if destinations_changed {
+            if let Err(error) = crate::delivery::check_destinations(&next.destinations()) {
+                self.config_refused = true;
+                self.config_files = files;
+                tracing::error!(
+                    "configuration change refused: {}: {error}; lookout keeps running on the configuration it had (delivery included), and tries again when the files change",
+                    path.display()
+                );
+                return Ok(());
+            }
+        }
         if std::mem::take(&mut self.config_refused) {
             tracing::info!(config = %path.display(), "the configuration loads again");
         }
@@ -166,7 +181,7 @@ impl Daemon {
         for name in &diff.removed {
             tracing::info!(query = %name, "saved query removed");
         }
-        let webhooks_changed = next.webhooks != running.webhooks || next.emails != running.emails;
+        let webhooks_changed = destinations_changed;
         let queries_changed = diff.queries_changed();
         if next.on_delete != running.on_delete || next.max_file_size != running.max_file_size {
             self.engine

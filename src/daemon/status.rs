@@ -37,6 +37,8 @@ pub fn from_files(config: &Config) -> Result<StatusReport, LedgerError> {
 pub struct LiveDelivery<'a> {
     pub delivery: &'a DeliveryStats,
     pub metrics: &'a Metrics,
+    /// Why delivery is not running, if it is not.
+    pub down: Option<&'a str>,
 }
 
 /// The report's parts that do not depend on a running daemon: the index, the ledger (files,
@@ -100,8 +102,11 @@ pub fn build(
                     .ok()
                     .flatten()
             });
+            let problem = live.as_ref().and_then(|l| l.down).map(str::to_owned);
             let state = if disabled.is_some() {
                 "disabled"
+            } else if problem.is_some() {
+                "stopped"
             } else if counts.dead_lettered > 0 {
                 "degraded"
             } else if counts.failed_attempts > 0 {
@@ -113,6 +118,7 @@ pub fn build(
                 name: name.clone(),
                 state: state.into(),
                 disabled_reason: disabled,
+                problem,
                 delivered: counts.delivered,
                 failed_attempts: counts.failed_attempts,
                 dead_lettered: counts.dead_lettered,

@@ -241,7 +241,7 @@ impl DigestBook {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alerts::digest::MAX_LISTED;
+    use crate::alerts::digest::{Window, MAX_LISTED};
     use crate::alerts::record::alert_id;
     use crate::alerts::test_support::alert;
     use proptest::prelude::*;
@@ -268,6 +268,35 @@ mod tests {
     }
 
     #[test]
+    fn windows_of_another_length_from_the_same_instant_are_other_digests() {
+        // A schedule changed from 2 s to 20 s opens a window at the same instant: its digest
+        // must not take the id of the one already sent (receivers would drop it as a repeat).
+        let t0 = at("2026-12-01T10:00:00Z");
+        let a = alert_at("a", 1, t0);
+        let ids: Vec<String> = [2, 20, 3600]
+            .into_iter()
+            .map(|secs| {
+                let window = Window {
+                    start: t0,
+                    end: t0 + chrono::Duration::seconds(secs),
+                };
+                Digest::new(&a, window).digest_id
+            })
+            .collect();
+        let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+        assert_eq!(distinct.len(), ids.len(), "{ids:?}");
+        // Sub-second windows are told apart too.
+        let short = |ms| Window {
+            start: t0,
+            end: t0 + chrono::Duration::milliseconds(ms),
+        };
+        assert_ne!(
+            Digest::new(&a, short(500)).digest_id,
+            Digest::new(&a, short(600)).digest_id
+        );
+    }
+
+    #[test]
     fn alerts_gather_per_query_and_window_and_are_due_once_read() {
         let policy = every("10s");
         let mut book = DigestBook::default();
@@ -289,7 +318,10 @@ mod tests {
         let digest = book.digest(first).unwrap().clone();
         assert_eq!((digest.query.as_str(), digest.count), ("a", 2));
         assert_eq!(digest.window.start, t0);
-        assert_eq!(digest.digest_id, "digest:q:a/w:2026-12-01T10:00:00Z");
+        assert_eq!(
+            digest.digest_id,
+            "digest:q:a/w:2026-12-01T10:00:00Z/2026-12-01T10:00:10Z"
+        );
         book.sent(first, t0 + s(11));
         let next = book
             .digest(book.due(t0 + s(11), true).unwrap())

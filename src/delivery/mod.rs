@@ -35,7 +35,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::alerts::record::Alert;
 use crate::alerts::AlertLogError;
-use crate::email::{self, EmailConfig, Mailer, SendFailure};
+use crate::email::{self, EmailConfig, EmailError, Mailer, SendFailure};
 use crate::lock::lock;
 use crate::metrics::{webhook_sink, Metrics, WebhookFailure};
 use crate::webhooks::error::WebhookError;
@@ -138,25 +138,33 @@ impl Destination {
     pub fn validate(&self) -> Result<(), WebhookError> {
         match self {
             Destination::Webhook(w) => w.validate()?,
-            Destination::Email(e) => e.validate().map_err(|err| WebhookError::InvalidWebhook {
-                name: e.name.clone(),
-                reason: err.to_string(),
-            })?,
+            Destination::Email(e) => e.validate().map_err(email_error)?,
         }
         self.policy().map(|_| ())
     }
 }
 
+/// An e-mail destination's error as delivery reports it.
+fn email_error(error: EmailError) -> WebhookError {
+    let EmailError::Invalid { name, reason } = error;
+    WebhookError::InvalidEmail { name, reason }
+}
+
 /// The delivery policy of destination `name` from its `digest` and `at_most` settings.
-pub fn policy_of(
+pub fn policy_of<'a>(
     name: &str,
-    digest: Option<&str>,
-    at_most: Option<&str>,
+    digest: Option<&'a str>,
+    at_most: Option<&'a str>,
 ) -> Result<Policy, WebhookError> {
     let invalid = |reason: String| WebhookError::InvalidWebhook {
         name: name.to_owned(),
         reason,
     };
+    // "off" says what leaving the setting out says, as it does on a saved query.
+    let set = |value: Option<&'a str>| {
+        value.filter(|v| !v.trim().eq_ignore_ascii_case(self::digest::OFF))
+    };
+    let (digest, at_most) = (set(digest), set(at_most));
     Ok(Policy {
         digest: digest
             .map(str::parse)
@@ -185,15 +193,9 @@ impl Sender {
                 endpoint: Box::new(Endpoint::new(config)?),
                 client: client.clone(),
             }),
-            Destination::Email(config) => {
-                let name = config.name.clone();
-                Mailer::new(config)
-                    .map(|m| Sender::Email(Box::new(m)))
-                    .map_err(|e| WebhookError::InvalidWebhook {
-                        name,
-                        reason: e.to_string(),
-                    })
-            }
+            Destination::Email(config) => Ok(Sender::Email(Box::new(
+                Mailer::new(config).map_err(email_error)?,
+            ))),
         }
     }
 
@@ -557,6 +559,37 @@ pub struct LogDelivery {
     stop: CancellationToken,
 }
 
+/// Each destination's sender and policy, built: the names distinct, the credentials read from
+/// the environment, the TLS settings made.
+fn senders(destinations: Destinations) -> Result<Vec<(Sender, Policy)>, WebhookError> {
+    let client = http_client()?;
+    let mut senders = Vec::new();
+    let mut names = HashSet::new();
+    let all = destinations
+        .webhooks
+        .into_iter()
+        .map(Destination::Webhook)
+        .chain(destinations.emails.into_iter().map(Destination::Email));
+    for destination in all {
+        if !names.insert(destination.name().to_owned()) {
+            return Err(WebhookError::InvalidWebhook {
+                name: destination.name().to_owned(),
+                reason: "the name is used by another destination too".into(),
+            });
+        }
+        let delivery_policy = destination.policy()?;
+        senders.push((Sender::new(destination, &client)?, delivery_policy));
+    }
+    Ok(senders)
+}
+
+/// Check that every destination of `destinations` can be delivered to as configured (what
+/// [`LogDelivery::start`] would refuse in them: a setting, an unset environment variable named
+/// by credentials, a certificate TLS cannot use), without starting anything.
+pub fn check_destinations(destinations: &Destinations) -> Result<(), WebhookError> {
+    senders(destinations.clone()).map(drop)
+}
+
 impl LogDelivery {
     /// Spawns one tokio task per webhook on the current runtime. Each task reads the alert log
     /// from its persisted cursor (a byte offset of the start of the next line; start of the
@@ -579,24 +612,7 @@ impl LogDelivery {
         metrics: Metrics,
     ) -> Result<LogDelivery, WebhookError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| WebhookError::NoRuntime)?;
-        let client = http_client()?;
-        let mut senders = Vec::new();
-        let mut names = HashSet::new();
-        let all = destinations
-            .webhooks
-            .into_iter()
-            .map(Destination::Webhook)
-            .chain(destinations.emails.into_iter().map(Destination::Email));
-        for destination in all {
-            if !names.insert(destination.name().to_owned()) {
-                return Err(WebhookError::InvalidWebhook {
-                    name: destination.name().to_owned(),
-                    reason: "the name is used by another destination too".into(),
-                });
-            }
-            let delivery_policy = destination.policy()?;
-            senders.push((Sender::new(destination, &client)?, delivery_policy));
-        }
+        let senders = senders(destinations)?;
         state::ensure_webhooks_dir(&state_dir)?;
 
         // Read every cursor before starting anything: a bad one fails the start as a whole.

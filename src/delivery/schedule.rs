@@ -56,16 +56,10 @@ fn parse_period(text: &str) -> Result<Duration, String> {
         None => humantime::parse_duration(text).map_err(|e| e.to_string())?,
     };
     if period < MIN_PERIOD {
-        return Err(format!(
-            "{} is shorter than 1 s",
-            humantime::format_duration(period)
-        ));
+        return Err(format!("'{text}' is shorter than 1 s"));
     }
     if period > MAX_PERIOD {
-        return Err(format!(
-            "{} is longer than 31 days",
-            humantime::format_duration(period)
-        ));
+        return Err(format!("'{text}' is longer than 31 days"));
     }
     if period.subsec_nanos() != 0 {
         return Err("use whole seconds".into());

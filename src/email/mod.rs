@@ -120,15 +120,46 @@ impl EmailConfig {
         if self.timeout_ms == 0 {
             return Err(self.invalid("timeout_ms must be at least 1"));
         }
-        if self.ca_file.is_some() {
-            if self.tls == SmtpTls::None {
-                return Err(self.invalid(
-                    "ca_file is for a TLS connection, and tls is \"none\" (set tls = \"starttls\" or \"tls\")",
-                ));
-            }
-            self.root_certificate()?;
+        if self.ca_file.is_some() && self.tls == SmtpTls::None {
+            return Err(self.invalid(
+                "ca_file is for a TLS connection, and tls is \"none\" (set tls = \"starttls\" or \"tls\")",
+            ));
         }
+        // Builds the TLS settings, so that a ca_file rustls cannot use is refused here.
+        self.tls()?;
         Ok(())
+    }
+
+    /// The SMTP port: the configured one, or the usual one for the TLS mode.
+    fn port(&self) -> u16 {
+        self.smtp_port.unwrap_or(match self.tls {
+            SmtpTls::Starttls => 587,
+            SmtpTls::Tls => 465,
+            SmtpTls::None => 25,
+        })
+    }
+
+    /// The TLS settings of the connection, the certificates of `ca_file` trusted.
+    fn tls(&self) -> Result<Tls, EmailError> {
+        let host = self.smtp_host.trim();
+        if self.tls == SmtpTls::None {
+            return Ok(Tls::None);
+        }
+        let mut parameters = TlsParameters::builder(host.to_owned());
+        if let Some(certificate) = self.root_certificate()? {
+            parameters = parameters.add_root_certificate(certificate);
+        }
+        let parameters = parameters.build().map_err(|e| match &self.ca_file {
+            Some(path) => self.invalid(format!(
+                "ca_file {} cannot be used as a trusted certificate: {e}",
+                path.display()
+            )),
+            None => self.invalid(format!("TLS for {host}: {e}")),
+        })?;
+        Ok(match self.tls {
+            SmtpTls::Tls => Tls::Wrapper(parameters),
+            _ => Tls::Required(parameters),
+        })
     }
 
     /// The certificates of `ca_file`, if it is set: read, and refused clearly when the file
@@ -210,28 +241,8 @@ impl Mailer {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| config.invalid(e.to_string()))?;
         let host = config.smtp_host.trim();
-        let tls = match config.tls {
-            SmtpTls::None => Tls::None,
-            SmtpTls::Starttls | SmtpTls::Tls => {
-                let mut parameters = TlsParameters::builder(host.to_owned());
-                if let Some(certificate) = config.root_certificate()? {
-                    parameters = parameters.add_root_certificate(certificate);
-                }
-                let parameters = parameters
-                    .build()
-                    .map_err(|e| config.invalid(format!("TLS for {host}: {e}")))?;
-                if config.tls == SmtpTls::Tls {
-                    Tls::Wrapper(parameters)
-                } else {
-                    Tls::Required(parameters)
-                }
-            }
-        };
-        let port = config.smtp_port.unwrap_or(match config.tls {
-            SmtpTls::Starttls => 587,
-            SmtpTls::Tls => 465,
-            SmtpTls::None => 25,
-        });
+        let tls = config.tls()?;
+        let port = config.port();
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
             .port(port)
             .tls(tls)
@@ -263,9 +274,21 @@ impl Mailer {
         let message = self
             .message(mail)
             .map_err(|e| SendFailure::Permanent(format!("cannot compose the e-mail: {e}")))?;
-        match self.transport.send(message).await {
-            Ok(_) => Ok(()),
-            Err(err) => Err(classify(&err)),
+        // lettre bounds each socket operation, not the wait for a greeting that never comes:
+        // the whole attempt is bounded here.
+        let limit = Duration::from_millis(self.config.timeout_ms);
+        match tokio::time::timeout(limit, self.transport.send(message)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(err)) => Err(classify(&err)),
+            Err(_) => Err(SendFailure::Transient {
+                problem: format!(
+                    "no answer from {}:{} within timeout_ms ({} ms)",
+                    self.config.smtp_host.trim(),
+                    self.config.port(),
+                    self.config.timeout_ms
+                ),
+                timeout: true,
+            }),
         }
     }
 
@@ -311,6 +334,13 @@ fn classify(err: &lettre::transport::smtp::Error) -> SendFailure {
             );
         }
         source = cause.source();
+    }
+    if problem.contains("CaUsedAsEndEntity") {
+        // OpenSSL's default self-signed certificate says CA:TRUE, which rustls will not take
+        // as a server's own certificate.
+        problem.push_str(
+            " (the server presents a CA certificate as its own: give it a certificate with basicConstraints CA:FALSE, for example one issued by a private CA whose certificate is the ca_file)",
+        );
     }
     if err.is_permanent() {
         SendFailure::Permanent(problem)
@@ -540,6 +570,62 @@ mod tests {
             err.contains("LOOKOUT_TEST_UNSET_USER") && err.contains("not set"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_ca_file_tls_cannot_use_is_refused_by_validate() {
+        let dir = tempfile::tempdir().unwrap();
+        let garbage = dir.path().join("garbage.pem");
+        // PEM armour around bytes that are not a certificate.
+        std::fs::write(
+            &garbage,
+            "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let mut c = config();
+        c.tls = SmtpTls::Starttls;
+        c.ca_file = Some(garbage);
+        let err = c.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("ca_file") && err.contains("garbage.pem") && err.contains("'desk'"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_server_that_never_greets_is_given_up_on_after_timeout_ms() {
+        // It accepts, then says nothing: the attempt ends at timeout_ms, as a timeout.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            while let Ok((stream, _)) = listener.accept() {
+                held.push(stream);
+                if held.len() >= 4 {
+                    break;
+                }
+            }
+            std::thread::sleep(Duration::from_secs(10));
+        });
+        let mut c = config();
+        c.smtp_host = "127.0.0.1".into();
+        c.smtp_port = Some(port);
+        c.timeout_ms = 300;
+        let mailer = Mailer::new(c).unwrap();
+        let started = std::time::Instant::now();
+        let result = mailer.send(&alert_mail(&sample_alert())).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        match result {
+            Err(SendFailure::Transient { timeout, problem }) => {
+                assert!(timeout, "{problem}");
+                assert!(problem.contains("timeout_ms"), "{problem}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

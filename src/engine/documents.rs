@@ -31,7 +31,12 @@ impl Engine {
         if self.is_known(&document)? {
             return Ok(None);
         }
-        let prepared = PreparedDocument::prepare(document, &self.matching, &mut self.analyzer);
+        let prepared = PreparedDocument::prepare(
+            document,
+            &self.matching,
+            &mut self.analyzer,
+            self.read_rules.fingerprints,
+        );
         self.apply_new_document(prepared).map(Some)
     }
 

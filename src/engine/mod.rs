@@ -320,6 +320,7 @@ impl Engine {
                     json_keys: config.json.clone(),
                 },
                 max_file_size: config.max_file_size,
+                fingerprints: config.duplicates.window > 0,
             }),
             on_delete: config.on_delete,
             watch_folders: WatchFolders::new(&config.watch),

@@ -42,6 +42,8 @@ pub(super) type SharedLiveQueries = Arc<RwLock<LiveQueries>>;
 pub(super) struct ReadRules {
     pub(super) extractor: Extractor,
     pub(super) max_file_size: u64,
+    /// Whether documents get a fingerprint (copies are looked for: `[duplicates] window` > 0).
+    pub(super) fingerprints: bool,
 }
 
 /// A prepared document's documents are handed over in parts of at most this many...
@@ -137,6 +139,7 @@ impl FileJob {
                 document,
                 &self.matching,
                 analyzer,
+                self.rules.fingerprints,
             ));
             if part.len() >= PART_DOCUMENTS || part_started.elapsed() >= PART_BUDGET {
                 emit(Part::Documents(std::mem::take(&mut part)));
@@ -168,6 +171,7 @@ impl PreparedDocument {
         document: Document,
         matching: &RwLock<LiveQueries>,
         analyzer: &mut Analyzer,
+        fingerprints: bool,
     ) -> PreparedDocument {
         document_failpoint(&document);
         let analysis = DocAnalysis::new(&document, analyzer);
@@ -179,7 +183,7 @@ impl PreparedDocument {
             document,
             matches,
             generation,
-            fingerprint: fingerprint(&analysis),
+            fingerprint: fingerprints.then(|| fingerprint(&analysis)).flatten(),
         }
     }
 }

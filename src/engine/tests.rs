@@ -489,6 +489,7 @@ fn matches_prepared_before_a_query_change_are_not_applied_under_a_reused_id() {
         document,
         &engine.matching,
         &mut crate::analysis::Analyzer::default(),
+        true,
     );
     let mali = engine.queries().id_of("mali").unwrap();
     engine

@@ -13,6 +13,10 @@ pub enum WebhookError {
     #[error(transparent)]
     AlertLog(#[from] AlertLogError),
 
+    /// An e-mail destination's configuration is unusable (a setting, credentials, TLS).
+    #[error("e-mail destination {name:?}: {reason}")]
+    InvalidEmail { name: String, reason: String },
+
     /// A webhook's configuration is unusable (bad URL, duplicate name, bad secret, ...).
     #[error("webhook {name:?}: {reason}")]
     InvalidWebhook { name: String, reason: String },
