@@ -126,7 +126,7 @@ if [ "$pairs" -gt 0 ]; then
       extra_config=""; [ "$mode" = off ] && extra_config=$'[duplicates]\nwindow = 0'
       out=$(BENCH_EXTRA_CONFIG="$extra_config" timeout "$step_timeout" python3 "$root/scripts/bench_daemon.py" "$lookout" "$q" "$work/drop" "$run" "$port")
       rm -rf "$run"
-      eval "rate_$mode=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["files_per_s"])' "$out")"
+      eval "rate_$mode=$(python3 -c 'import json,sys; print(round(json.loads(sys.argv[1])["files_per_s"]))' "$out")"
     done
     ratio=$(python3 -c "print(f'{$rate_on / $rate_off:.3f}')")
     ratios+=("$ratio")

@@ -764,6 +764,7 @@ fn destination_states(home: &Home) -> BTreeMap<String, (String, Option<String>)>
 fn a_reload_whose_destinations_cannot_start_is_refused_and_delivery_goes_on() {
     let listener = WebhookListener::start();
     let wire_listener = WebhookListener::start();
+    let fresh_listener = WebhookListener::start();
     // Tables only, so that more can follow (the home's top-level keys come first).
     let tables = format!(
         r#"
@@ -859,17 +860,19 @@ listen = "127.0.0.1:0"
     }
 
     // A restart that fails after those checks (a new destination's cursor is corrupt): the
-    // status says delivery is stopped and why, and it starts again once the cause is gone.
+    // status says delivery is stopped and why, and it starts again once the cause is gone. A
+    // destination added by the same edit starts where the log was then: it misses nothing
+    // raised while delivery was stopped.
     let cursor = home.path("state/webhooks/wire.cursor");
     std::fs::create_dir_all(cursor.parent().unwrap()).unwrap();
     std::fs::write(&cursor, "not a cursor").unwrap();
     write_config(&format!(
-        "\n[[webhooks]]\nname = \"wire\"\nurl = \"{}\"\n",
-        wire_listener.url
+        "\n[[webhooks]]\nname = \"wire\"\nurl = \"{}\"\n\n[[webhooks]]\nname = \"fresh\"\nurl = \"{}\"\n",
+        wire_listener.url, fresh_listener.url
     ));
     let all_stopped = || {
         let states = destination_states(&home);
-        states.len() == 2
+        states.len() == 3
             && states
                 .values()
                 .all(|(state, problem)| state == "stopped" && problem.is_some())
@@ -890,7 +893,7 @@ listen = "127.0.0.1:0"
     std::fs::remove_file(&cursor).unwrap();
     let all_ok = || {
         let states = destination_states(&home);
-        states.len() == 2 && states.values().all(|(state, _)| state == "ok")
+        states.len() == 3 && states.values().all(|(state, _)| state == "ok")
     };
     assert!(
         wait_until(Duration::from_secs(40), all_ok),
@@ -907,10 +910,12 @@ listen = "127.0.0.1:0"
     home.drop_file("zebra-after.txt", article(91).as_bytes());
     assert!(
         wait_until(Duration::from_secs(20), || delivered() == dropped + 2
-            && bodies(&wire_listener).len() == 1),
-        "desk {} wire {}\n{}",
+            && bodies(&wire_listener).len() == 1
+            && bodies(&fresh_listener).len() == 2),
+        "desk {} wire {} fresh {}\n{}",
         delivered(),
         bodies(&wire_listener).len(),
+        bodies(&fresh_listener).len(),
         daemon.log_text()
     );
     std::thread::sleep(Duration::from_secs(1));
@@ -921,5 +926,52 @@ listen = "127.0.0.1:0"
     let distinct: BTreeSet<String> = ids.iter().cloned().collect();
     assert_eq!(distinct.len(), ids.len(), "an alert sent twice: {ids:?}");
     assert_eq!(distinct, logged_alert_ids(&home));
+    daemon.stop();
+}
+
+#[test]
+fn a_corrupt_cursor_at_start_up_stops_delivery_not_the_daemon() {
+    let listener = WebhookListener::start();
+    let home = Home::new(&format!(
+        "[[queries]]\nname = \"zebras\"\nquery = 'zebra'\n\n[[webhooks]]\nname = \"desk\"\nurl = \"{}\"\n",
+        listener.url
+    ));
+    let cursor = home.path("state/webhooks/desk.cursor");
+    std::fs::create_dir_all(cursor.parent().unwrap()).unwrap();
+    std::fs::write(&cursor, "{ torn").unwrap();
+    let daemon = home.start_daemon(1);
+    home.drop_file("zebra-00.txt", article(0).as_bytes());
+    assert!(
+        wait_until(Duration::from_secs(20), || home.alert_lines().len() == 1),
+        "the daemon indexes and alerts without delivery\n{}",
+        daemon.log_text()
+    );
+    let states = destination_states(&home);
+    let (state, problem) = &states["desk"];
+    assert_eq!(state, "stopped", "{states:?}");
+    assert!(
+        problem
+            .as_deref()
+            .unwrap_or_default()
+            .contains("desk.cursor"),
+        "{problem:?}"
+    );
+    // Once the cause is gone, delivery starts by itself (the destination anew, at the log's end).
+    std::fs::remove_file(&cursor).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(40), || destination_states(&home)
+            ["desk"]
+            .0
+            == "ok"),
+        "{:?}\n{}",
+        destination_states(&home),
+        daemon.log_text()
+    );
+    home.drop_file("zebra-01.txt", article(1).as_bytes());
+    assert!(
+        wait_until(Duration::from_secs(20), || bodies(&listener).len() == 1),
+        "{}",
+        daemon.log_text()
+    );
     daemon.stop();
 }

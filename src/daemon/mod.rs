@@ -125,12 +125,20 @@ async fn serve(
     )?;
     // The index writer lock is taken first: one process at a time delivers from the log.
     let delivery = SharedDelivery::default();
+    let mut delivery_down = None;
     if !config.destinations().names().is_empty() {
-        delivery.replace(Some(start_delivery(
-            &config,
-            engine.queries(),
-            metrics.clone(),
-        )?));
+        // A destination the configuration cannot deliver to refuses the start; state that
+        // stops delivery (a corrupt cursor) does not stop the rest: it is reported and retried.
+        crate::delivery::check_destinations(&config.destinations())?;
+        match start_delivery(&config, engine.queries(), metrics.clone()) {
+            Ok(started) => {
+                delivery.replace(Some(started));
+            }
+            Err(e) => {
+                tracing::error!("cannot start delivery: {e}; alerts stay in the alert log and are delivered once it starts (tried again with backoff)");
+                delivery_down = Some(e.to_string());
+            }
+        }
     }
     let (alerts_written, alerts_seen) = tokio::sync::watch::channel(0u64);
     engine.add_sink(Box::new(AlertCounter(alerts_written)));
@@ -149,7 +157,7 @@ async fn serve(
         config_refused: false,
         config_named: Vec::new(),
         delivery_crash: None,
-        delivery_down: None,
+        delivery_down,
         backfills: Default::default(),
         posts: Default::default(),
         posts_next: true,

@@ -523,7 +523,10 @@ pub fn start_new_webhooks_at_log_end(
     let mut started = Vec::new();
     for name in destinations.names() {
         let path = cursor_path(state_dir, &name);
-        if state::read_cursor(&path)?.is_some() {
+        // A corrupt cursor is not a new destination's: starting delivery reports it, and the
+        // other new destinations start here all the same (at this point of the log, whenever
+        // delivery manages to start).
+        if !matches!(state::read_cursor(&path), Ok(None)) {
             continue;
         }
         // The end of the log is the start of its next line (the writer repairs a torn last

@@ -117,7 +117,7 @@ pub(crate) fn read_cursor(path: &Path) -> Result<Option<CursorFile>, WebhookErro
         .map_err(|e| WebhookError::CorruptCursor {
             path: path.to_path_buf(),
             reason: format!(
-                "{e}; delete the file to deliver the whole alert log to this webhook again"
+                "{e}; delete the file to start this destination again at the alert log's end (then `lookout alerts replay --to NAME` sends the alerts it missed)"
             ),
         })
 }
