@@ -16,6 +16,7 @@
 //!   documents indexed and alerts pushed into sinks (daemon, `ingest` and tests alike);
 //! - [`daemon`]: the long-running service wiring it all together;
 //! - [`api`]: the HTTP API the daemon serves;
+//! - [`web`]: the desk's web page at `/` (embedded files, a client of the API);
 //! - [`client`]: the CLI's HTTP client for a running daemon's API;
 //! - [`atomic_file`], [`lock`]: the one atomic file writer and the one poison-tolerant lock;
 //! - [`metrics`]: the Prometheus metrics registry and its text exposition (`GET /metrics`).
@@ -43,4 +44,5 @@ pub mod metrics;
 pub mod query;
 pub mod stories;
 pub mod watcher;
+pub mod web;
 pub mod webhooks;

@@ -498,6 +498,22 @@ fn a_token_guards_every_endpoint_but_healthz() {
         out.status.success() && text.contains("running since"),
         "{text}"
     );
+
+    // The web page's files carry no data: served without the token, under a strict policy;
+    // what the page then asks for needs the token like any client's request.
+    for path in ["/", "/assets/app.js", "/assets/app.css", "/assets/icon.svg"] {
+        let response = Api::new(&home).get(path);
+        assert_eq!(response.status(), 200, "{path}");
+        let csp = response.headers()["content-security-policy"]
+            .to_str()
+            .unwrap();
+        assert!(
+            csp.contains("default-src 'none'") && csp.contains("script-src 'self'"),
+            "{path}: {csp}"
+        );
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    }
+    assert_eq!(Api::new(&home).get("/documents/x").status(), 401);
     daemon.stop();
 
     // No token, not loopback: refused at start, clearly.
@@ -1436,5 +1452,56 @@ fn alert_streams_are_capped_and_a_refused_one_gets_a_json_503() {
         .status()
         == 200));
     drop(second);
+    daemon.stop();
+}
+
+#[test]
+fn an_indexed_article_is_read_back_by_its_content_id() {
+    let home = Home::new(MALI_QUERY);
+    let daemon = home.start_daemon(1);
+    let api = Api::new(&home);
+    home.drop_file("mali.txt", MALI_ARTICLE.as_bytes());
+    assert!(
+        wait_until(Duration::from_secs(20), || home.alert_lines().len() == 1),
+        "{}",
+        daemon.log_text()
+    );
+    // Readable once committed (an alert is written before its batch's commit).
+    assert!(wait_until(Duration::from_secs(20), || api
+        .search_total("mali")
+        == 1));
+    let alert = &home.alert_lines()[0];
+    let id = alert["doc"]["id"].as_str().unwrap();
+    let document = api.json(&format!("/documents/{id}"));
+    assert_eq!(document["id"], id);
+    assert_eq!(document["title"], alert["doc"]["title"]);
+    let text = format!("{} {}", document["title"], document["body"]);
+    assert!(text.contains("Bamako"), "{document}");
+    assert!(document["path"].as_str().unwrap().ends_with("mali.txt"));
+    // A hit's id finds it too.
+    let hits = api.json("/search?q=mali");
+    assert_eq!(hits["hits"][0]["id"], id);
+    // Not an id, and an id nothing has: refused clearly.
+    for (path, status, code) in [
+        ("/documents/nothex", 400, "invalid_parameter"),
+        (
+            &*format!("/documents/{}", id.to_uppercase()),
+            400,
+            "invalid_parameter",
+        ),
+        (
+            &*format!("/documents/{}", "0".repeat(64)),
+            404,
+            "document_not_found",
+        ),
+    ] {
+        let response = api.get(path);
+        assert_eq!(response.status(), status, "{path}");
+        assert_eq!(
+            response.json::<Value>().unwrap()["error"]["code"],
+            code,
+            "{path}"
+        );
+    }
     daemon.stop();
 }

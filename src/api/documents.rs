@@ -1,6 +1,7 @@
 //! `POST /documents`: articles handed over directly, read by the same JSON reader as a dropped
 //! `.json`/`.jsonl` file, then matched and indexed exactly like one. The answer comes after
-//! the commit, so a 200 means the documents and their alerts are durable.
+//! the commit, so a 200 means the documents and their alerts are durable. `GET
+//! /documents/{id}`: an indexed article's stored text, by the content id alerts and hits give.
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
@@ -8,7 +9,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::error::{ApiBytes, ApiError, ErrorBody};
+use super::error::{ApiBytes, ApiError, ApiPath, Code, ErrorBody};
 use super::views::{IngestedView, WarningView};
 use super::AppState;
 
@@ -120,5 +121,77 @@ pub(super) async fn ingest(
         skipped_records: batch.skipped_records,
         warnings: batch.warnings,
         more_warnings: batch.more_warnings,
+    }))
+}
+
+/// An indexed article as it is stored: its fields and where it was read from.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct StoredDocument {
+    /// The content id (64 hex digits), as alerts and hits name it.
+    pub id: String,
+    pub title: String,
+    pub body: String,
+    /// `YYYY-MM-DD`.
+    pub date: Option<String>,
+    pub source: Option<String>,
+    pub url: Option<String>,
+    pub tags: Vec<String>,
+    /// Where it was read from (`path#part` for an article of a multi-article file).
+    pub path: String,
+}
+
+/// An indexed article's text, by its content id.
+#[utoipa::path(
+    get,
+    operation_id = "get_document",
+    path = "/documents/{id}",
+    tag = "documents",
+    params(("id" = String, Path, description = "The content id: 64 lowercase hex digits")),
+    responses(
+        (status = 200, description = "The article as stored", body = StoredDocument),
+        (status = 400, description = "Not a content id", body = ErrorBody),
+        (status = 401, description = "Missing or wrong token", body = ErrorBody),
+        (status = 404, description = "No indexed article has that id", body = ErrorBody),
+    ),
+    security(("bearer" = []), ())
+)]
+pub(super) async fn get(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<StoredDocument>, ApiError> {
+    if id.len() != 64
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return Err(ApiError::invalid_parameter(
+            "a document id is 64 lowercase hex digits (the doc.id of an alert, the id of a hit)",
+        ));
+    }
+    let index = state.index.clone();
+    let doc_id = crate::document::DocId(id.clone());
+    let stored = tokio::task::spawn_blocking(move || index.stored_document(&doc_id))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    let Some(document) = stored else {
+        return Err(ApiError::new(
+            Code::DocumentNotFound,
+            format!("no indexed article has the id {id}"),
+        ));
+    };
+    let mut path = document.path.display().to_string();
+    if let Some(part) = document.part {
+        path = format!("{path}#{part}");
+    }
+    Ok(Json(StoredDocument {
+        id: document.id.0,
+        title: document.title,
+        body: document.body,
+        date: document.date.map(|d| d.to_string()),
+        source: document.source,
+        url: document.url,
+        tags: document.tags,
+        path,
     }))
 }

@@ -28,7 +28,7 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// Stable: `unauthorized`, `not_found`, `method_not_allowed`, `invalid_parameter`,
     /// `invalid_body`, `body_too_large`, `unsupported_media_type`, `invalid_query`,
-    /// `invalid_query_name`, `query_not_found`, `unknown_webhook`, `invalid_document`,
+    /// `invalid_query_name`, `query_not_found`, `document_not_found`, `unknown_webhook`, `invalid_document`,
     /// `cannot_save`, `backfill_interrupted`, `unavailable`, `internal`; refused before any
     /// endpoint runs:
     /// `bad_request` (not HTTP), `invalid_host`, `host_not_allowed`, `origin_not_allowed`,
@@ -81,6 +81,7 @@ codes! {
     InvalidQuery => (BAD_REQUEST, "invalid_query"),
     InvalidQueryName => (BAD_REQUEST, "invalid_query_name"),
     QueryNotFound => (NOT_FOUND, "query_not_found"),
+    DocumentNotFound => (NOT_FOUND, "document_not_found"),
     UnknownWebhook => (UNPROCESSABLE_ENTITY, "unknown_webhook"),
     InvalidDocument => (UNPROCESSABLE_ENTITY, "invalid_document"),
     CannotSave => (UNPROCESSABLE_ENTITY, "cannot_save"),

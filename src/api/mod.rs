@@ -205,6 +205,7 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(queries::check))
         .routes(routes!(queries::get, queries::put, queries::delete))
         .routes(routes!(documents::ingest))
+        .routes(routes!(documents::get))
         .routes(routes!(alerts::list))
         .routes(routes!(alerts::stream))
         .routes(routes!(service::status))
@@ -243,6 +244,8 @@ fn app(context: ApiContext, listen: SocketAddr, max_streams: usize) -> Router {
         state_dir: Arc::new(context.state_dir.clone()),
     };
     let routes = router
+        // The desk's page, a client of the routes above.
+        .merge(crate::web::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
@@ -394,7 +397,8 @@ async fn require_token(State(state): State<AppState>, request: Request, next: Ne
     let Some(expected) = state.token else {
         return next.run(request).await;
     };
-    if request.uri().path() == "/healthz" {
+    // The page's files hold no data: the page asks for the token and sends it on each call.
+    if request.uri().path() == "/healthz" || crate::web::is_page_file(request.uri().path()) {
         return next.run(request).await;
     }
     let given = request
