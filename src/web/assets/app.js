@@ -537,8 +537,8 @@ function setUpQueries() {
 // Status, with two small charts of rates sampled from /metrics while the page is open.
 
 const samples = { alerts: [], files: [], timer: 0 };
-const SAMPLE_MS = 5000;
-const SAMPLES_KEPT = 120;
+const SAMPLE_MS = 2000;
+const SAMPLES_KEPT = 300; // ten minutes
 
 /** The sum of a metric's samples (every label set) in Prometheus' text format. */
 function metricSum(text, name) {
@@ -575,6 +575,7 @@ function drawRate(box, series, per, unit) {
   const height = 60;
   const svg = document.createElementNS(svgNs, "svg");
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  svg.setAttribute("preserveAspectRatio", "none");
   svg.setAttribute("role", "img");
   const last = rates.length ? Math.round(rates[rates.length - 1]) : null;
   const label = last === null ? `${unit}: measuring` : `${unit}: ${last.toLocaleString()} now`;
@@ -608,10 +609,10 @@ async function loadStatus() {
     ["Alerts", status.alerts.toLocaleString()],
     ["Saved queries", `${status.queries.active} active, ${status.queries.invalid} invalid`],
     ["Queues", `${status.queues.ready_files} files ready, ${status.queues.uncommitted} uncommitted`],
-    ["Last commit", status.last_commit ?? "none yet"],
-    ["Running since", status.started_at ?? "-"],
+    ["Last commit", status.last_commit ? new Date(status.last_commit).toLocaleString() : "none yet"],
+    ["Running since", status.started_at ? new Date(status.started_at).toLocaleString() : "-"],
   ];
-  $("status-numbers").replaceChildren(...numbers.flatMap(([name, value]) => [el("dt", { text: name }), el("dd", { text: value })]));
+  $("status-numbers").replaceChildren(...numbers.map(([name, value]) => el("div", {}, el("dt", { text: name }), el("dd", { text: value }))));
   $("status-destinations").tBodies[0].replaceChildren(...(status.webhooks.length
     ? status.webhooks.map((hook) => el("tr", { class: `state-${hook.state}` },
       el("th", { scope: "row", text: hook.name }),
