@@ -114,6 +114,13 @@ function askToken(refused) {
   return tokenAsked;
 }
 
+/** A 401 for a request sent with `sentWith`: ask again, unless a newer token was given since. */
+async function tokenRefused(sentWith) {
+  if (sessionStorage.getItem(TOKEN_KEY) !== sentWith) return;
+  sessionStorage.removeItem(TOKEN_KEY);
+  await askToken(sentWith !== null);
+}
+
 function headers(extra = {}) {
   const h = { ...extra };
   const token = sessionStorage.getItem(TOKEN_KEY);
@@ -124,6 +131,7 @@ function headers(extra = {}) {
 /** One request; JSON in and out. Throws ApiError with the API's code and message. */
 async function api(path, { method = "GET", body, signal, raw = false } = {}) {
   for (let attempt = 0; ; attempt++) {
+    const sentWith = sessionStorage.getItem(TOKEN_KEY);
     const init = { method, signal, cache: "no-store", headers: headers({ Accept: raw ? "text/plain" : "application/json" }) };
     if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";
@@ -131,9 +139,7 @@ async function api(path, { method = "GET", body, signal, raw = false } = {}) {
     }
     const response = await fetch(path, init);
     if (response.status === 401 && attempt < 5) {
-      const hadToken = sessionStorage.getItem(TOKEN_KEY) !== null;
-      sessionStorage.removeItem(TOKEN_KEY);
-      await askToken(hadToken);
+      await tokenRefused(sentWith);
       continue;
     }
     const text = await response.text();
@@ -299,8 +305,17 @@ async function runSearch(offset = 0) {
     if (error.name === "AbortError") return;
     summary.textContent = "";
     $("search-hits").replaceChildren();
-    if (error.code === "invalid_query") showProblem($("search-q-problem"), $("search-q").value, { column: error.column ?? 1, message: error.message });
-    else showBanner(`Search failed: ${error.message}`);
+    $("search-pages").replaceChildren();
+    if (error.code !== "invalid_query") {
+      showBanner(`Search failed: ${error.message}`);
+      return;
+    }
+    // The typed text's own error is shown at its column; if it checks as valid, the refusal is
+    // in a filter's clause, whose column is in the query the page built: said, not pointed at.
+    const typed = $("search-q").value;
+    const answer = await api("/queries/check", { method: "POST", body: { query: typed } }).catch(() => null);
+    if (answer && !answer.valid) showProblem($("search-q-problem"), typed, answer.error, answer.lints ?? []);
+    else showBanner(`Search refused: ${error.message} (check the date and source filters)`);
   }
 }
 
@@ -373,6 +388,8 @@ function onEvent(block) {
   try {
     feed.pending.push(JSON.parse(data.join("\n")));
     feed.received++;
+    // A hidden tab runs no animation frame: only what the page would keep is kept.
+    if (feed.pending.length > 2 * FEED_KEPT) feed.pending.splice(0, feed.pending.length - FEED_KEPT);
   } catch {
     return;
   }
@@ -388,14 +405,13 @@ async function follow() {
   let delay = 500;
   while (!controller.signal.aborted) {
     try {
+      const sentWith = sessionStorage.getItem(TOKEN_KEY);
       const h = headers({ Accept: "text/event-stream" });
       if (feed.lastId !== null) h["Last-Event-ID"] = feed.lastId;
       const path = query ? `/alerts/stream?${new URLSearchParams({ query })}` : "/alerts/stream";
       const response = await fetch(path, { headers: h, signal: controller.signal, cache: "no-store" });
       if (response.status === 401) {
-        const hadToken = sessionStorage.getItem(TOKEN_KEY) !== null;
-        sessionStorage.removeItem(TOKEN_KEY);
-        await askToken(hadToken);
+        await tokenRefused(sentWith);
         continue;
       }
       if (!response.ok) throw new Error(`the stream answered ${response.status}`);
@@ -426,13 +442,16 @@ async function follow() {
   }
 }
 
+/** Another filter is another stream: it starts at the next alert, on an empty list. */
+function refollow() {
+  feed.lastId = null;
+  feed.pending.length = 0;
+  $("alerts-feed").replaceChildren();
+  follow();
+}
+
 function setUpAlerts() {
-  $("alerts-query").addEventListener("change", () => {
-    // Another filter is another stream: it starts at the next alert.
-    feed.lastId = null;
-    $("alerts-feed").replaceChildren();
-    follow();
-  });
+  $("alerts-query").addEventListener("change", refollow);
   follow();
 }
 
@@ -465,6 +484,8 @@ async function loadQueries() {
   const chosen = select.value;
   select.replaceChildren(el("option", { value: "", text: "every query" }), ...queries.map((q) => el("option", { value: q.name, text: q.name })));
   select.value = queries.some((q) => q.name === chosen) ? chosen : "";
+  // The chosen query was deleted: the stream follows every query now, as the select says.
+  if (select.value !== chosen) refollow();
   return queries;
 }
 
@@ -658,6 +679,8 @@ async function show() {
       await loadQueries();
     } else if (view === "status") {
       await loadStatus();
+      if (!location.hash.startsWith("#status")) return;
+      clearInterval(samples.timer);
       sampleMetrics();
       samples.timer = setInterval(() => {
         sampleMetrics();
@@ -672,6 +695,10 @@ async function show() {
 async function start() {
   // Without the token nothing works: Escape does not dismiss its dialog.
   $("token-dialog").addEventListener("cancel", (event) => event.preventDefault());
+  // Chrome lets Escape close it anyway before the page had a user action: it opens again.
+  $("token-dialog").addEventListener("close", () => {
+    if (tokenAsked) $("token-dialog").showModal();
+  });
   setUpSearch();
   setUpQueries();
   setUpAlerts();
